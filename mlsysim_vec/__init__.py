@@ -1,0 +1,34 @@
+"""mlsysim_vec: analytical ML-systems models, evaluated over whole design grids in one call.
+
+    import mlsysim_vec as mlsysim
+    p = mlsysim.SingleNodeModel().solve(model=mlsysim.Models.ResNet50,
+                                        hardware=mlsysim.Hardware.Cloud.A100, batch_size=1)
+    r = mlsysim.SingleNodeModel().solve(model=mlsysim.Models.Language,
+                                        hardware=mlsysim.Hardware.Cloud, batch_size=[1, 8, 64])
+
+Importing loads no data file and compiles nothing (DECISIONS D18): registries load on first
+use; xarray, pint-xarray, numba and dask are imported when first needed.
+"""
+
+from .grid import Arg
+from .hardware.types import ComputeCore, HardwareNode, IOInterconnect, MemoryHierarchy, StorageHierarchy
+from .infra.types import CoolingProfile, Datacenter, GridProfile
+from .models.types import (CNNWorkload, DiffusionWorkload, EmbodiedWorkload, SparseTransformerWorkload,
+                           SSMWorkload, TransformerWorkload, Workload)
+from .registry import Hardware, Infra, Infrastructure, Models, Systems
+from .result import Result, read_parquet
+from .solvers import EfficiencyModel, Engine, OOMError, SingleNodeModel, TrainingMemoryModel
+from .systems.types import Fleet, NetworkFabric, Node
+from .units import Q_, ureg
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ureg", "Q_", "Hardware", "Models", "Systems", "Infra", "Infrastructure",
+    "SingleNodeModel", "Engine", "EfficiencyModel", "TrainingMemoryModel", "OOMError",
+    "Result", "read_parquet", "Arg",
+    "HardwareNode", "ComputeCore", "MemoryHierarchy", "StorageHierarchy", "IOInterconnect",
+    "Workload", "TransformerWorkload", "SparseTransformerWorkload", "CNNWorkload", "SSMWorkload",
+    "DiffusionWorkload", "EmbodiedWorkload", "Node", "NetworkFabric", "Fleet",
+    "GridProfile", "Datacenter", "CoolingProfile",
+]

@@ -1,0 +1,1 @@
+"""Accelerator records (``HardwareNode``); the built-in entries are ``mlsysim_vec.Hardware``."""

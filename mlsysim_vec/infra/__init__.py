@@ -1,0 +1,1 @@
+"""Grid, datacenter and cooling records; the built-in entries are ``mlsysim_vec.Infra``."""

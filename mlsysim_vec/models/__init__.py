@@ -1,0 +1,1 @@
+"""Workload records; the built-in entries are ``mlsysim_vec.Models``."""

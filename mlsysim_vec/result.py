@@ -1,0 +1,326 @@
+"""``Result``: what every resolver returns, for one point or a whole grid.
+
+* Every argument scalar (0-d): attributes are Python scalars, strings and pint Quantities,
+  exactly what the user guides' code expects (``p.bottleneck``, ``p.latency.to("ms")``,
+  ``p.mfu``).
+* Otherwise: attributes are DataArrays over the grid dimensions — pint-quantified for
+  dimensional outputs, strings for categorical ones, plain floats/bools otherwise.
+* ``.dataset`` is the xarray Dataset of plain floats (units in ``attrs["units"]``,
+  categorical codes with CF ``flag_values``/``flag_meanings``); ``.sel()`` indexes it;
+  ``.to_dataframe()`` gives one tidy row per grid point; ``.to_parquet()`` writes it with
+  units and dimensions in the file's metadata, and ``read_parquet`` restores the Dataset.
+
+An output that does not vary along a dimension is stored without it (``peak_flops_actual``
+depends on hardware and precision, not on batch size); the DataFrame broadcasts it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from .units import Q_
+from .variables import variable
+
+__all__ = ["Result", "read_parquet"]
+
+_META_KEY = b"mlsysim_vec"
+
+
+def _var_dims(array, dims, shape):
+    """Squeeze the broadcast axes of a kernel output; return (dims, array)."""
+    if np.ndim(array) == 0:
+        return (), array
+    keep = [i for i, (n, full) in enumerate(zip(array.shape, shape)) if n == full]
+    squeeze = tuple(i for i in range(len(shape)) if i not in keep)
+    if squeeze:
+        array = array.reshape([array.shape[i] for i in keep]) if not hasattr(array, "dask") else \
+            array.squeeze(axis=squeeze)
+    return tuple(dims[i] for i in keep), array
+
+
+class Result:
+    """The outputs of one ``solve`` call; see the module docstring."""
+
+    def __init__(self, resolver: str, dims, coords, variables: dict, scalars: dict | None = None):
+        self._resolver = resolver
+        self._dims = tuple(dims)
+        self._coords = dict(coords)
+        self._vars = dict(variables)          # name -> (dims, array)
+        self._scalars = dict(scalars or {})
+        self._dataset = None
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, resolver: str, grid, outputs: dict) -> "Result":
+        """Build from kernel outputs laid out on ``grid`` (broadcastable arrays)."""
+        shape = grid.shape
+        variables = {}
+        for name, array in outputs.items():
+            if not hasattr(array, "dask"):
+                array = np.asarray(array)
+            if np.ndim(array) and np.ndim(array) < len(shape):
+                array = array.reshape((1,) * (len(shape) - np.ndim(array)) + array.shape)
+            variables[name] = _var_dims(array, grid.dims, shape)
+        return cls(resolver, grid.dims, grid.coords, variables, grid.scalars())
+
+    @classmethod
+    def from_dataset(cls, ds, resolver: str | None = None) -> "Result":
+        """Wrap a Dataset produced by ``Result.dataset`` (after ``sel``, or read from parquet)."""
+        dims = tuple(d for d in ds.attrs.get("dims", ()) if d in ds.dims) or tuple(ds.dims)
+        coords = {d: ds[d].values for d in dims}
+        variables = {name: (tuple(da.dims), da.data) for name, da in ds.data_vars.items()}
+        scalars = {name: ds.coords[name].values.item() for name in ds.coords
+                   if ds.coords[name].ndim == 0}
+        out = cls(resolver or ds.attrs.get("resolver", ""), dims, coords, variables, scalars)
+        out._dataset = ds
+        return out
+
+    # ---- access -------------------------------------------------------------------------
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """Grid dimensions, in order."""
+        return self._dims
+
+    @property
+    def outputs(self) -> list[str]:
+        return list(self._vars)
+
+    @property
+    def is_scalar(self) -> bool:
+        return not self._dims
+
+    def __dir__(self):
+        return list(super().__dir__()) + self.outputs
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._vars:
+            raise AttributeError(f"{self._resolver} result has no output {name!r}; outputs: {', '.join(self._vars)}")
+        dims, array = self._vars[name]
+        if not self._dims:
+            return _scalar(name, array)
+        return self._dataarray(name)
+
+    def __getitem__(self, name):
+        return self.__getattr__(name)
+
+    def _dataarray(self, name):
+        da = self.dataset[name]
+        var = variable(name)
+        if var.kind == "category":
+            cats = np.array(var.categories, dtype=object)
+            out = da.copy(data=cats[np.asarray(da.values, dtype=int)])
+            out.attrs = {"description": var.description}
+            return out
+        if var.kind == "float" and var.unit:
+            import pint_xarray  # noqa: F401  (registers the .pint accessor)
+            return da.pint.quantify()
+        return da
+
+    @property
+    def dataset(self):
+        """The outputs as an xarray Dataset of plain floats (units in attrs)."""
+        if self._dataset is None:
+            import xarray as xr
+            data_vars = {name: xr.Variable(dims, array, _attrs(name)) for name, (dims, array) in self._vars.items()}
+            coords = {d: xr.Variable((d,), self._coords[d], _coord_attrs(d)) for d in self._dims}
+            for name, value in self._scalars.items():
+                coords[name] = xr.Variable((), value, _coord_attrs(name))
+            self._dataset = xr.Dataset(data_vars, coords,
+                                       attrs={"resolver": self._resolver, "dims": list(self._dims)})
+        return self._dataset
+
+    def sel(self, **indexers) -> "Result":
+        """Select by coordinate labels; records may be given as records or names."""
+        clean = {}
+        for dim, label in indexers.items():
+            clean[dim] = _label(label)
+        return Result.from_dataset(self.dataset.sel(**clean), self._resolver)
+
+    def isel(self, **indexers) -> "Result":
+        return Result.from_dataset(self.dataset.isel(**indexers), self._resolver)
+
+    def compute(self) -> "Result":
+        """Evaluate a dask-backed (chunked) result into memory."""
+        return Result.from_dataset(self.dataset.compute(), self._resolver)
+
+    # ---- export -------------------------------------------------------------------------
+    def to_dataframe(self):
+        """One row per grid point; a column per input (dimension or fixed argument) and output.
+
+        Categorical outputs and record/string coordinates are pandas categoricals.
+        """
+        return _frame(self.dataset)
+
+    def to_parquet(self, path) -> str:
+        """Write the tidy table to ``path``; units, descriptions, dimensions and coordinates go
+        into the file's metadata so that ``read_parquet`` restores the Dataset. A chunked
+        (dask) result is written chunk by chunk along its first chunked dimension."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        ds = self.dataset
+        meta = json.dumps(_metadata(ds)).encode()
+        writer = None
+        try:
+            for part in _parts(ds):
+                table = pa.Table.from_pandas(_frame(part), preserve_index=False)
+                if writer is None:
+                    schema = table.schema.with_metadata({**(table.schema.metadata or {}), _META_KEY: meta})
+                    writer = pq.ParquetWriter(str(path), schema)
+                writer.write_table(table.cast(writer.schema))
+        finally:
+            if writer is not None:
+                writer.close()
+        return str(path)
+
+    def __repr__(self):
+        if not self._dims:
+            body = ", ".join(f"{k}={_scalar(k, a)!s}" for k, (_, a) in list(self._vars.items())[:6])
+            return f"<{self._resolver} result: {body}, ...>"
+        shape = " × ".join(f"{d}: {len(self._coords[d])}" for d in self._dims)
+        return f"<{self._resolver} result over {shape}; outputs: {', '.join(self._vars)}>"
+
+
+def _label(label):
+    if isinstance(label, (list, tuple)):
+        return [_label(x) for x in label]
+    if hasattr(label, "name") and hasattr(label, "si"):
+        return label.name
+    return label
+
+
+def _scalar(name, array):
+    var = variable(name)
+    value = array.item() if hasattr(array, "item") else array
+    if hasattr(array, "dask"):
+        value = array.compute().item()
+    if var.kind == "bool":
+        return bool(value)
+    if var.kind == "category":
+        return var.categories[int(value)]
+    if var.kind in ("text", "record"):
+        return value
+    value = float(value)
+    if var.optional and math.isnan(value):
+        return None
+    if not var.unit:
+        return value
+    q = Q_(value, var.unit)
+    return q.to(var.display) if var.display and var.display != var.unit else q
+
+
+def _attrs(name):
+    var = variable(name)
+    attrs = {"description": var.description}
+    if var.kind == "category":
+        attrs["flag_values"] = list(range(len(var.categories)))
+        attrs["flag_meanings"] = " ".join(c.replace(" ", "_") for c in var.categories)
+    elif var.kind == "float":
+        attrs["units"] = var.unit or "1"
+    return attrs
+
+
+def _coord_attrs(name):
+    var = variable(name)
+    attrs = {"description": var.description}
+    if var.kind == "float":
+        attrs["units"] = var.unit or "1"
+    return attrs
+
+
+def _parts(ds):
+    """Pieces of a dataset to write one after the other (chunks of a dask-backed one)."""
+    chunked = {d: c for d, c in (ds.chunks or {}).items() if len(c) > 1}
+    if not chunked:
+        yield ds.compute() if ds.chunks else ds
+        return
+    dim = next(d for d in ds.attrs.get("dims", ds.dims) if d in chunked)
+    start = 0
+    for size in chunked[dim]:
+        yield ds.isel({dim: slice(start, start + size)}).compute()
+        start += size
+
+
+def _frame(ds):
+    import pandas as pd
+
+    flat = ds.copy()
+    for name in list(flat.data_vars):
+        var = variable(name)
+        if var.kind == "category":
+            flat[name] = flat[name].astype(np.int8)
+    if ds.dims:
+        df = flat.to_dataframe().reset_index()
+    else:
+        df = pd.DataFrame({name: [flat[name].values.item()] for name in list(flat.data_vars) + list(flat.coords)})
+    for name in df.columns:
+        var = variable(name)
+        if name in ds.data_vars and var.kind == "category":
+            df[name] = pd.Categorical.from_codes(df[name].astype(int), categories=list(var.categories))
+        elif df[name].dtype == object:
+            df[name] = df[name].astype("category")
+    order = list(ds.attrs.get("dims", [])) + [c for c in ds.coords if ds[c].ndim == 0] + list(ds.data_vars)
+    return df[[c for c in order if c in df.columns]]
+
+
+def _metadata(ds) -> dict:
+    return {
+        "resolver": ds.attrs.get("resolver", ""),
+        "dims": list(ds.attrs.get("dims", ds.dims)),
+        "coords": {d: _jsonable(ds[d].values) for d in ds.dims},
+        "coord_attrs": {c: dict(ds[c].attrs) for c in ds.coords},
+        "scalars": {c: _jsonable(ds[c].values) for c in ds.coords if ds[c].ndim == 0},
+        "variables": {n: {"dims": list(ds[n].dims), "dtype": str(ds[n].dtype), "attrs": dict(ds[n].attrs)}
+                      for n in ds.data_vars},
+    }
+
+
+def _jsonable(values):
+    values = np.asarray(values)
+    return values.tolist()
+
+
+def read_parquet(path) -> Result:
+    """Read a file written by ``Result.to_parquet`` back into a ``Result`` whose Dataset equals
+    the one that was written (values, dims, coordinates, units)."""
+    import pyarrow.parquet as pq
+    import xarray as xr
+
+    table = pq.read_table(str(path))
+    raw = (table.schema.metadata or {}).get(_META_KEY)
+    if raw is None:
+        raise ValueError(f"{path} was not written by mlsysim_vec (no {_META_KEY.decode()!r} metadata)")
+    meta = json.loads(raw)
+    df = table.to_pandas()
+    for name in df.columns:
+        if hasattr(df[name], "cat"):
+            df[name] = df[name].cat.codes if name in meta["variables"] else df[name].astype(object)
+    dims = meta["dims"]
+    data_vars = {}
+    if dims:
+        indexed = df.set_index(dims)
+        full = xr.Dataset.from_dataframe(indexed[list(meta["variables"])])
+        full = full.reindex({d: np.asarray(meta["coords"][d], dtype=full[d].dtype) for d in dims})
+        for name, info in meta["variables"].items():
+            da = full[name]
+            drop = {d: 0 for d in da.dims if d not in info["dims"]}
+            da = da.isel(drop).transpose(*info["dims"])
+            data_vars[name] = xr.Variable(info["dims"], da.values.astype(info["dtype"]), info["attrs"])
+    else:
+        for name, info in meta["variables"].items():
+            data_vars[name] = xr.Variable((), np.asarray(df[name].iloc[0]).astype(info["dtype"]), info["attrs"])
+    coords = {}
+    for d in dims:
+        values = np.asarray(meta["coords"][d])
+        if values.dtype.kind in "US":
+            values = values.astype(object)
+        coords[d] = xr.Variable((d,), values, meta["coord_attrs"].get(d, {}))
+    for name, value in meta["scalars"].items():
+        coords[name] = xr.Variable((), value, meta["coord_attrs"].get(name, {}))
+    ds = xr.Dataset(data_vars, coords, attrs={"resolver": meta["resolver"], "dims": dims})
+    return Result.from_dataset(ds)

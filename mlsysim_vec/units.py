@@ -1,0 +1,113 @@
+"""The unit registry of mlsysim_vec, and the conversions at the library's boundary.
+
+One pint registry, set as pint's application registry, so that Quantities made with
+``mlsysim_vec.ureg`` and quantified DataArrays (pint-xarray) interoperate.
+
+Differences from pint's default registry, all deliberate:
+
+* ``bit`` is a base dimension ``[information]`` (pint >= 0.24 makes it dimensionless), so
+  that bytes never silently convert into counts, dollars or 1/s (reference bug P12).
+  ``byte = 8 bit``; decimal ``KB, MB, GB, TB, PB`` (1e3...) and binary ``KiB, MiB, GiB, TiB``
+  (2**10...) keep their exact definitions: 80 GiB = 85.899 GB.
+* ``flop`` is its own base dimension ``[flop]`` (symbol ``FLOP``), so FLOPs never convert into
+  bytes. Prefixed forms ``KFLOP ... ZFLOP`` and the reference's spellings ``TFLOPs`` etc. exist;
+  ``OPS``/``TOPS`` are FLOP/s aliases, as in the reference.
+* ``param`` and ``token`` are counts (dimensionless), with ``Kparam ... Tparam``, ``Ktoken ...``.
+* ``USD`` (alias ``dollar``) is its own dimension ``[currency]``; there is no exchange rate.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pint
+
+__all__ = ["ureg", "Q_", "to_magnitude", "is_quantity", "as_quantity", "si"]
+
+
+def _build_registry() -> pint.UnitRegistry:
+    pint_dir = os.path.dirname(pint.__file__)
+    with open(os.path.join(pint_dir, "default_en.txt"), encoding="utf-8") as fh:
+        text = fh.read()
+    with open(os.path.join(pint_dir, "constants_en.txt"), encoding="utf-8") as fh:
+        constants = fh.read()
+    text = text.replace("@import constants_en.txt", constants)
+    text = text.replace("\nbit = []\n", "\nbit = [information]\n", 1)
+    registry = pint.UnitRegistry(None)
+    registry.load_definitions(text.splitlines())
+    extra = [
+        "flop = [flop] = FLOP",
+        "OPS = flop / second",
+        "param = count",
+        "token = count",
+        "USD = [currency] = _ = dollar",
+    ]
+    for prefix, factor in (("K", "1e3"), ("M", "1e6"), ("G", "1e9"), ("T", "1e12"),
+                           ("P", "1e15"), ("E", "1e18"), ("Z", "1e21")):
+        extra.append(f"{prefix}FLOPs = {factor} * flop")
+        extra.append(f"{prefix}OPS = {factor} * OPS")
+    for prefix, factor in (("K", "1e3"), ("M", "1e6"), ("B", "1e9"), ("T", "1e12")):
+        extra.append(f"{prefix}param = {factor} * param")
+        extra.append(f"{prefix}token = {factor} * token")
+    for line in extra:
+        registry.define(line)
+    return registry
+
+
+ureg: pint.UnitRegistry = _build_registry()
+pint.set_application_registry(ureg)
+Q_ = ureg.Quantity
+
+
+def is_quantity(value) -> bool:
+    """True for a pint Quantity of any registry."""
+    return isinstance(value, pint.Quantity)
+
+
+def to_magnitude(value, unit: str, name: str):
+    """Return ``value`` as a plain float or ndarray in ``unit``.
+
+    A plain number is taken to be in ``unit`` already; a Quantity is converted. A Quantity of
+    the wrong dimensionality raises a ``TypeError`` naming the argument ``name``.
+    """
+    if isinstance(value, pint.Quantity):
+        try:
+            return value.to(unit).magnitude if unit else value.to("").magnitude
+        except pint.DimensionalityError:
+            raise TypeError(
+                f"{name}={value!r} has units of {value.units:~} ({value.dimensionality}); "
+                f"expected a quantity convertible to {unit or 'a dimensionless number'}"
+            ) from None
+    return value
+
+
+def as_quantity(value, unit: str, name: str, optional: bool = False):
+    """Coerce a record field to a Quantity: a plain number is taken to be in ``unit``.
+
+    Used by the record types (``HardwareNode(...)`` and friends) so that users may pass pint
+    values or plain numbers. ``None`` is allowed only when ``optional``.
+    """
+    if value is None:
+        if optional:
+            return None
+        raise TypeError(f"{name} is required (a quantity in {unit})")
+    if isinstance(value, pint.Quantity):
+        try:
+            value.to(unit)
+        except pint.DimensionalityError:
+            raise TypeError(
+                f"{name}={value!r} has units of {value.units:~} ({value.dimensionality}); "
+                f"expected a quantity convertible to {unit}"
+            ) from None
+        return Q_(value.magnitude, value.units)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name}={value!r} is not a number or a pint Quantity (unit {unit})")
+    return Q_(float(value), unit)
+
+
+def si(quantity, unit: str) -> float:
+    """Magnitude of an optional Quantity in ``unit``; NaN for None."""
+    if quantity is None:
+        return float("nan")
+    return float(quantity.to(unit).magnitude)
