@@ -262,7 +262,7 @@ def _frame(ds):
         var = variable(name)
         if name in ds.data_vars and var.kind == "category":
             df[name] = pd.Categorical.from_codes(df[name].astype(int), categories=list(var.categories))
-        elif df[name].dtype == object:
+        elif df[name].dtype == object or pd.api.types.is_string_dtype(df[name].dtype):
             df[name] = df[name].astype("category")
     order = list(ds.attrs.get("dims", [])) + [c for c in ds.coords if ds[c].ndim == 0] + list(ds.data_vars)
     return df[[c for c in order if c in df.columns]]

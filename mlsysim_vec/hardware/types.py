@@ -31,7 +31,7 @@ def _set(obj, name, value):
     object.__setattr__(obj, name, value)
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class ComputeCore:
     """Compute capability.
 
@@ -52,7 +52,7 @@ class ComputeCore:
         _set(self, "precision_flops", MappingProxyType(table))
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class MemoryHierarchy:
     """Device memory: capacity [bytes] and bandwidth [bytes/s]; optional on-chip SRAM and
     flash tiers (capacity, bandwidth). Plain numbers: GiB for capacities, GB/s for bandwidths."""
@@ -74,7 +74,7 @@ class MemoryHierarchy:
                  as_quantity(getattr(self, f"{tier}_bandwidth"), "GB/s", f"memory.{tier}_bandwidth", True))
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class StorageHierarchy:
     """Local storage: capacity [bytes, TB for plain numbers] and bandwidth [GB/s]."""
 
@@ -86,7 +86,7 @@ class StorageHierarchy:
         _set(self, "capacity", as_quantity(self.capacity, "TB", "storage.capacity", True))
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class IOInterconnect:
     """A link (host PCIe, NVLink, ICI). ``direction`` says whether ``bandwidth`` is the rate in
     one direction (``per_direction``) or both summed (``bidirectional_total``)."""
@@ -108,7 +108,7 @@ class IOInterconnect:
         return self.bandwidth / 2 if self.direction == "bidirectional_total" else self.bandwidth
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class HardwareNode:
     """One accelerator.
 

@@ -13,7 +13,7 @@ def _set(obj, name, value):
     object.__setattr__(obj, name, value)
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class GridProfile:
     """A region's electricity grid: carbon intensity [gCO2e/kWh], facility PUE, water usage
     effectiveness [L/kWh], optional electricity price [USD/kWh] (DECISIONS D13)."""
@@ -43,7 +43,7 @@ class GridProfile:
         return self.carbon_intensity_g_kwh / 1000.0
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class Datacenter:
     """A facility on a grid; ``pue_override`` replaces the grid's PUE when set."""
 
@@ -66,7 +66,7 @@ class Datacenter:
         return self.pue_override if self.pue_override is not None else self.grid.pue
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class CoolingProfile:
     """A facility cooling class: PUE and WUE [L/kWh]."""
 

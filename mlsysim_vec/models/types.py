@@ -32,7 +32,7 @@ def _set(obj, name, value):
     object.__setattr__(obj, name, value)
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class Workload:
     """A model. parameters [count], model_size [bytes; plain numbers in GB],
     inference_flops [FLOP; plain numbers in FLOP]."""
@@ -126,7 +126,7 @@ class Workload:
         return out
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class TransformerWorkload(Workload):
     """A (dense) Transformer. layers is required; hidden_dim, heads, kv_heads (GQA), head_dim,
     and the MLA ranks kv_lora_rank / qk_rope_head_dim are optional integers."""
@@ -155,7 +155,7 @@ class TransformerWorkload(Workload):
         return self.head_dim or hidden // heads
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class SparseTransformerWorkload(TransformerWorkload):
     """A mixture-of-experts Transformer: total ``parameters`` set memory, ``active_parameters``
     (per token) set compute."""
@@ -171,7 +171,7 @@ class SparseTransformerWorkload(TransformerWorkload):
             raise TypeError(f"SparseTransformerWorkload {self.name!r}: experts is required (a positive integer)")
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class CNNWorkload(Workload):
     """A convolutional network; parameters and inference_flops (per input) are required."""
 
@@ -183,7 +183,7 @@ class CNNWorkload(Workload):
             raise TypeError(f"CNNWorkload {self.name!r}: parameters and inference_flops are required")
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class SSMWorkload(Workload):
     """A state-space model (Mamba): layers, hidden_dim, state_size."""
 
@@ -192,7 +192,7 @@ class SSMWorkload(Workload):
     state_size: int | None = None
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class DiffusionWorkload(Workload):
     """A diffusion model: inference_flops per denoising step × denoising_steps."""
 
@@ -200,7 +200,7 @@ class DiffusionWorkload(Workload):
     resolution: int | None = None
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class EmbodiedWorkload(Workload):
     """A robot policy (vision-language-action model)."""
 

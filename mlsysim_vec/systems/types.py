@@ -18,7 +18,7 @@ def _set(obj, name, value):
     object.__setattr__(obj, name, value)
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class Node:
     """A server: ``accelerators_per_node`` accelerators joined by ``intra_node_bw`` [bytes/s,
     per direction; plain numbers in GB/s]; NICs and power supplies for reliability models."""
@@ -61,7 +61,7 @@ class Node:
         return 0 if self.psu_redundancy > 0 else self.psus_per_node
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class NetworkFabric:
     """The scale-out network: per-link bandwidth [bytes/s; plain numbers GB/s], latency [s;
     plain numbers µs], topology name and oversubscription ratio."""
@@ -82,7 +82,7 @@ class NetworkFabric:
         return f"NetworkFabric({self.name!r})"
 
 
-@dataclass(frozen=True, eq=False, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class Fleet:
     """A cluster: ``count`` nodes on a fabric, optionally placed in a region (grid) or a
     datacenter; ``mtbf_hours`` overrides the component-based fleet MTBF when set (D6)."""
