@@ -17,7 +17,7 @@ import numpy as np
 from .constants import ENERGY_DYNAMIC_FRACTION, ENERGY_IDLE_FRACTION, FALLBACK_HOST_LINK_BW, PRECISION_BYTES
 
 __all__ = ["select_by_code", "peak_flops_for_precision", "bytes_per_element", "weight_bytes", "fitting_bandwidth",
-           "effective_bandwidth", "roofline_times", "memory_bound", "arithmetic_intensity",
+           "effective_bandwidth", "roofline_times", "step_latency", "memory_bound", "arithmetic_intensity",
            "utilization", "step_energy"]
 
 #: Both times below this [s] (1e-15 ms) count as "no time": the bottleneck is then "Compute".
@@ -87,19 +87,29 @@ def effective_bandwidth(fits, fitting_bw, host_link_bw):
 def roofline_times(ops, traffic, flops_eff, bandwidth):
     """Compute time ``ops / flops_eff`` and memory time ``traffic / bandwidth`` [s].
 
-    A zero numerator gives 0 s; a zero bandwidth with traffic gives an infinite memory time.
+    No work or no traffic takes 0 s; a zero bandwidth is treated as "no memory term" (0 s),
+    as the reference does.
     """
+    bandwidth = np.where(bandwidth > 0, bandwidth, np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_compute = np.where(ops == 0, 0.0, ops / flops_eff)
-        t_memory = np.where(traffic == 0, 0.0, traffic / bandwidth)
-    return t_compute, t_memory
+        return np.divide(ops, flops_eff), np.divide(traffic, bandwidth)
+
+
+def step_latency(t_compute, t_memory, overhead):
+    """Latency of a step [s] = max(compute, memory) + overhead, and whether the overhead
+    exceeds both (``overhead_dominated``)."""
+    latency = np.maximum(t_compute, t_memory)
+    dominated = overhead > latency
+    latency += overhead
+    return latency, dominated
 
 
 def memory_bound(t_compute, t_memory):
     """True where the memory time strictly exceeds the compute time (a tie is compute-bound;
-    both negligible is compute-bound)."""
-    both_negligible = (t_compute < _NEGLIGIBLE_S) & (t_memory < _NEGLIGIBLE_S)
-    return (t_memory > t_compute) & ~both_negligible
+    both negligible, below 1e-15 ms, is compute-bound)."""
+    bound = t_memory > t_compute
+    bound &= t_memory >= _NEGLIGIBLE_S
+    return bound
 
 
 def arithmetic_intensity(ops, traffic):
@@ -109,13 +119,19 @@ def arithmetic_intensity(ops, traffic):
     return np.where(traffic > 0, ratio, np.where(ops > 0, np.inf, 0.0))
 
 
-def utilization(ops, latency, peak_flops):
-    """Achieved fraction of peak: ``ops / latency / peak``, clipped to [0, 1]."""
+def utilization(ops_over_peak, latency):
+    """Achieved fraction of peak, clipped to [0, 1]: (FLOPs / peak FLOP/s) / latency.
+
+    ops_over_peak [s] is the time the FLOPs would take at peak."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.clip(ops / latency / peak_flops, 0.0, 1.0)
+        out = np.divide(ops_over_peak, latency)
+    return np.clip(out, 0.0, 1.0, out=out if isinstance(out, np.ndarray) else None)
 
 
 def step_energy(tdp, hfu, latency):
     """Energy of a step [J]: TDP × (0.30 idle + 0.70 × HFU) × latency; 0 J without a TDP."""
-    power = tdp * (ENERGY_IDLE_FRACTION + ENERGY_DYNAMIC_FRACTION * hfu)
-    return np.where(np.isnan(tdp), 0.0, power * latency)
+    tdp = np.where(np.isnan(tdp), 0.0, tdp)
+    energy = hfu * (ENERGY_DYNAMIC_FRACTION * tdp)
+    energy += ENERGY_IDLE_FRACTION * tdp
+    energy *= latency
+    return energy

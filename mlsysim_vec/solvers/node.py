@@ -135,31 +135,33 @@ class SingleNodeModel(Resolver):
         flops_eff = peak * eta
         executed = ops_sample * k_exec * batch
         traffic = weights * (1.0 + g["activation_traffic_ratio"] * batch)
-        t_compute, t_memory = rl.roofline_times(executed, traffic, flops_eff, bandwidth)
         layers = model("layers")
         overhead = hw("dispatch_tax") + np.where(np.isnan(layers), 1.0, layers) * LAYER_TAX_S * tax_passes
-        bound = np.maximum(t_compute, t_memory)
-        latency = bound + overhead
-        hfu = rl.utilization(executed, latency, peak)
+        # The arrays above vary along few dimensions; from here on they span the whole grid,
+        # so each step writes into as few full-size arrays as it can.
+        t_compute, t_memory = rl.roofline_times(executed, traffic, flops_eff, bandwidth)
+        latency, overhead_dominated = rl.step_latency(t_compute, t_memory, overhead)
+        hfu = rl.utilization(executed / peak, latency)
+        mfu = hfu if inference_only else rl.utilization(ops_sample * k_model * batch / peak, latency)
         return {
             "latency": latency,
             "latency_compute": t_compute,
             "latency_memory": t_memory,
             "latency_overhead": overhead,
             "throughput": batch / latency,
-            "bottleneck": rl.memory_bound(t_compute, t_memory).astype(np.int8),
+            "bottleneck": rl.memory_bound(t_compute, t_memory).view(np.int8),
             "arithmetic_intensity": rl.arithmetic_intensity(executed, traffic),
             "energy": rl.step_energy(hw("tdp"), hfu, latency),
             "memory_footprint": footprint,
             "peak_flops_actual": flops_eff,
             "peak_bw_actual": bandwidth,
-            "mfu": rl.utilization(ops_sample * k_model * batch, latency, peak),
+            "mfu": mfu,
             "hfu": hfu,
             "feasible": fits,
             "infeasible_reason": np.where(fits, 0, 1).astype(np.int8),
             "offload_spill_bytes": np.where(fits, np.nan, footprint - capacity),
             "offload_effective_bw": np.where(fits, np.nan, bandwidth),
-            "overhead_dominated": overhead > bound,
+            "overhead_dominated": overhead_dominated,
             "peak_flops_fallback": fallback,
         }
 
