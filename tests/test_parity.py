@@ -140,7 +140,9 @@ def test_d19_cases_use_the_fitting_tier():
         mem = hw.memory
         bytes_per_el = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}[
             str(case["inputs"].get("precision", "fp16")).lower()]
-        weights = kw["model"].parameters.to("count").m * bytes_per_el   # inference weights decide the tier
+        model = kw["model"]
+        weights = (model.parameters.to("count").m * bytes_per_el if model.parameters is not None
+                   else model.model_size.to("byte").m)   # the inference weights decide the tier
         in_sram = mem.sram_bandwidth is not None and weights <= mem.sram_capacity.to("byte").m
         fitting = mem.sram_bandwidth if in_sram else (mem.flash_bandwidth or mem.bandwidth)
         expected = min(fitting.to("byte/s").m, host)
