@@ -109,7 +109,9 @@ class _Input:
 
 
 def _fail(arg: Arg, value, extra: str = ""):
-    shown = value if not isinstance(value, np.ndarray) else value.tolist()
+    shown = value.tolist() if isinstance(value, np.ndarray) else value
+    if isinstance(shown, float) and shown.is_integer():
+        shown = int(shown)
     raise ValueError(f"{arg.name}={shown!r} is not allowed{extra}; {arg.name} must be {arg.allowed()}")
 
 
@@ -355,6 +357,8 @@ def build_grid(args: tuple[Arg, ...], kwargs: dict, resolver: str, chunks=None) 
         given[name] = value
     inputs: dict[str, _Input] = {}
     for name, value in given.items():       # user order fixes the dimension order
+        if value is None and by_name[name].default is None:
+            continue                         # an optional argument explicitly left out
         inputs[name] = _normalise(by_name[name], value)
     for arg in args:
         if arg.name in inputs:
