@@ -1,0 +1,91 @@
+"""Registries: both access styles of the user guides, completeness against the reference's
+0.3.0 tables (anchor-0.3.0-spec.md §10), typed immutable records, user-built records, lazy
+loading (D18)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+import mlsysim_vec as ms
+from mlsysim_vec import ureg
+
+
+def test_counts_match_the_reference_registry():
+    """Entries in the 0.3.0 registry (spec §10): 52 accelerators, 42 models, 8 nodes,
+    14 fabrics, 18 clusters, 12 grids, 7 datacenters, 6 cooling profiles."""
+    assert {f: len(v) for f, v in ms.Hardware.families().items()} == \
+        {"Cloud": 31, "Workstation": 3, "Mobile": 4, "Edge": 8, "Tiny": 6}
+    assert len(ms.Models) == 42
+    assert (len(ms.Systems.Nodes), len(ms.Systems.Fabrics), len(ms.Systems.Clusters)) == (8, 14, 18)
+    assert (len(ms.Infra.Grids), len(ms.Infra.Datacenters), len(ms.Infra.FacilityCooling)) == (12, 7, 6)
+
+
+def test_both_access_styles():
+    assert ms.Models.ResNet50 is ms.Models.Vision.ResNet50
+    assert ms.Models.Llama3_8B is ms.Models.Language.Llama3_8B
+    assert ms.Hardware.A100 is ms.Hardware.Cloud.A100
+    assert ms.Hardware.Embodied.JetsonOrinNX is ms.Hardware.Edge.JetsonOrinNX
+    assert ms.Infrastructure.Grids.Quebec is ms.Infra.Grids.Quebec
+    assert ms.Hardware.Cloud.list()[0].name == "NVIDIA A100"
+    assert "H100" in ms.Hardware.Cloud.keys() and ms.Hardware.Cloud.H100 in ms.Hardware.Cloud
+    with pytest.raises(AttributeError, match="Hardware.Cloud has no entry 'H1000'; available: A100"):
+        ms.Hardware.Cloud.H1000
+
+
+def test_published_values_and_sources():
+    h100 = ms.Hardware.Cloud.H100
+    assert h100.compute.peak_flops == 989 * ureg("TFLOP/s")
+    assert h100.memory.capacity.to("GB").m == pytest.approx(85.89934592)
+    assert h100.memory.bandwidth == 3350 * ureg("GB/s") and h100.tdp == 700 * ureg.W
+    assert h100.interconnect.bandwidth_per_direction == 64 * ureg("GB/s")
+    assert h100.nvlink.bandwidth_per_direction == 450 * ureg("GB/s")      # 900 GB/s bidirectional total
+    assert h100.source and h100.source_url.startswith("http")
+    llama = ms.Models.Language.Llama3_70B
+    assert (llama.layers, llama.hidden_dim, llama.heads, llama.kv_heads) == (80, 8192, 64, 8)
+    assert llama.head_width == 128
+    frontier = ms.Systems.Clusters.Frontier_8K
+    assert frontier.total_accelerators == 8192 and frontier.node.accelerator is h100
+    assert frontier.fabric.bandwidth.to("GB/s").m == pytest.approx(50) and frontier.effective_pue == 1.12
+    assert ms.Infra.Grids.Quebec.carbon_intensity_g_kwh == 20 and ms.Infra.Grids.Quebec.pue == 1.06
+    assert ms.Infra.Datacenters.Quebec_Hydro.grid is ms.Infra.Grids.Quebec
+    every = ms.Hardware.list() + ms.Models.list() + ms.Systems.list() + ms.Infra.list()
+    assert all(r.source for r in every), [r for r in every if not r.source]
+
+
+def test_records_are_immutable():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ms.Hardware.Cloud.H100.tdp = 1 * ureg.W
+    with pytest.raises(TypeError):
+        ms.Hardware.Cloud.H100.compute.precision_flops["fp8"] = 1
+
+
+def test_user_records_from_the_guide():
+    moe = ms.SparseTransformerWorkload(name="Toy-MoE-64B", architecture="Sparse Transformer",
+                                       parameters=64e9 * ureg.count, active_parameters=8e9 * ureg.count,
+                                       experts=8, active_experts_per_token=2, layers=32, hidden_dim=4096, heads=32)
+    assert moe.si["active_parameters"] == 8e9 and moe.si["ops_per_sample"] == 16e9
+    r = ms.SingleNodeModel().solve(model=moe, hardware=ms.Hardware.Cloud.H100)
+    assert r.memory_footprint.to("GB").m == pytest.approx(128)        # weights: total parameters
+    gpu = ms.HardwareNode(name="MyGPU", compute=ms.ComputeCore(peak_flops=500 * ureg("TFLOP/s")),
+                          memory=ms.MemoryHierarchy(capacity=96, bandwidth=3 * ureg("TB/s")))
+    assert gpu.memory.capacity == 96 * ureg.GiB and gpu.dispatch_tax == 0.01 * ureg.ms
+    with pytest.raises(TypeError, match="memory.bandwidth=.*expected a quantity convertible to GB/s"):
+        ms.MemoryHierarchy(capacity=96, bandwidth=3 * ureg.s)
+    with pytest.raises(TypeError, match="layers is required"):
+        ms.TransformerWorkload(name="x", parameters=1e9)
+    with pytest.raises(ValueError, match="heads=2.5 must be a non-negative integer"):
+        ms.TransformerWorkload(name="x", parameters=1e9, layers=2, heads=2.5)
+
+
+def test_import_loads_no_data_and_compiles_nothing():
+    """D18: `import mlsysim_vec` reads no data file and imports neither numba, dask.array nor
+    xarray (pint itself imports dask's core when dask is installed)."""
+    code = ("import sys, mlsysim_vec, mlsysim_vec.registry as r; "
+            "assert r._read.cache_info().currsize == 0; "
+            "bad = [m for m in ('numba', 'dask.array', 'xarray', 'pint_xarray') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,126 @@
+"""The Result object: scalar facade, DataArrays, Dataset attrs, sel, tidy DataFrame, parquet
+round trip, dask chunking and a dask.distributed smoke test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pint
+import pytest
+import xarray as xr
+
+import mlsysim_vec as ms
+
+H100, A100 = ms.Hardware.Cloud.H100, ms.Hardware.Cloud.A100
+
+
+@pytest.fixture(scope="module")
+def grid_result():
+    return ms.SingleNodeModel().solve(model=[ms.Models.ResNet50, ms.Models.Language.Llama3_70B],
+                                      hardware=[H100, A100, ms.Hardware.Cloud.T4], batch_size=[1, 8, 64],
+                                      precision=["fp16", "fp8"])
+
+
+def test_scalar_facade_types():
+    p = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=A100, batch_size=1)
+    assert isinstance(p.latency, pint.Quantity) and str(p.latency.units) == "millisecond"
+    assert isinstance(p.bottleneck, str) and isinstance(p.mfu, float) and isinstance(p.feasible, bool)
+    assert isinstance(p.memory_footprint, pint.Quantity) and p.offload_spill_bytes is None
+    assert p["latency"] == p.latency
+    assert f"{p.latency.to('ms'):~.2f}" == "0.57 ms"
+    with pytest.raises(AttributeError, match="has no output 'latncy'"):
+        p.latncy
+
+
+def test_grid_attributes_and_dataset(grid_result):
+    r = grid_result
+    assert isinstance(r.latency, xr.DataArray) and str(r.latency.pint.units) == "second"
+    assert r.bottleneck.dtype == object and set(np.unique(r.bottleneck.values)) <= {"Compute", "Memory"}
+    ds = r.dataset
+    assert ds.latency.attrs["units"] == "s" and ds.mfu.attrs["units"] == "1"
+    assert ds.bottleneck.attrs["flag_meanings"] == "Compute Memory" and ds.bottleneck.dtype == np.int8
+    assert ds.efficiency.ndim == 0 and float(ds.efficiency) == 0.5          # fixed inputs are scalar coords
+    assert "mlsysim" not in repr(r).lower() or "SingleNodeModel" in repr(r)
+
+
+def test_sel_by_record_or_name(grid_result):
+    a = grid_result.sel(hardware=H100, precision="fp16")
+    b = grid_result.sel(hardware="NVIDIA H100", precision="fp16")
+    xr.testing.assert_identical(a.dataset, b.dataset)
+    one = grid_result.sel(model=ms.Models.ResNet50, hardware=H100, batch_size=8, precision="fp8")
+    assert one.is_scalar and one.latency == ms.SingleNodeModel().solve(
+        model=ms.Models.ResNet50, hardware=H100, batch_size=8, precision="fp8").latency
+
+
+def test_tidy_dataframe(grid_result):
+    df = grid_result.to_dataframe()
+    assert len(df) == 2 * 3 * 3 * 2
+    assert list(df.columns[:4]) == ["model", "hardware", "batch_size", "precision"]
+    for name in ("model", "hardware", "precision", "bottleneck", "infeasible_reason"):
+        assert isinstance(df[name].dtype, pd.CategoricalDtype), name
+    assert df["peak_flops_actual"].notna().all()                # broadcast over batch_size
+    row = df[(df.model == "ResNet-50") & (df.hardware == "NVIDIA A100") & (df.batch_size == 8) & (df.precision == "fp16")]
+    assert row.latency.item() == ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=A100,
+                                                            batch_size=8).latency.to("s").m
+    scalar = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=A100).to_dataframe()
+    assert len(scalar) == 1 and scalar.bottleneck.item() == "Compute"
+
+
+def test_parquet_round_trip(grid_result, tmp_path):
+    path = grid_result.to_parquet(tmp_path / "r.parquet")
+    back = ms.read_parquet(path)
+    xr.testing.assert_identical(back.dataset, grid_result.dataset)
+    assert back.latency.pint.units == grid_result.latency.pint.units
+    for name in grid_result.outputs:
+        assert back.dataset[name].dims == grid_result.dataset[name].dims
+    pd.testing.assert_frame_equal(pd.read_parquet(path), grid_result.to_dataframe())
+
+
+def test_parquet_round_trip_scalar_and_training(tmp_path):
+    r = ms.TrainingMemoryModel().solve(model=ms.Models.Language.Llama3_8B, hardware=H100, batch_size=8)
+    back = ms.read_parquet(r.to_parquet(tmp_path / "s.parquet"))
+    xr.testing.assert_identical(back.dataset, r.dataset)
+    assert back.total_memory == r.total_memory
+
+
+def test_read_parquet_rejects_foreign_files(tmp_path):
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "x.parquet")
+    with pytest.raises(ValueError, match="was not written by mlsysim_vec"):
+        ms.read_parquet(tmp_path / "x.parquet")
+
+
+def test_chunked_sweep_is_lazy_and_equal(tmp_path):
+    pytest.importorskip("dask")
+    kwargs = dict(model=list(ms.Models.Vision), hardware=ms.Hardware.Cloud, batch_size=np.arange(1, 65))
+    eager = ms.SingleNodeModel().solve(**kwargs)
+    lazy = ms.SingleNodeModel().solve(chunks={"batch_size": 16}, **kwargs)
+    assert lazy.dataset.latency.chunks is not None
+    xr.testing.assert_identical(lazy.compute().dataset, eager.dataset)
+    path = lazy.to_parquet(tmp_path / "lazy.parquet")          # written chunk by chunk
+    xr.testing.assert_identical(ms.read_parquet(path).dataset, eager.dataset)
+
+
+def test_chunked_dataarray_input():
+    pytest.importorskip("dask")
+    batch = xr.DataArray(np.arange(1, 33), dims="batch_size").chunk(8)
+    lazy = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=H100, batch_size=batch)
+    eager = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=H100, batch_size=np.arange(1, 33))
+    np.testing.assert_array_equal(lazy.dataset.latency.values, eager.dataset.latency.values)
+
+
+def test_unknown_chunk_dimension():
+    with pytest.raises(ValueError, match="chunks names dimensions \\['batch'\\]"):
+        ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=H100, batch_size=[1, 2], chunks={"batch": 1})
+
+
+def test_local_cluster_smoke():
+    """The same call runs on a 2-worker dask.distributed LocalCluster (no code change)."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        kwargs = dict(model=[ms.Models.ResNet50, ms.Models.Language.Llama3_8B], hardware=ms.Hardware.Cloud,
+                      batch_size=np.arange(1, 257))
+        lazy = ms.SingleNodeModel().solve(chunks={"batch_size": 64}, **kwargs)
+        result = lazy.compute()
+    eager = ms.SingleNodeModel().solve(**kwargs)
+    xr.testing.assert_identical(result.dataset, eager.dataset)
