@@ -83,4 +83,4 @@ def test_custom_solver_example(capsys):
     # 989 TFLOP/s / 0.7 kW = 1412.9; 312/0.4 = 780; 65/0.07 = 928.6; 25/0.025 = 1000
     values = [float(line[25:].split()[0]) for line in lines]
     assert values == [1412.9, 780.0, 928.6, 1000.0]
-    assert lines[0].startswith("NVIDIA H100") and lines[0].endswith("TFLOPs / s / kW")
+    assert lines[0].startswith("NVIDIA H100") and lines[0].endswith("TFLOPs / kW / s")
