@@ -14,7 +14,7 @@ from .grid import Arg
 from .hardware.types import ComputeCore, HardwareNode, IOInterconnect, MemoryHierarchy, StorageHierarchy
 from .infra.types import CoolingProfile, Datacenter, GridProfile
 from .models.types import (CNNWorkload, DiffusionWorkload, EmbodiedWorkload, SparseTransformerWorkload,
-                           SSMWorkload, TransformerWorkload, Workload)
+                           SSMWorkload, TransformerWorkload, Workload, from_hf_config)
 from .registry import Hardware, Infra, Infrastructure, Models, Systems
 from .result import Result, read_parquet
 from .solvers import EfficiencyModel, Engine, OOMError, SingleNodeModel, TrainingMemoryModel
@@ -29,6 +29,6 @@ __all__ = [
     "Result", "read_parquet", "Arg",
     "HardwareNode", "ComputeCore", "MemoryHierarchy", "StorageHierarchy", "IOInterconnect",
     "Workload", "TransformerWorkload", "SparseTransformerWorkload", "CNNWorkload", "SSMWorkload",
-    "DiffusionWorkload", "EmbodiedWorkload", "Node", "NetworkFabric", "Fleet",
+    "DiffusionWorkload", "EmbodiedWorkload", "from_hf_config", "Node", "NetworkFabric", "Fleet",
     "GridProfile", "Datacenter", "CoolingProfile",
 ]

@@ -17,6 +17,7 @@ a resolver becomes one grid dimension whose coordinates are the records' names.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from functools import cache
 from importlib import resources
@@ -26,7 +27,7 @@ from .infra.types import CoolingProfile, Datacenter, GridProfile
 from .models import types as mtypes
 from .physics.constants import PRECISIONS
 from .systems.types import Fleet, NetworkFabric, Node
-from .units import Q_
+from .units import Q_, canonical, is_quantity
 
 __all__ = ["Family", "Registry", "Hardware", "Models", "Systems", "Infra", "Infrastructure"]
 
@@ -202,16 +203,40 @@ def _cluster_records():
     return _records("clusters.csv", build)[""]
 
 
+def _flatten(record, prefix="", units=None) -> dict:
+    """Scalar fields of a record (nested parts prefixed, linked records by name), quantities
+    in canonical units (recorded in ``units``)."""
+    out = {}
+    for field in dataclasses.fields(record):
+        value = getattr(record, field.name)
+        key = f"{prefix}{field.name}"
+        if value is None or isinstance(value, (str, int, float, bool)):
+            out[key] = value
+        elif is_quantity(value):
+            out[key], units[key] = canonical(value)
+        elif dataclasses.is_dataclass(value) and hasattr(value, "name") and not prefix and \
+                field.name not in ("compute", "memory", "storage", "interconnect", "nvlink"):
+            out[key] = value.name
+        elif dataclasses.is_dataclass(value):
+            out.update(_flatten(value, f"{key}_", units))
+        elif hasattr(value, "items"):          # precision_flops: one column per key
+            for sub, q in value.items():
+                out[f"{key}_{sub}"], units[f"{key}_{sub}"] = canonical(q)
+    return out
+
+
 class Family:
     """A named, ordered collection of records (``Hardware.Cloud``), loaded on first use.
 
     Attribute access gives one record; iteration, ``len`` and ``list()`` give all of them in
-    registry order. Passed to a resolver it becomes one grid dimension.
+    registry order. Passed to a resolver it becomes one grid dimension. ``to_dataframe()`` and
+    ``to_dataset()`` tabulate it (one row / one coordinate per record, canonical units).
     """
 
-    def __init__(self, name: str, load):
+    def __init__(self, name: str, load, dim: str = "record"):
         self._name = name
         self._load = load
+        self._dim = dim
 
     def _entries(self) -> dict:
         return self._load()
@@ -248,15 +273,38 @@ class Family:
     def __repr__(self):
         return f"<{self._name}: {len(self)} entries>"
 
+    def to_dataframe(self):
+        """One row per record: its key and every scalar field (quantities in canonical units,
+        listed in ``df.attrs["units"]``)."""
+        import pandas as pd
+
+        units: dict[str, str] = {}
+        rows = [{"key": key, **_flatten(record, units=units)} for key, record in self._entries().items()]
+        df = pd.DataFrame(rows)
+        df.attrs["units"] = units
+        return df
+
+    def to_dataset(self):
+        """The family as an xarray Dataset with one dimension (``hardware``, ``model``, ``fleet``,
+        ...) whose coordinates are the record names; units in each variable's attrs."""
+        import xarray as xr
+
+        df = self.to_dataframe()
+        ds = xr.Dataset.from_dataframe(df.set_index("name").rename_axis(self._dim))
+        for column, unit in df.attrs["units"].items():
+            ds[column].attrs["units"] = unit
+        return ds
+
 
 class Registry(Family):
     """A registry of families (``Hardware``): ``Hardware.Cloud`` is a family, and every record
     is also reachable directly (``Models.ResNet50``), as the user guides write it."""
 
-    def __init__(self, name: str, families: dict[str, Family], aliases: dict[str, str] | None = None):
+    def __init__(self, name: str, families: dict[str, Family], aliases: dict[str, str] | None = None,
+                 dim: str = "record"):
         self._families = families
         self._aliases = aliases or {}
-        super().__init__(name, self._flat)
+        super().__init__(name, self._flat, dim)
 
     def _flat(self) -> dict:
         out = {}
@@ -286,20 +334,21 @@ def _family_of(load, family):
 
 
 Hardware = Registry("Hardware", {
-    f: Family(f"Hardware.{f}", _family_of(_hardware_records, f))
-    for f in ("Cloud", "Workstation", "Mobile", "Edge", "Tiny")}, aliases={"Embodied": "Edge"})
+    f: Family(f"Hardware.{f}", _family_of(_hardware_records, f), "hardware")
+    for f in ("Cloud", "Workstation", "Mobile", "Edge", "Tiny")}, aliases={"Embodied": "Edge"}, dim="hardware")
 
 Models = Registry("Models", {
-    f: Family(f"Models.{f}", _family_of(_model_records, f))
-    for f in ("Language", "Vision", "Tiny", "Recommendation", "StateSpace", "GenerativeVision", "Embodied")})
+    f: Family(f"Models.{f}", _family_of(_model_records, f), "model")
+    for f in ("Language", "Vision", "Tiny", "Recommendation", "StateSpace", "GenerativeVision", "Embodied")},
+    dim="model")
 
 Systems = Registry("Systems", {
-    "Nodes": Family("Systems.Nodes", _node_records),
-    "Fabrics": Family("Systems.Fabrics", _fabric_records),
-    "Clusters": Family("Systems.Clusters", _cluster_records)})
+    "Nodes": Family("Systems.Nodes", _node_records, "node"),
+    "Fabrics": Family("Systems.Fabrics", _fabric_records, "fabric"),
+    "Clusters": Family("Systems.Clusters", _cluster_records, "fleet")})
 
 Infra = Registry("Infra", {
-    "Grids": Family("Infra.Grids", _grid_records),
-    "Datacenters": Family("Infra.Datacenters", _datacenter_records),
-    "FacilityCooling": Family("Infra.FacilityCooling", _cooling_records)})
+    "Grids": Family("Infra.Grids", _grid_records, "grid"),
+    "Datacenters": Family("Infra.Datacenters", _datacenter_records, "datacenter"),
+    "FacilityCooling": Family("Infra.FacilityCooling", _cooling_records, "cooling")})
 Infrastructure = Infra

@@ -23,7 +23,7 @@ import os
 import numpy as np
 import pint
 
-__all__ = ["ureg", "Q_", "to_magnitude", "is_quantity", "as_quantity", "si"]
+__all__ = ["ureg", "Q_", "to_magnitude", "is_quantity", "as_quantity", "si", "canonical"]
 
 
 def _build_registry() -> pint.UnitRegistry:
@@ -104,6 +104,23 @@ def as_quantity(value, unit: str, name: str, optional: bool = False):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name}={value!r} is not a number or a pint Quantity (unit {unit})")
     return Q_(float(value), unit)
+
+
+_CANONICAL = {"[information]": "byte", "[information] / [time]": "byte/s", "[flop]": "flop",
+              "[flop] / [time]": "flop/s", "[currency]": "USD", "[time]": "s",
+              "[length] ** 2 * [mass] / [time] ** 3": "W", "[length] ** 2 * [mass] / [time] ** 2": "J",
+              "[mass]": "kg", "[length] ** 3": "L", "1 / [time]": "1/s"}
+
+
+def canonical(quantity) -> tuple[float, str]:
+    """(magnitude, unit) of a Quantity in the library's canonical unit for its dimension
+    (byte, byte/s, FLOP, FLOP/s, USD, s, W, J, kg, L; SI base units otherwise)."""
+    dim = str(quantity.dimensionality)
+    unit = _CANONICAL.get(dim)
+    if unit is None:
+        base = quantity.to_base_units()
+        return float(base.magnitude), f"{base.units:~}"
+    return float(quantity.to(unit).magnitude), unit
 
 
 def si(quantity, unit: str) -> float:

@@ -89,3 +89,39 @@ def test_import_loads_no_data_and_compiles_nothing():
             "bad = [m for m in ('numba', 'dask.array', 'xarray', 'pint_xarray') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_families_tabulate_as_dataframe_and_dataset():
+    ds = ms.Hardware.Cloud.to_dataset()
+    assert ds.sizes == {"hardware": 31}
+    assert ds.memory_capacity.attrs["units"] == "byte"
+    assert float(ds.memory_capacity.sel(hardware="NVIDIA H100")) == 80 * 2**30
+    assert float(ds.compute_precision_flops_fp8.sel(hardware="NVIDIA H100")) == 1979e12
+    df = ms.Systems.Clusters.to_dataframe()
+    assert df.set_index("key").loc["Frontier_8K", "node"] == "DGX H100"
+    assert ms.Models.to_dataset().sizes == {"model": 42}
+
+
+def test_model_from_huggingface_config(tmp_path):
+    """Parameter counts from config shapes: Llama-3.1-8B 8.03 B (registry 8.03e9), Mixtral-8x7B
+    46.7 B total / 12.9 B active (registry 4.67e10 / 1.29e10)."""
+    import json
+    llama = {"num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8,
+             "intermediate_size": 14336, "vocab_size": 128256, "max_position_embeddings": 131072,
+             "model_type": "llama", "tie_word_embeddings": False}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(llama))
+    m = ms.from_hf_config(path, name="Llama-3.1-8B")
+    assert isinstance(m, ms.TransformerWorkload)
+    assert m.parameters.to("count").m == pytest.approx(8.03e9, rel=1e-3)
+    assert (m.layers, m.kv_heads, m.head_width, m.context_length) == (32, 8, 128, 131072)
+    mixtral = dict(llama, vocab_size=32000, num_local_experts=8, num_experts_per_tok=2, model_type="mixtral")
+    moe = ms.from_hf_config(mixtral)
+    assert isinstance(moe, ms.SparseTransformerWorkload) and moe.experts == 8
+    assert moe.parameters.to("count").m == pytest.approx(4.67e10, rel=2e-3)
+    assert moe.active_parameters.to("count").m == pytest.approx(1.29e10, rel=2e-3)
+    r = ms.SingleNodeModel().solve(model=[m, ms.Models.Language.Llama3_8B], hardware=ms.Hardware.Cloud.H100)
+    lat = r.latency.pint.magnitude
+    assert lat[0] == pytest.approx(lat[1], rel=1e-3)
+    with pytest.raises(ValueError, match="config needs num_hidden_layers"):
+        ms.from_hf_config({"hidden_size": 8})

@@ -17,7 +17,7 @@ from ..physics.constants import DEFAULT_HEADS, DEFAULT_HIDDEN_DIM
 from ..units import as_quantity, si
 
 __all__ = ["Workload", "TransformerWorkload", "SparseTransformerWorkload", "CNNWorkload",
-           "SSMWorkload", "DiffusionWorkload", "EmbodiedWorkload"]
+           "SSMWorkload", "DiffusionWorkload", "EmbodiedWorkload", "from_hf_config"]
 
 #: How the weight bytes W of a model are found (see ``Workload.si``).
 WEIGHTS_FROM_PARAMETERS, WEIGHTS_FROM_SIZE_AT_16BIT, WEIGHTS_FROM_SIZE = 0, 1, 2
@@ -206,3 +206,58 @@ class EmbodiedWorkload(Workload):
 
     layers: int | None = None
     hidden_dim: int | None = None
+
+
+def _hf_int(config: dict, *keys, default=None):
+    for key in keys:
+        if config.get(key) is not None:
+            return int(config[key])
+    return default
+
+
+def from_hf_config(config, name: str | None = None, parameters=None):
+    """A Transformer record from a HuggingFace-style ``config.json`` (a path or a dict).
+
+    Reads ``num_hidden_layers``, ``hidden_size``, ``num_attention_heads``,
+    ``num_key_value_heads``, ``head_dim``, ``intermediate_size``, ``vocab_size``,
+    ``max_position_embeddings``, ``tie_word_embeddings``; for mixture-of-experts configs
+    ``num_local_experts`` / ``n_routed_experts``, ``num_experts_per_tok`` and
+    ``moe_intermediate_size``. The parameter count, when not given, is counted from the shapes
+    of a gated-MLP (LLaMA-style) decoder: per layer q/o projections ``2·h·a·d``, k/v
+    ``2·h·a_kv·d``, MLP ``3·h·I`` (per expert), router ``h·E``, two norms ``2h``; token
+    embeddings ``V·h`` (twice when the output head is not tied) and a final norm ``h``.
+    Llama-3.1-8B's config gives 8.03 B, Mixtral-8x7B's 46.7 B total / 12.9 B active.
+    """
+    import json
+    from pathlib import Path
+
+    if not isinstance(config, dict):
+        config = json.loads(Path(config).read_text(encoding="utf-8"))
+    layers = _hf_int(config, "num_hidden_layers", "n_layer", "num_layers")
+    hidden = _hf_int(config, "hidden_size", "n_embd", "d_model")
+    heads = _hf_int(config, "num_attention_heads", "n_head")
+    if not (layers and hidden and heads):
+        raise ValueError("config needs num_hidden_layers, hidden_size and num_attention_heads")
+    kv_heads = _hf_int(config, "num_key_value_heads", default=heads)
+    head_dim = _hf_int(config, "head_dim", default=hidden // heads)
+    inter = _hf_int(config, "intermediate_size", "n_inner", default=4 * hidden)
+    vocab = _hf_int(config, "vocab_size", default=0)
+    experts = _hf_int(config, "num_local_experts", "n_routed_experts", "num_experts", default=0)
+    top_k = _hf_int(config, "num_experts_per_tok", default=1)
+    expert_inter = _hf_int(config, "moe_intermediate_size", default=inter)
+    attention = 2 * hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim + 2 * hidden
+    embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", False) else 2) + hidden
+    name = name or config.get("_name_or_path") or config.get("model_type") or "hf-model"
+    common = dict(name=name, architecture=str(config.get("model_type", "Transformer")), layers=layers,
+                  hidden_dim=hidden, heads=heads, kv_heads=kv_heads, head_dim=head_dim, vocab_size=vocab or None,
+                  context_length=_hf_int(config, "max_position_embeddings"),
+                  kv_lora_rank=_hf_int(config, "kv_lora_rank"), qk_rope_head_dim=_hf_int(config, "qk_rope_head_dim"),
+                  source="HuggingFace config.json")
+    if experts:
+        total = layers * (attention + experts * 3 * hidden * expert_inter + hidden * experts) + embeddings
+        active = layers * (attention + top_k * 3 * hidden * expert_inter + hidden * experts) + embeddings
+        return SparseTransformerWorkload(parameters=parameters if parameters is not None else float(total),
+                                         active_parameters=float(active), experts=experts,
+                                         active_experts_per_token=top_k, **common)
+    total = layers * (attention + 3 * hidden * inter) + embeddings
+    return TransformerWorkload(parameters=parameters if parameters is not None else float(total), **common)

@@ -1,0 +1,237 @@
+"""The ``mlsysim-vec`` command line.
+
+    mlsysim-vec demo [-o PATH]              a roofline sweep (the built-in ``demo`` spec) with a summary
+    mlsysim-vec zoo [hardware|models|systems|grids]
+                                            the built-in registries as tables
+    mlsysim-vec sweep SPEC [-o PATH]        any resolver over any grid, from a TOML or YAML spec
+
+Every sweep is one ``solve`` call; results are written as parquet (``ms.read_parquet`` reads
+them back). A mistake in the input (a bad spec, a path that cannot be written) prints one line
+``error: ...`` on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import specs
+from .registry import Hardware, Infra, Models, Systems
+from .sweep import SpecError, format_table, format_value, load_spec, run_spec, summarize
+
+__all__ = ["main"]
+
+DEMO_OUTPUT = "mlsysim_vec_demo.parquet"
+#: Batch sizes shown as columns of the demo's "fastest GPU" table.
+DEMO_BATCHES = (1, 32, 1024)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:          # --help, or a usage error that argparse has printed
+        return int(stop.code or 0)
+    try:
+        return args.command(args)
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:             # the reader went away (mlsysim-vec zoo | head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlsysim-vec",
+        description="Analytical ML-systems models evaluated over whole design grids in one call.")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="roofline of 7 models × 14 GPUs × 11 batch sizes × 5 precisions",
+                               description="Run the built-in demo sweep, write it as parquet and summarise it.")
+    demo.add_argument("-o", "--output", default=DEMO_OUTPUT, help=f"parquet file to write (default: {DEMO_OUTPUT})")
+    demo.set_defaults(command=_demo)
+
+    zoo = commands.add_parser("zoo", help="list the built-in hardware, models, systems and grids",
+                              description="Print the built-in registries as tables.")
+    zoo.add_argument("registry", nargs="?", choices=(*_ZOO, "all"), default="all",
+                     help="which registry to list (default: all)")
+    zoo.set_defaults(command=_zoo)
+
+    sweep = commands.add_parser("sweep", help="run a sweep spec (TOML or YAML) and write parquet",
+                                description="Load a sweep spec, evaluate it in one solve call, write the "
+                                            "result as parquet and summarise it.")
+    sweep.add_argument("spec", help="spec file (.toml, .yaml or .yml)")
+    sweep.add_argument("-o", "--output", help="parquet file to write (default: the spec's output, "
+                                              "else SPEC's name with .parquet, in the current directory)")
+    sweep.set_defaults(command=_sweep)
+    return parser
+
+
+# ---- demo and sweep ----------------------------------------------------------------------------
+
+def _demo(args) -> int:
+    spec = load_spec(specs.path("demo"))
+    result, path, timing = _run_and_write(spec, args.output)
+    ds = result.dataset
+    sizes = {d: ds.sizes[d] for d in result.dims}
+    points = int(np.prod(list(sizes.values())))
+    print(f"mlsysim-vec demo: SingleNodeModel roofline over "
+          f"{' × '.join(f'{n} {d}' for d, n in sizes.items())} = {points:,} points\n")
+    print("Fastest configuration that fits in memory, per model and batch size (GPU, precision, latency):")
+    print(format_table(_fastest(ds, DEMO_BATCHES)))
+    memory = int((ds["bottleneck"] == 1).sum()) * points // ds["bottleneck"].size
+    feasible = int(ds["feasible"].sum()) * points // ds["feasible"].size
+    print(f"\nbottleneck: {memory:,} points memory-bound, {points - memory:,} compute-bound")
+    print(f"feasible:   {feasible:,} of {points:,} points fit in device memory")
+    print(timing)
+    print(f"wrote {path}")
+    print(f"\nnext: mlsysim-vec zoo | mlsysim-vec sweep SPEC.toml | "
+          f"python -c \"import mlsysim_vec as ms; print(ms.read_parquet('{path}').to_dataframe())\"")
+    return 0
+
+
+def _fastest(ds, batches):
+    """Table of the lowest-latency feasible (hardware, precision) per model and batch size."""
+    latency = ds["latency"].where(ds["feasible"]).sel(batch_size=list(batches))
+    options = latency.stack(option=("hardware", "precision"))
+    best = options.isel(option=options.fillna(np.inf).argmin("option"))
+    key_of = {record.name: key for key, record in _items(Hardware)}
+    rows = best.to_dataframe(name="best")[["hardware", "precision", "best"]]
+    cells = [f"{key_of.get(hw, hw)} {precision} {_duration(seconds)}" if seconds == seconds else "none fits"
+             for hw, precision, seconds in rows.itertuples(index=False)]
+    table = rows.assign(cell=cells)["cell"].unstack("batch_size")
+    table.columns = [f"batch {format_value(b)}" for b in table.columns]
+    return table.reindex(ds["model"].values).rename_axis("model").reset_index()
+
+
+def _sweep(args) -> int:
+    spec = load_spec(args.spec)
+    output = args.output or spec.output or f"{Path(args.spec).stem}.parquet"
+    result, path, timing = _run_and_write(spec, output)
+    print(summarize(result))
+    print()
+    print(timing)
+    print(f"wrote {path}")
+    return 0
+
+
+def _run_and_write(spec, output):
+    """Evaluate ``spec`` in one call and write it; return (result, absolute path, timing line).
+    A path that cannot be written is the user's mistake: ``SpecError``."""
+    path = Path(output).expanduser().resolve()
+    start = time.perf_counter()
+    result = run_spec(spec)
+    solved = time.perf_counter()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result.to_parquet(path)
+    except OSError as error:
+        raise SpecError(f"cannot write {path}: {error.strerror or error}") from None
+    written = time.perf_counter()
+    points = int(np.prod([result.dataset.sizes[d] for d in result.dims]))
+    solve, write = solved - start, written - solved
+    if result.dataset.chunks:
+        timing = (f"time: {points:,} points as a lazy dask graph in {_duration(solve)}, computed and written "
+                  f"in {_duration(write)} ({points / (solve + write):,.0f} points/s)")
+    else:
+        timing = (f"time: {points:,} points solved in {_duration(solve)} ({points / solve:,.0f} points/s), "
+                  f"parquet written in {_duration(write)}")
+    return result, path, timing
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.3g} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+# ---- zoo ---------------------------------------------------------------------------------------
+
+def _zoo(args) -> int:
+    chosen = _ZOO.values() if args.registry == "all" else [_ZOO[args.registry]]
+    blocks = [f"{title} — {len(rows)} entries\n{format_table(_frame(rows))}"
+              for tables in chosen for title, rows in tables()]
+    print("\n\n".join(blocks))
+    return 0
+
+
+def _frame(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def _items(family) -> list[tuple]:
+    """(key, record) of every entry of a family, in registry order."""
+    return list(zip(family.keys(), family.list()))
+
+
+def _m(quantity, unit: str) -> float:
+    """Magnitude of an optional Quantity in ``unit`` (NaN for None)."""
+    return float("nan") if quantity is None else float(quantity.to(unit).magnitude)
+
+
+def _count(value: float) -> str:
+    """A large count with an SI suffix: 25.6 M, 8.03 B, 1.76 T (blank for NaN)."""
+    if value != value:
+        return ""
+    for factor, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= factor:
+            return f"{value / factor:.3g} {suffix}"
+    return f"{value:.3g}"
+
+
+def _hardware():
+    rows = [{"family": family, "key": key, "name": hw.name,
+             "peak TFLOP/s": _m(hw.compute.peak_flops, "TFLOP/s"), "memory GiB": _m(hw.memory.capacity, "GiB"),
+             "bandwidth GB/s": _m(hw.memory.bandwidth, "GB/s"), "TDP W": _m(hw.tdp, "W")}
+            for family, members in Hardware.families().items() for key, hw in _items(members)]
+    return [("Hardware", rows)]
+
+
+def _models():
+    rows = [{"family": family, "key": key, "type": type(model).__name__, "name": model.name,
+             "params": _count(model.si["parameters"]), "layers": model.si["layers"],
+             "GFLOP": model.si["ops_per_sample"] / 1e9}
+            for family, members in Models.families().items() for key, model in _items(members)]
+    return [("Models (GFLOP: one inference; for language models one token)", rows)]
+
+
+def _systems():
+    clusters = [{"key": key, "name": fleet.name, "nodes": fleet.count, "node": fleet.node.name,
+                 "accelerator": fleet.node.accelerator.name, "per node": fleet.node.accelerators_per_node,
+                 "accelerators": fleet.total_accelerators, "fabric": fleet.fabric.name}
+                for key, fleet in _items(Systems.Clusters)]
+    nodes = [{"key": key, "name": node.name, "accelerator": node.accelerator.name,
+              "per node": node.accelerators_per_node, "intra-node GB/s": _m(node.intra_node_bw, "GB/s")}
+             for key, node in _items(Systems.Nodes)]
+    fabrics = [{"key": key, "name": fabric.name, "bandwidth GB/s": _m(fabric.bandwidth, "GB/s"),
+                "latency µs": _m(fabric.latency, "us"), "topology": fabric.topology,
+                "oversubscription": fabric.oversubscription_ratio}
+               for key, fabric in _items(Systems.Fabrics)]
+    return [("Clusters", clusters), ("Nodes", nodes), ("Fabrics", fabrics)]
+
+
+def _grids():
+    grids = [{"key": key, "name": grid.name, "carbon g/kWh": grid.carbon_intensity_g_kwh, "PUE": grid.pue,
+              "WUE L/kWh": grid.wue, "source": grid.primary_source}
+             for key, grid in _items(Infra.Grids)]
+    datacenters = [{"key": key, "name": dc.name, "grid": dc.grid.name, "PUE": dc.pue}
+                   for key, dc in _items(Infra.Datacenters)]
+    cooling = [{"key": key, "name": c.name, "PUE": c.pue, "WUE L/kWh": c.wue}
+               for key, c in _items(Infra.FacilityCooling)]
+    return [("Grids", grids), ("Datacenters", datacenters), ("Facility cooling", cooling)]
+
+
+#: The zoo's registries: each returns (title, rows) pairs.
+_ZOO = {"hardware": _hardware, "models": _models, "systems": _systems, "grids": _grids}

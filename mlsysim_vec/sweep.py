@@ -1,0 +1,444 @@
+"""Declarative sweeps: a TOML or YAML file (or a dict) that names a resolver and its grid.
+
+A spec becomes the keyword arguments of ONE ``solve`` call; there is no physics here::
+
+    resolver = "SingleNodeModel"          # any resolver class in mlsysim_vec.solvers
+    output = "roofline.parquet"           # optional; the CLI's -o overrides it
+
+    [sweep]                               # each key is a grid dimension, in this order
+    model = ["Models.ResNet50", "Models.Language"]   # records and families, mixed
+    hardware = "Hardware.Cloud"           # a whole family ("Hardware": every accelerator)
+    batch_size = {start = 1, stop = 1024, num = 11, scale = "log", integer = true}
+    efficiency = {range = [0.3, 0.7, 0.1]}            # start, start + step, ... <= stop
+    precision = ["fp16", "fp8"]
+
+    [fixed]                               # single values (a registry record is allowed)
+    is_training = false
+
+    [chunks]                              # optional: dask chunk size per dimension
+    batch_size = 4
+
+Registry references are dotted names: ``"Models"`` (a whole registry), ``"Hardware.Cloud"``
+(a family), ``"Hardware.Cloud.H100"`` or ``"Models.ResNet50"`` (one record). A string is read
+as a reference when it starts with a registry name, or when the argument takes records.
+
+Every mistake a user can make in a spec raises ``SpecError`` (a ``ValueError``) that names the
+key, the value and what is allowed: the spec is checked completely by ``load_spec`` (the
+resolver's own argument validation included), before anything is computed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import registry
+from .result import Result
+from .variables import variable
+
+__all__ = ["Spec", "SpecError", "load_spec", "run_spec", "summarize", "resolvers", "format_table",
+           "format_value"]
+
+_TOP_KEYS = ("resolver", "sweep", "fixed", "chunks", "output")
+_REGISTRIES = ("Hardware", "Models", "Systems", "Infra", "Infrastructure")
+_RANGE_KEYS = ("start", "stop", "num", "scale", "integer")
+_FORMS = ("a list, a range table ({start, stop, num[, scale, integer]} or {range = [start, stop, step]}) "
+          "or a registry reference such as 'Hardware.Cloud'")
+
+
+class SpecError(ValueError):
+    """A spec that cannot run; the message names the key, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed, validated spec: ``resolver().solve(chunks=chunks, **arguments)`` runs it.
+
+    sweep : swept arguments (lists, arrays or registry families), in dimension order
+    fixed : single-valued arguments
+    chunks : dask chunk sizes per dimension, or None
+    output : parquet path named by the spec, or None
+    """
+
+    resolver: type
+    sweep: dict = field(default_factory=dict)
+    fixed: dict = field(default_factory=dict)
+    chunks: dict | None = None
+    output: str | None = None
+
+    @property
+    def arguments(self) -> dict:
+        """Keyword arguments of the ``solve`` call (swept first: they fix the dimension order)."""
+        return {**self.sweep, **self.fixed}
+
+
+def resolvers() -> dict[str, type]:
+    """The resolver classes a spec may name: every ``Resolver`` exported by ``mlsysim_vec.solvers``."""
+    from . import solvers
+    from .solvers.base import Resolver
+
+    return {name: obj for name in solvers.__all__
+            if isinstance(obj := getattr(solvers, name), type) and issubclass(obj, Resolver)}
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+def load_spec(source) -> Spec:
+    """Read and validate a spec.
+
+    ``source`` is a path (``str`` or ``os.PathLike``; ``.toml``, ``.yaml`` or ``.yml``), a
+    ``importlib.resources`` file, or a mapping of the same schema (whose values may also be
+    records, families and arrays). Raises ``SpecError`` on any mistake, prefixed with the
+    file's name for files.
+    """
+    if isinstance(source, Mapping):
+        return _parse(source)
+    path = Path(source) if isinstance(source, (str, os.PathLike)) else source
+    try:
+        return _parse(_read(path))
+    except SpecError as error:
+        raise SpecError(f"{path}: {error}") from None
+
+
+def _read(path) -> dict:
+    suffix = Path(path.name).suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise SpecError(f"unknown spec format {suffix or '(no suffix)'!r}; allowed: .toml, .yaml, .yml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("no such file") from None
+    except OSError as error:
+        raise SpecError(f"cannot read the file ({error.strerror or error})") from None
+    if suffix == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise SpecError(f"invalid TOML: {error}") from None
+    else:
+        data = _load_yaml(text)
+    if not isinstance(data, dict):
+        raise SpecError(f"a spec is a table of keys ({', '.join(_TOP_KEYS)}), not a {type(data).__name__}")
+    return data
+
+
+def _load_yaml(text: str):
+    try:
+        import yaml
+    except ImportError:
+        raise SpecError("reading a YAML spec needs PyYAML (pip install pyyaml), or write the spec in TOML") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SpecError(f"invalid YAML: {error}") from None
+
+
+# ---- parsing ---------------------------------------------------------------------------------
+
+def _parse(raw: Mapping) -> Spec:
+    unknown = [k for k in raw if k not in _TOP_KEYS]
+    if unknown:
+        raise SpecError(f"unknown key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}")
+    cls = _resolver(raw.get("resolver"))
+    args = cls.arguments()
+    alias_of = {alias: arg.name for arg in args.values() for alias in arg.keyword_aliases}
+
+    def table(section):
+        value = raw.get(section) or {}
+        if not isinstance(value, Mapping):
+            raise SpecError(f"{section} = {value!r} must be a table of argument names")
+        out = {}
+        for key, item in value.items():
+            name = alias_of.get(key, key)
+            if name not in args:
+                raise SpecError(f"{section}.{key}: {cls.__name__} has no argument {key!r}"
+                                f"{_did_you_mean(key, args)}; arguments: {', '.join(args)}")
+            if name in out:
+                raise SpecError(f"{section}.{key}: {name!r} is given twice (directly and through an alias)")
+            out[name] = item
+        return out
+
+    swept, fixed = table("sweep"), table("fixed")
+    both = swept.keys() & fixed.keys()
+    if both:
+        raise SpecError(f"{sorted(both)[0]!r} is in both sweep and fixed; give it once")
+    spec = Spec(resolver=cls,
+                sweep={name: _swept(f"sweep.{name}", args[name], v) for name, v in swept.items()},
+                fixed={name: _fixed(f"fixed.{name}", args[name], v) for name, v in fixed.items()},
+                chunks=_chunks(raw.get("chunks")),
+                output=_output(raw.get("output")))
+    try:
+        cls().grid(chunks=spec.chunks, **spec.arguments)
+    except (TypeError, ValueError) as error:
+        raise SpecError(str(error)) from None
+    return spec
+
+
+def _resolver(name) -> type:
+    known = resolvers()
+    if isinstance(name, type) and name in known.values():
+        return name
+    if name is None:
+        raise SpecError(f"the spec names no resolver; add resolver = one of {', '.join(known)}")
+    if not isinstance(name, str) or name not in known:
+        raise SpecError(f"resolver = {name!r} is not a resolver{_did_you_mean(str(name), known)}; "
+                        f"allowed: {', '.join(known)}")
+    return known[name]
+
+
+def _swept(where: str, arg, value):
+    """A swept value: a list (references resolved, families flattened), a range or a family."""
+    if isinstance(value, Mapping):
+        return _range(where, value)
+    if isinstance(value, str):
+        ref = _reference(where, arg, value)
+        return ref if isinstance(ref, registry.Family) else [ref]
+    if isinstance(value, registry.Family):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if len(value) == 0:
+            raise SpecError(f"{where} = []: an empty list gives an empty dimension; give at least one value")
+        items = []
+        for item in value:
+            resolved = _resolve(where, arg, item)
+            items.extend(resolved if isinstance(resolved, registry.Family) else [resolved])
+        return items
+    raise SpecError(f"{where} = {value!r}: a swept value must be {_FORMS}; put single values in [fixed]")
+
+
+def _fixed(where: str, arg, value):
+    """A single value; a reference must name one record, not a family."""
+    if isinstance(value, (list, tuple, Mapping, registry.Family)):
+        raise SpecError(f"{where} = {value!r}: a fixed argument takes one value; move lists, ranges "
+                        f"and families to [sweep]")
+    resolved = _resolve(where, arg, value)
+    if isinstance(resolved, registry.Family):
+        raise SpecError(f"{where} = {value!r} is a family of {len(resolved)} records; a fixed argument takes "
+                        f"one record (e.g. {value}.{resolved.keys()[0]}), or move it to [sweep]")
+    return resolved
+
+
+def _resolve(where: str, arg, value):
+    """A registry reference string becomes its record or family; other values pass through."""
+    if isinstance(value, str) and (arg.kind == "record" or value.split(".")[0] in _REGISTRIES):
+        return _reference(where, arg, value)
+    return value
+
+
+def _reference(where: str, arg, ref: str):
+    """Resolve ``"Registry[.Family][.key]"`` to a registry, family or record."""
+    parts = ref.split(".")
+    if parts[0] not in _REGISTRIES:
+        raise SpecError(f"{where} = {ref!r} is not a registry reference; {arg.name} takes "
+                        f"{arg.allowed()} named like 'Hardware.Cloud.H100' (registries: "
+                        f"{', '.join(_REGISTRIES[:4])})")
+    obj = getattr(registry, parts[0])
+    for depth, part in enumerate(parts[1:], start=1):
+        parent = ".".join(parts[:depth])
+        if not isinstance(obj, registry.Family):
+            raise SpecError(f"{where} = {ref!r}: {parent} is a record; a reference ends at a record")
+        if isinstance(obj, registry.Registry):
+            allowed = list(obj.families())
+            what = f"families: {', '.join(allowed)} (or a record key of one of them)"
+            allowed += obj.keys()
+        else:
+            allowed = obj.keys()
+            what = f"available: {', '.join(allowed)}"
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SpecError(f"{where} = {ref!r}: {parent} has no {part!r}"
+                            f"{_did_you_mean(part, allowed)}; {what}") from None
+    return obj
+
+
+def _range(where: str, table: Mapping) -> np.ndarray:
+    """``{range = [start, stop, step]}`` (stop included when it falls on a step) or
+    ``{start, stop, num, scale = "linear"|"log", integer = false}`` (numpy linspace/geomspace;
+    ``integer`` rounds and drops repeats)."""
+    if "range" in table:
+        extra = [k for k in table if k != "range"]
+        bounds = table["range"]
+        if extra:
+            raise SpecError(f"{where}: a {{range = [start, stop, step]}} table takes no other key; got {extra[0]!r}")
+        if not isinstance(bounds, (list, tuple)) or len(bounds) not in (2, 3) or \
+                not all(_is_number(b) for b in bounds):
+            raise SpecError(f"{where}.range = {bounds!r}: expected [start, stop] or [start, stop, step] (numbers)")
+        start, stop, step = (*bounds, 1)[:3]
+        if step == 0 or (stop - start) / step < 0:
+            raise SpecError(f"{where}.range = {list(bounds)!r} is empty: step must be non-zero and go from "
+                            f"start towards stop")
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        values = start + step * np.arange(count)
+        return values.astype(np.int64) if all(isinstance(b, int) for b in bounds) else values
+    unknown = [k for k in table if k not in _RANGE_KEYS]
+    missing = [k for k in ("start", "stop", "num") if k not in table]
+    if unknown or missing:
+        problem = f"unknown key {unknown[0]!r}" if unknown else f"missing {', '.join(missing)}"
+        raise SpecError(f"{where} = {dict(table)!r}: {problem}; a range table has start, stop, num and "
+                        f"optionally scale ('linear' or 'log') and integer (true/false), or is "
+                        f"{{range = [start, stop, step]}}")
+    start, stop, num = table["start"], table["stop"], table["num"]
+    scale, integer = table.get("scale", "linear"), table.get("integer", False)
+    for key in ("start", "stop"):
+        if not _is_number(table[key]):
+            raise SpecError(f"{where}.{key} = {table[key]!r} must be a number")
+    if not isinstance(num, int) or isinstance(num, bool) or num < 1:
+        raise SpecError(f"{where}.num = {num!r} must be a whole number >= 1")
+    if scale not in ("linear", "log"):
+        raise SpecError(f"{where}.scale = {scale!r}; allowed: 'linear', 'log'")
+    if not isinstance(integer, bool):
+        raise SpecError(f"{where}.integer = {integer!r}; allowed: true, false")
+    if scale == "log":
+        if start <= 0 or stop <= 0:
+            raise SpecError(f"{where}: scale = 'log' needs start > 0 and stop > 0; got start={start!r}, stop={stop!r}")
+        values = np.geomspace(start, stop, num)
+    else:
+        values = np.linspace(start, stop, num)
+    if integer:
+        values = np.round(values).astype(np.int64)
+        _, first = np.unique(values, return_index=True)
+        values = values[np.sort(first)]
+    return values
+
+
+def _chunks(value):
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise SpecError(f"chunks = {value!r} must be a table of dimension = chunk size")
+    for dim, size in value.items():
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise SpecError(f"chunks.{dim} = {size!r} must be a whole number >= 1")
+    return dict(value)
+
+
+def _output(value):
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return None if value is None else os.fspath(value)
+    raise SpecError(f"output = {value!r} must be a file path (a string)")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _did_you_mean(word: str, allowed) -> str:
+    close = difflib.get_close_matches(word, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---- running and summarising ------------------------------------------------------------------
+
+def run_spec(spec) -> Result:
+    """Evaluate a spec (a ``Spec``, or anything ``load_spec`` reads) in one ``solve`` call."""
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    return spec.resolver().solve(chunks=spec.chunks, **spec.arguments)
+
+
+def summarize(result: Result) -> str:
+    """A readable summary of any resolver's result.
+
+    The grid (size, each dimension with a preview of its coordinates, fixed arguments); the
+    number of feasible points when there is a ``feasible`` output; for each categorical or
+    boolean output the number of grid points per value; for each numeric output its minimum,
+    median and maximum in the output's display unit, and how many points are NaN. Counts are
+    over the whole grid, also for outputs stored without some dimensions. A dask-backed result
+    is computed one output at a time.
+    """
+    ds = result.dataset
+    sizes = [ds.sizes[d] for d in result.dims]
+    points = math.prod(sizes)
+    shape = " × ".join(f"{d} ({n:,})" for d, n in zip(result.dims, sizes))
+    lines = [f"{ds.attrs.get('resolver', 'result')}: {points:,} point{'s' * (points != 1)}"
+             + (f" over {shape}" if shape else "")]
+    lines += [f"  {d}: {_preview(ds[d].values)}" for d in result.dims]
+    fixed = {name: ds[name].item() for name in ds.coords if ds[name].ndim == 0}
+    if fixed:
+        lines.append("fixed (and defaults): " + ", ".join(f"{k}={format_value(v)}" for k, v in fixed.items()))
+
+    counts, numeric = [], []
+    for name, da in ds.data_vars.items():
+        values = np.asarray(da.values)
+        repeat = points // max(values.size, 1)
+        var = variable(name)
+        if var.kind == "category":
+            per = np.bincount(values.ravel().astype(np.int64), minlength=len(var.categories)) * repeat
+            shares = sorted(zip(per, var.categories), reverse=True)
+            counts.append(f"{name}: " + ", ".join(f"{c} {n:,} ({n / points:.1%})" for n, c in shares if n))
+        elif values.dtype == bool:
+            true = int(values.sum()) * repeat
+            line = f"{name}: {true:,} of {points:,} points ({true / points:.1%})"
+            if name == "feasible":
+                lines.append(line)
+            else:
+                counts.append(line)
+        elif values.dtype.kind in "fiu":
+            numeric.append(_numeric_row(name, da.attrs.get("units", ""), values, repeat))
+    if counts:
+        lines += ["", "categorical and boolean outputs (grid points):"] + [f"  {c}" for c in counts]
+    if numeric:
+        import pandas as pd
+        frame = pd.DataFrame(numeric, columns=["output", "unit", "min", "median", "max", "NaN points"])
+        lines += ["", "numeric outputs:", format_table(frame)]
+    return "\n".join(lines)
+
+
+def _numeric_row(name: str, unit: str, values: np.ndarray, repeat: int) -> list:
+    """[name, display unit, min, median, max, NaN points] of one numeric output."""
+    from .units import Q_
+
+    unit = "" if unit == "1" else unit
+    display = variable(name).display or unit
+    factor = Q_(1.0, unit).to(display).magnitude if unit and display != unit else 1.0
+    values = values.astype(float).ravel() * factor
+    nan = int(np.isnan(values).sum()) * repeat
+    if nan == values.size * repeat:
+        stats = [np.nan] * 3
+    else:
+        stats = [np.nanmin(values), np.nanmedian(values), np.nanmax(values)]
+    return [name, display, *stats, nan or np.nan]
+
+
+def _preview(values, shown: int = 4) -> str:
+    items = [format_value(v) for v in values]
+    if len(items) > shown:
+        items = items[:shown - 1] + ["…", items[-1]]
+    return ", ".join(items)
+
+
+def format_value(value) -> str:
+    """A cell as text: NaN and None blank, whole numbers below a million without decimals,
+    other numbers to 4 significant digits."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_, str)):
+        return str(value)
+    if isinstance(value, numbers.Real):
+        if math.isnan(value):
+            return ""
+        whole = math.isfinite(value) and value == round(value) and abs(value) < 1e6
+        return f"{value:.0f}" if whole else f"{value:.4g}"
+    return str(value)
+
+
+def format_table(frame) -> str:
+    """A DataFrame as plain text: numeric columns right-aligned, text columns left-aligned."""
+    import pandas as pd
+
+    columns = []
+    for name in frame.columns:
+        cells = [format_value(v) for v in frame[name]]
+        width = max([len(str(name))] + [len(c) for c in cells])
+        align = str.rjust if pd.api.types.is_numeric_dtype(frame[name]) else str.ljust
+        columns.append([align(str(name), width)] + [align(c, width) for c in cells])
+    return "\n".join("  ".join(row).rstrip() for row in zip(*columns))
