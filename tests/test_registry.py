@@ -111,7 +111,7 @@ def test_model_from_huggingface_config(tmp_path):
              "model_type": "llama", "tie_word_embeddings": False}
     path = tmp_path / "config.json"
     path.write_text(json.dumps(llama))
-    m = ms.from_hf_config(path, name="Llama-3.1-8B")
+    m = ms.from_hf_config(path, name="Llama-3.1-8B (config.json)")
     assert isinstance(m, ms.TransformerWorkload)
     assert m.parameters.to("count").m == pytest.approx(8.03e9, rel=1e-3)
     assert (m.layers, m.kv_heads, m.head_width, m.context_length) == (32, 8, 128, 131072)
