@@ -10,7 +10,6 @@ Importing loads no data file and compiles nothing (DECISIONS D18): registries lo
 use; xarray, pint-xarray, numba and dask are imported when first needed.
 """
 
-from .grid import Arg
 from .hardware.types import ComputeCore, HardwareNode, IOInterconnect, MemoryHierarchy, StorageHierarchy
 from .infra.types import CoolingProfile, Datacenter, GridProfile
 from .models.types import (CNNWorkload, DiffusionWorkload, EmbodiedWorkload, SparseTransformerWorkload,
@@ -26,7 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ureg", "Q_", "Hardware", "Models", "Systems", "Infra", "Infrastructure",
     "SingleNodeModel", "Engine", "EfficiencyModel", "TrainingMemoryModel", "OOMError",
-    "Result", "read_parquet", "Arg",
+    "Result", "read_parquet",
     "HardwareNode", "ComputeCore", "MemoryHierarchy", "StorageHierarchy", "IOInterconnect",
     "Workload", "TransformerWorkload", "SparseTransformerWorkload", "CNNWorkload", "SSMWorkload",
     "DiffusionWorkload", "EmbodiedWorkload", "from_hf_config", "Node", "NetworkFabric", "Fleet",

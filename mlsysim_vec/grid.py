@@ -105,7 +105,6 @@ class _Input:
     dims: tuple[str, ...]
     values: np.ndarray          # numbers, bools, choice codes or record objects
     coords: dict[str, Any]      # coordinates of dims it introduces
-    scalar: Any = None          # the value to echo for a 0-d argument
 
 
 def _fail(arg: Arg, value, extra: str = ""):
@@ -167,7 +166,7 @@ def _convert(arg: Arg, raw) -> np.ndarray:
     return values
 
 
-def _coord_of(arg: Arg, values: np.ndarray, raw_items) -> np.ndarray:
+def _coord_of(arg: Arg, values: np.ndarray) -> np.ndarray:
     """Coordinate labels of a dimension an argument introduces."""
     if arg.kind == "record":
         names = [r.name for r in values]
@@ -203,7 +202,6 @@ def _normalise(arg: Arg, value) -> _Input:
     if _is_sequence(value):
         if is_quantity(value):
             raw = value
-            items = None
         else:
             items = list(value)
             if not items:
@@ -213,9 +211,8 @@ def _normalise(arg: Arg, value) -> _Input:
         if values.ndim != 1:
             raise TypeError(f"{arg.name}: a {values.ndim}-d array has no dimension names; "
                             f"pass an xarray.DataArray with named dims instead")
-        return _Input(arg, (arg.name,), values, {arg.name: _coord_of(arg, values, items)})
-    values = _convert(arg, value if arg.kind != "record" else value)
-    return _Input(arg, (), values, {}, scalar=value)
+        return _Input(arg, (arg.name,), values, {arg.name: _coord_of(arg, values)})
+    return _Input(arg, (), _convert(arg, value), {})
 
 
 def _stack_items(arg: Arg, items: list):
