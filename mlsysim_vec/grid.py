@@ -176,6 +176,8 @@ def _coord_of(arg: Arg, values: np.ndarray) -> np.ndarray:
         return np.array(names, dtype=object)
     if arg.kind == "choice":
         return np.array([arg.choices[c] for c in values], dtype=object)
+    if arg.kind == "integer" and np.isfinite(values).all():
+        return values.astype(np.int64)
     return values
 
 
@@ -330,6 +332,8 @@ class Grid:
                 out[name] = inp.arg.choices[int(inp.values)]
             elif inp.arg.kind == "bool":
                 out[name] = bool(inp.values)
+            elif inp.arg.kind == "integer" and np.isfinite(inp.values):
+                out[name] = int(inp.values)
             else:
                 out[name] = float(inp.values)
         return out

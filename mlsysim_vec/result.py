@@ -117,8 +117,8 @@ class Result:
             out.attrs = {"description": var.description}
             return out
         if var.kind == "float" and var.unit:
-            import pint_xarray  # noqa: F401  (registers the .pint accessor)
-            return da.pint.quantify()
+            _register_pint_accessor()
+            return da.copy(data=Q_(da.data, var.unit))
         return da
 
     @property
@@ -184,6 +184,18 @@ class Result:
             return f"<{self._resolver} result: {body}, ...>"
         shape = " × ".join(f"{d}: {len(self._coords[d])}" for d in self._dims)
         return f"<{self._resolver} result over {shape}; outputs: {', '.join(self._vars)}>"
+
+
+def _register_pint_accessor():
+    """Import pint-xarray for its ``.pint`` accessor without letting it switch our registry to
+    ``force_ndarray_like`` (which would turn every scalar Quantity's magnitude into a 0-d
+    array). Our quantified DataArrays wrap ndarray-valued Quantities, which need no such flag."""
+    from .units import ureg
+
+    flag = ureg.force_ndarray_like
+    import pint_xarray  # noqa: F401
+
+    ureg.force_ndarray_like = flag
 
 
 def _label(label):
@@ -263,7 +275,8 @@ def _frame(ds):
         if name in ds.data_vars and var.kind == "category":
             df[name] = pd.Categorical.from_codes(df[name].astype(int), categories=list(var.categories))
         elif df[name].dtype == object or pd.api.types.is_string_dtype(df[name].dtype):
-            df[name] = df[name].astype("category")
+            order = list(ds[name].values.reshape(-1)) if name in ds.coords else None
+            df[name] = pd.Categorical(df[name], categories=order if order and len(set(order)) == len(order) else None)
     order = list(ds.attrs.get("dims", [])) + [c for c in ds.coords if ds[c].ndim == 0] + list(ds.data_vars)
     return df[[c for c in order if c in df.columns]]
 

@@ -69,7 +69,7 @@ def test_input_type_matrix(value, dims):
 
 
 def test_quantified_dataarray_and_unit_conversion():
-    seq = xr.DataArray([1, 2], dims="context").pint.quantify("Ktoken")
+    seq = xr.DataArray(ureg.Quantity(np.array([1, 2]), "Ktoken"), dims="context")     # a quantified DataArray
     m = ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=8, seq_len=seq)
     direct = ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=8, seq_len=[1000, 2000])
     np.testing.assert_array_equal(m.total_memory.pint.magnitude, direct.total_memory.pint.magnitude)

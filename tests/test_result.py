@@ -124,3 +124,20 @@ def test_local_cluster_smoke():
         result = lazy.compute()
     eager = ms.SingleNodeModel().solve(**kwargs)
     xr.testing.assert_identical(result.dataset, eager.dataset)
+
+
+def test_scalar_magnitudes_stay_floats_after_grid_use():
+    """Reading a grid output must not change what scalar results are (pint-xarray would switch
+    the registry to force_ndarray_like, turning scalar magnitudes into 0-d arrays)."""
+    ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=[H100, A100]).latency.pint.to("ms")
+    p = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=A100)
+    assert isinstance(p.latency.to("s").magnitude, float)
+    assert isinstance(H100.memory.bandwidth.to("B/s").magnitude, float)
+
+
+def test_integer_coordinates_and_categorical_order():
+    r = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=[H100, A100], batch_size=[8, 1])
+    assert r.dataset.batch_size.dtype == np.int64
+    df = r.to_dataframe()
+    assert list(df.hardware.cat.categories) == ["NVIDIA H100", "NVIDIA A100"]      # grid order
+    assert df.batch_size.dtype == np.int64
