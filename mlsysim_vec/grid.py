@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .units import is_quantity, to_magnitude
+from .units import Q_, is_quantity, to_magnitude
 
 __all__ = ["Arg", "Grid", "build_grid", "REQUIRED"]
 
@@ -118,14 +118,12 @@ def _convert(arg: Arg, raw) -> np.ndarray:
     """Values of one argument as an ndarray of the kernel's type, validated."""
     kind = arg.kind
     if kind == "record":
-        flat = np.empty(np.shape(raw) if isinstance(raw, np.ndarray) else (), dtype=object)
-        items = raw.ravel() if isinstance(raw, np.ndarray) else [raw]
-        for i, item in enumerate(items):
+        values = raw if isinstance(raw, np.ndarray) else _object_array([raw]).reshape(())
+        for item in values.reshape(-1):
             if not isinstance(item, arg.types):
                 hint = arg.type_hint or " or ".join(t.__name__ for t in arg.types)
                 raise TypeError(f"{arg.name}={item!r} is a {type(item).__name__}; {arg.name} must be a {hint}")
-            flat.reshape(-1)[i] = item
-        return flat
+        return values
     if kind == "choice":
         values = np.asarray(raw, dtype=object)
         codes = np.empty(values.shape, dtype=np.int64)
@@ -161,8 +159,7 @@ def _convert(arg: Arg, raw) -> np.ndarray:
     if kind == "integer":
         bad |= np.isinf(checked) | (checked != np.round(checked))
     if bad.any():
-        _fail(arg, checked[bad][0].item() if bad.sum() else raw,
-              "" if np.ndim(raw) == 0 else f" (one of {int(bad.sum())} bad values)")
+        _fail(arg, checked[bad][0].item(), "" if np.ndim(raw) == 0 else f" (one of {int(bad.sum())} bad values)")
     return values
 
 
@@ -184,23 +181,16 @@ def _coord_of(arg: Arg, values: np.ndarray) -> np.ndarray:
 def _normalise(arg: Arg, value) -> _Input:
     if _is_dataarray(value):
         data = value.data
+        coords = {d: np.asarray(value[d].values) if d in value.coords else np.arange(n)
+                  for d, n in zip(value.dims, value.shape)}
         if is_quantity(data):
             data = to_magnitude(data, arg.unit, arg.name)
         elif arg.kind in ("number", "integer") and value.attrs.get("units") not in (None, "", arg.unit):
-            from .units import Q_
             data = to_magnitude(Q_(np.asarray(data), value.attrs["units"]), arg.unit, arg.name)
-        if type(data).__module__.startswith("dask"):
-            if arg.kind not in ("number", "integer"):
-                data = np.asarray(data)
-            else:
-                _validate_lazy(arg, data)
-                coords = {d: np.asarray(value[d].values) if d in value.coords else np.arange(n)
-                          for d, n in zip(value.dims, value.shape)}
-                return _Input(arg, tuple(value.dims), data, coords)
-        values = _convert(arg, np.asarray(data))
-        coords = {d: np.asarray(value[d].values) if d in value.coords else np.arange(n)
-                  for d, n in zip(value.dims, value.shape)}
-        return _Input(arg, tuple(value.dims), values, coords)
+        if type(data).__module__.startswith("dask") and arg.kind in ("number", "integer"):
+            _validate_lazy(arg, data)        # stays lazy: chunked inputs give chunked outputs
+            return _Input(arg, tuple(value.dims), data, coords)
+        return _Input(arg, tuple(value.dims), _convert(arg, np.asarray(data)), coords)
     if _is_sequence(value):
         if is_quantity(value):
             raw = value
@@ -217,20 +207,19 @@ def _normalise(arg: Arg, value) -> _Input:
     return _Input(arg, (), _convert(arg, value), {})
 
 
+def _object_array(items) -> np.ndarray:
+    """A 1-D object array (records and strings must not be coerced by numpy)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
 def _stack_items(arg: Arg, items: list):
     """A list that may mix Quantities and numbers -> ndarray in the argument's unit."""
-    if arg.kind == "record":
-        arr = np.empty(len(items), dtype=object)
-        for i, item in enumerate(items):
-            arr[i] = item
-        return arr
+    if arg.kind in ("record", "choice"):
+        return _object_array(items)
     if arg.kind in ("number", "integer") and any(is_quantity(i) for i in items):
         return np.array([float(to_magnitude(i, arg.unit, arg.name)) for i in items])
-    if arg.kind == "choice":
-        arr = np.empty(len(items), dtype=object)
-        for i, item in enumerate(items):
-            arr[i] = item
-        return arr
     return np.asarray(items)
 
 
