@@ -22,7 +22,8 @@ import numpy as np
 
 from . import specs
 from .registry import Hardware, Infra, Models, Systems
-from .sweep import SpecError, format_table, format_value, load_spec, run_spec, summarize
+from .sweep import (SpecError, format_table, format_value, grid_points, load_spec, point_counts, run_spec,
+                    summarize)
 
 __all__ = ["main"]
 
@@ -80,17 +81,14 @@ def _parser() -> argparse.ArgumentParser:
 def _demo(args) -> int:
     spec = load_spec(specs.path("demo"))
     result, path, timing = _run_and_write(spec, args.output)
-    ds = result.dataset
-    sizes = {d: ds.sizes[d] for d in result.dims}
-    points = int(np.prod(list(sizes.values())))
+    ds, points = result.dataset, grid_points(result)
     print(f"mlsysim-vec demo: SingleNodeModel roofline over "
-          f"{' × '.join(f'{n} {d}' for d, n in sizes.items())} = {points:,} points\n")
+          f"{' × '.join(f'{ds.sizes[d]} {d}' for d in result.dims)} = {points:,} points\n")
     print("Fastest configuration that fits in memory, per model and batch size (GPU, precision, latency):")
     print(format_table(_fastest(ds, DEMO_BATCHES)))
-    memory = int((ds["bottleneck"] == 1).sum()) * points // ds["bottleneck"].size
-    feasible = int(ds["feasible"].sum()) * points // ds["feasible"].size
-    print(f"\nbottleneck: {memory:,} points memory-bound, {points - memory:,} compute-bound")
-    print(f"feasible:   {feasible:,} of {points:,} points fit in device memory")
+    bound = point_counts(result, "bottleneck")
+    print(f"\nbottleneck: {bound['Memory']:,} points memory-bound, {bound['Compute']:,} compute-bound")
+    print(f"feasible:   {point_counts(result, 'feasible')[True]:,} of {points:,} points fit in device memory")
     print(timing)
     print(f"wrote {path}")
     print(f"\nnext: mlsysim-vec zoo | mlsysim-vec sweep SPEC.toml | "
@@ -136,7 +134,7 @@ def _run_and_write(spec, output):
     except OSError as error:
         raise SpecError(f"cannot write {path}: {error.strerror or error}") from None
     written = time.perf_counter()
-    points = int(np.prod([result.dataset.sizes[d] for d in result.dims]))
+    points = grid_points(result)
     solve, write = solved - start, written - solved
     if result.dataset.chunks:
         timing = (f"time: {points:,} points as a lazy dask graph in {_duration(solve)}, computed and written "

@@ -159,7 +159,8 @@ def _convert(arg: Arg, raw) -> np.ndarray:
     if kind == "integer":
         bad |= np.isinf(checked) | (checked != np.round(checked))
     if bad.any():
-        _fail(arg, checked[bad][0].item(), "" if np.ndim(raw) == 0 else f" (one of {int(bad.sum())} bad values)")
+        extra = "" if np.ndim(raw) == 0 else f" ({int(bad.sum())} of {values.size} values rejected)"
+        _fail(arg, checked[bad][0].item(), extra)
     return values
 
 

@@ -30,6 +30,7 @@ resolver's own argument validation included), before anything is computed.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import math
 import numbers
 import os
@@ -44,8 +45,8 @@ from . import registry
 from .result import Result
 from .variables import variable
 
-__all__ = ["Spec", "SpecError", "load_spec", "run_spec", "summarize", "resolvers", "format_table",
-           "format_value"]
+__all__ = ["Spec", "SpecError", "load_spec", "run_spec", "summarize", "grid_points", "point_counts",
+           "resolvers", "format_table", "format_value"]
 
 _TOP_KEYS = ("resolver", "sweep", "fixed", "chunks", "output")
 _REGISTRIES = ("Hardware", "Models", "Systems", "Infra", "Infrastructure")
@@ -152,27 +153,24 @@ def _parse(raw: Mapping) -> Spec:
     alias_of = {alias: arg.name for arg in args.values() for alias in arg.keyword_aliases}
 
     def table(section):
+        """A section's {key: value}; keys are argument names or their aliases (the grid
+        canonicalises them)."""
         value = raw.get(section) or {}
         if not isinstance(value, Mapping):
             raise SpecError(f"{section} = {value!r} must be a table of argument names")
-        out = {}
-        for key, item in value.items():
-            name = alias_of.get(key, key)
-            if name not in args:
+        for key in value:
+            if alias_of.get(key, key) not in args:
                 raise SpecError(f"{section}.{key}: {cls.__name__} has no argument {key!r}"
                                 f"{_did_you_mean(key, args)}; arguments: {', '.join(args)}")
-            if name in out:
-                raise SpecError(f"{section}.{key}: {name!r} is given twice (directly and through an alias)")
-            out[name] = item
-        return out
+        return dict(value)
 
     swept, fixed = table("sweep"), table("fixed")
     both = swept.keys() & fixed.keys()
     if both:
         raise SpecError(f"{sorted(both)[0]!r} is in both sweep and fixed; give it once")
     spec = Spec(resolver=cls,
-                sweep={name: _swept(f"sweep.{name}", args[name], v) for name, v in swept.items()},
-                fixed={name: _fixed(f"fixed.{name}", args[name], v) for name, v in fixed.items()},
+                sweep={key: _swept(f"sweep.{key}", args[alias_of.get(key, key)], v) for key, v in swept.items()},
+                fixed={key: _fixed(f"fixed.{key}", args[alias_of.get(key, key)], v) for key, v in fixed.items()},
                 chunks=_chunks(raw.get("chunks")),
                 output=_output(raw.get("output")))
     try:
@@ -318,6 +316,8 @@ def _chunks(value):
     for dim, size in value.items():
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise SpecError(f"chunks.{dim} = {size!r} must be a whole number >= 1")
+    if importlib.util.find_spec("dask") is None:
+        raise SpecError("chunks needs dask: pip install 'mlsysim-vec[dask]', or remove the chunks table")
     return dict(value)
 
 
@@ -345,6 +345,22 @@ def run_spec(spec) -> Result:
     return spec.resolver().solve(chunks=spec.chunks, **spec.arguments)
 
 
+def grid_points(result: Result) -> int:
+    """Number of points of a result's grid (1 for a scalar result)."""
+    return math.prod(result.dataset.sizes[d] for d in result.dims)
+
+
+def point_counts(result: Result, name: str) -> dict:
+    """Grid points per value of a categorical (``{"Memory": n, ...}``) or boolean
+    (``{False: n, True: m}``) output, over the whole grid, also when the output is stored
+    without some dimensions (each of its values then stands for several points)."""
+    values = np.asarray(result.dataset[name].values).ravel()
+    var = variable(name)
+    labels = var.categories if var.kind == "category" else (False, True)
+    per = np.bincount(values.astype(np.int64), minlength=len(labels)) * (grid_points(result) // values.size)
+    return dict(zip(labels, per.tolist()))
+
+
 def summarize(result: Result) -> str:
     """A readable summary of any resolver's result.
 
@@ -356,9 +372,8 @@ def summarize(result: Result) -> str:
     is computed one output at a time.
     """
     ds = result.dataset
-    sizes = [ds.sizes[d] for d in result.dims]
-    points = math.prod(sizes)
-    shape = " × ".join(f"{d} ({n:,})" for d, n in zip(result.dims, sizes))
+    points = grid_points(result)
+    shape = " × ".join(f"{d} ({ds.sizes[d]:,})" for d in result.dims)
     lines = [f"{ds.attrs.get('resolver', 'result')}: {points:,} point{'s' * (points != 1)}"
              + (f" over {shape}" if shape else "")]
     lines += [f"  {d}: {_preview(ds[d].values)}" for d in result.dims]
@@ -368,22 +383,16 @@ def summarize(result: Result) -> str:
 
     counts, numeric = [], []
     for name, da in ds.data_vars.items():
-        values = np.asarray(da.values)
-        repeat = points // max(values.size, 1)
-        var = variable(name)
-        if var.kind == "category":
-            per = np.bincount(values.ravel().astype(np.int64), minlength=len(var.categories)) * repeat
-            shares = sorted(zip(per, var.categories), reverse=True)
-            counts.append(f"{name}: " + ", ".join(f"{c} {n:,} ({n / points:.1%})" for n, c in shares if n))
-        elif values.dtype == bool:
-            true = int(values.sum()) * repeat
+        if variable(name).kind == "category":
+            shares = sorted(((n, c) for c, n in point_counts(result, name).items() if n), reverse=True)
+            counts.append(f"{name}: " + ", ".join(f"{c} {n:,} ({n / points:.1%})" for n, c in shares))
+        elif da.dtype == bool:
+            true = point_counts(result, name)[True]
             line = f"{name}: {true:,} of {points:,} points ({true / points:.1%})"
-            if name == "feasible":
-                lines.append(line)
-            else:
-                counts.append(line)
-        elif values.dtype.kind in "fiu":
-            numeric.append(_numeric_row(name, da.attrs.get("units", ""), values, repeat))
+            (lines if name == "feasible" else counts).append(line)
+        elif da.dtype.kind in "fiu":
+            values = np.asarray(da.values)
+            numeric.append(_numeric_row(name, da.attrs.get("units", ""), values, points // values.size))
     if counts:
         lines += ["", "categorical and boolean outputs (grid points):"] + [f"  {c}" for c in counts]
     if numeric:

@@ -109,7 +109,7 @@ def test_registry_family_and_whole_registry_are_dimensions():
 
 @pytest.mark.parametrize("kwargs, error, pattern", [
     (dict(batch_size=0), ValueError, r"batch_size=0 is not allowed; batch_size must be a whole number >= 1"),
-    (dict(batch_size=[1, 2.5]), ValueError, r"batch_size=2.5 is not allowed \(one of 1 bad values\)"),
+    (dict(batch_size=[1, 2.5]), ValueError, r"batch_size=2.5 is not allowed \(1 of 2 values rejected\)"),
     (dict(batch_size=-3), ValueError, r"batch_size=-3"),
     (dict(efficiency=1.5), ValueError, r"efficiency=1.5 is not allowed; efficiency must be a number >= 1e-09 and <= 1"),
     (dict(efficiency=0), ValueError, r"efficiency=0 is not allowed"),
