@@ -10,10 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Variable", "VARIABLES", "REASONS", "BOTTLENECKS", "variable"]
+__all__ = ["Variable", "VARIABLES", "REASONS", "BOTTLENECKS", "variable", "register", "reason"]
 
-#: Codes of ``infeasible_reason`` (append only: codes are stored in parquet files).
-REASONS = ("none", "memory_capacity")
+#: Codes of ``infeasible_reason``, shared by every resolver (append only: the codes are stored
+#: in parquet files). none: feasible; memory_capacity: does not fit in device memory;
+#: not_divisible: the parallel degrees do not divide the fleet; unstable_queue: arrivals at or
+#: above capacity; base_latency: one request alone misses the latency target; latency_target:
+#: no replica count / batch meets the target; sram_capacity: does not fit in on-chip SRAM;
+#: no_kv_budget: weights leave no memory for the KV cache; too_many_stages: more pipeline
+#: stages than layers; batch_below_dp: fewer samples than data-parallel replicas;
+#: no_capacity: zero throughput; decode_memory_capacity / prefill_memory_capacity: the decode
+#: or prefill device of a disaggregated pair does not fit.
+REASONS = ("none", "memory_capacity", "not_divisible", "unstable_queue", "base_latency", "latency_target",
+           "sram_capacity", "no_kv_budget", "too_many_stages", "batch_below_dp", "no_capacity",
+           "decode_memory_capacity", "prefill_memory_capacity")
 #: Codes of ``bottleneck`` for the roofline.
 BOTTLENECKS = ("Compute", "Memory")
 
@@ -110,3 +120,24 @@ VARIABLES: dict[str, Variable] = {
 def variable(name: str) -> Variable:
     """The catalogue entry of ``name`` (a plain float variable if not catalogued)."""
     return VARIABLES.get(name, Variable(description=name))
+
+
+def register(**entries: Variable) -> None:
+    """Add a resolver module's own inputs and outputs to the catalogue.
+
+    A name keeps one meaning: registering it again with a different unit or kind raises
+    ``ValueError`` (at import, so a clash is caught by any test run).
+    """
+    for name, var in entries.items():
+        old = VARIABLES.get(name)
+        if old is not None and (old.unit, old.kind, old.categories) != (var.unit, var.kind, var.categories):
+            raise ValueError(f"variable {name!r} is already catalogued as {old}; cannot redefine it as {var}")
+        VARIABLES.setdefault(name, var)
+
+
+def reason(name: str) -> int:
+    """The integer code of an ``infeasible_reason`` (``KeyError`` naming the known ones)."""
+    try:
+        return REASONS.index(name)
+    except ValueError:
+        raise KeyError(f"unknown infeasible reason {name!r}; known: {', '.join(REASONS)}") from None

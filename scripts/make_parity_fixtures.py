@@ -111,7 +111,7 @@ def _bootstrap() -> None:
     print(f"[parity] re-executing with {py}", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(py, [py, str(Path(__file__).resolve()), *sys.argv[1:]], env)
+    os.execve(py, [py, str(Path(sys.argv[0]).resolve()), *sys.argv[1:]], env)
 
 
 # --------------------------------------------------------------------------
@@ -615,7 +615,24 @@ def main() -> None:
     _check_training_coverage(rec)
     _write(rec, "parity_training_memory.json")
     print(f"[parity]   TrainingMemoryModel {time.perf_counter() - t:.1f} s")
+    run_plugins()
     print(f"[parity] total {time.perf_counter() - t0:.1f} s")
+
+
+def run_plugins() -> None:
+    """Run the fixture builders of the other resolver families: every ``scripts/parity_*.py``
+    defines ``build(base)``, which receives this module (its ``Recorder``, ``_registry``,
+    ``_write``, unit helpers) and writes its own ``tests/data/parity_*.json``. Each can also be
+    run alone: ``python scripts/parity_<family>.py`` (it bootstraps the same way)."""
+    import importlib.util
+
+    for path in sorted(Path(__file__).resolve().parent.glob("parity_*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        t = time.perf_counter()
+        module.build(sys.modules[__name__])
+        print(f"[parity]   {path.stem} {time.perf_counter() - t:.1f} s")
 
 
 def _check_single_node_coverage(rec, hardware, models):

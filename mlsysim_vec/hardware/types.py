@@ -154,7 +154,12 @@ class HardwareNode:
 
     @cached_property
     def si(self) -> dict[str, float]:
-        """The numeric fields in canonical SI units (NaN where unset), read by the kernels."""
+        """The numeric fields in canonical SI units (NaN where unset), read by the kernels.
+
+        ``host_link_bandwidth`` is the host link per direction (the offload path);
+        ``host_link_bandwidth_raw`` its figure as stored; ``nvlink_*`` the device-to-device link
+        per direction and its latency.
+        """
         mem, link = self.memory, self.interconnect
         out = {
             "peak_flops": si(self.compute.peak_flops, "flop/s"),
@@ -165,8 +170,14 @@ class HardwareNode:
             "flash_capacity": si(mem.flash_capacity, "byte"),
             "flash_bandwidth": si(mem.flash_bandwidth, "byte/s"),
             "host_link_bandwidth": si(link.bandwidth_per_direction if link else None, "byte/s"),
+            "host_link_bandwidth_raw": si(link.bandwidth if link else None, "byte/s"),
+            "nvlink_bandwidth": si(self.nvlink.bandwidth_per_direction if self.nvlink else None, "byte/s"),
+            "nvlink_latency": si(self.nvlink.latency if self.nvlink else None, "s"),
+            "storage_bandwidth": si(self.storage.bandwidth if self.storage else None, "byte/s"),
+            "storage_capacity": si(self.storage.capacity if self.storage else None, "byte"),
             "tdp": si(self.tdp, "W"),
             "unit_cost": si(self.unit_cost, "USD"),
+            "embodied_carbon": si(self.embodied_carbon_kg, "kg"),
             "dispatch_tax": si(self.dispatch_tax, "s"),
         }
         for key in PRECISIONS:

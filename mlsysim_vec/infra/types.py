@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
-from ..units import as_quantity
+from ..units import as_quantity, si
+
+#: Joules per kWh: intensities per kWh become per joule, the kernels' energy unit.
+_KWH = 3.6e6
 
 __all__ = ["GridProfile", "Datacenter", "CoolingProfile"]
 
@@ -42,6 +46,13 @@ class GridProfile:
     def carbon_intensity_kg_kwh(self) -> float:
         return self.carbon_intensity_g_kwh / 1000.0
 
+    @cached_property
+    def si(self) -> dict[str, float]:
+        """Numbers for the kernels: carbon intensity [kg CO2e/J], PUE, WUE [L/J], electricity
+        price [USD/J] (NaN when the grid has none)."""
+        return {"carbon_intensity": self.carbon_intensity_g_kwh / 1000.0 / _KWH, "pue": float(self.pue),
+                "wue": float(self.wue) / _KWH, "kwh_price": si(self.kwh_price, "USD/J")}
+
 
 @dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class Datacenter:
@@ -65,6 +76,11 @@ class Datacenter:
     def pue(self) -> float:
         return self.pue_override if self.pue_override is not None else self.grid.pue
 
+    @cached_property
+    def si(self) -> dict[str, float]:
+        """The grid's numbers with this facility's PUE and price (NaN when it has none)."""
+        return {**self.grid.si, "pue": float(self.pue), "kwh_price": si(self.kwh_price, "USD/J")}
+
 
 @dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class CoolingProfile:
@@ -78,3 +94,7 @@ class CoolingProfile:
 
     def __repr__(self):
         return f"CoolingProfile({self.name!r})"
+
+    @cached_property
+    def si(self) -> dict[str, float]:
+        return {"pue": float(self.pue), "wue": float(self.wue) / _KWH}

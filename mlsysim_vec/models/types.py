@@ -91,6 +91,9 @@ class Workload:
         ``weights_rule`` says how weight bytes are found: from parameters × bytes per element
         (0); from ``model_size`` at 16-bit precision and from parameters otherwise (1, a
         Transformer with a size on record); from ``model_size`` always (2, no parameter count).
+        Integer fields are floats here (NaN when unset); ``*_or_default`` apply the reference's
+        Transformer defaults (hidden 4096, 32 heads, KV heads = heads) and ``head_width`` is
+        D2's one head width.
         """
         params = si(self.parameters, "count")
         active = params
@@ -116,13 +119,31 @@ class Workload:
             "model_size": size,
             "weights_rule": float(rule),
             "is_transformer": float(self.is_transformer),
+            "is_sparse": float(isinstance(self, SparseTransformerWorkload)),
         }
-        layers = getattr(self, "layers", None)
-        out["layers"] = float(layers) if layers else float("nan")
-        hidden = getattr(self, "hidden_dim", None)
-        heads = getattr(self, "heads", None)
-        out["hidden_dim"] = float(hidden) if hidden else float("nan")
-        out["heads"] = float(heads) if heads else float("nan")
+        nan = float("nan")
+
+        def number(name):
+            value = getattr(self, name, None)
+            return float(value) if value else nan
+
+        for name in ("layers", "hidden_dim", "heads", "kv_heads", "head_dim", "kv_lora_rank", "qk_rope_head_dim",
+                     "experts", "context_length", "vocab_size", "state_size"):
+            out[name] = number(name)
+        out["active_experts_per_token"] = float(getattr(self, "active_experts_per_token", 1) or 1)
+        if self.is_transformer:
+            # Defaults the reference applies to a Transformer that lacks the field, and one head
+            # width everywhere (DECISIONS D2): head_dim when set, else hidden_dim // heads.
+            hidden = self.hidden_dim or DEFAULT_HIDDEN_DIM
+            heads = self.heads or DEFAULT_HEADS
+            out["hidden_or_default"] = float(hidden)
+            out["heads_or_default"] = float(heads)
+            out["kv_heads_or_default"] = float(self.kv_heads or heads)
+            out["head_width"] = float(self.head_width)
+            out["is_mla"] = float(bool(self.kv_lora_rank and self.qk_rope_head_dim))
+        else:
+            for name in ("hidden_or_default", "heads_or_default", "kv_heads_or_default", "head_width", "is_mla"):
+                out[name] = nan
         return out
 
 

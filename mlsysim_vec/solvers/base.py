@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..grid import Arg, Grid, build_grid
+from ..hardware.types import HardwareNode
+from ..physics import roofline as rl
+from ..physics.constants import PRECISIONS
 from ..result import Result
 
-__all__ = ["Resolver"]
+__all__ = ["Resolver", "HARDWARE", "PRECISION", "precision_terms", "is_false"]
+
+_PRECISION_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}
+_FP16, _BF16 = PRECISIONS.index("fp16"), PRECISIONS.index("bf16")
+
+#: The ``hardware`` argument of the single-device resolvers.
+HARDWARE = Arg("hardware", "record", types=(HardwareNode,), type_hint="HardwareNode record (Hardware.*)")
+#: The ``precision`` argument (D15: eight precisions, case-insensitive).
+PRECISION = Arg("precision", "choice", default="fp16", choices=PRECISIONS, aliases=_PRECISION_ALIASES)
+
+
+def precision_terms(grid: Grid, records: str = "hardware", prefix: str = ""):
+    """Bytes per element, 16-bit flag, peak FLOP/s at the precision and the fallback flag.
+
+    ``records``/``prefix`` name where the accelerator's fields are: ``("hardware", "")`` for a
+    HardwareNode argument, ``("fleet", "accelerator_")`` for a fleet's accelerator.
+    """
+    code = grid["precision"]
+    table = [grid.field(records, f"{prefix}flops_{p}") for p in PRECISIONS]
+    peak, fallback = rl.peak_flops_for_precision(code, table, grid.field(records, f"{prefix}peak_flops"))
+    return rl.bytes_per_element(code), (code == _FP16) | (code == _BF16), peak, fallback
+
+
+def is_false(grid: Grid, name: str) -> bool:
+    """True when a boolean argument is the scalar False (lets a kernel skip a branch)."""
+    inp = grid.inputs.get(name)
+    return inp is not None and not inp.dims and not bool(np.asarray(inp.values))
 
 
 class Resolver:

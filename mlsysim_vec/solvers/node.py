@@ -10,20 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..grid import Arg, Grid
-from ..hardware.types import HardwareNode
 from ..models.types import EmbodiedWorkload, SSMWorkload, TransformerWorkload, Workload
 from ..physics import efficiency as eff
 from ..physics import memory as mem
 from ..physics import roofline as rl
 from ..physics.constants import (ACTIVATION_TRAFFIC_RATIO, CHECKPOINTING, DEFAULT_HEADS, DEFAULT_HIDDEN_DIM,
-                                 LAYER_TAX_S, LORA_RANK, OPTIMIZER_BYTES, OPTIMIZERS, PRECISIONS)
-from .base import Resolver
+                                 LAYER_TAX_S, LORA_RANK, OPTIMIZER_BYTES, OPTIMIZERS)
+from ..variables import reason
+from .base import HARDWARE, PRECISION, Resolver, is_false, precision_terms
 
 __all__ = ["SingleNodeModel", "Engine", "EfficiencyModel", "TrainingMemoryModel", "OOMError"]
-
-_PRECISION_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}
-_FP16, _BF16 = PRECISIONS.index("fp16"), PRECISIONS.index("bf16")
-
 
 class OOMError(MemoryError):
     """Raised by ``SingleNodeModel.solve(..., raise_errors=True)`` when a point does not fit.
@@ -39,24 +35,6 @@ class OOMError(MemoryError):
 
 def _model_arg(types=(Workload,), hint="Workload record (Models.*)", **kw):
     return Arg("model", "record", types=types, type_hint=hint, **kw)
-
-
-_HARDWARE = Arg("hardware", "record", types=(HardwareNode,), type_hint="HardwareNode record (Hardware.*)")
-_PRECISION = Arg("precision", "choice", default="fp16", choices=PRECISIONS, aliases=_PRECISION_ALIASES)
-
-
-def _precision_terms(grid: Grid):
-    """Bytes per element, 16-bit flag and (peak FLOP/s, fallback flag) of the grid's precision."""
-    code = grid["precision"]
-    table = [grid.field("hardware", f"flops_{p}") for p in PRECISIONS]
-    peak, fallback = rl.peak_flops_for_precision(code, table, grid.field("hardware", "peak_flops"))
-    return rl.bytes_per_element(code), (code == _FP16) | (code == _BF16), peak, fallback
-
-
-def _is_false(grid: Grid, name: str) -> bool:
-    """True when a boolean argument is the scalar False (lets a kernel skip a branch)."""
-    inp = grid.inputs[name]
-    return not inp.dims and not bool(inp.values)
 
 
 class SingleNodeModel(Resolver):
@@ -88,9 +66,9 @@ class SingleNodeModel(Resolver):
 
     ARGS = (
         _model_arg(),
-        _HARDWARE,
+        HARDWARE,
         Arg("batch_size", "integer", default=1, low=1),
-        _PRECISION,
+        PRECISION,
         Arg("efficiency", default=0.5, low=1e-9, high=1.0),
         Arg("is_training", "bool", default=False),
         Arg("seq_len", "integer", default=2048, low=1),
@@ -109,11 +87,11 @@ class SingleNodeModel(Resolver):
 
     def _compute(self, g: Grid) -> dict:
         model, hw = (lambda k: g.field("model", k)), (lambda k: g.field("hardware", k))
-        b, is_16bit, peak, fallback = _precision_terms(g)
+        b, is_16bit, peak, fallback = precision_terms(g)
         batch, eta = g["batch_size"], g["efficiency"]
         weights = rl.weight_bytes(model("parameters"), model("model_size"), model("weights_rule"), b, is_16bit)
 
-        inference_only = _is_false(g, "is_training")
+        inference_only = is_false(g, "is_training")
         training = g["is_training"]
         if inference_only:
             ops_sample, k_exec, k_model, footprint, tax_passes = model("ops_per_sample"), 1.0, 1.0, weights, 1.0
@@ -158,7 +136,7 @@ class SingleNodeModel(Resolver):
             "mfu": mfu,
             "hfu": hfu,
             "feasible": fits,
-            "infeasible_reason": np.where(fits, 0, 1).astype(np.int8),
+            "infeasible_reason": np.where(fits, 0, reason("memory_capacity")).astype(np.int8),
             "offload_spill_bytes": np.where(fits, np.nan, footprint - capacity),
             "offload_effective_bw": np.where(fits, np.nan, bandwidth),
             "overhead_dominated": overhead_dominated,
@@ -235,15 +213,15 @@ class EfficiencyModel(Resolver):
 
     ARGS = (
         _model_arg(default=None),
-        _HARDWARE,
+        HARDWARE,
         Arg("workload_type", "choice", default="ffn", choices=eff.WORKLOAD_TYPES),
         Arg("use_flash_attention", "bool", default=False),
-        _PRECISION,
+        PRECISION,
         Arg("efficiency", default=0.5, low=0.0, low_open=True, high=1.0),
     )
 
     def _compute(self, g: Grid) -> dict:
-        _, _, peak, fallback = _precision_terms(g)
+        _, _, peak, fallback = precision_terms(g)
         eta = g["efficiency"]
         mfu = eff.achievable_mfu(g["workload_type"], g["use_flash_attention"], eta)
         occupancy, stall = eff.efficiency_losses(mfu, eta)
@@ -279,10 +257,10 @@ class TrainingMemoryModel(Resolver):
     ARGS = (
         _model_arg(types=(TransformerWorkload, SSMWorkload, EmbodiedWorkload),
                    hint="TransformerWorkload (or a layered model with parameters, layers and hidden_dim)"),
-        _HARDWARE,
+        HARDWARE,
         Arg("batch_size", "integer", low=1),
         Arg("seq_len", "integer", default=2048, low=1),
-        _PRECISION,
+        PRECISION,
         Arg("optimizer", "choice", default="adam", choices=OPTIMIZERS),
         Arg("activation_checkpointing", "choice", default="selective", choices=CHECKPOINTING),
         Arg("tp_size", "integer", default=1, low=1),
@@ -308,7 +286,7 @@ class TrainingMemoryModel(Resolver):
 
     def _compute(self, g: Grid) -> dict:
         model = lambda k: g.field("model", k)  # noqa: E731
-        b, _, _, _ = _precision_terms(g)
+        b, _, _, _ = precision_terms(g)
         hidden = model("hidden_dim")
         parts = mem.training_memory(
             model("parameters"), b, rl.select_by_code(g["optimizer"], tuple(OPTIMIZER_BYTES.values())),
@@ -321,4 +299,4 @@ class TrainingMemoryModel(Resolver):
         capacity = g.field("hardware", "memory_capacity")
         fits = parts["total_memory"] <= capacity
         return {**parts, "available_memory": capacity, "memory_utilization": parts["total_memory"] / capacity,
-                "feasible": fits, "infeasible_reason": np.where(fits, 0, 1).astype(np.int8)}
+                "feasible": fits, "infeasible_reason": np.where(fits, 0, reason("memory_capacity")).astype(np.int8)}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..hardware.types import HardwareNode
 from ..infra.types import Datacenter, GridProfile
-from ..units import as_quantity
+from ..units import as_quantity, si
 
 __all__ = ["Node", "NetworkFabric", "Fleet"]
 
@@ -116,3 +117,30 @@ class Fleet:
         if self.region is not None:
             return self.region.pue
         return DEFAULT_PUE
+
+    @cached_property
+    def si(self) -> dict[str, float]:
+        """Numbers for the kernels (canonical SI, NaN where unset): the fleet's shape, its node
+        and fabric, its environment (``env_*`` from the datacenter, else the region; NaN when
+        it has neither) and every field of its accelerator as ``accelerator_<field>``."""
+        node, fabric = self.node, self.fabric
+        env = self.datacenter if self.datacenter is not None else self.region
+        nan = float("nan")
+        out = {
+            "node_count": float(self.count),
+            "accelerators_per_node": float(node.accelerators_per_node),
+            "total_accelerators": float(self.total_accelerators),
+            "intra_node_bw": si(node.intra_node_bw, "byte/s"),
+            "nics_per_node": float(node.nics_per_node),
+            "psus_per_node": float(node.psus_per_node),
+            "series_psus": float(node.series_psus),
+            "fabric_bandwidth": si(fabric.bandwidth, "byte/s"),
+            "fabric_latency": si(fabric.latency, "s"),
+            "oversubscription_ratio": float(fabric.oversubscription_ratio),
+            "mtbf": si(self.mtbf_hours, "s"),
+            "effective_pue": float(self.effective_pue),
+        }
+        for key in ("carbon_intensity", "pue", "wue", "kwh_price"):
+            out[f"env_{key}"] = env.si[key] if env is not None else nan
+        out.update({f"accelerator_{k}": v for k, v in node.accelerator.si.items()})
+        return out
