@@ -16,7 +16,8 @@ from .models.types import (CNNWorkload, DiffusionWorkload, EmbodiedWorkload, Spa
                            SSMWorkload, TransformerWorkload, Workload, from_hf_config)
 from .registry import Hardware, Infra, Infrastructure, Models, Systems
 from .result import Result, read_parquet
-from .solvers import EfficiencyModel, Engine, OOMError, SingleNodeModel, TrainingMemoryModel
+from . import solvers
+from .solvers import *  # noqa: F401,F403  (every resolver class, collected by mlsysim_vec.solvers)
 from .systems.types import Fleet, NetworkFabric, Node
 from .units import Q_, ureg
 
@@ -24,7 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ureg", "Q_", "Hardware", "Models", "Systems", "Infra", "Infrastructure",
-    "SingleNodeModel", "Engine", "EfficiencyModel", "TrainingMemoryModel", "OOMError",
+    *solvers.__all__,
     "Result", "read_parquet",
     "HardwareNode", "ComputeCore", "MemoryHierarchy", "StorageHierarchy", "IOInterconnect",
     "Workload", "TransformerWorkload", "SparseTransformerWorkload", "CNNWorkload", "SSMWorkload",

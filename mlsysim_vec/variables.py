@@ -24,8 +24,11 @@ __all__ = ["Variable", "VARIABLES", "REASONS", "BOTTLENECKS", "variable", "regis
 REASONS = ("none", "memory_capacity", "not_divisible", "unstable_queue", "base_latency", "latency_target",
            "sram_capacity", "no_kv_budget", "too_many_stages", "batch_below_dp", "no_capacity",
            "decode_memory_capacity", "prefill_memory_capacity")
-#: Codes of ``bottleneck`` for the roofline.
-BOTTLENECKS = ("Compute", "Memory")
+#: Codes of ``bottleneck``, shared by every resolver (append only). The roofline uses Compute
+#: and Memory; serving capacity Capacity, Tail Latency, Base Latency and Feasible; the others
+#: name the binding resource (Network, Injection for weight streaming, Storage, CPU, Communication).
+BOTTLENECKS = ("Compute", "Memory", "Capacity", "Tail Latency", "Base Latency", "Feasible", "Network",
+               "Injection", "Storage", "CPU", "Communication")
 
 
 @dataclass(frozen=True)
