@@ -568,9 +568,18 @@ def build_training_memory(hardware, models, TrainingMemoryModel, n_sampled):
 # --------------------------------------------------------------------------
 
 def _write(rec, filename):
+    """Write a recorder's document. Infinite outputs are data (an unstable queue's wait, a
+    static allocator that fits nothing) and are written as JSON ``Infinity``, which
+    ``json.loads`` reads back as ``inf``; a NaN output is a bug in the builder and is refused."""
+    import math
+
     path = DATA_DIR / filename
     doc = rec.document()
-    text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
+    for case in doc["cases"]:
+        for key, value in case.get("outputs", {}).items():
+            if isinstance(value, float) and math.isnan(value):
+                raise SystemExit(f"{filename}: NaN output {key!r} in {case['inputs']}")
+    text = json.dumps(doc, indent=1) + "\n"
     if len(text.encode()) >= MAX_FILE_BYTES:
         raise SystemExit(f"{filename}: {len(text)} bytes >= {MAX_FILE_BYTES}; reduce the sample")
     path.write_text(text)
