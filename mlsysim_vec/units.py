@@ -42,6 +42,7 @@ def _build_registry() -> pint.UnitRegistry:
         "param = count",
         "token = count",
         "USD = [currency] = _ = dollar",
+        "KB = 1e3 * byte",           # the reference's spelling of the decimal kilobyte (pint's is kB)
     ]
     for prefix, factor in (("K", "1e3"), ("M", "1e6"), ("G", "1e9"), ("T", "1e12"),
                            ("P", "1e15"), ("E", "1e18"), ("Z", "1e21")):
