@@ -1,0 +1,114 @@
+"""Reliability and operations kernels: failures, checkpointing, goodput, the job queue.
+
+* Failures are a Poisson process: a node of independent components with exponential lifetimes
+  fails at the sum of their rates, a fleet of ``n`` nodes ``n`` times as often
+  (``MTBF_node = 1/Σ(n_i/MTTF_i)``, ``MTBF_fleet = MTBF_node/n``), and a job of length ``T``
+  survives with probability ``exp(−T/MTBF)``.
+* Checkpointing every ``τ`` at cost ``δ`` and restarting in ``R`` after a failure wastes
+  ``δ/τ`` of the time writing and ``(R + τ/2)/MTBF`` recovering and redoing the half interval
+  lost on average; Young's interval ``τ* = sqrt(2·δ·MTBF)`` minimises the sum (Young, "A first
+  order approximation to the optimum checkpoint interval", CACM 17(9), 1974; Daly, FGCS 22(3),
+  2006). Goodput includes the rework term (DECISIONS D6).
+* A checkpoint holds ``P·bytes-per-parameter`` (weights plus optimizer state) and is written at
+  the lower of the writers' aggregate bandwidth and the file system's limit.
+* The cluster scheduler is a single-server queue with Poisson arrivals and deterministic job
+  lengths (M/D/1, Pollaczek–Khinchine mean-value formula).
+
+Component MTTFs and checkpoint bytes follow mlsysim 0.3.0 (``reference/anchor-0.3.0-spec.md``
+§8.3, §9.1; part 2 §10). Pure numpy functions of float arrays in SI units (s, byte, byte/s).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["HOUR", "DAY", "GPU_MTTF", "NIC_MTTF", "PSU_MTTF", "CHECKPOINT_BYTES_PER_PARAM",
+           "FALLBACK_STORAGE_BW", "STORAGE_BOTTLENECK_S", "node_mtbf", "fleet_mtbf", "failure_probability",
+           "expected_failures", "young_daly_interval", "goodput", "checkpoint_bytes", "checkpoint_write_time",
+           "checkpoint_overhead_fraction", "md1_queue"]
+
+HOUR = 3600.0
+DAY = 86400.0
+#: Mean time to failure of one component [s]: accelerator 50,000 h, NIC 150,000 h, series
+#: power supply 100,000 h (mlsysim 0.3.0 ``systems/reliability.py``).
+GPU_MTTF = 50_000.0 * HOUR
+NIC_MTTF = 150_000.0 * HOUR
+PSU_MTTF = 100_000.0 * HOUR
+#: Checkpoint bytes per parameter by optimizer code (``constants.OPTIMIZERS`` order: adam,
+#: adamw, sgd, none): fp16 weights + fp32 master weights + two fp32 Adam moments = 14 B;
+#: otherwise 4 B (CHECKPOINT_BYTES_PER_PARAM_ADAM / _SGD).
+CHECKPOINT_BYTES_PER_PARAM = (14.0, 14.0, 4.0, 4.0)
+#: Storage bandwidth of a device with none on record [byte/s] (FALLBACK_STORAGE_BANDWIDTH_GB_S).
+FALLBACK_STORAGE_BW = 1e9
+#: A checkpoint write longer than this [s] stalls training noticeably ("storage bottleneck").
+STORAGE_BOTTLENECK_S = 60.0
+
+
+def node_mtbf(accelerators, nics, series_psus):
+    """Mean time between failures of one node [s]: ``1/(n_gpu/MTTF_gpu + n_nic/MTTF_nic +
+    n_psu/MTTF_psu)`` (PSUs in series only: redundant supplies do not stop the node)."""
+    return 1.0 / (accelerators / GPU_MTTF + nics / NIC_MTTF + series_psus / PSU_MTTF)
+
+
+def fleet_mtbf(node, nodes, override):
+    """Fleet MTBF [s]: ``MTBF_node/nodes``, or ``override`` where it is set (not NaN; the fleet's
+    own ``mtbf_hours``, D6)."""
+    return np.where(np.isnan(override), node / nodes, override)
+
+
+def failure_probability(mtbf, duration):
+    """Probability of at least one failure during ``duration`` [s]: ``1 − exp(−T/MTBF)``."""
+    return -np.expm1(-duration / mtbf)
+
+
+def expected_failures(mtbf, duration):
+    """Expected failures during ``duration``: ``T/MTBF``."""
+    return duration / mtbf
+
+
+def young_daly_interval(checkpoint_time, mtbf):
+    """Young's optimal checkpoint interval [s]: ``sqrt(2·δ·MTBF)``."""
+    return np.sqrt(2.0 * checkpoint_time * mtbf)
+
+
+def goodput(checkpoint_time, interval, recovery_time, mtbf):
+    """Fraction of time doing useful work: ``max(0, 1 − δ/τ − (R + τ/2)/MTBF)`` (D6)."""
+    return np.maximum(0.0, 1.0 - checkpoint_time / interval - (recovery_time + 0.5 * interval) / mtbf)
+
+
+def checkpoint_bytes(parameters, bytes_per_parameter):
+    """Size of a checkpoint [byte]: ``P·bytes-per-parameter``."""
+    return parameters * bytes_per_parameter
+
+
+def checkpoint_write_time(size, device_bandwidth, writers, limit):
+    """Time to write a checkpoint [s] and the bandwidth it is written at [byte/s].
+
+    ``bw = min(device·writers, limit)``; a device without storage bandwidth on record (NaN or 0)
+    writes at 1 GB/s. Returns ``(time, bw)``.
+    """
+    device = np.where(np.isnan(device_bandwidth) | (device_bandwidth <= 0), FALLBACK_STORAGE_BW, device_bandwidth)
+    bandwidth = np.minimum(device * writers, limit)
+    return size / bandwidth, bandwidth
+
+
+def checkpoint_overhead_fraction(write_time, interval):
+    """Fraction of a checkpoint interval spent writing: ``t_w/τ`` (1 when ``τ = 0``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(interval > 0, write_time / interval, 1.0)
+
+
+def md1_queue(arrival_rate, service_time):
+    """M/D/1 queue: ``(ρ, mean wait [unit of service_time], mean queue length)``.
+
+    ``ρ = λ·D``; for ``ρ < 1``: ``W_q = ρ·D/(2(1 − ρ))``, ``L_q = ρ²/(2(1 − ρ))``; otherwise
+    both are ∞ (the queue grows without bound). ``arrival_rate`` in jobs per unit of
+    ``service_time``.
+    """
+    rho = arrival_rate * service_time
+    stable = rho < 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slack = 2.0 * (1.0 - rho)
+        wait = np.where(stable, rho * service_time / slack, np.inf)
+        length = np.where(stable, rho * rho / slack, np.inf)
+    return rho, wait, length

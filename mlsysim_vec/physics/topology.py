@@ -1,0 +1,54 @@
+"""Network-topology kernels: bisection bandwidth and hop count of the classic fabrics.
+
+For ``N`` nodes on links of bandwidth ``β`` with oversubscription ``r``, a topology keeps a
+fraction ``φ`` of full bisection bandwidth; the per-node effective bandwidth is ``β·φ/r`` and
+the bisection bandwidth ``β·φ·N/2/r`` (fat-tree normalised: a non-blocking fat tree has
+``φ = 1``). After mlsysim 0.3.0 (``reference/anchor-0.3.0-spec-part2.md`` §6):
+
+* fat tree (Leiserson, "Fat-trees: universal networks for hardware-efficient supercomputing",
+  IEEE TC 34(10), 1985; Al-Fares et al., SIGCOMM 2008): ``φ = 1``, 4 hops on average;
+* dragonfly (Kim, Dally, Scott & Abts, ISCA 2008): ``φ = 0.85``, 3 hops;
+* 3-D torus: ``φ = 2·N^(−1/3)``, ``0.75·N^(1/3)`` hops (``N^(1/3)`` nodes per ring, mean
+  distance a quarter of it in each of three dimensions);
+* ring: ``φ = 2/N`` (two links cut by a bisection), ``N/4`` hops.
+
+``φ`` is not capped at 1 (a ring of one node reports 2), as in the reference (P14).
+Pure numpy functions of float arrays, broadcasting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .roofline import select_by_code
+
+__all__ = ["TOPOLOGIES", "FAT_TREE", "DRAGONFLY", "TORUS_3D", "RING", "bisection_fraction", "average_hops",
+           "effective_bandwidth", "bisection_bandwidth"]
+
+#: Topology codes.
+TOPOLOGIES = ("fat_tree", "dragonfly", "torus_3d", "ring")
+FAT_TREE, DRAGONFLY, TORUS_3D, RING = range(4)
+#: Bisection fraction and mean hop count of the fixed-shape topologies.
+FAT_TREE_BISECTION, DRAGONFLY_BISECTION = 1.0, 0.85
+FAT_TREE_HOPS, DRAGONFLY_HOPS = 4.0, 3.0
+
+
+def bisection_fraction(topology, nodes):
+    """Fraction of full bisection bandwidth φ of a topology code at ``nodes`` nodes."""
+    return select_by_code(topology, (FAT_TREE_BISECTION, DRAGONFLY_BISECTION,
+                                     2.0 * nodes ** (-1.0 / 3.0), 2.0 / np.maximum(nodes, 1.0)))
+
+
+def average_hops(topology, nodes):
+    """Mean switch/router hops between two nodes [count]."""
+    return select_by_code(topology, (FAT_TREE_HOPS, DRAGONFLY_HOPS, 0.75 * nodes ** (1.0 / 3.0), nodes / 4.0))
+
+
+def effective_bandwidth(link_bandwidth, fraction, oversubscription):
+    """Per-node bandwidth under all-to-all load [byte/s]: ``β·φ/r``."""
+    return link_bandwidth * fraction / oversubscription
+
+
+def bisection_bandwidth(link_bandwidth, fraction, nodes, oversubscription):
+    """Bandwidth across a cut into two halves [byte/s]: ``β·φ·N/2/r``."""
+    return link_bandwidth * fraction * nodes / 2.0 / oversubscription
