@@ -218,6 +218,8 @@ def _scalar(name, array):
     if var.kind in ("text", "record"):
         return value
     value = float(value)
+    if var.kind == "int":
+        return None if math.isnan(value) else int(value)
     if var.optional and math.isnan(value):
         return None
     if not var.unit:

@@ -25,7 +25,7 @@ register(
     accelerator_step_time=Variable("ms", "ms", "time of one accelerator step on a batch"),
     # ---- DataModel outputs --------------------------------------------------------------
     is_stalled=Variable(description="the data supply cannot keep up with the demand", kind="bool"),
-    utilization=Variable("", "", "demand / capacity of the resource (> 1: over capacity)"),
+    utilization=Variable("", "", "demand / capacity of the resource (> 1: over capacity)", optional=True),
     demand_bw=Variable("byte/s", "GB/s", "data rate the workload needs"),
     supply_bw=Variable("byte/s", "GB/s", "data rate the slower ingestion path delivers (0 when none is modelled)"),
     margin=Variable("byte/s", "GB/s", "supply - demand (negative: stalled)"),
