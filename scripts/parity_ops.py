@@ -402,6 +402,16 @@ SCALING_BUDGETS = (
        q(30, "day"), q(1e4, "hour")])
 SCALING_TARGETS = [OMIT, None, q(70e9, "count"), q(7, "Bparam"), q(8e9, "param"),
                    q(0, "count"), q(1, "count"), q(-70e9, "count"), q(1e30, "count")]
+#: Ordinary budgets in plain FLOP over 1e18 ... 1e27 (about nine per decade), written as
+#: decimal literals so the JSON value is the literal itself.
+SCALING_FLOP_SWEEP = [float(f"{m}e{e}") for e in range(18, 27)
+                      for m in ["1", "1.25", "2", "2.5", "3.16", "4", "5", "6.3", "8"]] + [1e27]
+#: Ordinary pinned sizes (positive counts, in count, param and Bparam).
+SCALING_PINNED = ([q(v, "count") for v in [1e6, 1.25e8, 1.3e9, 7e9, 13e9, 70e9, 175e9, 405e9, 1e12]]
+                  + [q(1.5, "Bparam"), q(540, "Bparam"), q(3e8, "param")])
+#: Ordinary accelerator-time budgets (H100 GPU-time in the reference).
+SCALING_TIME_SWEEP = ([q(v, "hour") for v in [10, 100, 1e3, 1e5, 1e7]]
+                      + [q(v, "day") for v in [7, 90, 365, 3650]] + [q(v, "week") for v in [4, 52]])
 
 
 def build_scaling(base, ScalingModel, Q_):
@@ -425,9 +435,21 @@ def build_scaling(base, ScalingModel, Q_):
             rec.add(_put({"compute_budget": budget}, "target_model_size", target))
     rec.add({"compute_budget": 1e24})
     rec.add({"compute_budget": q(1e24, "flop"), "target_model_size": 70e9})
+    # Ordinary configurations: FLOP budgets over nine decades, compute-optimal and pinned
+    # (every pinned size on two budgets per decade), and time budgets with and without a pin.
+    for value in SCALING_FLOP_SWEEP:
+        rec.add({"compute_budget": q(value, "flop")})
+    for value in [float(f"{m}e{e}") for e in range(18, 27) for m in ["1", "3.16"]] + [1e27]:
+        for target in SCALING_PINNED:
+            rec.add({"compute_budget": q(value, "flop"), "target_model_size": target})
+    for budget in SCALING_TIME_SWEEP:
+        for target in [OMIT, q(8e9, "count")]:
+            rec.add(_put({"compute_budget": budget}, "target_model_size", target))
 
     _covered(rec, "compute_budget", SCALING_BUDGETS)
     _covered(rec, "target_model_size", SCALING_TARGETS)
+    _covered(rec, "compute_budget", [q(v, "flop") for v in SCALING_FLOP_SWEEP] + SCALING_TIME_SWEEP)
+    _covered(rec, "target_model_size", SCALING_PINNED)
     kinds = {c["raises"] for c in _errors(rec)}
     assert kinds == {"ValueError", "AttributeError"}, kinds
     assert len(rec.cases) >= 300
@@ -540,6 +562,13 @@ TRAINING_TIMES = [q(100, "hour"), q(30, "day"), q(1.5, "day"), q(90, "minute"), 
 EPSILONS = [OMIT, 1.0, 8, 0.5, 0.1, 0.01, 0.005, 0, -1.0, 100, 1e6]
 DELTAS = [OMIT, 1e-5, 1e-6, 0.0, 0.5, 1.0, -1.0]
 PREVALENCES = [OMIT, 0.01, 0.05, 0.5, 1.0, 2.0, 1e-6, 1e-7, 0.0, -0.1]
+#: Ordinary (in-range) values: times in hours and days, ε > 0 (0.005 is floored to 0.01),
+#: δ in (0, 1), p in (0, 1] (1e-7 is floored to 1e-6).
+VALID_TIMES = ([q(v, "hour") for v in [0.5, 1, 6, 24, 100, 720, 2000, 1e4]]
+               + [q(v, "day") for v in [0.25, 1, 3, 7, 14, 30, 60, 90, 180, 365]])
+VALID_EPSILONS = [OMIT, 0.005, 0.01, 0.1, 0.5, 1.0, 2.0, 3, 8, 10, 100]
+VALID_DELTAS = [OMIT, 1e-9, 1e-7, 1e-5, 1e-3, 0.1]
+VALID_PREVALENCES = [OMIT, 1e-7, 1e-4, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0]
 
 
 def build_responsible(base, ResponsibleEngineeringModel, Q_):
@@ -568,11 +597,25 @@ def build_responsible(base, ResponsibleEngineeringModel, Q_):
                 rec.add(_put(inputs, "delta", nd()))
     rec.add({"base_training_time": 100.0})  # bare float
     rec.add({"base_training_time": 100.0, "epsilon": 8})
+    # Ordinary configurations: every in-range epsilon x prevalence, three (time, delta) draws
+    # each from a stream of its own (the cases above keep their order and values).
+    rng = random.Random(15)
+    nt, nd = base.Cycler(VALID_TIMES, rng), base.Cycler(VALID_DELTAS, rng)
+    for eps in VALID_EPSILONS:
+        for p in VALID_PREVALENCES:
+            for _ in range(3):
+                inputs = _put({"base_training_time": nt()}, "epsilon", eps)
+                _put(inputs, "min_subgroup_prevalence", p)
+                rec.add(_put(inputs, "delta", nd()))
 
     _covered(rec, "base_training_time", TRAINING_TIMES)
     _covered(rec, "epsilon", EPSILONS)
     _covered(rec, "delta", DELTAS)
     _covered(rec, "min_subgroup_prevalence", PREVALENCES)
+    _covered(rec, "base_training_time", VALID_TIMES)
+    _covered(rec, "epsilon", VALID_EPSILONS)
+    _covered(rec, "delta", VALID_DELTAS)
+    _covered(rec, "min_subgroup_prevalence", VALID_PREVALENCES)
     assert {c["raises"] for c in _errors(rec)} == {"AttributeError"}
     assert len(rec.cases) >= 300
     return rec

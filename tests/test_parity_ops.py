@@ -184,12 +184,11 @@ def mismatches(fixture, result, case, units) -> list[str]:
 
 @pytest.mark.parametrize("fixture", list(RESOLVERS))
 def test_parity_counts(fixture):
-    """Each resolver has >= 300 reference configurations and every case is compared or attributed
-    to a named deviation."""
+    """Each resolver has >= 300 reference configurations *compared* to rel 1e-9 (cases no deviation
+    covers), and every other case is attributed to a named deviation."""
     fx, cases = _cases(fixture)
-    assert len(cases) >= 300
     compared = sum(tag is None for _, _, tag in cases)
-    assert compared >= 0.25 * len(cases), (fixture, compared)      # the fixtures weight edge cases heavily
+    assert compared >= 300, (fixture, compared, len(cases))
     assert {tag for _, _, tag in cases} <= {None, "D14", "D15", "D20"}
 
 
