@@ -250,3 +250,31 @@ def test_efficiency_is_case_insensitive_and_validated():
     with pytest.raises(ValueError, match="efficiency=0 .*> 0"):
         ms.EfficiencyModel().solve(model=None, hardware=H100, efficiency=0)
     assert math.isclose(ms.EfficiencyModel().solve(hardware=H100, precision="FP8").peak_flops.to("TFLOP/s").m, 1979)
+
+
+def test_v1_tensor_parallel_activations_without_sequence_parallelism():
+    """Korthikanti et al. (2022) eq. 2: with TP t and no sequence parallelism a layer stores
+    sbh(10 + 24/t + 5as/(ht)) bytes at 16-bit (the layer norms and dropouts outside the blocks
+    are replicated); with it, everything is divided by t (eq. 6). Llama-3.1-8B, micro 1,
+    s 2048, h 4096, a 32, 32 layers, t 8."""
+    s, h, a, layers, t = 2048, 4096, 32, 32, 8
+    r = ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=1, seq_len=s, tp_size=t,
+                                       sequence_parallel=[False, True], activation_checkpointing=["none", "selective", "full"])
+    act = r.activations.pint.to("byte").pint.magnitude       # dims (sequence_parallel, activation_checkpointing)
+    sbh = s * h
+    np.testing.assert_allclose(act[0], [layers * sbh * (10 + 24 / t + 5 * a * s / (h * t)),
+                                        layers * sbh * (10 + 24 / t), layers * 2 * sbh], rtol=1e-12)
+    np.testing.assert_allclose(act[1], [layers * sbh * (34 + 5 * a * s / h) / t, layers * sbh * 34 / t,
+                                        layers * 2 * sbh / t], rtol=1e-12)
+
+
+def test_v1_interleaved_schedule_and_gradient_precision():
+    """Korthikanti et al. §4.2.3: an interleaved schedule with v chunks keeps 1 + (p−1)/(p·v) times
+    the first stage's activations; fp32 gradients cost 4 B per parameter (Megatron's main_grad)."""
+    kw = dict(model=LLAMA8B, hardware=H100, batch_size=8, seq_len=1024, pp_size=4)
+    plain = ms.TrainingMemoryModel().solve(**kw)
+    inter = ms.TrainingMemoryModel().solve(v_stages=2, **kw)
+    assert inter.activations.to("byte").m == approx(plain.activations.to("byte").m * (1 + 3 / 8))
+    fp32 = ms.TrainingMemoryModel().solve(gradient_precision="fp32", **kw)
+    assert fp32.gradients.to("byte").m == approx(2 * plain.gradients.to("byte").m)
+    assert fp32.weights == plain.weights

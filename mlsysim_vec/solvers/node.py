@@ -15,7 +15,7 @@ from ..physics import efficiency as eff
 from ..physics import memory as mem
 from ..physics import roofline as rl
 from ..physics.constants import (ACTIVATION_TRAFFIC_RATIO, CHECKPOINTING, DEFAULT_HEADS, DEFAULT_HIDDEN_DIM,
-                                 LAYER_TAX_S, LORA_RANK, OPTIMIZER_BYTES, OPTIMIZERS)
+                                 LAYER_TAX_S, LORA_RANK, OPTIMIZER_BYTES, OPTIMIZERS, PRECISIONS)
 from ..variables import reason
 from .base import HARDWARE, PRECISION, Resolver, is_false, precision_terms
 
@@ -248,7 +248,12 @@ class TrainingMemoryModel(Resolver):
     gradient_accumulation_steps : >= 1 (default 1)
     trainable_fraction : [0, 1] (default 1; LoRA/PEFT)
     communication_buffer_fraction : [0, 1] (default 0.05 of gradients)
-    sequence_parallel : with TP > 1, activations divided by TP (default True)
+    sequence_parallel : with TP > 1, all activations divided by TP (default True); without it
+        only the parts inside the attention and MLP blocks are (Korthikanti et al. eq. 2; V1)
+    v_stages : model chunks per device of an interleaved pipeline schedule (default 1); with
+        pp > 1 the first stage keeps 1 + (pp−1)/(pp·v) times the activations (V1)
+    gradient_precision : precision gradients are kept in (default: ``precision``; Megatron-LM
+        accumulates fp32 gradients, 4 B per parameter)
 
     Equations in ``physics.memory``. ``feasible`` = total ≤ device capacity. EP shards every
     parameter (dense ones included), as the reference does (B20, documented).
@@ -272,6 +277,8 @@ class TrainingMemoryModel(Resolver):
         Arg("trainable_fraction", default=1.0, low=0.0, high=1.0),
         Arg("communication_buffer_fraction", default=0.05, low=0.0, high=1.0),
         Arg("sequence_parallel", "bool", default=True),
+        Arg("v_stages", "integer", default=1, low=1),
+        Arg("gradient_precision", "choice", default=None, choices=PRECISIONS),
     )
 
     def _check(self, g: Grid) -> None:
@@ -288,6 +295,7 @@ class TrainingMemoryModel(Resolver):
         model = lambda k: g.field("model", k)  # noqa: E731
         b, _, _, _ = precision_terms(g)
         hidden = model("hidden_dim")
+        gradient_b = rl.bytes_per_element(g["gradient_precision"]) if "gradient_precision" in g.inputs else b
         parts = mem.training_memory(
             model("parameters"), b, rl.select_by_code(g["optimizer"], tuple(OPTIMIZER_BYTES.values())),
             g["trainable_fraction"], tp=g["tp_size"], pp=g["pp_size"], dp=g["dp_size"], ep=g["ep_size"],
@@ -295,7 +303,7 @@ class TrainingMemoryModel(Resolver):
             accumulation_steps=g["gradient_accumulation_steps"], layers=model("layers"),
             hidden=np.where(np.isnan(hidden), DEFAULT_HIDDEN_DIM, hidden), heads=model("heads"),
             strategy=g["activation_checkpointing"], buffer_fraction=g["communication_buffer_fraction"],
-            sequence_parallel=g["sequence_parallel"])
+            sequence_parallel=g["sequence_parallel"], gradient_bytes_per_el=gradient_b, interleave=g["v_stages"])
         capacity = g.field("hardware", "memory_capacity")
         fits = parts["total_memory"] <= capacity
         return {**parts, "available_memory": capacity, "memory_utilization": parts["total_memory"] / capacity,

@@ -1,0 +1,221 @@
+"""Validation against published training runs (``mlsysim_vec.validation``).
+
+Megatron-LM 2021 Table 1 (throughput per GPU) meets its targets (mean |error| ≤ 10 %, max ≤ 20 %)
+with η calibrated on the 39.1B row. Korthikanti et al. 2022 Figure 1 (memory per GPU) meets its
+5 % target only on the rows the library's training-memory formula covers; the other rows are
+pinned at their current error bound, each with the missing first-order term named in the test's
+docstring and shown to close the gap exactly.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import mlsysim_vec as ms
+from mlsysim_vec import validation as val
+
+A100_PEAK_TFLOPS = 312.0
+
+
+@pytest.fixture(scope="module")
+def mega():
+    return val.megatron()
+
+
+@pytest.fixture(scope="module")
+def memory():
+    return val.korthikanti()
+
+
+def _published(name):
+    return val._published(name).copy()
+
+
+# ---- published data ---------------------------------------------------------------------------
+
+def test_megatron_transcription_is_consistent():
+    """Narayanan et al. 2021 Table 1 as stored: the aggregate PFLOP/s is the per-GPU TFLOP/s × GPUs
+    (to the table's rounding), the percentage of peak is per-GPU / 312 TFLOP/s, the degrees split
+    the GPUs into whole DGX A100 nodes and whole data-parallel replicas, and every row cites its
+    source."""
+    data = _published("validation_megatron.csv")
+    assert len(data) == 10
+    assert np.allclose(data["tflops_per_gpu"] * data["gpus"] / 1000, data["aggregate"], rtol=0.015)
+    assert np.allclose(100 * data["tflops_per_gpu"] / A100_PEAK_TFLOPS, data["percent_peak"], atol=0.6)
+    assert (data["gpus"] % 8 == 0).all() and (data["gpus"] % (data["tp"] * data["pp"]) == 0).all()
+    dp = data["gpus"] // (data["tp"] * data["pp"])
+    assert (data["batch"] % dp == 0).all()
+    assert data["source"].str.contains("Narayanan").all() and data["source_url"].str.startswith("https://").all()
+
+
+def test_korthikanti_transcription_matches_the_papers_formulas():
+    """Korthikanti et al. 2022 Figure 1 as stored, re-derived from the paper's own equations with
+    the configurations of its Table 3 (GiB = 2³⁰ B):
+
+    * parameters + optimizer state: 18 B per parameter (fp16 weights, fp32 gradients, fp32 master
+      weights and two Adam moments) of 12·l·h² parameters split over t·p GPUs, e.g. 22B:
+      18 × 12·48·6144²/8 B = 45.5625 GiB;
+    * activations with sequence parallelism and selective recomputation: 34·s·b·h·l/t bytes (the
+      first stage holds p microbatches of l/p layers), × (1 + (p−1)/(p·v)) with the interleaved
+      schedule, e.g. 175B: 34·2048·12288·96/8 × (1 + 7/24) B = 12.3515625 GiB;
+    * activations without either, tensor parallelism only: s·b·h·l·(10 + 24/t + 5·a·s/(h·t)) × the
+      same interleaving factor, e.g. 22B: 2048·4·6144·48·(13 + 40/3) B = 59.25 GiB.
+    """
+    data = _published("validation_korthikanti.csv")
+    s, b, h, l, a, t, p, v = (data[c].astype(float) for c in
+                              ("seq_len", "micro_batch", "hidden", "layers", "heads", "tp", "pp", "interleave"))
+    interleave = np.where(v > 1, 1 + (p - 1) / (p * v), 1.0)
+    state = 18 * 12 * l * h ** 2 / (t * p)
+    selective_sp = 34 * s * b * h * l / t * interleave
+    tp_only = s * b * h * l * (10 + 24 / t + 5 * a * s / (h * t)) * interleave
+    sp = data["sequence_parallel"].astype(str) == "True"
+    expected = np.where(data["quantity"] == "model_state", state, np.where(sp, selective_sp, tp_only)) / 2 ** 30
+    assert np.allclose(expected, data["published"], rtol=1e-12)
+    assert data["source"].str.contains("Korthikanti").all()
+
+
+def test_megatron_flops_is_eq3():
+    """The paper's Eq. 3 for the 1T row: F = 96·B·s·l·h²·(1 + s/6h + V/16lh) with B 3072, s 2048,
+    l 128, h 25600, V 51200: 96·3072·2048·128·25600² = 5.0666·10¹⁹, × (1 + 0.013333 + 0.000977)
+    = 5.1391·10¹⁹ FLOP. Its Eq. 4 approximates it by 8·P·B·s (P = 1008B, 5.0735·10¹⁹): within 3 %."""
+    f = val.megatron_flops(3072, 2048, 128, 25600, 51200)
+    base = 96.0 * 3072 * 2048 * 128 * 25600.0 ** 2
+    assert math.isclose(f, base * (1 + 2048 / (6 * 25600) + 51200 / (16 * 128 * 25600)), rel_tol=1e-12)
+    assert math.isclose(f, 5.1391e19, rel_tol=1e-4)
+    assert math.isclose(f / (8 * 1008e9 * 3072 * 2048), 1, rel_tol=0.03)
+
+
+@pytest.mark.parametrize("layers, pp, expected", [(24, 1, 1), (48, 2, 2), (60, 4, 3), (80, 8, 2), (96, 16, 2),
+                                                  (105, 35, 3), (128, 64, 2), (8, 8, 1)])
+def test_interleave_depth(layers, pp, expected):
+    """Smallest depth above 1 dividing the stage's layers (1 without a pipeline or with one layer
+    per stage)."""
+    assert val.interleave_depth(layers, pp) == expected
+
+
+# ---- Megatron-LM 2021 Table 1 -------------------------------------------------------------------
+
+def test_megatron_meets_targets(mega):
+    """Mean |error| ≤ 10 % and max ≤ 20 % over the ten rows, η calibrated on the 39.1B row (which
+    then matches exactly) and a physical efficiency."""
+    table = mega.table
+    assert list(table.columns[:4]) == ["config", "published", "predicted", "error"]
+    assert len(table) == 10
+    assert mega.mean_error <= 0.10 and mega.max_error <= 0.20 and mega.meets_targets
+    assert math.isclose(mega.mean_error, np.abs(table["error"]).mean())
+    row = table.set_index("config").loc[val.MEGATRON_CALIBRATION_ROW]
+    assert abs(row["error"]) < 1e-9
+    assert mega.calibration["calibrated_on"] == val.MEGATRON_CALIBRATION_ROW
+    assert 0.3 < mega.calibration["efficiency"] < 0.7
+    assert np.allclose(table["error"], table["predicted"] / table["published"] - 1)
+
+
+def test_megatron_prediction_is_the_distributed_model_step(mega):
+    """Each predicted TFLOP/s is Eq. 3 FLOPs / (GPUs × step_latency_total) of a scalar
+    DistributedModel call with that row's arguments at the calibrated η (the grid call equals the
+    loop of scalar calls), and model_tflops is the library's achieved_flops_per_gpu."""
+    data, rows = val._megatron_inputs()
+    eta = mega.calibration["efficiency"]
+    for i in (0, 6, 9):
+        point = ms.DistributedModel().solve(**rows[i], precision="fp16", activation_recomputation=True,
+                                            efficiency=eta)
+        step = point.step_latency_total.to("s").magnitude
+        flops = val.megatron_flops(data["batch"][i], 2048, data["layers"][i], data["hidden"][i], 51200)
+        assert math.isclose(mega.table["predicted"][i], flops / (data["gpus"][i] * step) / 1e12, rel_tol=1e-9)
+        assert math.isclose(mega.table["model_tflops"][i], point.achieved_flops_per_gpu.to("TFLOP/s").magnitude,
+                            rel_tol=1e-9)
+        assert bool(point.feasible)
+
+
+def test_megatron_calibration_row_sensitivity():
+    """Current bound with each row as the calibration row: mean ≤ 15.5 %, max ≤ 37 %; the targets
+    hold for a calibration row between 7.5B and 76.1B. Calibrating on the smallest (1.7B: max
+    26.6 %) or the largest rows (1008B: max 36.5 %) misses the 20 % target: one η cannot span GEMM
+    widths from h = 2304 to 25600 because the replica step lacks the memory-bound element-wise and
+    softmax work (~s·b·h·(34 + 5as/h) bytes per layer per pass, 34 % of the GEMM time at h = 2304,
+    2.4 % at 25600), the attention-score FLOPs (s/6h of the GEMMs: 14.8 % at 1.7B, 1.3 % at 1T) and a
+    GEMM efficiency that rises with the per-GPU GEMM width h/t."""
+    for label in _published("validation_megatron.csv")["config"]:
+        study = val.megatron(label)
+        assert abs(study.table.set_index("config").loc[label, "error"]) < 1e-9
+        assert study.mean_error <= 0.155 and study.max_error <= 0.37, label
+        if label in ("7.5B", "18.4B", "39.1B", "76.1B"):
+            assert study.meets_targets, label
+
+
+def test_megatron_bad_calibration_row():
+    with pytest.raises(ValueError, match="calibrate_on='2B'"):
+        val.megatron("2B")
+
+
+def test_solve_efficiency():
+    """The secant on 1/η is exact in one step for an affine step time T = a/η + c; it refuses a
+    target faster than η = 1 allows and a step time that ignores η."""
+    eta = val._solve_efficiency(lambda e: 2.0 / e + 1.0, target=2.0 / 0.37 + 1.0)
+    assert math.isclose(eta, 0.37, rel_tol=1e-12)
+    eta = val._solve_efficiency(lambda e: 2.0 / e + 0.5 / e ** 0.5, target=2.0 / 0.6 + 0.5 / 0.6 ** 0.5)
+    assert math.isclose(eta, 0.6, rel_tol=1e-9)
+    with pytest.raises(ValueError, match="at efficiency 1"):
+        val._solve_efficiency(lambda e: 2.0 / e, target=1.0)
+    with pytest.raises(ValueError, match="memory-bound"):
+        val._solve_efficiency(lambda e: 3.0, target=4.0)
+
+
+# ---- Korthikanti et al. 2022 Figure 1 -----------------------------------------------------------
+
+def _rows(study, quantity, scenario=""):
+    table = study.table
+    return table[(table["quantity"] == quantity) & (table["scenario"] == scenario)]
+
+
+def test_memory_table(memory):
+    """Twelve figures (4 models × params+optimizer and two activation scenarios) with their error;
+    the gap column is filled exactly where a row misses the 5 % target."""
+    table = memory.table
+    assert list(table.columns[:6]) == ["config", "quantity", "scenario", "published", "predicted", "error"]
+    assert len(table) == 12
+    assert ((table["gap"] != "") == (np.abs(table["error"]) > 0.05)).all()
+    assert np.allclose(table["error"], table["predicted"] / table["published"] - 1)
+
+
+def test_memory_meets_targets(memory):
+    """Every Figure 1 figure within 5 % (issue 4 item 6): mean and max |error| ≤ 5 %."""
+    assert memory.meets_targets and memory.max_error <= 0.05 and memory.mean_error <= 0.05
+    assert (memory.table["gap"] == "").all()
+
+
+def test_memory_activations_are_the_papers_equations(memory):
+    """The activation figures equal Korthikanti et al.'s closed forms exactly: sequence parallelism
+    + selective recomputation 34·sbh/t per layer (eq. 6); TP without sequence parallelism
+    sbh(10 + 24/t + 5as/(ht)) (eq. 2, V1); the interleaved schedule's first stage
+    1 + (p−1)/(p·v) times the 1F1B activations (§4.2.3; 175B and 530B, v = 3)."""
+    for scenario in ("SP + selective", "TP only, no recomputation"):
+        rows = _rows(memory, "activations", scenario)
+        assert len(rows) == 4
+        assert np.allclose(rows["predicted"], rows["published"], rtol=1e-9), scenario
+    assert set(_rows(memory, "activations", "SP + selective").query("v > 1")["config"]) == {"175B", "530B"}
+
+
+def test_memory_model_state_with_fp32_gradients(memory):
+    """Parameters + optimizer with Megatron's fp32 gradients (2 + 4 + 12 = 18 B per parameter,
+    ``gradient_precision="fp32"``): within 1.2 %, the difference between the nominal parameter
+    counts used here and the paper's 12·l·h² count."""
+    rows = _rows(memory, "params + optimizer")
+    assert len(rows) == 4
+    assert (np.abs(rows["error"]) <= 0.012).all()
+
+
+# ---- report ------------------------------------------------------------------------------------
+
+def test_report_lists_every_row_and_the_summaries(mega, memory):
+    text = val.report((mega, memory))
+    assert mega.title in text and memory.title in text
+    assert mega.summary() in text and memory.summary() in text
+    for r in mega.table.itertuples():
+        line = next(line for line in text.splitlines() if line.split()[:1] == [r.config])
+        assert f"{100 * r.error:+.1f} %" in line
+    assert text.count("missing term:") == len(val._MEGATRON_MISSING)
+    assert "calibration-row sensitivity" in text
+    gaps = memory.table[memory.table["gap"] != ""]
+    assert text.count("  - gap, ") == len(gaps)
