@@ -4,6 +4,10 @@
     mlsysim-vec zoo [hardware|models|systems|grids]
                                             the built-in registries as tables
     mlsysim-vec sweep SPEC [-o PATH]        any resolver over any grid, from a TOML or YAML spec
+    mlsysim-vec optimize SPEC [-o PATH]     the best configuration of a spec's grid ([objective] table;
+                                            SPEC may be a built-in spec name such as optimize_demo)
+    mlsysim-vec validate                    predicted vs published training runs (Megatron-LM 2021,
+                                            Korthikanti et al. 2022), error per row, mean and max
 
 Every sweep is one ``solve`` call; results are written as parquet (``ms.read_parquet`` reads
 them back). A mistake in the input (a bad spec, a path that cannot be written) prints one line
@@ -73,6 +77,23 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("-o", "--output", help="parquet file to write (default: the spec's output, "
                                               "else SPEC's name with .parquet, in the current directory)")
     sweep.set_defaults(command=_sweep)
+
+    optimize = commands.add_parser("optimize", help="search a spec's grid for the best configuration",
+                                   description="Load an optimize spec (a sweep spec with an [objective] table), "
+                                               "evaluate its grid in one solve call, search it (objective, "
+                                               "constraints, top-k), write the search result as parquet and "
+                                               "print the best configuration per point.")
+    optimize.add_argument("spec", help="spec file (.toml, .yaml or .yml), or the name of a built-in spec "
+                                       "(optimize_demo)")
+    optimize.add_argument("-o", "--output", help="parquet file to write (default: the spec's output, else "
+                                                 "SPEC's name with .parquet, in the current directory)")
+    optimize.set_defaults(command=_optimize)
+
+    validate = commands.add_parser("validate", help="compare predictions with published training runs",
+                                   description="Print predicted vs published values (Megatron-LM 2021 Table 1 "
+                                               "throughput, Korthikanti et al. 2022 Figure 1 memory) with the "
+                                               "error per row and the mean/max error against the targets.")
+    validate.set_defaults(command=_validate)
     return parser
 
 
@@ -121,6 +142,40 @@ def _sweep(args) -> int:
     return 0
 
 
+def _optimize(args) -> int:
+    """Run an optimize spec: solve, search, write the search result, print its summary."""
+    from . import optimize
+
+    source = args.spec
+    if not Path(source).exists() and source in specs.names():
+        source = specs.path(source)
+    spec = load_spec(source)
+    path = Path(args.output or spec.output or f"{Path(args.spec).stem}.parquet").expanduser().resolve()
+    if spec.objective is None:
+        raise SpecError(f"{args.spec}: the spec has no [objective] table; add one with name, goal and "
+                        f"optionally constraints, over and top_k (see mlsysim-vec optimize optimize_demo)")
+    start = time.perf_counter()
+    result = run_spec(spec)
+    solved = time.perf_counter()
+    found = optimize.run_spec(spec, result)
+    searched = time.perf_counter()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        found.to_parquet(path)
+    except OSError as error:
+        raise SpecError(f"cannot write {path}: {error.strerror or error}") from None
+    written = time.perf_counter()
+    ds = found.dataset
+    candidates = int(ds["n_searched"]) * int(np.prod([ds.sizes[d] for d in found.dims if d != "rank"]))
+    print(optimize.describe(found))
+    print()
+    print(f"time: {candidates:,} candidates solved in {_duration(solved - start)}, searched in "
+          f"{_duration(searched - solved)} (the first search of a process includes compiling the numba kernels), "
+          f"parquet written in {_duration(written - searched)}")
+    print(f"wrote {path}")
+    return 0
+
+
 def _run_and_write(spec, output):
     """Evaluate ``spec`` in one call and write it; return (result, absolute path, timing line).
     A path that cannot be written is the user's mistake: ``SpecError``."""
@@ -151,6 +206,13 @@ def _duration(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.3g} ms"
     return f"{seconds:.3g} s"
+
+
+def _validate(args) -> int:
+    from . import validation
+
+    print(validation.report())
+    return 0
 
 
 # ---- zoo ---------------------------------------------------------------------------------------

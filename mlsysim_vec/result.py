@@ -314,7 +314,9 @@ def read_parquet(path) -> Result:
     df = table.to_pandas()
     for name in df.columns:
         if hasattr(df[name], "cat"):
-            df[name] = df[name].cat.codes if name in meta["variables"] else df[name].astype(object)
+            info = meta["variables"].get(name)
+            coded = info is not None and "flag_values" in info["attrs"]     # a category output: its codes
+            df[name] = df[name].cat.codes if coded else df[name].astype(object)
     dims = meta["dims"]
     data_vars = {}
     if dims:

@@ -18,6 +18,13 @@ A spec becomes the keyword arguments of ONE ``solve`` call; there is no physics 
     [chunks]                              # optional: dask chunk size per dimension
     batch_size = 4
 
+    [objective]                           # optional: makes it an optimize spec (mlsysim_vec.optimize)
+    name = "latency"                      # the output (or input) to optimise
+    goal = "minimize"                     # or "maximize"
+    constraints = ["feasible", "latency < 50 ms"]    # optional
+    over = ["hardware", "precision"]      # optional: swept dimensions to search (default: all)
+    top_k = 3                             # optional: also keep the 3 best candidates
+
 Registry references are dotted names: ``"Models"`` (a whole registry), ``"Hardware.Cloud"``
 (a family), ``"Hardware.Cloud.H100"`` or ``"Models.ResNet50"`` (one record). A string is read
 as a reference when it starts with a registry name, or when the argument takes records.
@@ -36,7 +43,7 @@ import numbers
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +58,8 @@ __all__ = ["Spec", "SpecError", "load_spec", "run_spec", "summarize", "grid_poin
 _TOP_KEYS = ("resolver", "sweep", "fixed", "chunks", "output")
 _REGISTRIES = ("Hardware", "Models", "Systems", "Infra", "Infrastructure")
 _RANGE_KEYS = ("start", "stop", "num", "scale", "integer")
+_OBJECTIVE_KEYS = ("name", "goal", "constraints", "over", "top_k")
+_GOALS = ("maximize", "minimize")
 _FORMS = ("a list, a range table ({start, stop, num[, scale, integer]} or {range = [start, stop, step]}) "
           "or a registry reference such as 'Hardware.Cloud'")
 
@@ -67,6 +76,8 @@ class Spec:
     fixed : single-valued arguments
     chunks : dask chunk sizes per dimension, or None
     output : parquet path named by the spec, or None
+    objective : the ``[objective]`` table of an optimize spec as keyword arguments of
+        ``optimize.search`` (objective, minimize, constraints, over, top_k), or None
     """
 
     resolver: type
@@ -74,6 +85,7 @@ class Spec:
     fixed: dict = field(default_factory=dict)
     chunks: dict | None = None
     output: str | None = None
+    objective: dict | None = None
 
     @property
     def arguments(self) -> dict:
@@ -145,9 +157,9 @@ def _load_yaml(text: str):
 # ---- parsing ---------------------------------------------------------------------------------
 
 def _parse(raw: Mapping) -> Spec:
-    unknown = [k for k in raw if k not in _TOP_KEYS]
+    unknown = [k for k in raw if k not in (*_TOP_KEYS, "objective")]
     if unknown:
-        raise SpecError(f"unknown key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}")
+        raise SpecError(f"unknown key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}, objective")
     cls = _resolver(raw.get("resolver"))
     args = cls.arguments()
     alias_of = {alias: arg.name for arg in args.values() for alias in arg.keyword_aliases}
@@ -174,10 +186,54 @@ def _parse(raw: Mapping) -> Spec:
                 chunks=_chunks(raw.get("chunks")),
                 output=_output(raw.get("output")))
     try:
-        cls().grid(chunks=spec.chunks, **spec.arguments)
+        grid = cls().grid(chunks=spec.chunks, **spec.arguments)
     except (TypeError, ValueError) as error:
         raise SpecError(str(error)) from None
+    if "objective" in raw:
+        spec = replace(spec, objective=_objective(raw["objective"], grid.dims))
     return spec
+
+
+def _objective(table, dims) -> dict:
+    """The ``[objective]`` table as ``optimize.search`` keyword arguments. Checked here: the
+    keys, the goal, the constraints' syntax, ``over`` against the grid's dimensions and
+    ``top_k``; the names of outputs are checked against the result by ``search``."""
+    from .optimize import parse_constraint
+
+    if not isinstance(table, Mapping):
+        raise SpecError(f"objective = {table!r} must be a table with name, goal and optionally constraints, "
+                        f"over and top_k")
+    unknown = [k for k in table if k not in _OBJECTIVE_KEYS]
+    if unknown:
+        raise SpecError(f"objective: unknown key {unknown[0]!r}{_did_you_mean(unknown[0], _OBJECTIVE_KEYS)}; "
+                        f"allowed: {', '.join(_OBJECTIVE_KEYS)}")
+    name, goal = table.get("name"), table.get("goal")
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"objective.name = {name!r} must name the output (or input) to optimise, e.g. \"mfu\"")
+    if goal not in _GOALS:
+        raise SpecError(f"objective.goal = {goal!r}; allowed: {', '.join(repr(g) for g in _GOALS)}")
+    constraints = table.get("constraints", [])
+    if not isinstance(constraints, (list, tuple)):
+        raise SpecError(f"objective.constraints = {constraints!r} must be a list of strings")
+    for i, text in enumerate(constraints):
+        try:
+            parse_constraint(text)
+        except ValueError as error:
+            raise SpecError(f"objective.constraints[{i}]: {error}") from None
+    over = table.get("over")
+    if over is not None:
+        over = [over] if isinstance(over, str) else over
+        if not isinstance(over, (list, tuple)) or not over:
+            raise SpecError(f"objective.over = {table['over']!r} must be a list of swept dimensions: {', '.join(dims)}")
+        for dim in over:
+            if dim not in dims:
+                raise SpecError(f"objective.over: {dim!r} is not a swept dimension{_did_you_mean(str(dim), dims)}; "
+                                f"swept dimensions: {', '.join(dims) or '(none)'}")
+    top_k = table.get("top_k")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+        raise SpecError(f"objective.top_k = {top_k!r} must be a whole number >= 1")
+    return {"objective": name, "minimize": goal == "minimize", "constraints": tuple(constraints),
+            "over": None if over is None else tuple(over), "top_k": top_k}
 
 
 def _resolver(name) -> type:
