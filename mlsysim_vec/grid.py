@@ -329,6 +329,30 @@ class Grid:
         return out
 
 
+    def zipped(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        """Arguments given as DataArrays along dimensions of other names (``tp_size`` along
+        ``config``): their labels or canonical values, echoed as coordinates on those dimensions."""
+        out = {}
+        for name, inp in self.inputs.items():
+            if not inp.dims or inp.dims == (name,):
+                continue
+            out[name] = (inp.dims, _labels(inp))
+        return out
+
+
+def _labels(inp: _Input) -> np.ndarray:
+    """Printable values of an input: record names, choice labels, or the numbers themselves."""
+    values = inp.values
+    if inp.arg.kind == "record":
+        flat = values.reshape(-1)
+        return np.array([r.name for r in flat], dtype=object).reshape(values.shape)
+    if inp.arg.kind == "choice":
+        return np.asarray(inp.arg.choices, dtype=object)[np.asarray(values)]
+    if inp.arg.kind == "integer" and not hasattr(values, "dask") and np.isfinite(values).all():
+        return values.astype(np.int64)
+    return values
+
+
 def build_grid(args: tuple[Arg, ...], kwargs: dict, resolver: str, chunks=None) -> Grid:
     """Validate ``kwargs`` against ``args`` and align them into a ``Grid``.
 

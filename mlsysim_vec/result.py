@@ -44,12 +44,14 @@ def _var_dims(array, dims, shape):
 class Result:
     """The outputs of one ``solve`` call; see the module docstring."""
 
-    def __init__(self, resolver: str, dims, coords, variables: dict, scalars: dict | None = None):
+    def __init__(self, resolver: str, dims, coords, variables: dict, scalars: dict | None = None,
+                 zipped: dict | None = None):
         self._resolver = resolver
         self._dims = tuple(dims)
         self._coords = dict(coords)
         self._vars = dict(variables)          # name -> (dims, array)
         self._scalars = dict(scalars or {})
+        self._zipped = dict(zipped or {})     # name -> (dims, values): inputs zipped along other dims
         self._dataset = None
 
     # ---- construction -------------------------------------------------------------------
@@ -64,7 +66,7 @@ class Result:
             if np.ndim(array) and np.ndim(array) < len(shape):
                 array = array.reshape((1,) * (len(shape) - np.ndim(array)) + array.shape)
             variables[name] = _var_dims(array, grid.dims, shape)
-        return cls(resolver, grid.dims, grid.coords, variables, grid.scalars())
+        return cls(resolver, grid.dims, grid.coords, variables, grid.scalars(), grid.zipped())
 
     @classmethod
     def from_dataset(cls, ds, resolver: str | None = None) -> "Result":
@@ -74,7 +76,9 @@ class Result:
         variables = {name: (tuple(da.dims), da.data) for name, da in ds.data_vars.items()}
         scalars = {name: ds.coords[name].values.item() for name in ds.coords
                    if ds.coords[name].ndim == 0}
-        out = cls(resolver or ds.attrs.get("resolver", ""), dims, coords, variables, scalars)
+        zipped = {name: (tuple(ds.coords[name].dims), ds.coords[name].data) for name in ds.coords
+                  if ds.coords[name].ndim > 0 and name not in ds.dims}
+        out = cls(resolver or ds.attrs.get("resolver", ""), dims, coords, variables, scalars, zipped)
         out._dataset = ds
         return out
 
@@ -130,6 +134,8 @@ class Result:
             coords = {d: xr.Variable((d,), self._coords[d], _coord_attrs(d)) for d in self._dims}
             for name, value in self._scalars.items():
                 coords[name] = xr.Variable((), value, _coord_attrs(name))
+            for name, (dims, values) in self._zipped.items():
+                coords[name] = xr.Variable(dims, values, _coord_attrs(name))
             self._dataset = xr.Dataset(data_vars, coords,
                                        attrs={"resolver": self._resolver, "dims": list(self._dims)})
         return self._dataset
@@ -279,7 +285,9 @@ def _frame(ds):
         elif df[name].dtype == object or pd.api.types.is_string_dtype(df[name].dtype):
             order = list(ds[name].values.reshape(-1)) if name in ds.coords else None
             df[name] = pd.Categorical(df[name], categories=order if order and len(set(order)) == len(order) else None)
-    order = list(ds.attrs.get("dims", [])) + [c for c in ds.coords if ds[c].ndim == 0] + list(ds.data_vars)
+    dims = list(ds.attrs.get("dims", []))
+    zipped = [c for c in ds.coords if ds[c].ndim > 0 and c not in ds.dims]
+    order = dims + zipped + [c for c in ds.coords if ds[c].ndim == 0] + list(ds.data_vars)
     return df[[c for c in order if c in df.columns]]
 
 
@@ -290,6 +298,8 @@ def _metadata(ds) -> dict:
         "coords": {d: _jsonable(ds[d].values) for d in ds.dims},
         "coord_attrs": {c: dict(ds[c].attrs) for c in ds.coords},
         "scalars": {c: _jsonable(ds[c].values) for c in ds.coords if ds[c].ndim == 0},
+        "zipped": {c: {"dims": list(ds[c].dims), "dtype": str(ds[c].dtype)} for c in ds.coords
+                   if ds[c].ndim > 0 and c not in ds.dims},
         "variables": {n: {"dims": list(ds[n].dims), "dtype": str(ds[n].dtype), "attrs": dict(ds[n].attrs)}
                       for n in ds.data_vars},
     }
@@ -319,15 +329,22 @@ def read_parquet(path) -> Result:
             df[name] = df[name].cat.codes if coded else df[name].astype(object)
     dims = meta["dims"]
     data_vars = {}
+    zipped = meta.get("zipped", {})
+    aux = {}
     if dims:
         indexed = df.set_index(dims)
-        full = xr.Dataset.from_dataframe(indexed[list(meta["variables"])])
+        full = xr.Dataset.from_dataframe(indexed[list(meta["variables"]) + list(zipped)])
         full = full.reindex({d: np.asarray(meta["coords"][d], dtype=full[d].dtype) for d in dims})
-        for name, info in meta["variables"].items():
+
+        def restore(name, info):
             da = full[name]
             drop = {d: 0 for d in da.dims if d not in info["dims"]}
-            da = da.isel(drop).transpose(*info["dims"])
-            data_vars[name] = xr.Variable(info["dims"], da.values.astype(info["dtype"]), info["attrs"])
+            return da.isel(drop).transpose(*info["dims"]).values.astype(info["dtype"])
+
+        for name, info in meta["variables"].items():
+            data_vars[name] = xr.Variable(info["dims"], restore(name, info), info["attrs"])
+        for name, info in zipped.items():
+            aux[name] = xr.Variable(info["dims"], restore(name, info), meta["coord_attrs"].get(name, {}))
     else:
         for name, info in meta["variables"].items():
             data_vars[name] = xr.Variable((), np.asarray(df[name].iloc[0]).astype(info["dtype"]), info["attrs"])
@@ -339,5 +356,6 @@ def read_parquet(path) -> Result:
         coords[d] = xr.Variable((d,), values, meta["coord_attrs"].get(d, {}))
     for name, value in meta["scalars"].items():
         coords[name] = xr.Variable((), value, meta["coord_attrs"].get(name, {}))
+    coords.update(aux)
     ds = xr.Dataset(data_vars, coords, attrs={"resolver": meta["resolver"], "dims": dims})
     return Result.from_dataset(ds)

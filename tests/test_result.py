@@ -141,3 +141,18 @@ def test_integer_coordinates_and_categorical_order():
     df = r.to_dataframe()
     assert list(df.hardware.cat.categories) == ["NVIDIA H100", "NVIDIA A100"]      # grid order
     assert df.batch_size.dtype == np.int64
+
+
+def test_zipped_inputs_are_echoed_as_coordinates(tmp_path):
+    """Arguments zipped along one dimension are recorded as coordinates on it (labels for records
+    and choices), appear in the DataFrame and survive the parquet round trip."""
+    config = dict(hardware=xr.DataArray(np.array([H100, A100], dtype=object), dims="config"),
+                  batch_size=xr.DataArray([1, 32], dims="config"),
+                  precision=xr.DataArray(["FP16", "fp8"], dims="config"))
+    r = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, **config)
+    ds = r.dataset
+    assert list(ds.hardware.values) == ["NVIDIA H100", "NVIDIA A100"] and ds.hardware.dims == ("config",)
+    assert list(ds.precision.values) == ["fp16", "fp8"] and ds.batch_size.dtype == np.int64
+    df = r.to_dataframe()
+    assert list(df.columns[:4]) == ["config", "hardware", "batch_size", "precision"]
+    xr.testing.assert_identical(ms.read_parquet(r.to_parquet(tmp_path / "z.parquet")).dataset, ds)
