@@ -1,0 +1,467 @@
+"""Optimizers: ``ParallelismOptimizer``, ``BatchingOptimizer``, ``PlacementOptimizer`` (DECISIONS D8).
+
+Each one evaluates its resolver on the whole candidate grid in **one** call (DistributedModel,
+ServingModel + TailLatencyModel, EconomicsModel), builds the constraint masks of its question
+(memory-feasible, divisible, SLA met, ...) and reduces over the candidate dimensions with
+``optimize.search`` (the numba masked argmax / top-k of ``reduce``). The answer is a ``Result``
+over the dimensions that were not searched (model × fleet × batch, model × hardware × rate × SLA,
+fleet × duration × carbon price, ...): the winning coordinates ``best_<dim>``, the objective, the
+resolver's outputs at the winner, ``feasible`` (some candidate satisfies every constraint),
+``n_searched`` (candidates per point: the grid size) and ``n_feasible``. ``top_k=k`` adds a
+``rank`` dimension (1 = best) holding the same fields for the k best candidates. A point where
+nothing is feasible is reported (``feasible`` False, labels missing, numbers NaN), never raised.
+
+Specs: ``reference/anchor-0.3.0-spec-part2.md`` §15–§17 and findings P10, P11, P13, with the
+deviations of D8 (objectives are what their names say).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import optimize
+from ..grid import Arg, Grid
+from ..infra.types import GridProfile
+from ..result import Result
+from ..variables import Variable, register
+from .base import Resolver
+from .fleet import DistributedModel, _auto, _check_weights
+from .ops import EconomicsModel
+from .serving import ServingModel, TailLatencyModel
+
+__all__ = ["ParallelismOptimizer", "BatchingOptimizer", "PlacementOptimizer", "DEFAULT_REGIONS"]
+
+#: The reference's default region list of PlacementOptimizer (part 2 §17; D8 keeps it).
+DEFAULT_REGIONS = ("US_Avg", "Quebec", "Iowa")
+_TONNE = 1000.0  # kg
+
+register(
+    # ---- inputs -------------------------------------------------------------------------
+    max_tp=Variable("", "", "largest tensor-parallel degree searched (default: accelerators per node)"),
+    max_pp=Variable("", "", "largest pipeline-parallel degree searched (default: the fleet's accelerators)"),
+    sla_latency_ms=Variable("ms", "ms", "P99 request-latency target (SLA)"),
+    max_search_batch=Variable("", "", "largest batch size searched (batches 1 ... max_search_batch)"),
+    carbon_tax_per_ton=Variable("USD/t", "USD/t", "carbon price per tonne of CO2e"),
+    region=Variable(description="grid region searched (registry key, or a GridProfile's name)", kind="text"),
+    # ---- outputs ------------------------------------------------------------------------
+    best_tp_size=Variable(description="tensor-parallel degree of the winning configuration (missing when "
+                                      "nothing is feasible)", kind="text"),
+    best_pp_size=Variable(description="pipeline-parallel degree of the winning configuration (missing when "
+                                      "nothing is feasible)", kind="text"),
+    best_microbatch_count=Variable(description="microbatch count of the winning configuration (missing when "
+                                               "nothing is feasible)", kind="text"),
+    best_ep_size=Variable(description="expert-parallel degree of the winning configuration (missing when "
+                                      "nothing is feasible)", kind="text"),
+    batch_service_time=Variable("s", "ms", "service time of one batch: prefill of the batch + seq_len decode steps"),
+    max_throughput=Variable("1/s", "1/s", "token capacity at the chosen batch: replicas x batch x seq_len / batch "
+                                          "service time (D8)"),
+    carbon_cost=Variable("USD", "USD", "carbon price x carbon footprint"),
+    carbon_adjusted_tco=Variable("USD", "USD", "total cost of ownership + carbon price x carbon footprint"),
+)
+
+_PARALLEL = ("tp_size", "pp_size", "microbatch_count", "ep_size")
+
+
+# ---------------------------------------------------------------------------- shared helpers
+def _data_array(values, dims):
+    import xarray as xr
+
+    return xr.DataArray(np.asarray(values), dims=dims)
+
+
+def _input(g: Grid, name: str):
+    """An argument's values as a DataArray over its own dimensions (canonical units, no coords)."""
+    inp = g.inputs[name]
+    return _data_array(np.asarray(inp.values, dtype=float), inp.dims)
+
+
+def _field(g: Grid, name: str, key: str):
+    """A numeric field of a record argument's records as a DataArray over the argument's dimensions."""
+    inp = g.inputs[name]
+    flat = np.array([r.si[key] for r in inp.values.reshape(-1)], dtype=float)
+    return _data_array(flat.reshape(inp.values.shape), inp.dims)
+
+
+def _keywords(resolver: str, names: list[str], positional: tuple, kwargs: dict) -> dict:
+    """Every argument by name: the positional ones in the order ``names``, then the keywords."""
+    if len(positional) > len(names):
+        raise TypeError(f"{resolver}.solve() takes at most {len(names)} positional arguments "
+                        f"({len(positional)} given)")
+    named = dict(zip(names, positional))
+    for key in named.keys() & kwargs.keys():
+        raise TypeError(f"{resolver}.solve() got multiple values for argument {key!r}")
+    return named | kwargs
+
+
+def _plain(da):
+    """A DataArray without coordinates or attributes (its dimensions only)."""
+    import xarray as xr
+
+    return xr.DataArray(da.data, dims=da.dims)
+
+
+def _with_grid(ds, g: Grid, resolver: str, last: tuple[str, ...] = ()):
+    """``ds`` with the grid's coordinates (every dimension, even one that only a constraint uses,
+    and the 0-d arguments as scalar coordinates) and its dimension order (``last`` at the end)."""
+    coords = {d: g.coords[d] for d in g.dims if d not in last}
+    coords.update({k: v for k, v in g.scalars().items() if k not in ds.coords})
+    ds = ds.assign_coords(coords)
+    ds.attrs = {"resolver": resolver, "dims": [d for d in g.dims if d not in last] + list(last)}
+    return ds
+
+
+def _powers_of_two(upper: float) -> list[int]:
+    """1, 2, 4, ... up to ``upper`` (at least [1])."""
+    return [2**i for i in range(int(np.floor(np.log2(max(upper, 1.0)))) + 1)]
+
+
+def _check_top_k(top_k):
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+        raise ValueError(f"top_k={top_k!r} is not allowed; top_k must be a whole number >= 1 (or None: the best "
+                         f"candidate only)")
+
+
+def _gather(ds, found, over, names):
+    """Outputs ``names`` of ``ds`` at the winners of a ``search`` result ``found`` (its ``best_<dim>``
+    labels are turned back into positions); NaN where nothing is feasible."""
+    import pandas as pd
+
+    ok = found["feasible"]
+    at = {}
+    for dim in over:
+        coord = pd.Index(np.asarray(ds[dim].values))
+        first = ~coord.duplicated(keep="first")          # a repeated label: its first position wins
+        labels = found[f"best_{dim}"].transpose(*ok.dims)
+        wanted = np.where(ok.values, labels.values, coord[0])   # missing labels: any valid one, masked below
+        index = np.flatnonzero(first)[coord[first].get_indexer(wanted.reshape(-1))]
+        at[dim] = _data_array(index.reshape(wanted.shape), ok.dims)
+    out = {}
+    for name in names:
+        da = ds[name].drop_vars(list(ds[name].coords))
+        picked = da.isel({d: i for d, i in at.items() if d in da.dims})
+        picked = picked.where(ok) if picked.dtype.kind == "f" else picked
+        out[name] = picked.transpose(*[d for d in ok.dims if d in picked.dims]).assign_attrs(ds[name].attrs)
+    return out
+
+
+def _finish(resolver: str, found: Result, extra: dict) -> Result:
+    """The search result with ``extra`` variables, renamed after the optimizer."""
+    ds = found.dataset.assign(extra)
+    ds.attrs["resolver"] = resolver
+    return Result.from_dataset(ds, resolver)
+
+
+# ---------------------------------------------------------------------------- ParallelismOptimizer
+class ParallelismOptimizer(Resolver):
+    """What is the optimal TP/PP/DP split? The best parallel layout of a training job (D8).
+
+    ``solve(model, fleet, batch_size, precision="fp16", efficiency=0.5, max_tp=None, max_pp=None,
+    overlap_comm=True, seq_len=2048, activation_recomputation=False, ..., objective="mfu",
+    top_k=None, search_over=())`` — the reference's arguments in the reference's order, then every
+    other DistributedModel argument, each of which may be swept (a list is a dimension of the
+    answer: one best layout per model × fleet × batch × ...).
+
+    Searched (the candidate grid, evaluated by ONE DistributedModel call):
+
+    * ``tp_size`` : default powers of two up to ``max_tp`` (default: the fleet's accelerators
+      per node, so TP stays inside a node unless ``max_tp`` is raised);
+    * ``pp_size`` : default powers of two up to ``max_pp`` (default: the fleet's accelerators) and
+      never more stages than layers (P10c);
+    * ``microbatch_count`` : default powers of two up to the global batch; a pipeline needs at
+      least one sample per microbatch (``m <= ⌈batch/dp⌉``); without a pipeline only ``m = 1``
+      (the count changes nothing there);
+    * ``ep_size`` : for mixture-of-experts models, powers of two dividing the expert count
+      (dense models: 1).
+
+    Each may instead be given: a list (those candidates), a DataArray (e.g. ``tp_size`` and
+    ``pp_size`` zipped along a ``candidate`` dimension: those pairs; a dimension the DataArray
+    shares with another argument, such as a ``case`` dimension zipping models and fleets, is a
+    dimension of the answer, not a searched one) or a scalar (fixed, not searched).
+    ``search_over`` names further swept arguments to search, e.g.
+    ``zero_stage=[0, 1, 2, 3], activation_recomputation=[False, True],
+    search_over=("zero_stage", "activation_recomputation")``.
+
+    Constraints: the point is DistributedModel-feasible (the full training-memory model at the
+    chosen precision fits, ``tp·pp·ep`` divides the fleet, ``pp`` <= layers), ``dp <= batch``
+    (P10d: no replica without a sample), and the candidate rules above.
+
+    Objective (D8): ``objective="mfu"`` maximises the real MFU, model FLOPs / (N·peak·step time);
+    ``objective="throughput"`` maximises samples/s (``effective_throughput``). Ties go to the
+    first candidate in the order tp, pp, microbatches, ep (smallest first), as the reference.
+
+    Outputs per point of the other dimensions: ``best_tp_size``, ``best_pp_size``,
+    ``best_microbatch_count``, ``best_ep_size`` (and ``best_<dim>`` of ``search_over``),
+    ``objective``, at the winner ``mfu``, ``effective_throughput``, ``step_latency_total``,
+    ``scaling_efficiency``, ``dp_degree``, ``memory_footprint``, ``memory_utilization``;
+    ``feasible``, ``n_searched`` (the candidate-grid size) and ``n_feasible`` (D8: reported
+    separately). ``top_k=k``: a ``rank`` dimension with the k best candidates.
+    """
+
+    ARGS = (
+        DistributedModel.arguments()["model"],
+        DistributedModel.arguments()["fleet"],
+        Arg("batch_size", "integer", low=1),
+        DistributedModel.arguments()["precision"],
+        DistributedModel.arguments()["efficiency"],
+        Arg("max_tp", "integer", default=None, low=1),
+        Arg("max_pp", "integer", default=None, low=1),
+        Arg("overlap_comm", "bool", default=True),
+        DistributedModel.arguments()["seq_len"],
+        DistributedModel.arguments()["activation_recomputation"],
+        *(Arg(name, "integer", default=None, low=1) for name in _PARALLEL),
+        *(a for a in DistributedModel.ARGS if a.name not in (
+            "model", "fleet", "batch_size", "precision", "efficiency", "overlap_comm", "seq_len",
+            "activation_recomputation", *_PARALLEL)),
+    )
+    OBJECTIVES = {"mfu": "mfu", "throughput": "effective_throughput"}
+    REPORTED = ("mfu", "effective_throughput", "step_latency_total", "scaling_efficiency", "dp_degree",
+                "memory_footprint", "memory_utilization")
+
+    def solve(self, *args, objective: str = "mfu", top_k: int | None = None, search_over=(), chunks=None,
+              **kwargs) -> Result:
+        if objective not in self.OBJECTIVES:
+            raise ValueError(f"objective={objective!r} is not allowed; objective must be one of "
+                             f"{', '.join(map(repr, self.OBJECTIVES))}")
+        _check_top_k(top_k)
+        kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
+        kwargs.update(self.candidates(**kwargs))
+        g = self.grid(chunks=chunks, **kwargs)
+        over = self._over(g, search_over)
+        ds = Result.from_arrays(type(self).__name__, g, DistributedModel()._compute(g)).dataset
+        zipped = {n: (g.inputs[n].dims, np.asarray(g.inputs[n].values)) for n in _PARALLEL
+                  if g.inputs[n].dims not in ((), (n,))}
+        ds = ds.assign_coords(zipped)
+        constraints = ["feasible", self._allowed(g, ds)]
+        found = optimize.search(Result.from_dataset(ds), self.OBJECTIVES[objective], minimize=False,
+                                constraints=constraints, over=over, top_k=top_k)
+        extra = _gather(ds, found.dataset, over, [n for n in self.REPORTED if n not in found.dataset])
+        extra.update({f"best_{n}": found.dataset[n] for n in zipped})
+        return _finish(type(self).__name__, Result.from_dataset(found.dataset.drop_vars(list(zipped))), extra)
+
+    def grid(self, *args, chunks=None, **kwargs) -> Grid:
+        """As ``Resolver.grid``; ``topology_override=None`` means "auto" (as DistributedModel)."""
+        kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
+        if "topology_override" in kwargs:
+            kwargs["topology_override"] = _auto(kwargs["topology_override"])
+        return super().grid(chunks=chunks, **kwargs)
+
+    def _check(self, g: Grid) -> None:
+        _check_weights(g, type(self).__name__)
+
+    def candidates(self, *args, **kwargs) -> dict:
+        """The default candidate lists of the parallel degrees not given in the arguments (see
+        the class docstring): one list per degree for the whole grid; the per-point limits
+        (accelerators per node, layers, local batch, experts) are masks of ``solve``."""
+        kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
+        g = self.grid(**kwargs)
+        return {k: v for k, v in self._candidates(g).items() if kwargs.get(k) is None}
+
+    @staticmethod
+    def _candidates(g: Grid) -> dict:
+        fleets, models = g.records("fleet"), g.records("model")
+        max_tp = (np.max(g.inputs["max_tp"].values) if "max_tp" in g.inputs
+                  else max(f.si["accelerators_per_node"] for f in fleets))
+        max_pp = (np.max(g.inputs["max_pp"].values) if "max_pp" in g.inputs
+                  else max(f.si["total_accelerators"] for f in fleets))
+        layers = max(m.si["layers"] if m.si["layers"] == m.si["layers"] else 1.0 for m in models)
+        experts = [m.si["experts"] for m in models if m.si["is_sparse"] == 1.0 and m.si["experts"] > 1]
+        out = {"tp_size": _powers_of_two(max_tp), "pp_size": _powers_of_two(min(max_pp, layers)),
+               "microbatch_count": _powers_of_two(np.max(g.inputs["batch_size"].values))}
+        out["ep_size"] = _powers_of_two(max(experts)) if experts else 1
+        return out
+
+    @staticmethod
+    def _over(g: Grid, search_over) -> list[str]:
+        names = [search_over] if isinstance(search_over, str) else list(search_over or ())
+        bad = [n for n in names if n not in g.dims]
+        if bad:
+            raise ValueError(f"search_over={search_over!r}: {bad[0]!r} is not a dimension of the grid; give the "
+                             f"argument as a list to search it; dimensions: {', '.join(g.dims)}")
+        shared = {d for name, inp in g.inputs.items() if name not in _PARALLEL for d in inp.dims}
+        over = [d for n in _PARALLEL for d in g.inputs[n].dims if d not in shared] + names
+        over = [d for i, d in enumerate(over) if d not in over[:i]]
+        if not over:
+            raise ValueError("nothing to search: tp_size, pp_size, microbatch_count and ep_size are all fixed and "
+                             "search_over is empty")
+        return over
+
+    @staticmethod
+    def _allowed(g: Grid, ds):
+        """The candidate rules as one boolean mask: tp <= max_tp, pp <= max_pp, dp <= batch (P10d),
+        m <= the local batch, m = 1 without a pipeline, ep = 1 for dense models and ep dividing the
+        experts otherwise."""
+        tp, pp, m, ep = (_input(g, n) for n in _PARALLEL)
+        max_tp = _input(g, "max_tp") if "max_tp" in g.inputs else _field(g, "fleet", "accelerators_per_node")
+        max_pp = _input(g, "max_pp") if "max_pp" in g.inputs else _field(g, "fleet", "total_accelerators")
+        sparse = _field(g, "model", "is_sparse") == 1.0
+        experts = _field(g, "model", "experts")
+        expert_split = (ep == 1) | (sparse & (np.mod(experts, ep) == 0))
+        dp_ok = _plain(ds["dp_degree"]) <= _input(g, "batch_size")
+        whole = ~_plain(ds["microbatches_exceed_local_batch"])
+        return (tp <= max_tp) & (pp <= max_pp) & ((pp > 1) | (m == 1)) & expert_split & dp_ok & whole
+
+
+# ---------------------------------------------------------------------------- BatchingOptimizer
+class BatchingOptimizer(Resolver):
+    """What max batch size is safe for my SLA? The largest batch meeting a P99 target (D8).
+
+    model : TransformerWorkload; hardware : HardwareNode
+    seq_len : tokens [count] >= 1 — the prompt and the generated length (as the reference)
+    sla_latency_ms : P99 target [ms] > 0
+    arrival_rate_qps : request rate λ [1/s] >= 0
+    num_replicas : servers c of the queue, >= 1 (default 1)
+    precision (default "fp16"), efficiency in (0, 1] (default 0.5) : as ServingModel
+    max_search_batch : batches 1 … N are searched, N >= 1 (default 256; a list searches
+        1 … max(N) and masks b > N per point)
+
+    Every argument may be swept (model × hardware × seq_len × SLA × rate × ...). ServingModel is
+    evaluated once over the grid × batch, TailLatencyModel once over that × rates × replicas.
+
+    Per batch b (part 2 §16): the batch service time ``s_b = TTFT(b) + seq_len·ITL(b)``; whole
+    batches are the customers of an M/M/c queue arriving at ``λ/b``; b is allowed when the batch
+    fits in memory, the queue is stable and ``P99 <= SLA``. The answer is the largest allowed b
+    (``best_batch_size``; ``objective`` holds the same number).
+
+    Outputs at b*: ``p99_latency``, ``slo_headroom_ratio``, ``queue_utilization``, ``ttft``,
+    ``itl``, ``batch_service_time``, and ``max_throughput`` = ``c·b*·seq_len/s_b*`` [tokens/s], the
+    capacity at the chosen batch (D8; the reference reports the offered load λ·seq_len).
+    ``feasible``, ``n_searched`` (max N) and ``n_feasible`` (allowed batches). Nothing allowed:
+    ``feasible`` False, ``best_batch_size`` missing, numbers NaN (the reference: zeros).
+    """
+
+    ARGS = (
+        ServingModel.arguments()["model"],
+        ServingModel.arguments()["hardware"],
+        Arg("seq_len", "integer", low=1),
+        Arg("sla_latency_ms", unit="ms", low=0.0, low_open=True),
+        Arg("arrival_rate_qps", unit="1/s", low=0.0),
+        Arg("num_replicas", "integer", default=1, low=1),
+        ServingModel.arguments()["precision"],
+        ServingModel.arguments()["efficiency"],
+        Arg("max_search_batch", "integer", default=256, low=1),
+    )
+    REPORTED = ("p99_latency", "slo_headroom_ratio", "queue_utilization", "ttft", "itl", "batch_service_time",
+                "max_throughput")
+
+    def solve(self, *args, top_k: int | None = None, chunks=None, **kwargs) -> Result:
+        import xarray as xr
+
+        _check_top_k(top_k)
+        kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
+        g = self.grid(**kwargs)
+        n_max = int(np.max(g.inputs["max_search_batch"].values))
+        serve_args = {k: kwargs[k] for k in ("model", "hardware", "seq_len", "precision", "efficiency") if k in kwargs}
+        served = ServingModel().solve(**serve_args, batch_size=np.arange(1, n_max + 1), chunks=chunks).dataset
+        served = served.drop_vars([c for c in served.coords])
+        batch = _data_array(np.arange(1.0, n_max + 1), "batch_size")
+        seq, replicas = _input(g, "seq_len"), _input(g, "num_replicas")
+        service = _plain(served["ttft"] + seq * served["itl"])
+        queue = TailLatencyModel().solve(arrival_rate_qps=_input(g, "arrival_rate_qps") / batch,
+                                         service_latency_ms=service * 1e3, num_replicas=replicas).dataset
+        ds = xr.merge([served[["ttft", "itl"]], queue.drop_vars([c for c in queue.coords])])
+        ds = ds.assign(batch_service_time=service.assign_attrs(units="s"),
+                       max_throughput=(replicas * batch * seq / service).assign_attrs(units="1/s"))
+        allowed = (served["feasible"] & ds["is_stable"] & (ds["p99_latency"] <= _input(g, "sla_latency_ms") * 1e-3)
+                   & (batch <= _input(g, "max_search_batch")))
+        ds = _with_grid(ds.assign_coords(batch_size=batch.values.astype(np.int64)), g, type(self).__name__,
+                        last=("batch_size",))
+        found = optimize.search(Result.from_dataset(ds), "batch_size", minimize=False, constraints=[_plain(allowed)],
+                                over="batch_size", top_k=top_k)
+        return _finish(type(self).__name__, found, _gather(ds, found.dataset, ["batch_size"], self.REPORTED))
+
+
+# ---------------------------------------------------------------------------- PlacementOptimizer
+class PlacementOptimizer(Resolver):
+    """Where should I build my datacenter? The region of least TCO + carbon price (D8).
+
+    fleet : Fleet record; duration_days : period [day] >= 0
+    regions : the regions searched — None (default) for the reference's list
+        ``("US_Avg", "Quebec", "Iowa")``; ``"all"`` (or ``Infra.Grids``) for every built-in grid;
+        or a list of registry names (case-insensitive) and/or GridProfile records (a built-in one
+        is labelled by its registry key, a user's by its name). An unknown name raises ValueError
+        listing the valid ones (P13); a region listed twice raises too.
+    carbon_tax_per_ton : carbon price [USD/t CO2e] >= 0 (default 100)
+    mfu : average utilisation in [0, 1] (default 1.0)
+    kwh_price, amortization_years, infrastructure_multiplier, embodied_carbon_per_device : as
+        EconomicsModel (defaults: the records' price or 0.12 USD/kWh (D13), 3 years, 1, 0 kg)
+
+    Every argument but ``regions`` may be swept: one EconomicsModel call evaluates fleet ×
+    duration × region × ..., the objective ``carbon_adjusted_tco = tco + carbon_footprint·τ`` is
+    minimised over the ``region`` dimension (ties: the first region listed, as the reference).
+
+    Outputs per point: ``best_region``, ``objective`` (= ``carbon_adjusted_tco``), at the winner
+    ``tco`` (its own TCO; the reference's ``lowest_tco``), ``carbon_footprint`` [kg; the reference
+    reports tonnes], ``carbon_cost``, ``pue``, ``total_energy``; ``feasible``, ``n_searched`` (regions)
+    and ``n_feasible``. ``top_k=len(regions)`` ranks every region (the reference's
+    ``top_candidates``).
+    """
+
+    ARGS = (
+        EconomicsModel.arguments()["fleet"],
+        EconomicsModel.arguments()["duration_days"],
+        Arg("carbon_tax_per_ton", default=100.0, unit="USD/t", low=0.0),
+        EconomicsModel.arguments()["mfu"],
+        EconomicsModel.arguments()["kwh_price"],
+        EconomicsModel.arguments()["amortization_years"],
+        EconomicsModel.arguments()["infrastructure_multiplier"],
+        EconomicsModel.arguments()["embodied_carbon_per_device"],
+    )
+    REPORTED = ("tco", "carbon_footprint", "carbon_cost", "pue", "total_energy")
+
+    def solve(self, *args, top_k: int | None = None, chunks=None, **kwargs) -> Result:
+        import xarray as xr
+
+        _check_top_k(top_k)
+        names = [a.name for a in self.ARGS]
+        kwargs = _keywords(type(self).__name__, names[:2] + ["regions"] + names[2:], args, kwargs)
+        labels, records = self.regions(kwargs.pop("regions", None))
+        g = self.grid(**kwargs)
+        grids = np.empty(len(records), dtype=object)
+        grids[:] = records
+        region = xr.DataArray(grids, dims="region", coords={"region": np.array(labels, dtype=object)})
+        econ_args = {k: v for k, v in kwargs.items() if k != "carbon_tax_per_ton"}
+        ds = EconomicsModel().solve(**econ_args, grid=region, chunks=chunks).dataset
+        carbon_cost = _plain(ds["carbon_footprint"]) / _TONNE * _input(g, "carbon_tax_per_ton")
+        ds = ds.assign(carbon_cost=carbon_cost.assign_attrs(units="USD"),
+                       carbon_adjusted_tco=(_plain(ds["tco"]) + carbon_cost).assign_attrs(units="USD"))
+        ds = _with_grid(ds, g, type(self).__name__, last=("region",))
+        found = optimize.search(Result.from_dataset(ds), "carbon_adjusted_tco", minimize=True, over="region",
+                                top_k=top_k)
+        return _finish(type(self).__name__, found, _gather(ds, found.dataset, ["region"], self.REPORTED))
+
+    @staticmethod
+    def regions(regions=None) -> tuple[list[str], list[GridProfile]]:
+        """(labels, GridProfile records) of a ``regions`` argument (see the class docstring)."""
+        from ..registry import Infra
+
+        keys = list(Infra.Grids.keys())
+        if regions is None:
+            regions = DEFAULT_REGIONS
+        elif isinstance(regions, str):
+            if regions.lower() != "all":
+                regions = [regions]
+            else:
+                regions = keys
+        elif isinstance(regions, GridProfile) or not hasattr(regions, "__iter__"):
+            regions = [regions]
+        regions = list(regions)
+        if not regions:
+            raise ValueError("regions=[] is not allowed; give at least one region: 'all', None (the default "
+                             f"{list(DEFAULT_REGIONS)}) or names among {', '.join(keys)}")
+        folded = {k.lower(): k for k in keys}
+        key_of = {id(getattr(Infra.Grids, k)): k for k in keys}
+        labels, records = [], []
+        for item in regions:
+            if isinstance(item, GridProfile):
+                labels.append(key_of.get(id(item), item.name))     # a built-in record is named by its key
+                records.append(item)
+            elif isinstance(item, str) and item.lower() in folded:
+                labels.append(folded[item.lower()])
+                records.append(getattr(Infra.Grids, folded[item.lower()]))
+            else:
+                raise ValueError(f"regions: {item!r} is not a known region; regions are 'all', None or a list of "
+                                 f"GridProfile records and names among {', '.join(keys)}")
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"regions: {sorted({x for x in labels if labels.count(x) > 1})} listed more than once; "
+                             f"each region may appear once")
+        return labels, records
