@@ -23,7 +23,6 @@ from ..physics import topology as topo
 from ..physics.constants import (ACTIVATION_TRAFFIC_RATIO, DEFAULT_HIDDEN_DIM, LORA_RANK, OPTIMIZER_BYTES,
                                  OPTIMIZERS)
 from ..systems.types import Fleet, NetworkFabric
-from ..units import si
 from ..variables import BOTTLENECKS, Variable, reason, register
 from .base import HARDWARE, PRECISION, Resolver, precision_terms
 
@@ -431,19 +430,6 @@ class MoERoutingModel(Resolver):
         return out
 
 
-def _fabric_field(g: Grid, name: str, key: str):
-    """A numeric field of NetworkFabric records laid out on the grid (NetworkFabric has no
-    ``si`` table): ``bandwidth`` [byte/s], ``oversubscription_ratio``, ``latency`` [s]."""
-    def value(record):
-        if key == "oversubscription_ratio":
-            return float(record.oversubscription_ratio)
-        return si(getattr(record, key), "byte/s" if key == "bandwidth" else "s")
-
-    inp = g.inputs[name]
-    flat = np.array([value(r) for r in inp.values.reshape(-1)], dtype=float).reshape(inp.values.shape)
-    return g.layout(inp, flat)
-
-
 class TopologyModel(Resolver):
     """What topology should I use? Bisection and effective bandwidth, mean hops
     (``reference/anchor-0.3.0-spec-part2.md`` §6; ``physics.topology``).
@@ -467,8 +453,8 @@ class TopologyModel(Resolver):
 
     def _compute(self, g: Grid) -> dict:
         code, nodes = g["topology"], g["num_nodes"]
-        link = _fabric_field(g, "fabric", "bandwidth")
-        oversub = _fabric_field(g, "fabric", "oversubscription_ratio")
+        link = g.field("fabric", "bandwidth")
+        oversub = g.field("fabric", "oversubscription_ratio")
         fraction = topo.bisection_fraction(code, nodes)
         return {
             "effective_bw": topo.effective_bandwidth(link, fraction, oversub),

@@ -82,6 +82,13 @@ class NetworkFabric:
     def __repr__(self):
         return f"NetworkFabric({self.name!r})"
 
+    @cached_property
+    def si(self) -> dict[str, float]:
+        """Numbers for the kernels: link ``bandwidth`` [byte/s], ``latency`` [s] (NaN when
+        unset), ``oversubscription_ratio``."""
+        return {"bandwidth": si(self.bandwidth, "byte/s"), "latency": si(self.latency, "s"),
+                "oversubscription_ratio": float(self.oversubscription_ratio)}
+
 
 @dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class Fleet:
