@@ -8,8 +8,8 @@ Run::
     python -m benchmarks.bench_optimizers --quick          # every benchmark once, tiny (smoke test)
     python -m benchmarks.bench_optimizers --strict         # exit status 1 if a target fails
 
-Same conventions as ``bench_spine.py`` (whose ``Row``, measurement and table helpers are reused):
-wall time is the best of ``repeats`` runs of ``solve`` + ``.dataset`` after an untimed run;
+Same conventions as ``benchmarks/harness.py`` (whose ``Row``, measurement, table and command
+line are reused): wall time is the best of ``repeats`` runs of ``solve`` + ``.dataset`` after an untimed run;
 ``traced MB`` the tracemalloc peak of one run, ``RSS MB`` its peak RSS growth. Every grid is
 checked against a Python loop of scalar optimizer calls over a random sample of its points (every
 output, rel 1e-12); the candidate lists are fixed for both (the grid's default lists), so
@@ -31,11 +31,8 @@ What is measured
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +40,8 @@ import numpy as np
 if __package__ in (None, ""):                      # run as a script: python benchmarks/bench_optimizers.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_spine import (REL_TOL, Row, _compare, _environment, _json_ready,  # noqa: E402
-                                    _loop_baseline, _mb, _measure, _ms, _n_points, _shape_note, format_table)
+from benchmarks import harness  # noqa: E402
+from benchmarks.harness import Row, n_points  # noqa: E402
 
 __all__ = ["TARGETS", "REFERENCE_SECONDS_PER_CANDIDATE", "parallelism_axes", "batching_axes", "placement_axes",
            "bench_parallelism", "bench_batching", "bench_placement", "run_all", "main"]
@@ -59,35 +56,15 @@ REFERENCE_SECONDS_PER_CANDIDATE = {
 }
 
 
-def _grow(full: dict, count) -> dict:
-    """Prefixes of each axis, lengthened round-robin until ``count(axes)`` reaches the target
-    (``count`` returns (reached, value))."""
-    lengths = dict.fromkeys(full, 1)
-    while True:
-        axes = {name: full[name][:n] for name, n in lengths.items()}
-        if count(axes):
-            return axes
-        grown = False
-        for name in full:
-            if lengths[name] < len(full[name]):
-                lengths[name] += 1
-                grown = True
-                axes = {k: full[k][:n] for k, n in lengths.items()}
-                if count(axes):
-                    return axes
-        if not grown:
-            return axes
-
-
-def _candidate_count(opt, axes: dict, fixed: dict) -> int:
-    lists = opt.candidates(**axes, **fixed)
+def _per_point(lists: dict) -> int:
+    """Candidates per optimizer point of the candidate lists ``lists``."""
     return math.prod(len(v) if isinstance(v, list) else 1 for v in lists.values())
 
 
 def parallelism_axes(candidates: int) -> tuple[dict, dict]:
     """(axes, fixed candidate lists) whose optimizer points × candidates per point reach
     ``candidates``: Language models × clusters × global batch × seq_len."""
-    ms = _ms()
+    ms = harness.mlsysim()
     opt = ms.ParallelismOptimizer()
     full = {
         "model": [m for m in ms.Models.Language if m.si["is_sparse"] != 1.0],
@@ -95,17 +72,13 @@ def parallelism_axes(candidates: int) -> tuple[dict, dict]:
         "batch_size": [256, 1024, 4096, 512, 2048, 128, 8192, 64],
         "seq_len": [2048, 4096, 8192, 1024],
     }
-
-    def reached(axes):
-        return _n_points(axes) * _candidate_count(opt, axes, {}) >= candidates
-
-    axes = _grow(full, reached)
+    axes = harness.grow_axes(full, lambda axes: n_points(axes) * _per_point(opt.candidates(**axes)) >= candidates)
     return axes, opt.candidates(**axes)
 
 
 def batching_axes(candidates: int, batches: int = 256) -> dict:
     """models × GPUs × arrival rate × SLA with ``batches`` batch sizes per point."""
-    ms = _ms()
+    ms = harness.mlsysim()
     full = {
         "model": [ms.Models.Language.Llama3_8B, ms.Models.Language.Llama2_7B, ms.Models.Language.Llama3_70B,
                   ms.Models.Language.GPT2, ms.Models.Language.OPT_13B],
@@ -114,116 +87,78 @@ def batching_axes(candidates: int, batches: int = 256) -> dict:
         "arrival_rate_qps": list(np.geomspace(0.01, 20.0, 12)),
         "sla_latency_ms": list(np.geomspace(500.0, 120000.0, 12)),
     }
-    return _grow(full, lambda axes: _n_points(axes) * batches >= candidates)
+    return harness.grow_axes(full, lambda axes: n_points(axes) * batches >= candidates)
 
 
 def placement_axes(candidates: int) -> dict:
     """clusters × duration × carbon price with every built-in region per point."""
-    ms = _ms()
+    ms = harness.mlsysim()
     regions = len(ms.Infra.Grids.keys())
     full = {
         "fleet": list(ms.Systems.Clusters),
         "duration_days": list(np.linspace(1.0, 1095.0, 200)),
         "carbon_tax_per_ton": list(np.linspace(0.0, 500.0, 50)),
     }
-    return _grow(full, lambda axes: _n_points(axes) * regions >= candidates)
+    return harness.grow_axes(full, lambda axes: n_points(axes) * regions >= candidates)
 
 
 def _bench(name: str, opt, axes: dict, fixed: dict, per_point: int, repeats: int, loop_points: int, seed: int,
            reads: tuple, target_seconds: float | None, min_candidates: int | None) -> list[Row]:
-    points = _n_points(axes)
-    n = points * per_point
-
-    def grid_call():
-        r = opt.solve(**axes, **fixed)
-        r.dataset
-        return r
-
-    seconds, traced, rss, method, result = _measure(grid_call, repeats)
-    loop_s, index, scalars = _loop_baseline(opt, axes, fixed, loop_points, seed, repeats, reads)
-    diff = _compare(result.dataset, index, scalars)
-    del result
-    rate, loop_rate = n / seconds, loop_points * per_point / loop_s
-    ref = REFERENCE_SECONDS_PER_CANDIDATE[name] / (seconds / n)
+    """(grid row, loop row); ``points`` count candidates (optimizer points × ``per_point``)."""
+    run = harness.grid_vs_loop(opt, axes, fixed, repeats, loop_points, seed, reads, per_point)
+    n = run.points
+    ref = REFERENCE_SECONDS_PER_CANDIDATE[name] / (run.seconds / n)
     big = target_seconds is not None and n >= min_candidates
     target = f">= {min_candidates:.0e} candidates < {target_seconds:g} s" if big else "grid == loop"
-    passed = diff <= REL_TOL and (seconds < target_seconds if big else True)
-    note = (f"{_shape_note(axes)} points × {per_point} candidates; {ref:,.0f}x the reference per candidate; "
-            f"max rel diff {diff:.1e}")
-    grid_row = Row(f"{name} {n:.1e} candidates", n, seconds, rate, _mb(traced), _mb(rss), rate / loop_rate, target,
-                   passed, note, {"optimizer_points": points, "candidates_per_point": per_point,
-                                  "shape": {d: len(v) for d, v in axes.items()}, "max_rel_diff": diff,
-                                  "seconds_per_candidate": seconds / n, "ratio_vs_reference_per_candidate": ref,
-                                  "reference_seconds_per_candidate": REFERENCE_SECONDS_PER_CANDIDATE[name],
-                                  "rss_method": method, "loop_points": loop_points, "loop_seconds": loop_s})
-    loop_row = Row(f"{name} scalar loop ({loop_points} pts)", loop_points * per_point, loop_s, loop_rate, None,
-                   None, 1.0, "baseline", None, "one optimizer solve per point, sampled from the grid",
-                   {"optimizer_points": loop_points})
-    return [grid_row, loop_row]
+    passed = run.agrees and (run.seconds < target_seconds if big else True)
+    note = (f"{run.shape_text} points × {per_point} candidates; {ref:,.0f}x the reference per candidate; "
+            f"max rel diff {run.max_rel_diff:.1e}")
+    extra = {"optimizer_points": run.grid_points, "candidates_per_point": per_point,
+             "seconds_per_candidate": run.seconds / n, "ratio_vs_reference_per_candidate": ref,
+             "reference_seconds_per_candidate": REFERENCE_SECONDS_PER_CANDIDATE[name]}
+    return [run.grid_row(f"{name} {n:.1e} candidates", target, passed, note, extra),
+            run.loop_row(f"{name} scalar loop ({loop_points} pts)",
+                         "one optimizer solve per point, sampled from the grid", {"optimizer_points": loop_points})]
 
 
 def bench_parallelism(candidates: int = 10**6, repeats: int = 3, loop_points: int = 8, seed: int = 0) -> list[Row]:
     """ParallelismOptimizer over >= ``candidates`` candidates in one call."""
-    ms = _ms()
     axes, lists = parallelism_axes(candidates)
-    per_point = math.prod(len(v) if isinstance(v, list) else 1 for v in lists.values())
-    return _bench("ParallelismOptimizer", ms.ParallelismOptimizer(), axes, lists, per_point, repeats, loop_points,
-                  seed, ("best_tp_size", "mfu"), TARGETS["parallelism_seconds"], TARGETS["parallelism_candidates"])
+    return _bench("ParallelismOptimizer", harness.mlsysim().ParallelismOptimizer(), axes, lists, _per_point(lists),
+                  repeats, loop_points, seed, ("best_tp_size", "mfu"), TARGETS["parallelism_seconds"],
+                  TARGETS["parallelism_candidates"])
 
 
 def bench_batching(candidates: int = 10**6, repeats: int = 3, loop_points: int = 8, seed: int = 1) -> list[Row]:
     """BatchingOptimizer over >= ``candidates`` (point, batch) candidates in one call."""
-    ms = _ms()
-    return _bench("BatchingOptimizer", ms.BatchingOptimizer(), batching_axes(candidates), {"seq_len": 512}, 256,
-                  repeats, loop_points, seed, ("best_batch_size", "max_throughput"), None, None)
+    return _bench("BatchingOptimizer", harness.mlsysim().BatchingOptimizer(), batching_axes(candidates),
+                  {"seq_len": 512}, 256, repeats, loop_points, seed, ("best_batch_size", "max_throughput"), None,
+                  None)
 
 
 def bench_placement(candidates: int = 10**6, repeats: int = 3, loop_points: int = 20, seed: int = 2) -> list[Row]:
     """PlacementOptimizer over >= ``candidates`` (point, region) candidates in one call."""
-    ms = _ms()
+    ms = harness.mlsysim()
     regions = len(ms.Infra.Grids.keys())
     return _bench("PlacementOptimizer", ms.PlacementOptimizer(), placement_axes(candidates), {"regions": "all"},
                   regions, repeats, loop_points, seed, ("best_region", "objective"), None, None)
 
 
 def run_all(candidates: int = 10**6, repeats: int = 3, loop_points: int = 8, progress: bool = False) -> list[Row]:
-    ms = _ms()
-    # One-time costs (xarray import, registry parsing, numba compilation) out of the first row.
+    """Every benchmark, in order (one untimed warm-up call first: imports, registries, numba)."""
+    ms = harness.mlsysim()
     ms.ParallelismOptimizer().solve(ms.Models.Language.Llama3_8B, ms.Systems.Clusters.Lab_64_H100, 64, top_k=2)
-    steps = [lambda: bench_parallelism(candidates, repeats, loop_points),
-             lambda: bench_batching(candidates, repeats, loop_points),
-             lambda: bench_placement(candidates, repeats, 2 * loop_points)]
-    rows = []
-    for step in steps:
-        new = step()
-        if progress:
-            for row in new:
-                print(f"  ... {row.benchmark}: {row.seconds:.4g} s", file=sys.stderr, flush=True)
-        rows += new
-    return rows
+    return harness.run_steps([lambda: bench_parallelism(candidates, repeats, loop_points),
+                              lambda: bench_batching(candidates, repeats, loop_points),
+                              lambda: bench_placement(candidates, repeats, 2 * loop_points)], progress)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_optimizers",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="every benchmark once at a tiny size (smoke test)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per grid benchmark (best is kept)")
-    parser.add_argument("--json", metavar="PATH", help="write the rows and the environment as JSON")
-    parser.add_argument("--strict", action="store_true", help="exit with status 1 if any target fails")
-    args = parser.parse_args(argv)
-    kw = dict(candidates=10**4, repeats=1, loop_points=3) if args.quick else dict(repeats=args.repeats)
-    rows = run_all(progress=sys.stderr.isatty(), **kw)
-    print(format_table(rows))
-    env = _environment()
-    print(f"\n{env['python']} / numpy {env['numpy']} / {env['platform']} / {env['cpus']} CPUs. "
-          "points: candidates (optimizer points × candidates per point). Seconds: best of repeats of "
-          "solve + .dataset. traced MB: tracemalloc peak; RSS MB: peak RSS growth.")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"environment": env, "targets": TARGETS, "reference": REFERENCE_SECONDS_PER_CANDIDATE,
-                       "rows": [_json_ready(asdict(r)) for r in rows]}, fh, indent=2)
-    failed = [r.benchmark for r in rows if r.passed is False]
-    return 1 if (args.strict and failed) else 0
+    return harness.cli(argv, prog="bench_optimizers", doc=__doc__, run_all=run_all, targets=TARGETS,
+                       json_extra={"reference": REFERENCE_SECONDS_PER_CANDIDATE},
+                       quick=dict(candidates=10**4, loop_points=3),
+                       footnote="points: candidates (optimizer points × candidates per point). Seconds: best of "
+                                "repeats of solve + .dataset. traced MB: tracemalloc peak; RSS MB: peak RSS growth.")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Run::
 Every kernel of ``mlsysim_vec.reduce.KERNELS`` is timed twice in the same run: the numba engine
 (after its one-time compilation, which is measured separately) and its plain-numpy reference,
 whose speed is the baseline of the ``vs numpy`` column. Both must give identical outputs (the
-row fails otherwise). Conventions and measurement as ``benchmarks/bench_spine.py`` (whose
+row fails otherwise). Conventions and measurement as ``benchmarks/harness.py`` (whose
 helpers this module uses): wall time is the best of ``repeats`` runs after an untimed run;
 ``traced MB`` the tracemalloc peak of one run; ``RSS MB`` the peak RSS growth of one run.
 
@@ -27,12 +27,10 @@ kernel's compilation.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +38,11 @@ import numpy as np
 if __package__ in (None, ""):                     # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_spine as bs  # noqa: E402
-from benchmarks.bench_spine import Row  # noqa: E402
+from benchmarks import harness  # noqa: E402
+from benchmarks.harness import Row, mb  # noqa: E402
 
 __all__ = ["TARGETS", "argmax_inputs", "pareto_inputs", "bench_first_call", "bench_masked_argmax", "bench_top_k",
-           "bench_pareto", "bench_chunked_argmax", "run_all", "format_table", "main"]
+           "bench_pareto", "bench_chunked_argmax", "run_all", "COLUMNS", "format_table", "main"]
 
 TARGETS = {
     "argmax_elements_per_s": 1e8,
@@ -89,15 +87,15 @@ def _pair(name: str, label: str, call_numba, call_numpy, size: int, unit: str, r
           target: str, passed_numba, note: str) -> list[Row]:
     """Time the numba engine and the numpy reference on the same input; rows for both. The
     caller has compiled the kernel (``_compiled``), so no row counts the compilation."""
-    n_s, n_traced, n_rss, method, n_out = bs._measure(call_numba, repeats)
-    r_s, r_traced, r_rss, _, r_out = bs._measure(call_numpy, repeats)
+    n_s, n_traced, n_rss, method, n_out = harness.measure(call_numba, repeats)
+    r_s, r_traced, r_rss, _, r_out = harness.measure(call_numpy, repeats)
     agree = _same(n_out if isinstance(n_out, tuple) else (n_out,), r_out if isinstance(r_out, tuple) else (r_out,))
     rate, ref_rate = size / n_s, size / r_s
     extra = {"kernel": name, "unit": unit, "agree": agree, "rss_method": method, "numpy_seconds": r_s,
              "numpy_per_s": ref_rate, "speedup": ref_rate and rate / ref_rate}
-    return [Row(f"{label} numba", size, n_s, rate, bs._mb(n_traced), bs._mb(n_rss), rate / ref_rate, target,
+    return [Row(f"{label} numba", size, n_s, rate, mb(n_traced), mb(n_rss), rate / ref_rate, target,
                 agree and passed_numba(n_s, rate), f"{note}; == numpy: {'yes' if agree else 'NO'}", extra),
-            Row(f"{label} numpy reference", size, r_s, ref_rate, bs._mb(r_traced), bs._mb(r_rss), 1.0, "baseline",
+            Row(f"{label} numpy reference", size, r_s, ref_rate, mb(r_traced), mb(r_rss), 1.0, "baseline",
                 None, note, {"kernel": name, "unit": unit})]
 
 
@@ -145,9 +143,9 @@ def bench_masked_argmax(elements: int = 3 * 10**7, repeats: int = 3, seed: int =
                  f"{values.shape[0]:,} slices x {SLICE} along the last axis")
     if values.shape[0] % 10 == 0:
         cube, cube_mask = (x.reshape(10, -1, SLICE) for x in (values, mask))
-        s, traced, rss, method, out = bs._measure(lambda: numba_fn(cube, cube_mask, axis=(0, 2)), repeats)
+        s, traced, rss, method, out = harness.measure(lambda: numba_fn(cube, cube_mask, axis=(0, 2)), repeats)
         agree = _same(out, numpy_fn(cube, cube_mask, axis=(0, 2)))
-        rows.append(Row(f"masked_argmax {n:.1e} axes (0, 2) numba", n, s, n / s, bs._mb(traced), bs._mb(rss), None,
+        rows.append(Row(f"masked_argmax {n:.1e} axes (0, 2) numba", n, s, n / s, mb(traced), mb(rss), None,
                         "numba == numpy", agree, f"{cube.shape} reduced over axes (0, 2): not trailing, copied first; "
                         f"== numpy: {'yes' if agree else 'NO'}", {"kernel": "masked_argmax", "rss_method": method,
                                                                   "agree": agree}))
@@ -197,10 +195,10 @@ def bench_chunked_argmax(elements: int = 3 * 10**7, chunk_rows: int = 2000, chun
     def lazy():
         return dask.compute(*reduce.masked_argmax(lazy_values, lazy_mask))
 
-    s, traced, rss, method, out = bs._measure(lazy, repeats)
+    s, traced, rss, method, out = harness.measure(lazy, repeats)
     agree = _same(out, eager)
     blocks = math.prod(lazy_values.numblocks)
-    return [Row(f"masked_argmax {n:.1e} dask", n, s, n / s, bs._mb(traced), bs._mb(rss), None, "dask == eager", agree,
+    return [Row(f"masked_argmax {n:.1e} dask", n, s, n / s, mb(traced), mb(rss), None, "dask == eager", agree,
                 f"chunks {chunks} ({blocks} blocks), threaded scheduler; == eager: {'yes' if agree else 'NO'}",
                 {"kernel": "masked_argmax", "chunks": chunks, "blocks": blocks, "agree": agree, "rss_method": method})]
 
@@ -208,18 +206,13 @@ def bench_chunked_argmax(elements: int = 3 * 10**7, chunk_rows: int = 2000, chun
 # ---------------------------------------------------------------------------- driver
 def run_all(elements: int = 3 * 10**7, pareto_points: int = 10**6, repeats: int = 3, chunk_rows: int = 2000,
             chunk_cols: int = 250, progress: bool = False) -> list[Row]:
+    """Every benchmark, in order; each numba row notes its kernel's one-time compile time."""
     steps = [bench_first_call,
              lambda: bench_masked_argmax(elements, repeats),
              lambda: bench_top_k(elements, repeats=repeats),
              lambda: bench_pareto(pareto_points, repeats),
              lambda: bench_chunked_argmax(elements, chunk_rows, chunk_cols, repeats)]
-    rows = []
-    for step in steps:
-        new = step()
-        if progress:
-            for row in new:
-                print(f"  ... {row.benchmark}: {row.seconds:.4g} s", file=sys.stderr, flush=True)
-        rows += new
+    rows = harness.run_steps(steps, progress)
     compile_s = {r.extra["kernel"]: r.seconds for r in rows if r.benchmark.startswith("first call")}
     for row in rows:
         if row.benchmark.endswith(" numba") and row.extra.get("kernel") in compile_s:
@@ -227,50 +220,21 @@ def run_all(elements: int = 3 * 10**7, pareto_points: int = 10**6, repeats: int 
     return rows
 
 
-_COLUMNS = (("benchmark", "benchmark", "str"), ("points", "elements", "int"), ("seconds", "seconds", "s"),
-            ("points_per_s", "elements/s", "rate"), ("traced_mb", "traced MB", "mb"), ("rss_mb", "RSS MB", "mb"),
-            ("ratio_vs_loop", "vs numpy", "ratio"), ("target", "target", "str"), ("passed", "pass", "pass"),
-            ("note", "note", "str"))
+#: The table's columns: the baseline is the numpy reference, and the points are elements.
+COLUMNS = harness.retitled(points="elements", points_per_s="elements/s", ratio_vs_loop="vs numpy")
 
 
 def format_table(rows: list[Row]) -> str:
-    """bench_spine's table, with the baseline column titled for the numpy reference."""
-    header = [title for _, title, _ in _COLUMNS]
-    body = [[bs._fmt(getattr(r, attr), kind) for attr, _, kind in _COLUMNS] for r in rows]
-    widths = [max(len(x) for x in col) for col in zip(header, *body)]
-    numeric = {i for i, (_, _, kind) in enumerate(_COLUMNS) if kind in ("int", "s", "rate", "mb", "ratio")}
-
-    def line(cells):
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(b) for b in body])
+    """The shared table, with the baseline column titled for the numpy reference."""
+    return harness.format_table(rows, COLUMNS)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_reduce", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="every benchmark once at a tiny size (smoke test)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per benchmark (best is kept)")
-    parser.add_argument("--json", metavar="PATH", help="write the rows and the environment as JSON")
-    parser.add_argument("--strict", action="store_true", help="exit with status 1 if any target fails")
-    args = parser.parse_args(argv)
-    if args.quick:
-        kw = dict(elements=2 * 10**4, pareto_points=10**3, repeats=1, chunk_rows=7, chunk_cols=300)
-    else:
-        kw = dict(repeats=args.repeats)
-    rows = run_all(progress=sys.stderr.isatty(), **kw)
-    print(format_table(rows))
-    env = bs._environment()
-    print(f"\n{env['python']} / numpy {env['numpy']} / {env['platform']} / {env['cpus']} CPUs. "
-          "Seconds: best of repeats after an untimed run (compilation excluded; first calls measured in a fresh "
-          "process). vs numpy: elements/s over the numpy reference's on the same input. traced MB: tracemalloc "
-          "peak; RSS MB: peak RSS growth.")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"environment": env, "targets": TARGETS, "rows": [bs._json_ready(asdict(r)) for r in rows]},
-                      fh, indent=2)
-    failed = [r.benchmark for r in rows if r.passed is False]
-    return 1 if (args.strict and failed) else 0
+    return harness.cli(argv, prog="bench_reduce", doc=__doc__, run_all=run_all, targets=TARGETS, columns=COLUMNS,
+                       quick=dict(elements=2 * 10**4, pareto_points=10**3, chunk_rows=7, chunk_cols=300),
+                       footnote="Seconds: best of repeats after an untimed run (compilation excluded; first calls "
+                                "measured in a fresh process). vs numpy: elements/s over the numpy reference's on "
+                                "the same input. traced MB: tracemalloc peak; RSS MB: peak RSS growth.")
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ Run::
     python -m benchmarks.bench_serving --quick         # every benchmark once, tiny (smoke test)
     python -m benchmarks.bench_serving --strict        # exit status 1 if a target fails
 
-Same conventions as ``bench_spine.py`` (whose ``Row``, measurement and table helpers are
-reused): wall time is the best of ``repeats`` runs after an untimed one; ``traced MB`` is the
-tracemalloc peak of one call, ``RSS MB`` the peak RSS growth of one call; every grid is checked
-against a Python loop of scalar ``solve`` calls over a random sample of its points (rel 1e-12),
-and ``vs loop`` is the ratio of the two rates.
+Conventions and measurement as ``benchmarks/harness.py`` (whose ``Row``, measurement, table
+and command line are reused): wall time is the best of ``repeats`` runs after an untimed one;
+``traced MB`` is the tracemalloc peak of one call, ``RSS MB`` the peak RSS growth of one call;
+every grid is checked against a Python loop of scalar ``solve`` calls over a random sample of
+its points (rel 1e-12), and ``vs loop`` is the ratio of the two rates.
 
 What is measured
 ----------------
@@ -28,11 +28,8 @@ What is measured
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +37,8 @@ import numpy as np
 if __package__ in (None, ""):                      # run as a script: python benchmarks/bench_serving.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_spine import (REL_TOL, Row, _compare, _environment, _json_ready,  # noqa: E402
-                                    _loop_baseline, _mb, _measure, _n_points, _shape_note, format_table)
+from benchmarks import harness  # noqa: E402
+from benchmarks.harness import Row  # noqa: E402
 
 __all__ = ["TARGETS", "PRECISIONS", "serving_axes", "capacity_axes", "tail_axes", "bench_serving",
            "bench_capacity", "bench_tail_latency", "run_all", "main"]
@@ -59,16 +56,11 @@ TARGETS = {
 }
 
 
-def _ms():
-    import mlsysim_vec as ms
-    return ms
-
-
 def serving_axes(points: int) -> dict:
     """ServingModel grid of at least ``points`` points: every Language model × every Cloud
     accelerator × S seq_len values (128 … 131072, geometric) × B batch sizes (1 … B) × 4
     precisions, with S <= 16 and B chosen to reach ``points``."""
-    ms = _ms()
+    ms = harness.mlsysim()
     models, hardware = list(ms.Models.Language), list(ms.Hardware.Cloud)
     rest = points / (len(models) * len(hardware) * len(PRECISIONS))
     n_seq = int(min(len(SEQ_LENS), max(1, round(math.sqrt(rest / 2)))))
@@ -81,7 +73,7 @@ def serving_axes(points: int) -> dict:
 def capacity_axes(points: int) -> dict:
     """ServingCapacityModel grid of about ``points`` points: Q qps values (0.5 … 5000/s) ×
     T P99 targets (100 ms … 120 s) × 10 Language models × 20 Cloud accelerators."""
-    ms = _ms()
+    ms = harness.mlsysim()
     models, hardware = list(ms.Models.Language)[:10], list(ms.Hardware.Cloud)[:20]
     rest = points / (len(models) * len(hardware))
     n_qps = max(1, round(math.sqrt(rest * 1.25)))
@@ -100,35 +92,15 @@ def tail_axes(points: int, max_replicas: int = 1024) -> dict:
             "num_replicas": np.arange(1, max_replicas + 1)}
 
 
-def _grid_row(name, solver, axes, fixed, repeats, loop_points, seed, reads, target, passes):
-    """Time ``solve(**axes, **fixed)`` + ``.dataset``, check it against a scalar loop."""
-    n = _n_points(axes)
-
-    def grid_call():
-        r = solver.solve(**axes, **fixed)
-        r.dataset
-        return r
-
-    seconds, traced, rss, method, result = _measure(grid_call, repeats)
-    loop_s, index, scalars = _loop_baseline(solver, axes, fixed, loop_points, seed, repeats, reads)
-    diff = _compare(result.dataset, index, scalars)
-    del result
-    pps, loop_pps = n / seconds, loop_points / loop_s
-    passed = diff <= REL_TOL and passes(n, seconds)
-    return Row(name, n, seconds, pps, _mb(traced), _mb(rss), pps / loop_pps, target, passed,
-               f"{_shape_note(axes)}; max rel diff {diff:.1e}",
-               {"shape": {d: len(v) for d, v in axes.items()}, "max_rel_diff": diff, "rss_method": method,
-                "loop_points": loop_points, "loop_points_per_s": loop_pps})
-
-
 def bench_serving(points: int = 10**6, repeats: int = 3, loop_points: int = 200, seed: int = 0) -> list[Row]:
     """ServingModel over a >= ``points`` grid in one call, against a loop of scalar solves
     (reading ``.ttft``, ``.itl``, ``.feasible``) over sampled points of the same grid."""
     big = points >= TARGETS["serving_min_points"]
     target = f">= {TARGETS['serving_points_per_s']:.0e} pts/s" if big else "grid == loop"
-    return [_grid_row(f"ServingModel grid {points:.0e}", _ms().ServingModel(), serving_axes(points), {}, repeats,
-                      loop_points, seed, ("ttft", "itl", "feasible"), target,
-                      lambda n, s: not big or n / s >= TARGETS["serving_points_per_s"])]
+    run = harness.grid_vs_loop(harness.mlsysim().ServingModel(), serving_axes(points), {}, repeats, loop_points,
+                               seed, ("ttft", "itl", "feasible"))
+    passed = run.agrees and (not big or run.points_per_s >= TARGETS["serving_points_per_s"])
+    return [run.grid_row(f"ServingModel grid {points:.0e}", target, passed)]
 
 
 def bench_capacity(points: int = 10**5, repeats: int = 3, loop_points: int = 50, seed: int = 1) -> list[Row]:
@@ -136,11 +108,11 @@ def bench_capacity(points: int = 10**5, repeats: int = 3, loop_points: int = 50,
     searched), against a loop of scalar solves over sampled points."""
     big = points >= TARGETS["capacity_points"]
     target = f"{TARGETS['capacity_points']:.0e} pts < {TARGETS['capacity_seconds']:g} s" if big else "grid == loop"
-    fixed = {"max_seq_len": 1024, "output_tokens": 128}
-    row = _grid_row(f"ServingCapacityModel grid {points:.0e}", _ms().ServingCapacityModel(), capacity_axes(points),
-                    fixed, repeats, loop_points, seed, ("required_replicas", "estimated_p99_latency"), target,
-                    lambda n, s: not big or s < TARGETS["capacity_seconds"])
-    return [row]
+    run = harness.grid_vs_loop(harness.mlsysim().ServingCapacityModel(), capacity_axes(points),
+                               {"max_seq_len": 1024, "output_tokens": 128}, repeats, loop_points, seed,
+                               ("required_replicas", "estimated_p99_latency"))
+    passed = run.agrees and (not big or run.seconds < TARGETS["capacity_seconds"])
+    return [run.grid_row(f"ServingCapacityModel grid {points:.0e}", target, passed)]
 
 
 def bench_tail_latency(points: int = 10**6, zipped_points: int = 10**5, max_replicas: int = 1024, repeats: int = 3,
@@ -149,9 +121,10 @@ def bench_tail_latency(points: int = 10**6, zipped_points: int = 10**5, max_repl
     ``zipped_points`` random points (λ, s, c ≤ ``max_replicas``) zipped along one dimension."""
     import xarray as xr
 
-    solver = _ms().TailLatencyModel()
-    sweep = _grid_row(f"TailLatencyModel sweep {points:.0e}", solver, tail_axes(points, max_replicas), {}, repeats,
-                      loop_points, seed, ("p99_latency",), f"c = 1..{max_replicas}", lambda n, s: True)
+    solver = harness.mlsysim().TailLatencyModel()
+    run = harness.grid_vs_loop(solver, tail_axes(points, max_replicas), {}, repeats, loop_points, seed,
+                               ("p99_latency",))
+    sweep = run.grid_row(f"TailLatencyModel sweep {points:.0e}", f"c = 1..{max_replicas}", run.agrees)
     rng = np.random.default_rng(seed)
     replicas = rng.integers(1, max_replicas + 1, zipped_points)
     service = rng.uniform(1, 1000, zipped_points)
@@ -165,7 +138,7 @@ def bench_tail_latency(points: int = 10**6, zipped_points: int = 10**5, max_repl
         r.dataset
         return r
 
-    seconds, traced, rss, method, result = _measure(call, repeats)
+    seconds, traced, rss, method, result = harness.measure(call, repeats)
     sample = rng.integers(0, zipped_points, loop_points)
     worst = 0.0
     for i in sample:
@@ -175,7 +148,7 @@ def bench_tail_latency(points: int = 10**6, zipped_points: int = 10**5, max_repl
             if a != b and not (math.isnan(a) and math.isnan(b)):
                 worst = max(worst, abs(a - b) / max(abs(a), abs(b)))
     zipped = Row(f"TailLatencyModel zipped {zipped_points:.0e}", zipped_points, seconds, zipped_points / seconds,
-                 _mb(traced), _mb(rss), None, f"c <= {max_replicas}", worst <= REL_TOL,
+                 harness.mb(traced), harness.mb(rss), None, f"c <= {max_replicas}", worst <= harness.REL_TOL,
                  f"random (λ, s, c) along one dimension; max rel diff {worst:.1e}",
                  {"max_rel_diff": worst, "rss_method": method, "max_replicas": max_replicas})
     return [sweep, zipped]
@@ -184,46 +157,21 @@ def bench_tail_latency(points: int = 10**6, zipped_points: int = 10**5, max_repl
 def run_all(serving_points=10**6, capacity_points=10**5, tail_points=10**6, zipped_points=10**5, repeats: int = 3,
             loop_points: int = 100, progress: bool = False) -> list[Row]:
     """Every benchmark, in order (one untimed warm-up call first: imports, registries)."""
-    ms = _ms()
+    ms = harness.mlsysim()
     ms.ServingCapacityModel().solve(model=ms.Models.Language.Llama3_8B, hardware=ms.Hardware.Cloud,
                                     qps=[1, 10], target_p99_latency_ms=2000).dataset
-    steps = [lambda: bench_serving(serving_points, repeats, loop_points),
-             lambda: bench_capacity(capacity_points, repeats, max(10, loop_points // 2)),
-             lambda: bench_tail_latency(tail_points, zipped_points, 1024, repeats, loop_points)]
-    rows = []
-    for step in steps:
-        new = step()
-        if progress:
-            for row in new:
-                print(f"  ... {row.benchmark}: {row.seconds:.4g} s", file=sys.stderr, flush=True)
-        rows += new
-    return rows
+    return harness.run_steps([lambda: bench_serving(serving_points, repeats, loop_points),
+                              lambda: bench_capacity(capacity_points, repeats, max(10, loop_points // 2)),
+                              lambda: bench_tail_latency(tail_points, zipped_points, 1024, repeats, loop_points)],
+                             progress)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_serving", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="every benchmark once at a tiny size (smoke test)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per benchmark (best is kept)")
-    parser.add_argument("--json", metavar="PATH", help="write the rows and the environment as JSON")
-    parser.add_argument("--strict", action="store_true", help="exit with status 1 if any target fails")
-    args = parser.parse_args(argv)
-    if args.quick:
-        kw = dict(serving_points=10**3, capacity_points=10**3, tail_points=10**4, zipped_points=10**3, repeats=1,
-                  loop_points=10)
-    else:
-        kw = dict(repeats=args.repeats)
-    rows = run_all(progress=sys.stderr.isatty(), **kw)
-    print(format_table(rows))
-    env = _environment()
-    print(f"\n{env['python']} / numpy {env['numpy']} / {env['platform']} / {env['cpus']} CPUs. "
-          "Seconds: best of repeats. traced MB: tracemalloc peak; RSS MB: peak RSS during the call minus RSS before.")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"environment": env, "targets": TARGETS, "rows": [_json_ready(asdict(r)) for r in rows]}, fh,
-                      indent=2)
-    failed = [r.benchmark for r in rows if r.passed is False]
-    return 1 if (args.strict and failed) else 0
+    return harness.cli(argv, prog="bench_serving", doc=__doc__, run_all=run_all, targets=TARGETS,
+                       quick=dict(serving_points=10**3, capacity_points=10**3, tail_points=10**4,
+                                  zipped_points=10**3, loop_points=10),
+                       footnote="Seconds: best of repeats. traced MB: tracemalloc peak; RSS MB: peak RSS during "
+                                "the call minus RSS before.")
 
 
 if __name__ == "__main__":

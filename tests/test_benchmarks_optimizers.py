@@ -1,6 +1,5 @@
 """Each optimizer benchmark body once, tiny (fast); the full table with its target (``-m slow``)."""
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -12,19 +11,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench_optimizers as bo  # noqa: E402
-
-
-def _sane(row):
-    assert row.seconds is not None and row.seconds > 0 and math.isfinite(row.seconds)
-    assert row.points is not None and row.points > 0
-    assert row.points_per_s == pytest.approx(row.points / row.seconds)
+from benchcheck import full_table, sane  # noqa: E402
 
 
 @pytest.mark.parametrize("bench", [bo.bench_parallelism, bo.bench_batching, bo.bench_placement])
 def test_tiny_grid_equals_loop(bench):
     grid, loop = bench(3 * 10**3, repeats=1, loop_points=3)
-    _sane(grid)
-    _sane(loop)
+    sane(grid)
+    sane(loop)
     assert grid.points >= 3 * 10**3
     assert grid.points == grid.extra["optimizer_points"] * grid.extra["candidates_per_point"]
     assert grid.extra["max_rel_diff"] <= 1e-12 and grid.passed is True
@@ -45,10 +39,7 @@ def test_parallelism_axes_reach_a_million_candidates():
 
 @pytest.mark.slow
 def test_full_table_meets_target(tmp_path):
-    out = tmp_path / "bench.json"
-    assert bo.main(["--json", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
-    assert not [r["benchmark"] for r in rows if r["passed"] is False]
+    rows = full_table(bo.main, tmp_path)
     (row,) = [r for r in rows if r["benchmark"].startswith("ParallelismOptimizer") and "loop" not in r["benchmark"]]
     assert row["points"] >= bo.TARGETS["parallelism_candidates"]
     assert row["seconds"] < bo.TARGETS["parallelism_seconds"]

@@ -1,7 +1,5 @@
 """Each reduction benchmark body once, tiny (fast); the full table with its targets (``-m slow``)."""
 
-import json
-import math
 import sys
 from pathlib import Path
 
@@ -12,18 +10,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench_reduce as br  # noqa: E402
-
-
-def _sane(row):
-    assert row.seconds is not None and row.seconds > 0 and math.isfinite(row.seconds)
-    assert row.points is not None and row.points > 0
-    assert row.points_per_s == pytest.approx(row.points / row.seconds)
+from benchcheck import full_table, sane  # noqa: E402
 
 
 def _numba_and_reference(rows):
     fast, ref = rows[0], rows[1]
-    _sane(fast)
-    _sane(ref)
+    sane(fast)
+    sane(ref)
     assert fast.benchmark.endswith(" numba") and ref.target == "baseline"
     assert fast.extra["agree"] is True and fast.passed is True
     assert fast.ratio_vs_loop == pytest.approx(fast.points_per_s / ref.points_per_s)
@@ -35,7 +28,7 @@ def test_masked_argmax_tiny_numba_equals_numpy():
     fast = _numba_and_reference(rows)
     assert fast.points == 2 * 10**4 and fast.target == "numba == numpy"     # below the size the target needs
     (axes,) = rows[2:]
-    _sane(axes)
+    sane(axes)
     assert axes.passed is True and "(0, 2)" in axes.benchmark
 
 
@@ -50,7 +43,7 @@ def test_pareto_tiny_numba_equals_numpy():
 
 def test_chunked_argmax_tiny_equals_eager():
     (row,) = br.bench_chunked_argmax(2 * 10**4, chunk_rows=7, chunk_cols=300, repeats=1)
-    _sane(row)
+    sane(row)
     assert row.extra["blocks"] > 1 and row.passed is True
 
 
@@ -70,11 +63,7 @@ def test_table_titles_the_numpy_baseline():
 
 @pytest.mark.slow
 def test_full_table_meets_targets(tmp_path):
-    out = tmp_path / "bench.json"
-    assert br.main(["--json", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
-    failed = [r["benchmark"] for r in rows if r["passed"] is False]
-    assert not failed, f"benchmarks below target or disagreeing: {failed}"
+    rows = full_table(br.main, tmp_path)
     (argmax,) = [r for r in rows if r["extra"].get("kernel") == "masked_argmax" and r["target"].startswith(">=")]
     assert argmax["points"] >= br.TARGETS["argmax_min_elements"]
     assert argmax["points_per_s"] >= br.TARGETS["argmax_elements_per_s"]

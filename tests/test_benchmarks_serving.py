@@ -1,7 +1,5 @@
 """Each serving benchmark body once, tiny (fast); the full table with its targets (``-m slow``)."""
 
-import json
-import math
 import sys
 from pathlib import Path
 
@@ -12,12 +10,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench_serving as bs  # noqa: E402
-from benchmarks import bench_spine  # noqa: E402
+from benchmarks.harness import REL_TOL, n_points  # noqa: E402
+from benchcheck import full_table, sane  # noqa: E402
 
 
 def _sane(row):
-    assert row.seconds is not None and row.seconds > 0 and math.isfinite(row.seconds)
-    assert row.points > 0 and row.points_per_s == pytest.approx(row.points / row.seconds)
+    sane(row)
     assert row.traced_mb is not None and row.traced_mb > 0
     assert row.passed is True, row
 
@@ -25,23 +23,23 @@ def _sane(row):
 def test_serving_tiny_grid_equals_loop():
     (row,) = bs.bench_serving(10**3, repeats=1, loop_points=10)
     _sane(row)
-    assert row.extra["max_rel_diff"] <= bench_spine.REL_TOL and row.ratio_vs_loop > 0
-    assert row.points == bs._n_points(bs.serving_axes(10**3)) >= 10**3
+    assert row.extra["max_rel_diff"] <= REL_TOL and row.ratio_vs_loop > 0
+    assert row.points == n_points(bs.serving_axes(10**3)) >= 10**3
 
 
 def test_serving_axes_reach_the_size():
     for size in (10**4, 10**5, 10**6, 10**7):         # 1,984 points at least (models × GPUs × precisions)
         axes = bs.serving_axes(size)
-        assert size <= bs._n_points(axes) <= 1.3 * size
+        assert size <= n_points(axes) <= 1.3 * size
         assert list(axes) == ["model", "hardware", "seq_len", "batch_size", "precision"]
 
 
 def test_capacity_tiny_grid_equals_loop():
     (row,) = bs.bench_capacity(10**3, repeats=1, loop_points=10)
     _sane(row)
-    assert row.extra["max_rel_diff"] <= bench_spine.REL_TOL
+    assert row.extra["max_rel_diff"] <= REL_TOL
     axes = bs.capacity_axes(10**5)
-    assert 10**5 <= bs._n_points(axes) <= 1.1 * 10**5
+    assert 10**5 <= n_points(axes) <= 1.1 * 10**5
     assert list(axes) == ["qps", "target_p99_latency_ms", "model", "hardware"]
 
 
@@ -50,15 +48,12 @@ def test_tail_latency_tiny():
     _sane(sweep)
     _sane(zipped)
     assert sweep.extra["shape"]["num_replicas"] == 1024
-    assert zipped.extra["max_rel_diff"] <= bench_spine.REL_TOL
+    assert zipped.extra["max_rel_diff"] <= REL_TOL
 
 
 @pytest.mark.slow
 def test_full_table_meets_targets(tmp_path):
-    out = tmp_path / "bench.json"
-    assert bs.main(["--json", str(out)]) == 0
-    rows = {r["benchmark"].split(" 1e")[0]: r for r in json.loads(out.read_text())["rows"]}
-    assert not [name for name, r in rows.items() if r["passed"] is False]
+    rows = {r["benchmark"].split(" 1e")[0]: r for r in full_table(bs.main, tmp_path)}
     serving = rows["ServingModel grid"]
     assert serving["points"] >= bs.TARGETS["serving_min_points"]
     assert serving["points_per_s"] >= bs.TARGETS["serving_points_per_s"]
