@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..grid import Arg, Grid
-from ..models.types import Workload
 from ..physics import roofline as rl
 from ..physics import synthesis as syn
-from ..physics.constants import ACTIVATION_TRAFFIC_RATIO, LAYER_TAX_S, PRECISIONS
+from ..physics.constants import ACTIVATION_TRAFFIC_RATIO, LAYER_TAX_S
 from ..variables import Variable, reason, register
-from .base import HARDWARE, PRECISION, Resolver, precision_terms
+from .base import HARDWARE, PRECISION, Resolver, model_arg, precision_bytes, precision_terms
 
 __all__ = ["SensitivitySolver", "SynthesisSolver", "SENSITIVITY_PARAMETERS"]
 
@@ -25,7 +24,6 @@ __all__ = ["SensitivitySolver", "SynthesisSolver", "SENSITIVITY_PARAMETERS"]
 #: categories of ``binding_constraint``.
 SENSITIVITY_PARAMETERS = ("peak_flops", "memory_bandwidth", "memory_capacity")
 _CAPACITY = SENSITIVITY_PARAMETERS.index("memory_capacity")
-_FP16, _BF16 = PRECISIONS.index("fp16"), PRECISIONS.index("bf16")
 
 _LEVER_MEANING = {
     "peak_flops": "peak FLOP/s (the headline peak and every per-precision peak)",
@@ -64,9 +62,6 @@ register(
                                                        "can"),
 )
 
-
-def _model_arg():
-    return Arg("model", "record", types=(Workload,), type_hint="Workload record (Models.*)")
 
 
 def _inference_overhead(dispatch_tax, layers):
@@ -120,7 +115,7 @@ class SensitivitySolver(Resolver):
     """
 
     ARGS = (
-        _model_arg(),
+        model_arg(),
         HARDWARE,
         Arg("batch_size", "integer", default=1, low=1),
         PRECISION,
@@ -210,7 +205,7 @@ class SynthesisSolver(Resolver):
     """
 
     ARGS = (
-        _model_arg(),
+        model_arg(),
         Arg("target_latency", unit="s", low=0.0, low_open=True),
         PRECISION,
         Arg("efficiency", default=0.5, low=1e-9, high=1.0),
@@ -224,7 +219,7 @@ class SynthesisSolver(Resolver):
         code, batch, eta = g["precision"], g["batch_size"], g["efficiency"]
         target = g["target_latency"]
         weights = rl.weight_bytes(model("parameters"), model("model_size"), model("weights_rule"),
-                                  rl.bytes_per_element(code), (code == _FP16) | (code == _BF16))
+                                  *precision_bytes(code))
         ops = model("ops_per_sample") * batch
         bandwidth, flops = syn.reference_requirements(weights, ops, target, eta)
         overhead = _inference_overhead(g["dispatch_tax"], model("layers"))

@@ -6,11 +6,12 @@ import numpy as np
 
 from ..grid import Arg, Grid, build_grid
 from ..hardware.types import HardwareNode
+from ..models.types import Workload
 from ..physics import roofline as rl
 from ..physics.constants import PRECISIONS
 from ..result import Result
 
-__all__ = ["Resolver", "HARDWARE", "PRECISION", "precision_terms", "is_false"]
+__all__ = ["Resolver", "HARDWARE", "PRECISION", "model_arg", "precision_bytes", "precision_terms", "is_false"]
 
 _PRECISION_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}
 _FP16, _BF16 = PRECISIONS.index("fp16"), PRECISIONS.index("bf16")
@@ -19,6 +20,16 @@ _FP16, _BF16 = PRECISIONS.index("fp16"), PRECISIONS.index("bf16")
 HARDWARE = Arg("hardware", "record", types=(HardwareNode,), type_hint="HardwareNode record (Hardware.*)")
 #: The ``precision`` argument (D15: eight precisions, case-insensitive).
 PRECISION = Arg("precision", "choice", default="fp16", choices=PRECISIONS, aliases=_PRECISION_ALIASES)
+
+
+def model_arg(name: str = "model", types: tuple = (Workload,), hint: str = "Workload record (Models.*)", **kw) -> Arg:
+    """A workload argument (``model``, ``draft_model``...) accepting records of ``types``."""
+    return Arg(name, "record", types=types, type_hint=hint, **kw)
+
+
+def precision_bytes(code):
+    """Bytes per element and the 16-bit flag (fp16/bf16) of precision codes."""
+    return rl.bytes_per_element(code), (code == _FP16) | (code == _BF16)
 
 
 def precision_terms(grid: Grid, records: str = "hardware", prefix: str = ""):
@@ -30,7 +41,7 @@ def precision_terms(grid: Grid, records: str = "hardware", prefix: str = ""):
     code = grid["precision"]
     table = [grid.field(records, f"{prefix}flops_{p}") for p in PRECISIONS]
     peak, fallback = rl.peak_flops_for_precision(code, table, grid.field(records, f"{prefix}peak_flops"))
-    return rl.bytes_per_element(code), (code == _FP16) | (code == _BF16), peak, fallback
+    return (*precision_bytes(code), peak, fallback)
 
 
 def is_false(grid: Grid, name: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..grid import Arg, Grid
-from ..models.types import SparseTransformerWorkload, Workload
+from ..models.types import SparseTransformerWorkload
 from ..physics import comm
 from ..physics import memory as mem
 from ..physics import moe
@@ -24,7 +24,7 @@ from ..physics.constants import (ACTIVATION_TRAFFIC_RATIO, DEFAULT_HIDDEN_DIM, L
                                  OPTIMIZERS)
 from ..systems.types import Fleet, NetworkFabric
 from ..variables import BOTTLENECKS, Variable, reason, register
-from .base import HARDWARE, PRECISION, Resolver, precision_terms
+from .base import HARDWARE, PRECISION, Resolver, model_arg, precision_terms
 
 __all__ = ["DistributedModel", "MoERoutingModel", "TopologyModel", "NetworkRooflineModel", "ReliabilityModel",
            "CheckpointModel", "OrchestrationModel"]
@@ -128,9 +128,6 @@ FLEET = Arg("fleet", "record", types=(Fleet,), type_hint="Fleet record (Systems.
 _COMPUTE, _MEMORY, _NETWORK = (BOTTLENECKS.index(k) for k in ("Compute", "Memory", "Network"))
 
 
-def _model_arg(types=(Workload,), hint="Workload record (Models.*)", **kw):
-    return Arg("model", "record", types=types, type_hint=hint, **kw)
-
 
 def _or_default(values, default):
     return np.where(np.isnan(values), default, values)
@@ -217,7 +214,7 @@ class DistributedModel(Resolver):
     """
 
     ARGS = (
-        _model_arg(),
+        model_arg(),
         FLEET,
         Arg("batch_size", "integer", default=1, low=1),
         PRECISION,
@@ -398,7 +395,7 @@ class MoERoutingModel(Resolver):
     """
 
     ARGS = (
-        _model_arg(types=(SparseTransformerWorkload,), hint="SparseTransformerWorkload (a mixture-of-experts model)"),
+        model_arg(types=(SparseTransformerWorkload,), hint="SparseTransformerWorkload (a mixture-of-experts model)"),
         Arg("batch_size", "integer", low=1),
         Arg("seq_len", "integer", low=1),
         PRECISION,
@@ -484,7 +481,7 @@ class NetworkRooflineModel(Resolver):
     """
 
     ARGS = (
-        _model_arg(),
+        model_arg(),
         FLEET,
         PRECISION,
         Arg("efficiency", default=0.5, low=1e-9, high=1.0),
@@ -582,7 +579,7 @@ class CheckpointModel(Resolver):
     """
 
     ARGS = (
-        _model_arg(),
+        model_arg(),
         HARDWARE,
         Arg("optimizer", "choice", default="adam", choices=OPTIMIZERS),
         Arg("checkpoint_interval_hours", default=4.0, unit="hour", low=0.0),

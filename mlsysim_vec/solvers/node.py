@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..grid import Arg, Grid
-from ..models.types import EmbodiedWorkload, SSMWorkload, TransformerWorkload, Workload
+from ..models.types import EmbodiedWorkload, SSMWorkload, TransformerWorkload
 from ..physics import efficiency as eff
 from ..physics import memory as mem
 from ..physics import roofline as rl
 from ..physics.constants import (ACTIVATION_TRAFFIC_RATIO, CHECKPOINTING, DEFAULT_HEADS, DEFAULT_HIDDEN_DIM,
                                  LAYER_TAX_S, LORA_RANK, OPTIMIZER_BYTES, OPTIMIZERS, PRECISIONS)
 from ..variables import reason
-from .base import HARDWARE, PRECISION, Resolver, is_false, precision_terms
+from .base import HARDWARE, PRECISION, Resolver, is_false, model_arg, precision_terms
 
 __all__ = ["SingleNodeModel", "Engine", "EfficiencyModel", "TrainingMemoryModel", "OOMError"]
 
@@ -32,9 +32,6 @@ class OOMError(MemoryError):
         self.required_bytes = required_bytes
         self.available_bytes = available_bytes
 
-
-def _model_arg(types=(Workload,), hint="Workload record (Models.*)", **kw):
-    return Arg("model", "record", types=types, type_hint=hint, **kw)
 
 
 class SingleNodeModel(Resolver):
@@ -65,7 +62,7 @@ class SingleNodeModel(Resolver):
     """
 
     ARGS = (
-        _model_arg(),
+        model_arg(),
         HARDWARE,
         Arg("batch_size", "integer", default=1, low=1),
         PRECISION,
@@ -212,7 +209,7 @@ class EfficiencyModel(Resolver):
     """
 
     ARGS = (
-        _model_arg(default=None),
+        model_arg(default=None),
         HARDWARE,
         Arg("workload_type", "choice", default="ffn", choices=eff.WORKLOAD_TYPES),
         Arg("use_flash_attention", "bool", default=False),
@@ -260,7 +257,7 @@ class TrainingMemoryModel(Resolver):
     """
 
     ARGS = (
-        _model_arg(types=(TransformerWorkload, SSMWorkload, EmbodiedWorkload),
+        model_arg(types=(TransformerWorkload, SSMWorkload, EmbodiedWorkload),
                    hint="TransformerWorkload (or a layered model with parameters, layers and hidden_dim)"),
         HARDWARE,
         Arg("batch_size", "integer", low=1),

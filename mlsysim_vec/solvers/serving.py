@@ -19,7 +19,7 @@ from ..physics import queueing as qu
 from ..physics import roofline as rl
 from ..physics import serving as sv
 from ..variables import BOTTLENECKS, Variable, reason, register
-from .base import HARDWARE, PRECISION, Resolver, precision_terms
+from .base import HARDWARE, PRECISION, Resolver, model_arg, precision_terms
 
 __all__ = ["ServingModel", "ContinuousBatchingModel", "WeightStreamingModel", "TailLatencyModel",
            "ServingCapacityModel", "InferenceScalingModel"]
@@ -119,7 +119,6 @@ register(
     energy_per_query=Variable("J", "J", "TDP × total reasoning time (full power, as the reference)"),
 )
 
-_TRANSFORMER = dict(types=(TransformerWorkload,), type_hint="TransformerWorkload (Models.Language.*)")
 _COMPUTE, _MEMORY = BOTTLENECKS.index("Compute"), BOTTLENECKS.index("Memory")
 _CAPACITY, _TAIL = BOTTLENECKS.index("Capacity"), BOTTLENECKS.index("Tail Latency")
 _BASE, _FEASIBLE, _INJECTION = BOTTLENECKS.index("Base Latency"), BOTTLENECKS.index("Feasible"), \
@@ -128,7 +127,8 @@ _PREFILL = 1   # code of "prefill" in WeightStreamingModel's phase choices
 
 
 def _model(name="model", optional=False):
-    return Arg(name, "record", default=None if optional else REQUIRED, **_TRANSFORMER)
+    return model_arg(name, (TransformerWorkload,), "TransformerWorkload (Models.Language.*)",
+                     default=None if optional else REQUIRED)
 
 
 def _code(mask, code):
