@@ -24,14 +24,23 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):                     # run as a script: make ``benchmarks`` importable
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import harness  # noqa: E402
 from benchmarks.harness import Row  # noqa: E402
 
-__all__ = ["TARGETS", "distributed_axes", "reliability_axes", "topology_axes", "bench_distributed",
-           "bench_reliability", "bench_topology", "run_all", "main"]
+__all__ = [
+    "TARGETS",
+    "distributed_axes",
+    "reliability_axes",
+    "topology_axes",
+    "bench_distributed",
+    "bench_reliability",
+    "bench_topology",
+    "run_all",
+    "main",
+]
 
 TARGETS = {
     "distributed_points_per_s": 2e6,
@@ -47,26 +56,32 @@ def distributed_axes(points: int) -> dict:
     clusters × tp × pp × microbatches × global batch (multiples of 256). Points whose degrees do
     not divide a cluster are part of the grid (infeasible, NaN), as in a real sweep."""
     ms = harness.mlsysim()
-    return harness.grow_axes({
-        "model": list(ms.Models.Language),
-        "fleet": list(ms.Systems.Clusters),
-        "tp_size": [1, 2, 4, 8, 16],
-        "pp_size": [1, 2, 4, 8, 16, 32],
-        "microbatch_count": [1, 2, 4, 8, 16, 32, 64, 128],
-        "batch_size": list(range(256, 256 * 40 + 1, 256)),
-    }, points)
+    return harness.grow_axes(
+        {
+            "model": list(ms.Models.Language),
+            "fleet": list(ms.Systems.Clusters),
+            "tp_size": [1, 2, 4, 8, 16],
+            "pp_size": [1, 2, 4, 8, 16, 32],
+            "microbatch_count": [1, 2, 4, 8, 16, 32, 64, 128],
+            "batch_size": list(range(256, 256 * 40 + 1, 256)),
+        },
+        points,
+    )
 
 
 def reliability_axes(points: int) -> dict:
     """ReliabilityModel grid of at least ``points`` points: clusters × job length [h] ×
     checkpoint time [s] × recovery time [s]."""
     ms = harness.mlsysim()
-    return harness.grow_axes({
-        "fleet": list(ms.Systems.Clusters),
-        "job_duration_hours": np.linspace(0.0, 8760.0, 200),
-        "checkpoint_time_s": np.geomspace(1.0, 3600.0, 100),
-        "avg_recovery_time_s": np.linspace(0.0, 3600.0, 100),
-    }, points)
+    return harness.grow_axes(
+        {
+            "fleet": list(ms.Systems.Clusters),
+            "job_duration_hours": np.linspace(0.0, 8760.0, 200),
+            "checkpoint_time_s": np.geomspace(1.0, 3600.0, 100),
+            "avg_recovery_time_s": np.linspace(0.0, 3600.0, 100),
+        },
+        points,
+    )
 
 
 def topology_axes(points: int) -> dict:
@@ -75,57 +90,109 @@ def topology_axes(points: int) -> dict:
     ms = harness.mlsysim()
     fabrics = list(ms.Systems.Fabrics)
     n = max(1, math.ceil(points / (len(fabrics) * 4)))
-    return {"fabric": fabrics, "topology": ["fat_tree", "dragonfly", "torus_3d", "ring"],
-            "num_nodes": np.arange(1, n + 1)}
+    return {
+        "fabric": fabrics,
+        "topology": ["fat_tree", "dragonfly", "torus_3d", "ring"],
+        "num_nodes": np.arange(1, n + 1),
+    }
 
 
-def _grid_bench(name: str, solver, axes: dict, repeats: int, loop_points: int, seed: int, reads: tuple,
-                target_pps: float, min_points: int) -> list[Row]:
+def _grid_bench(
+    name: str,
+    solver,
+    axes: dict,
+    repeats: int,
+    loop_points: int,
+    seed: int,
+    reads: tuple,
+    target_pps: float,
+    min_points: int,
+) -> list[Row]:
     """(grid row, loop row) of ``solver`` over ``axes``: >= ``target_pps`` points/s on grids of
     >= ``min_points`` points, grid == loop on all."""
     run = harness.grid_vs_loop(solver, axes, {}, repeats, loop_points, seed, reads)
     target, passed = run.rate_target(target_pps, min_points)
-    return [run.grid_row(f"{name} grid {run.points:.1e}", target, passed),
-            run.loop_row(f"{name} scalar loop ({loop_points} pts)")]
+    return [
+        run.grid_row(f"{name} grid {run.points:.1e}", target, passed),
+        run.loop_row(f"{name} scalar loop ({loop_points} pts)"),
+    ]
 
 
 def bench_distributed(points: int = 10**6, repeats: int = 3, loop_points: int = 100, seed: int = 0) -> list[Row]:
     """DistributedModel over a >= ``points`` grid in one call, against a loop of scalar solves."""
-    return _grid_bench("DistributedModel", harness.mlsysim().DistributedModel(), distributed_axes(points), repeats,
-                       loop_points, seed, ("step_latency_total", "scaling_efficiency", "mfu"),
-                       TARGETS["distributed_points_per_s"], TARGETS["distributed_min_points"])
+    return _grid_bench(
+        "DistributedModel",
+        harness.mlsysim().DistributedModel(),
+        distributed_axes(points),
+        repeats,
+        loop_points,
+        seed,
+        ("step_latency_total", "scaling_efficiency", "mfu"),
+        TARGETS["distributed_points_per_s"],
+        TARGETS["distributed_min_points"],
+    )
 
 
 def bench_reliability(points: int = 10**7, repeats: int = 3, loop_points: int = 100, seed: int = 1) -> list[Row]:
     """ReliabilityModel over a >= ``points`` grid in one call, against a loop of scalar solves."""
-    return _grid_bench("ReliabilityModel", harness.mlsysim().ReliabilityModel(), reliability_axes(points), repeats,
-                       loop_points, seed, ("fleet_mtbf", "failure_probability", "goodput_ratio"),
-                       TARGETS["reliability_points_per_s"], TARGETS["simple_min_points"])
+    return _grid_bench(
+        "ReliabilityModel",
+        harness.mlsysim().ReliabilityModel(),
+        reliability_axes(points),
+        repeats,
+        loop_points,
+        seed,
+        ("fleet_mtbf", "failure_probability", "goodput_ratio"),
+        TARGETS["reliability_points_per_s"],
+        TARGETS["simple_min_points"],
+    )
 
 
 def bench_topology(points: int = 10**7, repeats: int = 3, loop_points: int = 100, seed: int = 2) -> list[Row]:
     """TopologyModel over a >= ``points`` grid in one call, against a loop of scalar solves."""
-    return _grid_bench("TopologyModel", harness.mlsysim().TopologyModel(), topology_axes(points), repeats,
-                       loop_points, seed, ("effective_bw", "bisection_bw"), TARGETS["topology_points_per_s"],
-                       TARGETS["simple_min_points"])
+    return _grid_bench(
+        "TopologyModel",
+        harness.mlsysim().TopologyModel(),
+        topology_axes(points),
+        repeats,
+        loop_points,
+        seed,
+        ("effective_bw", "bisection_bw"),
+        TARGETS["topology_points_per_s"],
+        TARGETS["simple_min_points"],
+    )
 
 
-def run_all(distributed_points: int = 10**6, simple_points: int = 10**7, repeats: int = 3,
-            loop_points: int = 100, progress: bool = False) -> list[Row]:
+def run_all(
+    distributed_points: int = 10**6,
+    simple_points: int = 10**7,
+    repeats: int = 3,
+    loop_points: int = 100,
+    progress: bool = False,
+) -> list[Row]:
     """Every benchmark, in order (one untimed warm-up call first: imports, registries)."""
     ms = harness.mlsysim()
-    ms.DistributedModel().solve(model=ms.Models.Language.Llama3_8B, fleet=ms.Systems.Clusters,
-                                tp_size=[1, 2]).dataset
-    return harness.run_steps([lambda: bench_distributed(distributed_points, repeats, loop_points),
-                              lambda: bench_reliability(simple_points, repeats, loop_points),
-                              lambda: bench_topology(simple_points, repeats, loop_points)], progress)
+    ms.DistributedModel().solve(model=ms.Models.Language.Llama3_8B, fleet=ms.Systems.Clusters, tp_size=[1, 2]).dataset
+    return harness.run_steps(
+        [
+            lambda: bench_distributed(distributed_points, repeats, loop_points),
+            lambda: bench_reliability(simple_points, repeats, loop_points),
+            lambda: bench_topology(simple_points, repeats, loop_points),
+        ],
+        progress,
+    )
 
 
 def main(argv=None) -> int:
-    return harness.cli(argv, prog="bench_fleet", doc=__doc__, run_all=run_all, targets=TARGETS,
-                       quick=dict(distributed_points=10**3, simple_points=10**3, loop_points=10),
-                       footnote="Seconds: best of repeats of solve + .dataset. traced MB: tracemalloc peak; "
-                                "RSS MB: peak RSS growth.")
+    return harness.cli(
+        argv,
+        prog="bench_fleet",
+        doc=__doc__,
+        run_all=run_all,
+        targets=TARGETS,
+        quick=dict(distributed_points=10**3, simple_points=10**3, loop_points=10),
+        footnote="Seconds: best of repeats of solve + .dataset. traced MB: tracemalloc peak; RSS MB: peak RSS growth.",
+    )
 
 
 if __name__ == "__main__":

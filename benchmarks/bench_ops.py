@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):                      # run as a script: make ``benchmarks`` importable
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import harness  # noqa: E402
@@ -47,13 +47,18 @@ def ops_axes(points: int) -> dict:
     rest = max(1, math.ceil(points / (len(fleets) * len(grids))))
     d = max(1, math.ceil(math.sqrt(rest)))
     m = max(1, math.ceil(rest / d))
-    return {"fleet": fleets, "grid": grids, "duration_days": np.linspace(1.0, 3650.0, d),
-            "mfu": np.linspace(0.05, 1.0, m) if m > 1 else [0.5]}
+    return {
+        "fleet": fleets,
+        "grid": grids,
+        "duration_days": np.linspace(1.0, 3650.0, d),
+        "mfu": np.linspace(0.05, 1.0, m) if m > 1 else [0.5],
+    }
 
 
 def _bench(solver_name: str, points: int, repeats: int, loop_points: int, seed: int, reads: tuple) -> list[Row]:
-    run = harness.grid_vs_loop(getattr(harness.mlsysim(), solver_name)(), ops_axes(points), {}, repeats,
-                               loop_points, seed, reads)
+    run = harness.grid_vs_loop(
+        getattr(harness.mlsysim(), solver_name)(), ops_axes(points), {}, repeats, loop_points, seed, reads
+    )
     target, passed = run.rate_target(TARGETS["ops_points_per_s"], TARGETS["ops_min_points"])
     return [run.grid_row(f"{solver_name} grid {points:.0e}", target, passed)]
 
@@ -76,22 +81,35 @@ def run_all(sizes=SIZES, repeats: int = 3, loop_points: int = 100, progress: boo
     ms = harness.mlsysim()
     # One-time costs (xarray import, registry parsing) out of the first row.
     ms.EconomicsModel().solve(fleet=ms.Systems.Clusters, duration_days=[1, 2], grid=ms.Infra.Grids).dataset
-    steps = [lambda size=size, bench=bench: bench(size, repeats=repeats if size < 10**7 else min(repeats, 2),
-                                                  loop_points=loop_points)
-             for size in sizes for bench in (bench_economics, bench_sustainability)]
+    steps = [
+        lambda size=size, bench=bench: bench(
+            size, repeats=repeats if size < 10**7 else min(repeats, 2), loop_points=loop_points
+        )
+        for size in sizes
+        for bench in (bench_economics, bench_sustainability)
+    ]
     return harness.run_steps(steps, progress)
 
 
 def main(argv=None) -> int:
     return harness.cli(
-        argv, prog="bench_ops", doc=__doc__, run_all=run_all, targets=TARGETS,
+        argv,
+        prog="bench_ops",
+        doc=__doc__,
+        run_all=run_all,
+        targets=TARGETS,
         quick=lambda args: dict(sizes=args.sizes or (10**3,), loop_points=10),
         default=lambda args: dict(sizes=args.sizes or (FULL_SIZES if args.full else SIZES)),
-        extra_args=[("--full", dict(action="store_true", help="also the 1e7-point grids")),
-                    ("--sizes", dict(type=harness.parse_sizes,
-                                     help="comma-separated grid sizes (overrides --full), e.g. 1e5,3e6"))],
+        extra_args=[
+            ("--full", dict(action="store_true", help="also the 1e7-point grids")),
+            (
+                "--sizes",
+                dict(type=harness.parse_sizes, help="comma-separated grid sizes (overrides --full), e.g. 1e5,3e6"),
+            ),
+        ],
         footnote="Seconds: best of repeats. traced MB: tracemalloc peak; RSS MB: peak RSS during the call minus "
-                 "RSS before (see benchmarks/harness.py).")
+        "RSS before (see benchmarks/harness.py).",
+    )
 
 
 if __name__ == "__main__":

@@ -37,22 +37,32 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):                      # run as a script: python benchmarks/bench_optimizers.py
+if __package__ in (None, ""):  # run as a script: python benchmarks/bench_optimizers.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import harness  # noqa: E402
 from benchmarks.harness import Row, n_points  # noqa: E402
 
-__all__ = ["TARGETS", "REFERENCE_SECONDS_PER_CANDIDATE", "parallelism_axes", "batching_axes", "placement_axes",
-           "bench_parallelism", "bench_batching", "bench_placement", "run_all", "main"]
+__all__ = [
+    "TARGETS",
+    "REFERENCE_SECONDS_PER_CANDIDATE",
+    "parallelism_axes",
+    "batching_axes",
+    "placement_axes",
+    "bench_parallelism",
+    "bench_batching",
+    "bench_placement",
+    "run_all",
+    "main",
+]
 
 #: The target of issue 6 (item 7) for ParallelismOptimizer.
 TARGETS = {"parallelism_candidates": 10**6, "parallelism_seconds": 1.0}
 #: The reference's cost per candidate (part 2 §20): seconds per solve / candidates of that solve.
 REFERENCE_SECONDS_PER_CANDIDATE = {
-    "ParallelismOptimizer": 0.2021011 / 30,        # Llama3_70B / Research_256: 30 TP × PP pairs
-    "BatchingOptimizer": 0.6910138 / 256,          # batches 1 … 256
-    "PlacementOptimizer": 0.0014767 / 3,           # the three default regions
+    "ParallelismOptimizer": 0.2021011 / 30,  # Llama3_70B / Research_256: 30 TP × PP pairs
+    "BatchingOptimizer": 0.6910138 / 256,  # batches 1 … 256
+    "PlacementOptimizer": 0.0014767 / 3,  # the three default regions
 }
 
 
@@ -80,10 +90,21 @@ def batching_axes(candidates: int, batches: int = 256) -> dict:
     """models × GPUs × arrival rate × SLA with ``batches`` batch sizes per point."""
     ms = harness.mlsysim()
     full = {
-        "model": [ms.Models.Language.Llama3_8B, ms.Models.Language.Llama2_7B, ms.Models.Language.Llama3_70B,
-                  ms.Models.Language.GPT2, ms.Models.Language.OPT_13B],
-        "hardware": [ms.Hardware.Cloud.H100, ms.Hardware.Cloud.A100, ms.Hardware.Cloud.H200, ms.Hardware.Cloud.B200,
-                     ms.Hardware.Cloud.MI300X, ms.Hardware.Cloud.T4],
+        "model": [
+            ms.Models.Language.Llama3_8B,
+            ms.Models.Language.Llama2_7B,
+            ms.Models.Language.Llama3_70B,
+            ms.Models.Language.GPT2,
+            ms.Models.Language.OPT_13B,
+        ],
+        "hardware": [
+            ms.Hardware.Cloud.H100,
+            ms.Hardware.Cloud.A100,
+            ms.Hardware.Cloud.H200,
+            ms.Hardware.Cloud.B200,
+            ms.Hardware.Cloud.MI300X,
+            ms.Hardware.Cloud.T4,
+        ],
         "arrival_rate_qps": list(np.geomspace(0.01, 20.0, 12)),
         "sla_latency_ms": list(np.geomspace(500.0, 120000.0, 12)),
     }
@@ -102,8 +123,19 @@ def placement_axes(candidates: int) -> dict:
     return harness.grow_axes(full, lambda axes: n_points(axes) * regions >= candidates)
 
 
-def _bench(name: str, opt, axes: dict, fixed: dict, per_point: int, repeats: int, loop_points: int, seed: int,
-           reads: tuple, target_seconds: float | None, min_candidates: int | None) -> list[Row]:
+def _bench(
+    name: str,
+    opt,
+    axes: dict,
+    fixed: dict,
+    per_point: int,
+    repeats: int,
+    loop_points: int,
+    seed: int,
+    reads: tuple,
+    target_seconds: float | None,
+    min_candidates: int | None,
+) -> list[Row]:
     """(grid row, loop row); ``points`` count candidates (optimizer points × ``per_point``)."""
     run = harness.grid_vs_loop(opt, axes, fixed, repeats, loop_points, seed, reads, per_point)
     n = run.points
@@ -111,54 +143,107 @@ def _bench(name: str, opt, axes: dict, fixed: dict, per_point: int, repeats: int
     big = target_seconds is not None and n >= min_candidates
     target = f">= {min_candidates:.0e} candidates < {target_seconds:g} s" if big else "grid == loop"
     passed = run.agrees and (run.seconds < target_seconds if big else True)
-    note = (f"{run.shape_text} points × {per_point} candidates; {ref:,.0f}x the reference per candidate; "
-            f"max rel diff {run.max_rel_diff:.1e}")
-    extra = {"optimizer_points": run.grid_points, "candidates_per_point": per_point,
-             "seconds_per_candidate": run.seconds / n, "ratio_vs_reference_per_candidate": ref,
-             "reference_seconds_per_candidate": REFERENCE_SECONDS_PER_CANDIDATE[name]}
-    return [run.grid_row(f"{name} {n:.1e} candidates", target, passed, note, extra),
-            run.loop_row(f"{name} scalar loop ({loop_points} pts)",
-                         "one optimizer solve per point, sampled from the grid", {"optimizer_points": loop_points})]
+    note = (
+        f"{run.shape_text} points × {per_point} candidates; {ref:,.0f}x the reference per candidate; "
+        f"max rel diff {run.max_rel_diff:.1e}"
+    )
+    extra = {
+        "optimizer_points": run.grid_points,
+        "candidates_per_point": per_point,
+        "seconds_per_candidate": run.seconds / n,
+        "ratio_vs_reference_per_candidate": ref,
+        "reference_seconds_per_candidate": REFERENCE_SECONDS_PER_CANDIDATE[name],
+    }
+    return [
+        run.grid_row(f"{name} {n:.1e} candidates", target, passed, note, extra),
+        run.loop_row(
+            f"{name} scalar loop ({loop_points} pts)",
+            "one optimizer solve per point, sampled from the grid",
+            {"optimizer_points": loop_points},
+        ),
+    ]
 
 
 def bench_parallelism(candidates: int = 10**6, repeats: int = 3, loop_points: int = 8, seed: int = 0) -> list[Row]:
     """ParallelismOptimizer over >= ``candidates`` candidates in one call."""
     axes, lists = parallelism_axes(candidates)
-    return _bench("ParallelismOptimizer", harness.mlsysim().ParallelismOptimizer(), axes, lists, _per_point(lists),
-                  repeats, loop_points, seed, ("best_tp_size", "mfu"), TARGETS["parallelism_seconds"],
-                  TARGETS["parallelism_candidates"])
+    return _bench(
+        "ParallelismOptimizer",
+        harness.mlsysim().ParallelismOptimizer(),
+        axes,
+        lists,
+        _per_point(lists),
+        repeats,
+        loop_points,
+        seed,
+        ("best_tp_size", "mfu"),
+        TARGETS["parallelism_seconds"],
+        TARGETS["parallelism_candidates"],
+    )
 
 
 def bench_batching(candidates: int = 10**6, repeats: int = 3, loop_points: int = 8, seed: int = 1) -> list[Row]:
     """BatchingOptimizer over >= ``candidates`` (point, batch) candidates in one call."""
-    return _bench("BatchingOptimizer", harness.mlsysim().BatchingOptimizer(), batching_axes(candidates),
-                  {"seq_len": 512}, 256, repeats, loop_points, seed, ("best_batch_size", "max_throughput"), None,
-                  None)
+    return _bench(
+        "BatchingOptimizer",
+        harness.mlsysim().BatchingOptimizer(),
+        batching_axes(candidates),
+        {"seq_len": 512},
+        256,
+        repeats,
+        loop_points,
+        seed,
+        ("best_batch_size", "max_throughput"),
+        None,
+        None,
+    )
 
 
 def bench_placement(candidates: int = 10**6, repeats: int = 3, loop_points: int = 20, seed: int = 2) -> list[Row]:
     """PlacementOptimizer over >= ``candidates`` (point, region) candidates in one call."""
     ms = harness.mlsysim()
     regions = len(ms.Infra.Grids.keys())
-    return _bench("PlacementOptimizer", ms.PlacementOptimizer(), placement_axes(candidates), {"regions": "all"},
-                  regions, repeats, loop_points, seed, ("best_region", "objective"), None, None)
+    return _bench(
+        "PlacementOptimizer",
+        ms.PlacementOptimizer(),
+        placement_axes(candidates),
+        {"regions": "all"},
+        regions,
+        repeats,
+        loop_points,
+        seed,
+        ("best_region", "objective"),
+        None,
+        None,
+    )
 
 
 def run_all(candidates: int = 10**6, repeats: int = 3, loop_points: int = 8, progress: bool = False) -> list[Row]:
     """Every benchmark, in order (one untimed warm-up call first: imports, registries, numba)."""
     ms = harness.mlsysim()
     ms.ParallelismOptimizer().solve(ms.Models.Language.Llama3_8B, ms.Systems.Clusters.Lab_64_H100, 64, top_k=2)
-    return harness.run_steps([lambda: bench_parallelism(candidates, repeats, loop_points),
-                              lambda: bench_batching(candidates, repeats, loop_points),
-                              lambda: bench_placement(candidates, repeats, 2 * loop_points)], progress)
+    return harness.run_steps(
+        [
+            lambda: bench_parallelism(candidates, repeats, loop_points),
+            lambda: bench_batching(candidates, repeats, loop_points),
+            lambda: bench_placement(candidates, repeats, 2 * loop_points),
+        ],
+        progress,
+    )
 
 
 def main(argv=None) -> int:
-    return harness.cli(argv, prog="bench_optimizers", doc=__doc__, run_all=run_all, targets=TARGETS,
-                       json_extra={"reference": REFERENCE_SECONDS_PER_CANDIDATE},
-                       quick=dict(candidates=10**4, loop_points=3),
-                       footnote="points: candidates (optimizer points × candidates per point). Seconds: best of "
-                                "repeats of solve + .dataset. traced MB: tracemalloc peak; RSS MB: peak RSS growth.")
+    return harness.cli(
+        argv,
+        prog="bench_optimizers",
+        doc=__doc__,
+        run_all=run_all,
+        targets=TARGETS,
+        json_extra={"reference": REFERENCE_SECONDS_PER_CANDIDATE},
+        quick=dict(candidates=10**4, loop_points=3),
+        footnote="points: candidates (optimizer points × candidates per point). Seconds: best of "
+        "repeats of solve + .dataset. traced MB: tracemalloc peak; RSS MB: peak RSS growth.",
+    )
 
 
 if __name__ == "__main__":

@@ -34,24 +34,34 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):                      # run as a script: python benchmarks/bench_serving.py
+if __package__ in (None, ""):  # run as a script: python benchmarks/bench_serving.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import harness  # noqa: E402
 from benchmarks.harness import Row  # noqa: E402
 
-__all__ = ["TARGETS", "PRECISIONS", "serving_axes", "capacity_axes", "tail_axes", "bench_serving",
-           "bench_capacity", "bench_tail_latency", "run_all", "main"]
+__all__ = [
+    "TARGETS",
+    "PRECISIONS",
+    "serving_axes",
+    "capacity_axes",
+    "tail_axes",
+    "bench_serving",
+    "bench_capacity",
+    "bench_tail_latency",
+    "run_all",
+    "main",
+]
 
 PRECISIONS = ("fp16", "bf16", "fp8", "int8")
 SEQ_LENS = tuple(int(x) for x in np.unique(np.geomspace(128, 131072, 16).round()))
 
 #: The targets of issue 3 (item 8).
 TARGETS = {
-    "serving_points_per_s": 1e7,          # ServingModel, on a grid of >= 1e6 points
+    "serving_points_per_s": 1e7,  # ServingModel, on a grid of >= 1e6 points
     "serving_min_points": 10**6,
-    "capacity_points": 10**5,             # ServingCapacityModel grid ...
-    "capacity_seconds": 1.0,              # ... in under a second
+    "capacity_points": 10**5,  # ServingCapacityModel grid ...
+    "capacity_seconds": 1.0,  # ... in under a second
     "tail_max_replicas": 1024,
 }
 
@@ -66,8 +76,13 @@ def serving_axes(points: int) -> dict:
     n_seq = int(min(len(SEQ_LENS), max(1, round(math.sqrt(rest / 2)))))
     n_batch = max(1, math.ceil(rest / n_seq))
     seq = [SEQ_LENS[i] for i in np.linspace(0, len(SEQ_LENS) - 1, n_seq).round().astype(int)]
-    return {"model": models, "hardware": hardware, "seq_len": seq, "batch_size": np.arange(1, n_batch + 1),
-            "precision": list(PRECISIONS)}
+    return {
+        "model": models,
+        "hardware": hardware,
+        "seq_len": seq,
+        "batch_size": np.arange(1, n_batch + 1),
+        "precision": list(PRECISIONS),
+    }
 
 
 def capacity_axes(points: int) -> dict:
@@ -78,8 +93,12 @@ def capacity_axes(points: int) -> dict:
     rest = points / (len(models) * len(hardware))
     n_qps = max(1, round(math.sqrt(rest * 1.25)))
     n_target = max(1, math.ceil(rest / n_qps))
-    return {"qps": np.geomspace(0.5, 5000, n_qps), "target_p99_latency_ms": np.geomspace(100, 120_000, n_target),
-            "model": models, "hardware": hardware}
+    return {
+        "qps": np.geomspace(0.5, 5000, n_qps),
+        "target_p99_latency_ms": np.geomspace(100, 120_000, n_target),
+        "model": models,
+        "hardware": hardware,
+    }
 
 
 def tail_axes(points: int, max_replicas: int = 1024) -> dict:
@@ -88,8 +107,11 @@ def tail_axes(points: int, max_replicas: int = 1024) -> dict:
     rest = max(1, points // max_replicas)
     n_rate = max(1, round(math.sqrt(rest * 10)))
     n_service = max(1, math.ceil(rest / n_rate))
-    return {"arrival_rate_qps": np.geomspace(1, 20_000, n_rate), "service_latency_ms": np.geomspace(1, 1000, n_service),
-            "num_replicas": np.arange(1, max_replicas + 1)}
+    return {
+        "arrival_rate_qps": np.geomspace(1, 20_000, n_rate),
+        "service_latency_ms": np.geomspace(1, 1000, n_service),
+        "num_replicas": np.arange(1, max_replicas + 1),
+    }
 
 
 def bench_serving(points: int = 10**6, repeats: int = 3, loop_points: int = 200, seed: int = 0) -> list[Row]:
@@ -97,8 +119,15 @@ def bench_serving(points: int = 10**6, repeats: int = 3, loop_points: int = 200,
     (reading ``.ttft``, ``.itl``, ``.feasible``) over sampled points of the same grid."""
     big = points >= TARGETS["serving_min_points"]
     target = f">= {TARGETS['serving_points_per_s']:.0e} pts/s" if big else "grid == loop"
-    run = harness.grid_vs_loop(harness.mlsysim().ServingModel(), serving_axes(points), {}, repeats, loop_points,
-                               seed, ("ttft", "itl", "feasible"))
+    run = harness.grid_vs_loop(
+        harness.mlsysim().ServingModel(),
+        serving_axes(points),
+        {},
+        repeats,
+        loop_points,
+        seed,
+        ("ttft", "itl", "feasible"),
+    )
     passed = run.agrees and (not big or run.points_per_s >= TARGETS["serving_points_per_s"])
     return [run.grid_row(f"ServingModel grid {points:.0e}", target, passed)]
 
@@ -108,30 +137,45 @@ def bench_capacity(points: int = 10**5, repeats: int = 3, loop_points: int = 50,
     searched), against a loop of scalar solves over sampled points."""
     big = points >= TARGETS["capacity_points"]
     target = f"{TARGETS['capacity_points']:.0e} pts < {TARGETS['capacity_seconds']:g} s" if big else "grid == loop"
-    run = harness.grid_vs_loop(harness.mlsysim().ServingCapacityModel(), capacity_axes(points),
-                               {"max_seq_len": 1024, "output_tokens": 128}, repeats, loop_points, seed,
-                               ("required_replicas", "estimated_p99_latency"))
+    run = harness.grid_vs_loop(
+        harness.mlsysim().ServingCapacityModel(),
+        capacity_axes(points),
+        {"max_seq_len": 1024, "output_tokens": 128},
+        repeats,
+        loop_points,
+        seed,
+        ("required_replicas", "estimated_p99_latency"),
+    )
     passed = run.agrees and (not big or run.seconds < TARGETS["capacity_seconds"])
     return [run.grid_row(f"ServingCapacityModel grid {points:.0e}", target, passed)]
 
 
-def bench_tail_latency(points: int = 10**6, zipped_points: int = 10**5, max_replicas: int = 1024, repeats: int = 3,
-                       loop_points: int = 100, seed: int = 2) -> list[Row]:
+def bench_tail_latency(
+    points: int = 10**6,
+    zipped_points: int = 10**5,
+    max_replicas: int = 1024,
+    repeats: int = 3,
+    loop_points: int = 100,
+    seed: int = 2,
+) -> list[Row]:
     """TailLatencyModel with every replica count 1 … ``max_replicas`` as a dimension, and on
     ``zipped_points`` random points (λ, s, c ≤ ``max_replicas``) zipped along one dimension."""
     import xarray as xr
 
     solver = harness.mlsysim().TailLatencyModel()
-    run = harness.grid_vs_loop(solver, tail_axes(points, max_replicas), {}, repeats, loop_points, seed,
-                               ("p99_latency",))
+    run = harness.grid_vs_loop(
+        solver, tail_axes(points, max_replicas), {}, repeats, loop_points, seed, ("p99_latency",)
+    )
     sweep = run.grid_row(f"TailLatencyModel sweep {points:.0e}", f"c = 1..{max_replicas}", run.agrees)
     rng = np.random.default_rng(seed)
     replicas = rng.integers(1, max_replicas + 1, zipped_points)
     service = rng.uniform(1, 1000, zipped_points)
-    rho = rng.uniform(0.05, 1.05, zipped_points)                    # a few unstable points too
-    config = {"arrival_rate_qps": xr.DataArray(rho * replicas / (service * 1e-3), dims="config"),
-              "service_latency_ms": xr.DataArray(service, dims="config"),
-              "num_replicas": xr.DataArray(replicas.astype(float), dims="config")}
+    rho = rng.uniform(0.05, 1.05, zipped_points)  # a few unstable points too
+    config = {
+        "arrival_rate_qps": xr.DataArray(rho * replicas / (service * 1e-3), dims="config"),
+        "service_latency_ms": xr.DataArray(service, dims="config"),
+        "num_replicas": xr.DataArray(replicas.astype(float), dims="config"),
+    }
 
     def call():
         r = solver.solve(**config)
@@ -147,31 +191,57 @@ def bench_tail_latency(points: int = 10**6, zipped_points: int = 10**5, max_repl
             a, b = float(result.dataset[name].values[i]), float(one[name].values)
             if a != b and not (math.isnan(a) and math.isnan(b)):
                 worst = max(worst, abs(a - b) / max(abs(a), abs(b)))
-    zipped = Row(f"TailLatencyModel zipped {zipped_points:.0e}", zipped_points, seconds, zipped_points / seconds,
-                 harness.mb(traced), harness.mb(rss), None, f"c <= {max_replicas}", worst <= harness.REL_TOL,
-                 f"random (λ, s, c) along one dimension; max rel diff {worst:.1e}",
-                 {"max_rel_diff": worst, "rss_method": method, "max_replicas": max_replicas})
+    zipped = Row(
+        f"TailLatencyModel zipped {zipped_points:.0e}",
+        zipped_points,
+        seconds,
+        zipped_points / seconds,
+        harness.mb(traced),
+        harness.mb(rss),
+        None,
+        f"c <= {max_replicas}",
+        worst <= harness.REL_TOL,
+        f"random (λ, s, c) along one dimension; max rel diff {worst:.1e}",
+        {"max_rel_diff": worst, "rss_method": method, "max_replicas": max_replicas},
+    )
     return [sweep, zipped]
 
 
-def run_all(serving_points=10**6, capacity_points=10**5, tail_points=10**6, zipped_points=10**5, repeats: int = 3,
-            loop_points: int = 100, progress: bool = False) -> list[Row]:
+def run_all(
+    serving_points=10**6,
+    capacity_points=10**5,
+    tail_points=10**6,
+    zipped_points=10**5,
+    repeats: int = 3,
+    loop_points: int = 100,
+    progress: bool = False,
+) -> list[Row]:
     """Every benchmark, in order (one untimed warm-up call first: imports, registries)."""
     ms = harness.mlsysim()
-    ms.ServingCapacityModel().solve(model=ms.Models.Language.Llama3_8B, hardware=ms.Hardware.Cloud,
-                                    qps=[1, 10], target_p99_latency_ms=2000).dataset
-    return harness.run_steps([lambda: bench_serving(serving_points, repeats, loop_points),
-                              lambda: bench_capacity(capacity_points, repeats, max(10, loop_points // 2)),
-                              lambda: bench_tail_latency(tail_points, zipped_points, 1024, repeats, loop_points)],
-                             progress)
+    ms.ServingCapacityModel().solve(
+        model=ms.Models.Language.Llama3_8B, hardware=ms.Hardware.Cloud, qps=[1, 10], target_p99_latency_ms=2000
+    ).dataset
+    return harness.run_steps(
+        [
+            lambda: bench_serving(serving_points, repeats, loop_points),
+            lambda: bench_capacity(capacity_points, repeats, max(10, loop_points // 2)),
+            lambda: bench_tail_latency(tail_points, zipped_points, 1024, repeats, loop_points),
+        ],
+        progress,
+    )
 
 
 def main(argv=None) -> int:
-    return harness.cli(argv, prog="bench_serving", doc=__doc__, run_all=run_all, targets=TARGETS,
-                       quick=dict(serving_points=10**3, capacity_points=10**3, tail_points=10**4,
-                                  zipped_points=10**3, loop_points=10),
-                       footnote="Seconds: best of repeats. traced MB: tracemalloc peak; RSS MB: peak RSS during "
-                                "the call minus RSS before.")
+    return harness.cli(
+        argv,
+        prog="bench_serving",
+        doc=__doc__,
+        run_all=run_all,
+        targets=TARGETS,
+        quick=dict(serving_points=10**3, capacity_points=10**3, tail_points=10**4, zipped_points=10**3, loop_points=10),
+        footnote="Seconds: best of repeats. traced MB: tracemalloc peak; RSS MB: peak RSS during "
+        "the call minus RSS before.",
+    )
 
 
 if __name__ == "__main__":

@@ -25,15 +25,28 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):                     # run as a script: make ``benchmarks`` importable
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import harness  # noqa: E402
 from benchmarks.harness import Row, mb  # noqa: E402
 
-__all__ = ["SIZES", "FULL_SIZES", "PRECISIONS", "TARGETS", "interleaved_models", "single_node_axes",
-           "training_axes", "bench_single_node", "bench_scalar_solve", "bench_import", "bench_training_memory",
-           "bench_chunked", "run_all", "main"]
+__all__ = [
+    "SIZES",
+    "FULL_SIZES",
+    "PRECISIONS",
+    "TARGETS",
+    "interleaved_models",
+    "single_node_axes",
+    "training_axes",
+    "bench_single_node",
+    "bench_scalar_solve",
+    "bench_import",
+    "bench_training_memory",
+    "bench_chunked",
+    "run_all",
+    "main",
+]
 
 SIZES = (10**3, 10**4, 10**5, 10**6)
 FULL_SIZES = SIZES + (10**7,)
@@ -41,10 +54,10 @@ PRECISIONS = ("fp32", "bf16", "fp8", "int8")
 
 #: The targets of DESIGN / the benchmark brief.
 TARGETS = {
-    "single_node_points_per_s": 2e7,     # on a grid of >= 1e6 points
+    "single_node_points_per_s": 2e7,  # on a grid of >= 1e6 points
     "single_node_min_points": 10**6,
-    "scalar_solve_s": 500e-6,            # seed-style solve + 3 reads, median
-    "import_s": 2.0,                     # median in a fresh interpreter
+    "scalar_solve_s": 500e-6,  # seed-style solve + 3 reads, median
+    "import_s": 2.0,  # median in a fresh interpreter
 }
 
 #: Modules that ``import mlsysim_vec`` must not import (DECISIONS D18). ``dask`` itself is
@@ -79,8 +92,7 @@ def single_node_axes(points: int) -> dict:
     rest = points / (base * m)
     e = max(1, math.ceil(rest / 256))
     b = max(1, math.ceil(rest / e))
-    axes = {"model": models[:m], "hardware": hardware, "batch_size": np.arange(1, b + 1),
-            "precision": list(PRECISIONS)}
+    axes = {"model": models[:m], "hardware": hardware, "batch_size": np.arange(1, b + 1), "precision": list(PRECISIONS)}
     axes["efficiency"] = np.linspace(0.05, 1.0, e) if e > 1 else [0.5]
     return axes
 
@@ -90,15 +102,18 @@ def training_axes(points: int) -> dict:
     Cloud hardware × batch × seq_len × zero_stage × activation_checkpointing × tp_size.
     The dimensions grow round-robin until the product reaches ``points``."""
     ms = harness.mlsysim()
-    return harness.grow_axes({
-        "model": list(ms.Models.Language),
-        "hardware": list(ms.Hardware.Cloud),
-        "batch_size": [1, 2, 4, 8, 16, 32, 64, 128],
-        "seq_len": [512, 1024, 2048, 4096, 8192, 16384],
-        "zero_stage": [0, 1, 2, 3],
-        "activation_checkpointing": ["none", "selective", "full"],
-        "tp_size": [1, 2, 4, 8],
-    }, points)
+    return harness.grow_axes(
+        {
+            "model": list(ms.Models.Language),
+            "hardware": list(ms.Hardware.Cloud),
+            "batch_size": [1, 2, 4, 8, 16, 32, 64, 128],
+            "seq_len": [512, 1024, 2048, 4096, 8192, 16384],
+            "zero_stage": [0, 1, 2, 3],
+            "activation_checkpointing": ["none", "selective", "full"],
+            "tp_size": [1, 2, 4, 8],
+        },
+        points,
+    )
 
 
 # ---------------------------------------------------------------------------- benchmarks
@@ -106,19 +121,31 @@ def bench_single_node(points: int = 10**6, repeats: int = 3, loop_points: int = 
     """SingleNodeModel over a ~``points`` grid in one call (``solve`` + ``.dataset``), against
     a loop of scalar solves (reading ``.latency``, ``.bottleneck``, ``.mfu``) over
     ``loop_points`` points sampled from the same grid."""
-    run = harness.grid_vs_loop(harness.mlsysim().SingleNodeModel(), single_node_axes(points), {}, repeats,
-                               loop_points, seed, ("latency", "bottleneck", "mfu"))
+    run = harness.grid_vs_loop(
+        harness.mlsysim().SingleNodeModel(),
+        single_node_axes(points),
+        {},
+        repeats,
+        loop_points,
+        seed,
+        ("latency", "bottleneck", "mfu"),
+    )
     target, passed = run.rate_target(TARGETS["single_node_points_per_s"], TARGETS["single_node_min_points"])
-    return [run.grid_row(f"SingleNodeModel grid {points:.0e}", target, passed),
-            run.loop_row(f"scalar loop baseline ({loop_points} pts)",
-                         f"SingleNodeModel solve + .latency/.bottleneck/.mfu per point, "
-                         f"sampled from the {run.grid_points:,}-point grid")]
+    return [
+        run.grid_row(f"SingleNodeModel grid {points:.0e}", target, passed),
+        run.loop_row(
+            f"scalar loop baseline ({loop_points} pts)",
+            f"SingleNodeModel solve + .latency/.bottleneck/.mfu per point, "
+            f"sampled from the {run.grid_points:,}-point grid",
+        ),
+    ]
 
 
 def bench_scalar_solve(calls: int = 500, warmup: int = 50) -> list[Row]:
     """The seed's scalar call and three reads, median over ``calls`` calls after warm-up."""
     ms = harness.mlsysim()
     model, hardware = ms.Models.ResNet50, ms.Hardware.Cloud.A100
+
     def once():
         p = ms.SingleNodeModel().solve(model=model, hardware=hardware, batch_size=1)
         return p.latency, p.bottleneck, p.mfu
@@ -133,12 +160,26 @@ def bench_scalar_solve(calls: int = 500, warmup: int = 50) -> list[Row]:
     median = statistics.median(times)
     latency, bottleneck, mfu = once()
     sane = latency.magnitude > 0 and bottleneck in ("Compute", "Memory") and 0 < mfu <= 1
-    return [Row("scalar solve (ResNet50, A100, b=1)", 1, median, 1 / median, target="<= 500 us/call",
-                passed=sane and median <= TARGETS["scalar_solve_s"],
-                note=f"median {median * 1e6:.0f} us, p90 {np.percentile(times, 90) * 1e6:.0f} us over {calls} calls",
-                extra={"calls": calls, "median_s": median, "p90_s": float(np.percentile(times, 90)),
-                       "min_s": min(times), "latency_ms": float(latency.to("ms").magnitude), "bottleneck": bottleneck,
-                       "mfu": mfu})]
+    return [
+        Row(
+            "scalar solve (ResNet50, A100, b=1)",
+            1,
+            median,
+            1 / median,
+            target="<= 500 us/call",
+            passed=sane and median <= TARGETS["scalar_solve_s"],
+            note=f"median {median * 1e6:.0f} us, p90 {np.percentile(times, 90) * 1e6:.0f} us over {calls} calls",
+            extra={
+                "calls": calls,
+                "median_s": median,
+                "p90_s": float(np.percentile(times, 90)),
+                "min_s": min(times),
+                "latency_ms": float(latency.to("ms").magnitude),
+                "bottleneck": bottleneck,
+                "mfu": mfu,
+            },
+        )
+    ]
 
 
 _IMPORT_PROBE = r"""
@@ -175,23 +216,47 @@ def bench_import(runs: int = 5) -> list[Row]:
     reads = max(p["registry_reads"] for p in probes)
     clean = not extra_mods and reads == 0
     via_pint = sorted(pint_mods & set(probes[0]["modules"]))
-    note = (f"clean: {'yes' if clean else 'NO'} (registry reads {reads}"
-            + (f"; imported {', '.join(extra_mods[:4])}{'...' if len(extra_mods) > 4 else ''}" if extra_mods else "")
-            + (f"; {len(via_pint)} dask.* modules via pint.compat" if via_pint else "") + ")"
-            + f"; process {statistics.median(p['process_seconds'] for p in probes):.2f} s")
-    return [Row("import mlsysim_vec (fresh process)", None, median, None, target="<= 2 s, nothing heavy",
-                passed=clean and median <= TARGETS["import_s"], note=note,
-                extra={"runs": [p["seconds"] for p in probes], "forbidden_imported": extra_mods,
-                       "imported_by_pint": via_pint, "registry_reads": reads, "clean": clean,
-                       "process_seconds": [p["process_seconds"] for p in probes],
-                       "maxrss_mb": max(p["maxrss_kb"] for p in probes) / 1024})]
+    note = (
+        f"clean: {'yes' if clean else 'NO'} (registry reads {reads}"
+        + (f"; imported {', '.join(extra_mods[:4])}{'...' if len(extra_mods) > 4 else ''}" if extra_mods else "")
+        + (f"; {len(via_pint)} dask.* modules via pint.compat" if via_pint else "")
+        + ")"
+        + f"; process {statistics.median(p['process_seconds'] for p in probes):.2f} s"
+    )
+    return [
+        Row(
+            "import mlsysim_vec (fresh process)",
+            None,
+            median,
+            None,
+            target="<= 2 s, nothing heavy",
+            passed=clean and median <= TARGETS["import_s"],
+            note=note,
+            extra={
+                "runs": [p["seconds"] for p in probes],
+                "forbidden_imported": extra_mods,
+                "imported_by_pint": via_pint,
+                "registry_reads": reads,
+                "clean": clean,
+                "process_seconds": [p["process_seconds"] for p in probes],
+                "maxrss_mb": max(p["maxrss_kb"] for p in probes) / 1024,
+            },
+        )
+    ]
 
 
 def bench_training_memory(points: int = 10**6, repeats: int = 3, loop_points: int = 100, seed: int = 1) -> list[Row]:
     """TrainingMemoryModel over a >= ``points`` grid in one call, against a loop of scalar solves
     (reading ``.total_memory`` and ``.feasible``) over sampled points of the same grid."""
-    run = harness.grid_vs_loop(harness.mlsysim().TrainingMemoryModel(), training_axes(points), {}, repeats,
-                               loop_points, seed, ("total_memory", "feasible"))
+    run = harness.grid_vs_loop(
+        harness.mlsysim().TrainingMemoryModel(),
+        training_axes(points),
+        {},
+        repeats,
+        loop_points,
+        seed,
+        ("total_memory", "feasible"),
+    )
     return [run.grid_row(f"TrainingMemoryModel grid {points:.0e}", "grid == loop", run.agrees)]
 
 
@@ -231,24 +296,55 @@ def bench_chunked(points: int = 10**6, chunk: int = 64, repeats: int = 3) -> lis
             worst = math.inf
     ok = worst <= harness.REL_TOL
     return [
-        Row(f"SingleNodeModel eager {points:.0e}", n, e_s, n / e_s, mb(e_traced), mb(e_rss), None,
-            "dask == eager", ok, harness.shape_note(axes), {"rss_method": method}),
-        Row(f"SingleNodeModel dask {points:.0e}", n, d_s, n / d_s, mb(d_traced), mb(d_rss), None,
-            "dask == eager", ok, f"chunks={chunks} ({n_chunks} chunks); {d_s / e_s:.1f}x eager time",
-            {"chunks": chunks, "n_chunks": n_chunks, "max_rel_diff": worst, "rss_method": method}),
+        Row(
+            f"SingleNodeModel eager {points:.0e}",
+            n,
+            e_s,
+            n / e_s,
+            mb(e_traced),
+            mb(e_rss),
+            None,
+            "dask == eager",
+            ok,
+            harness.shape_note(axes),
+            {"rss_method": method},
+        ),
+        Row(
+            f"SingleNodeModel dask {points:.0e}",
+            n,
+            d_s,
+            n / d_s,
+            mb(d_traced),
+            mb(d_rss),
+            None,
+            "dask == eager",
+            ok,
+            f"chunks={chunks} ({n_chunks} chunks); {d_s / e_s:.1f}x eager time",
+            {"chunks": chunks, "n_chunks": n_chunks, "max_rel_diff": worst, "rss_method": method},
+        ),
     ]
 
 
 # ---------------------------------------------------------------------------- driver
-def run_all(sizes=SIZES, repeats: int = 3, loop_points: int = 200, scalar_calls: int = 500,
-            import_runs: int = 5, big: int = 10**6, chunk: int = 64, progress: bool = False) -> list[Row]:
+def run_all(
+    sizes=SIZES,
+    repeats: int = 3,
+    loop_points: int = 200,
+    scalar_calls: int = 500,
+    import_runs: int = 5,
+    big: int = 10**6,
+    chunk: int = 64,
+    progress: bool = False,
+) -> list[Row]:
     """Every benchmark, in order; ``big`` is the size of the training and dask grids."""
     ms = harness.mlsysim()
     # One-time costs (xarray/pint-xarray imports, registry parsing) out of the first row.
     ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=ms.Hardware.Cloud, batch_size=[1, 2]).dataset
     steps = [lambda: bench_import(import_runs), lambda: bench_scalar_solve(scalar_calls)]
-    steps += [lambda s=s: bench_single_node(s, repeats=repeats if s < 10**7 else min(repeats, 2),
-                                            loop_points=loop_points) for s in sizes]
+    steps += [
+        lambda s=s: bench_single_node(s, repeats=repeats if s < 10**7 else min(repeats, 2), loop_points=loop_points)
+        for s in sizes
+    ]
     steps += [lambda: bench_training_memory(big, repeats=repeats), lambda: bench_chunked(big, chunk, repeats)]
     rows = harness.run_steps(steps, progress)
     # One baseline row in the table: the loop over the largest grid's sample (every grid row's
@@ -265,16 +361,29 @@ def run_all(sizes=SIZES, repeats: int = 3, loop_points: int = 200, scalar_calls:
 
 def main(argv=None) -> int:
     return harness.cli(
-        argv, prog="bench_spine", doc=__doc__, run_all=run_all, targets=TARGETS,
-        quick=lambda args: dict(sizes=args.sizes or (10**3,), loop_points=20, scalar_calls=20, import_runs=1,
-                                big=10**3, chunk=2),
+        argv,
+        prog="bench_spine",
+        doc=__doc__,
+        run_all=run_all,
+        targets=TARGETS,
+        quick=lambda args: dict(
+            sizes=args.sizes or (10**3,), loop_points=20, scalar_calls=20, import_runs=1, big=10**3, chunk=2
+        ),
         default=lambda args: dict(sizes=args.sizes or (FULL_SIZES if args.full else SIZES)),
-        extra_args=[("--full", dict(action="store_true", help="also the 1e7-point grid (~0.5 GiB peak RSS, measured)")),
-                    ("--sizes", dict(type=harness.parse_sizes, help="comma-separated SingleNodeModel grid sizes "
-                                                                    "(overrides --full), e.g. 1e3,1e5"))],
+        extra_args=[
+            ("--full", dict(action="store_true", help="also the 1e7-point grid (~0.5 GiB peak RSS, measured)")),
+            (
+                "--sizes",
+                dict(
+                    type=harness.parse_sizes,
+                    help="comma-separated SingleNodeModel grid sizes (overrides --full), e.g. 1e3,1e5",
+                ),
+            ),
+        ],
         footnote="Seconds: best of repeats (grids), median (scalar, import). traced MB: tracemalloc peak "
-                 "(numpy buffers included); RSS MB: peak RSS during the call minus RSS before "
-                 "(getrusage ru_maxrss after resetting the high-water mark via /proc/self/clear_refs).")
+        "(numpy buffers included); RSS MB: peak RSS during the call minus RSS before "
+        "(getrusage ru_maxrss after resetting the high-water mark via /proc/self/clear_refs).",
+    )
 
 
 if __name__ == "__main__":

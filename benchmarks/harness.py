@@ -32,14 +32,33 @@ import resource
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["REL_TOL", "COLUMNS", "Row", "GridRun", "mlsysim", "measure", "mb", "n_points", "shape_note",
-           "grow_axes", "compare", "loop_baseline", "grid_vs_loop", "run_steps", "retitled", "format_table",
-           "environment", "json_ready", "parse_sizes", "cli"]
+__all__ = [
+    "REL_TOL",
+    "COLUMNS",
+    "Row",
+    "GridRun",
+    "mlsysim",
+    "measure",
+    "mb",
+    "n_points",
+    "shape_note",
+    "grow_axes",
+    "compare",
+    "loop_baseline",
+    "grid_vs_loop",
+    "run_steps",
+    "retitled",
+    "format_table",
+    "environment",
+    "json_ready",
+    "parse_sizes",
+    "cli",
+]
 
 #: Largest relative difference allowed between a grid's outputs and the scalar calls'.
 REL_TOL = 1e-12
@@ -65,6 +84,7 @@ class Row:
 def mlsysim():
     """The ``mlsysim_vec`` module, imported on first use (so that ``--help`` stays instant)."""
     import mlsysim_vec
+
     return mlsysim_vec
 
 
@@ -84,6 +104,7 @@ def _trim_heap() -> None:
     allocations rather than reusing pages an earlier, larger run left resident."""
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
@@ -101,7 +122,7 @@ def _current_rss() -> int:
 def _peak_rss() -> int:
     """Peak resident set size of the process [byte]."""
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss if sys.platform == "darwin" else maxrss * 1024   # bytes on macOS, KiB on Linux
+    return maxrss if sys.platform == "darwin" else maxrss * 1024  # bytes on macOS, KiB on Linux
 
 
 def measure(fn: Callable[[], object], repeats: int, memory: bool = True):
@@ -222,7 +243,7 @@ def compare(grid_ds, index: dict, scalar_results: list) -> float:
         if (nan_a != nan_b).any():
             return math.inf
         a, b = at[~nan_a], ref[~nan_b]
-        same = a == b                                   # also equal infinities
+        same = a == b  # also equal infinities
         if not same.all():
             scale = np.maximum(np.abs(a[~same]), np.abs(b[~same]))
             worst = max(worst, float(np.max(np.abs(a[~same] - b[~same]) / scale)))
@@ -308,26 +329,56 @@ class GridRun:
         target = f">= {rate:.0e} pts/s" if big else "grid == loop"
         return target, self.agrees and (self.points_per_s >= rate if big else True)
 
-    def grid_row(self, benchmark: str, target: str, passed: bool, note: str | None = None,
-                 extra: Mapping = ()) -> Row:
+    def grid_row(self, benchmark: str, target: str, passed: bool, note: str | None = None, extra: Mapping = ()) -> Row:
         """The grid's row; the note defaults to the shape and the largest difference."""
         note = f"{self.shape_text}; max rel diff {self.max_rel_diff:.1e}" if note is None else note
-        return Row(benchmark, self.points, self.seconds, self.points_per_s, mb(self.traced), mb(self.rss),
-                   self.ratio_vs_loop, target, passed, note,
-                   {"shape": self.shape, "max_rel_diff": self.max_rel_diff, "rss_method": self.rss_method,
-                    "loop_points": self.loop_points, "loop_seconds": self.loop_seconds,
-                    "loop_points_per_s": self.loop_points_per_s, **dict(extra)})
+        return Row(
+            benchmark,
+            self.points,
+            self.seconds,
+            self.points_per_s,
+            mb(self.traced),
+            mb(self.rss),
+            self.ratio_vs_loop,
+            target,
+            passed,
+            note,
+            {
+                "shape": self.shape,
+                "max_rel_diff": self.max_rel_diff,
+                "rss_method": self.rss_method,
+                "loop_points": self.loop_points,
+                "loop_seconds": self.loop_seconds,
+                "loop_points_per_s": self.loop_points_per_s,
+                **dict(extra),
+            },
+        )
 
     def loop_row(self, benchmark: str, note: str | None = None, extra: Mapping | None = None) -> Row:
         """The loop's row (target ``baseline``, ``vs loop`` 1)."""
-        note = (f"solve + {', '.join(self.reads)} per point, sampled from the {self.grid_points:,}-point grid"
-                if note is None else note)
-        return Row(benchmark, self.loop_points * self.per_point, self.loop_seconds, self.loop_points_per_s, None,
-                   None, 1.0, "baseline", None, note, {"grid_points": self.grid_points} if extra is None else extra)
+        note = (
+            f"solve + {', '.join(self.reads)} per point, sampled from the {self.grid_points:,}-point grid"
+            if note is None
+            else note
+        )
+        return Row(
+            benchmark,
+            self.loop_points * self.per_point,
+            self.loop_seconds,
+            self.loop_points_per_s,
+            None,
+            None,
+            1.0,
+            "baseline",
+            None,
+            note,
+            {"grid_points": self.grid_points} if extra is None else extra,
+        )
 
 
-def grid_vs_loop(solver, axes: dict, fixed: dict, repeats: int, loop_points: int, seed: int, reads: tuple,
-                 per_point: int = 1) -> GridRun:
+def grid_vs_loop(
+    solver, axes: dict, fixed: dict, repeats: int, loop_points: int, seed: int, reads: tuple, per_point: int = 1
+) -> GridRun:
     """Time ``solver.solve(**axes, **fixed)`` + ``.dataset`` (``measure``), then a loop of
     scalar solves over ``loop_points`` sampled points (``loop_baseline``), and compare the two."""
 
@@ -339,8 +390,18 @@ def grid_vs_loop(solver, axes: dict, fixed: dict, repeats: int, loop_points: int
     seconds, traced, rss, method, result = measure(grid_call, repeats)
     loop_s, index, scalars = loop_baseline(solver, axes, fixed, loop_points, seed, repeats, reads)
     diff = compare(result.dataset, index, scalars)
-    return GridRun({d: len(v) for d, v in axes.items()}, seconds, traced, rss, method, loop_points, loop_s, diff,
-                   tuple(reads), per_point)
+    return GridRun(
+        {d: len(v) for d, v in axes.items()},
+        seconds,
+        traced,
+        rss,
+        method,
+        loop_points,
+        loop_s,
+        diff,
+        tuple(reads),
+        per_point,
+    )
 
 
 # ---------------------------------------------------------------------------- driver
@@ -375,10 +436,18 @@ def _fmt(value, kind):
 
 
 #: (Row attribute, column title, format) of the table.
-COLUMNS = (("benchmark", "benchmark", "str"), ("points", "grid points", "int"), ("seconds", "seconds", "s"),
-           ("points_per_s", "points/s", "rate"), ("traced_mb", "traced MB", "mb"), ("rss_mb", "RSS MB", "mb"),
-           ("ratio_vs_loop", "vs loop", "ratio"), ("target", "target", "str"), ("passed", "pass", "pass"),
-           ("note", "note", "str"))
+COLUMNS = (
+    ("benchmark", "benchmark", "str"),
+    ("points", "grid points", "int"),
+    ("seconds", "seconds", "s"),
+    ("points_per_s", "points/s", "rate"),
+    ("traced_mb", "traced MB", "mb"),
+    ("rss_mb", "RSS MB", "mb"),
+    ("ratio_vs_loop", "vs loop", "ratio"),
+    ("target", "target", "str"),
+    ("passed", "pass", "pass"),
+    ("note", "note", "str"),
+)
 
 
 def retitled(**titles: str) -> tuple:
@@ -394,8 +463,9 @@ def format_table(rows: list[Row], columns: tuple = COLUMNS) -> str:
     numeric = {i for i, (_, _, kind) in enumerate(columns) if kind in ("int", "s", "rate", "mb", "ratio")}
 
     def line(cells):
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(header), rule] + [line(b) for b in body])
@@ -404,13 +474,21 @@ def format_table(rows: list[Row], columns: tuple = COLUMNS) -> str:
 def environment() -> dict:
     """Versions, platform, CPU count and time of the run."""
     import pint
-    info = {"python": platform.python_version(), "numpy": np.__version__, "pint": pint.__version__,
-            "platform": platform.platform(), "cpus": os.cpu_count(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pint": pint.__version__,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     try:
         import xarray
+
         info["xarray"] = xarray.__version__
         import dask
+
         info["dask"] = dask.__version__
     except ImportError:
         pass
@@ -439,9 +517,20 @@ def _kwargs(spec, args) -> dict:
     return dict(spec(args) if callable(spec) else spec)
 
 
-def cli(argv, *, prog: str, doc: str, run_all: Callable[..., list[Row]], quick, default=(),
-        extra_args: Sequence[tuple[str, dict]] = (), footnote: str, targets: dict, json_extra: Mapping = (),
-        columns: tuple = COLUMNS) -> int:
+def cli(
+    argv,
+    *,
+    prog: str,
+    doc: str,
+    run_all: Callable[..., list[Row]],
+    quick,
+    default=(),
+    extra_args: Sequence[tuple[str, dict]] = (),
+    footnote: str,
+    targets: dict,
+    json_extra: Mapping = (),
+    columns: tuple = COLUMNS,
+) -> int:
     """The command line of ``benchmarks.<prog>``; returns the exit status.
 
     Options: ``--quick`` (``run_all(**quick, repeats=1)``), ``--repeats`` (default 3; otherwise
@@ -452,8 +541,11 @@ def cli(argv, *, prog: str, doc: str, run_all: Callable[..., list[Row]], quick, 
     (``columns``), then one footer line: the environment and ``footnote``. ``doc``'s first
     paragraph is the help's description.
     """
-    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{prog}", description=doc.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m benchmarks.{prog}",
+        description=doc.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="every benchmark once at a tiny size (smoke test)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per benchmark (best is kept)")
     parser.add_argument("--json", metavar="PATH", help="write the rows and the environment as JSON")
@@ -469,7 +561,15 @@ def cli(argv, *, prog: str, doc: str, run_all: Callable[..., list[Row]], quick, 
     print(f"\n{env['python']} / numpy {env['numpy']} / {env['platform']} / {env['cpus']} CPUs. {footnote}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"environment": env, "targets": targets, **dict(json_extra),
-                       "rows": [json_ready(asdict(r)) for r in rows]}, fh, indent=2)
+            json.dump(
+                {
+                    "environment": env,
+                    "targets": targets,
+                    **dict(json_extra),
+                    "rows": [json_ready(asdict(r)) for r in rows],
+                },
+                fh,
+                indent=2,
+            )
     failed = [r.benchmark for r in rows if r.passed is False]
     return 1 if (args.strict and failed) else 0

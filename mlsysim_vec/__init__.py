@@ -10,13 +10,21 @@ Importing loads no data file and compiles nothing (DECISIONS D18): registries lo
 use; xarray, pint-xarray, numba and dask are imported when first needed.
 """
 
+from . import solvers
 from .hardware.types import ComputeCore, HardwareNode, IOInterconnect, MemoryHierarchy, StorageHierarchy
 from .infra.types import CoolingProfile, Datacenter, GridProfile
-from .models.types import (CNNWorkload, DiffusionWorkload, EmbodiedWorkload, SparseTransformerWorkload,
-                           SSMWorkload, TransformerWorkload, Workload, from_hf_config)
+from .models.types import (
+    CNNWorkload,
+    DiffusionWorkload,
+    EmbodiedWorkload,
+    SparseTransformerWorkload,
+    SSMWorkload,
+    TransformerWorkload,
+    Workload,
+    from_hf_config,
+)
 from .registry import Hardware, Infra, Infrastructure, Models, Systems
 from .result import Result, read_parquet
-from . import solvers
 from .solvers import *  # noqa: F401,F403  (every resolver class, collected by mlsysim_vec.solvers)
 from .systems.types import Fleet, NetworkFabric, Node
 from .units import Q_, ureg
@@ -24,11 +32,33 @@ from .units import Q_, ureg
 __version__ = "0.1.0"
 
 __all__ = [
-    "ureg", "Q_", "Hardware", "Models", "Systems", "Infra", "Infrastructure",
+    "ureg",
+    "Q_",
+    "Hardware",
+    "Models",
+    "Systems",
+    "Infra",
+    "Infrastructure",
     *solvers.__all__,
-    "Result", "read_parquet",
-    "HardwareNode", "ComputeCore", "MemoryHierarchy", "StorageHierarchy", "IOInterconnect",
-    "Workload", "TransformerWorkload", "SparseTransformerWorkload", "CNNWorkload", "SSMWorkload",
-    "DiffusionWorkload", "EmbodiedWorkload", "from_hf_config", "Node", "NetworkFabric", "Fleet",
-    "GridProfile", "Datacenter", "CoolingProfile",
+    "Result",
+    "read_parquet",
+    "HardwareNode",
+    "ComputeCore",
+    "MemoryHierarchy",
+    "StorageHierarchy",
+    "IOInterconnect",
+    "Workload",
+    "TransformerWorkload",
+    "SparseTransformerWorkload",
+    "CNNWorkload",
+    "SSMWorkload",
+    "DiffusionWorkload",
+    "EmbodiedWorkload",
+    "from_hf_config",
+    "Node",
+    "NetworkFabric",
+    "Fleet",
+    "GridProfile",
+    "Datacenter",
+    "CoolingProfile",
 ]

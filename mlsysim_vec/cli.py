@@ -26,8 +26,7 @@ import numpy as np
 
 from . import specs
 from .registry import Hardware, Infra, Models, Systems
-from .sweep import (SpecError, format_table, format_value, grid_points, load_spec, point_counts, run_spec,
-                    summarize)
+from .sweep import SpecError, format_table, format_value, grid_points, load_spec, point_counts, run_spec, summarize
 
 __all__ = ["main"]
 
@@ -41,70 +40,97 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as stop:          # --help, or a usage error that argparse has printed
+    except SystemExit as stop:  # --help, or a usage error that argparse has printed
         return int(stop.code or 0)
     try:
         return args.command(args)
     except SpecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except BrokenPipeError:             # the reader went away (mlsysim-vec zoo | head)
+    except BrokenPipeError:  # the reader went away (mlsysim-vec zoo | head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mlsysim-vec",
-        description="Analytical ML-systems models evaluated over whole design grids in one call.")
+        prog="mlsysim-vec", description="Analytical ML-systems models evaluated over whole design grids in one call."
+    )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="roofline of 7 models × 14 GPUs × 11 batch sizes × 5 precisions",
-                               description="Run the built-in demo sweep, write it as parquet and summarise it.")
+    demo = commands.add_parser(
+        "demo",
+        help="roofline of 7 models × 14 GPUs × 11 batch sizes × 5 precisions",
+        description="Run the built-in demo sweep, write it as parquet and summarise it.",
+    )
     demo.add_argument("-o", "--output", default=DEMO_OUTPUT, help=f"parquet file to write (default: {DEMO_OUTPUT})")
     demo.set_defaults(command=_demo)
 
-    zoo = commands.add_parser("zoo", help="list the built-in hardware, models, systems and grids",
-                              description="Print the built-in registries as tables.")
-    zoo.add_argument("registry", nargs="?", choices=(*_ZOO, "all"), default="all",
-                     help="which registry to list (default: all)")
+    zoo = commands.add_parser(
+        "zoo",
+        help="list the built-in hardware, models, systems and grids",
+        description="Print the built-in registries as tables.",
+    )
+    zoo.add_argument(
+        "registry", nargs="?", choices=(*_ZOO, "all"), default="all", help="which registry to list (default: all)"
+    )
     zoo.set_defaults(command=_zoo)
 
-    sweep = commands.add_parser("sweep", help="run a sweep spec (TOML or YAML) and write parquet",
-                                description="Load a sweep spec, evaluate it in one solve call, write the "
-                                            "result as parquet and summarise it.")
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a sweep spec (TOML or YAML) and write parquet",
+        description="Load a sweep spec, evaluate it in one solve call, write the result as parquet and summarise it.",
+    )
     sweep.add_argument("spec", help="spec file (.toml, .yaml or .yml)")
-    sweep.add_argument("-o", "--output", help="parquet file to write (default: the spec's output, "
-                                              "else SPEC's name with .parquet, in the current directory)")
+    sweep.add_argument(
+        "-o",
+        "--output",
+        help="parquet file to write (default: the spec's output, "
+        "else SPEC's name with .parquet, in the current directory)",
+    )
     sweep.set_defaults(command=_sweep)
 
-    optimize = commands.add_parser("optimize", help="search a spec's grid for the best configuration",
-                                   description="Load an optimize spec (a sweep spec with an [objective] table), "
-                                               "evaluate its grid in one solve call, search it (objective, "
-                                               "constraints, top-k), write the search result as parquet and "
-                                               "print the best configuration per point.")
-    optimize.add_argument("spec", help="spec file (.toml, .yaml or .yml), or the name of a built-in spec "
-                                       "(optimize_demo)")
-    optimize.add_argument("-o", "--output", help="parquet file to write (default: the spec's output, else "
-                                                 "SPEC's name with .parquet, in the current directory)")
+    optimize = commands.add_parser(
+        "optimize",
+        help="search a spec's grid for the best configuration",
+        description="Load an optimize spec (a sweep spec with an [objective] table), "
+        "evaluate its grid in one solve call, search it (objective, "
+        "constraints, top-k), write the search result as parquet and "
+        "print the best configuration per point.",
+    )
+    optimize.add_argument(
+        "spec", help="spec file (.toml, .yaml or .yml), or the name of a built-in spec (optimize_demo)"
+    )
+    optimize.add_argument(
+        "-o",
+        "--output",
+        help="parquet file to write (default: the spec's output, else "
+        "SPEC's name with .parquet, in the current directory)",
+    )
     optimize.set_defaults(command=_optimize)
 
-    validate = commands.add_parser("validate", help="compare predictions with published training runs",
-                                   description="Print predicted vs published values (Megatron-LM 2021 Table 1 "
-                                               "throughput, Korthikanti et al. 2022 Figure 1 memory) with the "
-                                               "error per row and the mean/max error against the targets.")
+    validate = commands.add_parser(
+        "validate",
+        help="compare predictions with published training runs",
+        description="Print predicted vs published values (Megatron-LM 2021 Table 1 "
+        "throughput, Korthikanti et al. 2022 Figure 1 memory) with the "
+        "error per row and the mean/max error against the targets.",
+    )
     validate.set_defaults(command=_validate)
     return parser
 
 
 # ---- demo and sweep ----------------------------------------------------------------------------
 
+
 def _demo(args) -> int:
     spec = load_spec(specs.path("demo"))
     result, path, timing = _run_and_write(spec, args.output)
     ds, points = result.dataset, grid_points(result)
-    print(f"mlsysim-vec demo: SingleNodeModel roofline over "
-          f"{' × '.join(f'{ds.sizes[d]} {d}' for d in result.dims)} = {points:,} points\n")
+    print(
+        f"mlsysim-vec demo: SingleNodeModel roofline over "
+        f"{' × '.join(f'{ds.sizes[d]} {d}' for d in result.dims)} = {points:,} points\n"
+    )
     print("Fastest configuration that fits in memory, per model and batch size (GPU, precision, latency):")
     print(format_table(_fastest(ds, DEMO_BATCHES)))
     bound = point_counts(result, "bottleneck")
@@ -112,8 +138,10 @@ def _demo(args) -> int:
     print(f"feasible:   {point_counts(result, 'feasible')[True]:,} of {points:,} points fit in device memory")
     print(timing)
     print(f"wrote {path}")
-    print(f"\nnext: mlsysim-vec zoo | mlsysim-vec sweep SPEC.toml | "
-          f"python -c \"import mlsysim_vec as ms; print(ms.read_parquet('{path}').to_dataframe())\"")
+    print(
+        f"\nnext: mlsysim-vec zoo | mlsysim-vec sweep SPEC.toml | "
+        f"python -c \"import mlsysim_vec as ms; print(ms.read_parquet('{path}').to_dataframe())\""
+    )
     return 0
 
 
@@ -124,8 +152,10 @@ def _fastest(ds, batches):
     best = options.isel(option=options.fillna(np.inf).argmin("option"))
     key_of = {record.name: key for key, record in _items(Hardware)}
     rows = best.to_dataframe(name="best")[["hardware", "precision", "best"]]
-    cells = [f"{key_of.get(hw, hw)} {precision} {_duration(seconds)}" if seconds == seconds else "none fits"
-             for hw, precision, seconds in rows.itertuples(index=False)]
+    cells = [
+        f"{key_of.get(hw, hw)} {precision} {_duration(seconds)}" if seconds == seconds else "none fits"
+        for hw, precision, seconds in rows.itertuples(index=False)
+    ]
     table = rows.assign(cell=cells)["cell"].unstack("batch_size")
     table.columns = [f"batch {format_value(b)}" for b in table.columns]
     return table.reindex(ds["model"].values).rename_axis("model").reset_index()
@@ -152,8 +182,10 @@ def _optimize(args) -> int:
     spec = load_spec(source)
     path = Path(args.output or spec.output or f"{Path(args.spec).stem}.parquet").expanduser().resolve()
     if spec.objective is None:
-        raise SpecError(f"{args.spec}: the spec has no [objective] table; add one with name, goal and "
-                        f"optionally constraints, over and top_k (see mlsysim-vec optimize optimize_demo)")
+        raise SpecError(
+            f"{args.spec}: the spec has no [objective] table; add one with name, goal and "
+            f"optionally constraints, over and top_k (see mlsysim-vec optimize optimize_demo)"
+        )
     start = time.perf_counter()
     result = run_spec(spec)
     solved = time.perf_counter()
@@ -169,9 +201,11 @@ def _optimize(args) -> int:
     candidates = int(ds["n_searched"]) * int(np.prod([ds.sizes[d] for d in found.dims if d != "rank"]))
     print(optimize.describe(found))
     print()
-    print(f"time: {candidates:,} candidates solved in {_duration(solved - start)}, searched in "
-          f"{_duration(searched - solved)} (the first search of a process includes compiling the numba kernels), "
-          f"parquet written in {_duration(written - searched)}")
+    print(
+        f"time: {candidates:,} candidates solved in {_duration(solved - start)}, searched in "
+        f"{_duration(searched - solved)} (the first search of a process includes compiling the numba kernels), "
+        f"parquet written in {_duration(written - searched)}"
+    )
     print(f"wrote {path}")
     return 0
 
@@ -192,11 +226,15 @@ def _run_and_write(spec, output):
     points = grid_points(result)
     solve, write = solved - start, written - solved
     if result.dataset.chunks:
-        timing = (f"time: {points:,} points as a lazy dask graph in {_duration(solve)}, computed and written "
-                  f"in {_duration(write)} ({points / (solve + write):,.0f} points/s)")
+        timing = (
+            f"time: {points:,} points as a lazy dask graph in {_duration(solve)}, computed and written "
+            f"in {_duration(write)} ({points / (solve + write):,.0f} points/s)"
+        )
     else:
-        timing = (f"time: {points:,} points solved in {_duration(solve)} ({points / solve:,.0f} points/s), "
-                  f"parquet written in {_duration(write)}")
+        timing = (
+            f"time: {points:,} points solved in {_duration(solve)} ({points / solve:,.0f} points/s), "
+            f"parquet written in {_duration(write)}"
+        )
     return result, path, timing
 
 
@@ -217,10 +255,12 @@ def _validate(args) -> int:
 
 # ---- zoo ---------------------------------------------------------------------------------------
 
+
 def _zoo(args) -> int:
     chosen = _ZOO.values() if args.registry == "all" else [_ZOO[args.registry]]
-    blocks = [f"{title} — {len(rows)} entries\n{format_table(_frame(rows))}"
-              for tables in chosen for title, rows in tables()]
+    blocks = [
+        f"{title} — {len(rows)} entries\n{format_table(_frame(rows))}" for tables in chosen for title, rows in tables()
+    ]
     print("\n\n".join(blocks))
     return 0
 
@@ -252,44 +292,95 @@ def _count(value: float) -> str:
 
 
 def _hardware():
-    rows = [{"family": family, "key": key, "name": hw.name,
-             "peak TFLOP/s": _m(hw.compute.peak_flops, "TFLOP/s"), "memory GiB": _m(hw.memory.capacity, "GiB"),
-             "bandwidth GB/s": _m(hw.memory.bandwidth, "GB/s"), "TDP W": _m(hw.tdp, "W")}
-            for family, members in Hardware.families().items() for key, hw in _items(members)]
+    rows = [
+        {
+            "family": family,
+            "key": key,
+            "name": hw.name,
+            "peak TFLOP/s": _m(hw.compute.peak_flops, "TFLOP/s"),
+            "memory GiB": _m(hw.memory.capacity, "GiB"),
+            "bandwidth GB/s": _m(hw.memory.bandwidth, "GB/s"),
+            "TDP W": _m(hw.tdp, "W"),
+        }
+        for family, members in Hardware.families().items()
+        for key, hw in _items(members)
+    ]
     return [("Hardware", rows)]
 
 
 def _models():
-    rows = [{"family": family, "key": key, "type": type(model).__name__, "name": model.name,
-             "params": _count(model.si["parameters"]), "layers": model.si["layers"],
-             "GFLOP": model.si["ops_per_sample"] / 1e9}
-            for family, members in Models.families().items() for key, model in _items(members)]
+    rows = [
+        {
+            "family": family,
+            "key": key,
+            "type": type(model).__name__,
+            "name": model.name,
+            "params": _count(model.si["parameters"]),
+            "layers": model.si["layers"],
+            "GFLOP": model.si["ops_per_sample"] / 1e9,
+        }
+        for family, members in Models.families().items()
+        for key, model in _items(members)
+    ]
     return [("Models (GFLOP: one inference; for language models one token)", rows)]
 
 
 def _systems():
-    clusters = [{"key": key, "name": fleet.name, "nodes": fleet.count, "node": fleet.node.name,
-                 "accelerator": fleet.node.accelerator.name, "per node": fleet.node.accelerators_per_node,
-                 "accelerators": fleet.total_accelerators, "fabric": fleet.fabric.name}
-                for key, fleet in _items(Systems.Clusters)]
-    nodes = [{"key": key, "name": node.name, "accelerator": node.accelerator.name,
-              "per node": node.accelerators_per_node, "intra-node GB/s": _m(node.intra_node_bw, "GB/s")}
-             for key, node in _items(Systems.Nodes)]
-    fabrics = [{"key": key, "name": fabric.name, "bandwidth GB/s": _m(fabric.bandwidth, "GB/s"),
-                "latency µs": _m(fabric.latency, "us"), "topology": fabric.topology,
-                "oversubscription": fabric.oversubscription_ratio}
-               for key, fabric in _items(Systems.Fabrics)]
+    clusters = [
+        {
+            "key": key,
+            "name": fleet.name,
+            "nodes": fleet.count,
+            "node": fleet.node.name,
+            "accelerator": fleet.node.accelerator.name,
+            "per node": fleet.node.accelerators_per_node,
+            "accelerators": fleet.total_accelerators,
+            "fabric": fleet.fabric.name,
+        }
+        for key, fleet in _items(Systems.Clusters)
+    ]
+    nodes = [
+        {
+            "key": key,
+            "name": node.name,
+            "accelerator": node.accelerator.name,
+            "per node": node.accelerators_per_node,
+            "intra-node GB/s": _m(node.intra_node_bw, "GB/s"),
+        }
+        for key, node in _items(Systems.Nodes)
+    ]
+    fabrics = [
+        {
+            "key": key,
+            "name": fabric.name,
+            "bandwidth GB/s": _m(fabric.bandwidth, "GB/s"),
+            "latency µs": _m(fabric.latency, "us"),
+            "topology": fabric.topology,
+            "oversubscription": fabric.oversubscription_ratio,
+        }
+        for key, fabric in _items(Systems.Fabrics)
+    ]
     return [("Clusters", clusters), ("Nodes", nodes), ("Fabrics", fabrics)]
 
 
 def _grids():
-    grids = [{"key": key, "name": grid.name, "carbon g/kWh": grid.carbon_intensity_g_kwh, "PUE": grid.pue,
-              "WUE L/kWh": grid.wue, "source": grid.primary_source}
-             for key, grid in _items(Infra.Grids)]
-    datacenters = [{"key": key, "name": dc.name, "grid": dc.grid.name, "PUE": dc.pue}
-                   for key, dc in _items(Infra.Datacenters)]
-    cooling = [{"key": key, "name": c.name, "PUE": c.pue, "WUE L/kWh": c.wue}
-               for key, c in _items(Infra.FacilityCooling)]
+    grids = [
+        {
+            "key": key,
+            "name": grid.name,
+            "carbon g/kWh": grid.carbon_intensity_g_kwh,
+            "PUE": grid.pue,
+            "WUE L/kWh": grid.wue,
+            "source": grid.primary_source,
+        }
+        for key, grid in _items(Infra.Grids)
+    ]
+    datacenters = [
+        {"key": key, "name": dc.name, "grid": dc.grid.name, "PUE": dc.pue} for key, dc in _items(Infra.Datacenters)
+    ]
+    cooling = [
+        {"key": key, "name": c.name, "PUE": c.pue, "WUE L/kWh": c.wue} for key, c in _items(Infra.FacilityCooling)
+    ]
     return [("Grids", grids), ("Datacenters", datacenters), ("Facility cooling", cooling)]
 
 

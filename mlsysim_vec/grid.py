@@ -96,6 +96,7 @@ def _is_sequence(value) -> bool:
     if isinstance(value, (list, tuple)):
         return True
     from .registry import Family
+
     return isinstance(value, Family)
 
 
@@ -103,8 +104,8 @@ def _is_sequence(value) -> bool:
 class _Input:
     arg: Arg
     dims: tuple[str, ...]
-    values: np.ndarray          # numbers, bools, choice codes or record objects
-    coords: dict[str, Any]      # coordinates of dims it introduces
+    values: np.ndarray  # numbers, bools, choice codes or record objects
+    coords: dict[str, Any]  # coordinates of dims it introduces
 
 
 def _fail(arg: Arg, value, extra: str = ""):
@@ -182,14 +183,16 @@ def _coord_of(arg: Arg, values: np.ndarray) -> np.ndarray:
 def _normalise(arg: Arg, value) -> _Input:
     if _is_dataarray(value):
         data = value.data
-        coords = {d: np.asarray(value[d].values) if d in value.coords else np.arange(n)
-                  for d, n in zip(value.dims, value.shape)}
+        coords = {
+            d: np.asarray(value[d].values) if d in value.coords else np.arange(n)
+            for d, n in zip(value.dims, value.shape)
+        }
         if is_quantity(data):
             data = to_magnitude(data, arg.unit, arg.name)
         elif arg.kind in ("number", "integer") and value.attrs.get("units") not in (None, "", arg.unit):
             data = to_magnitude(Q_(np.asarray(data), value.attrs["units"]), arg.unit, arg.name)
         if type(data).__module__.startswith("dask") and arg.kind in ("number", "integer"):
-            _validate_lazy(arg, data)        # stays lazy: chunked inputs give chunked outputs
+            _validate_lazy(arg, data)  # stays lazy: chunked inputs give chunked outputs
             return _Input(arg, tuple(value.dims), data, coords)
         return _Input(arg, tuple(value.dims), _convert(arg, np.asarray(data)), coords)
     if _is_sequence(value):
@@ -202,8 +205,10 @@ def _normalise(arg: Arg, value) -> _Input:
             raw = _stack_items(arg, items)
         values = _convert(arg, raw)
         if values.ndim != 1:
-            raise TypeError(f"{arg.name}: a {values.ndim}-d array has no dimension names; "
-                            f"pass an xarray.DataArray with named dims instead")
+            raise TypeError(
+                f"{arg.name}: a {values.ndim}-d array has no dimension names; "
+                f"pass an xarray.DataArray with named dims instead"
+            )
         return _Input(arg, (arg.name,), values, {arg.name: _coord_of(arg, values)})
     return _Input(arg, (), _convert(arg, value), {})
 
@@ -227,6 +232,7 @@ def _stack_items(arg: Arg, items: list):
 def _validate_lazy(arg: Arg, data):
     """Range check of a dask-backed argument (computes min/max once)."""
     import dask.array as da
+
     lo, hi = da.compute(da.nanmin(data), da.nanmax(data))
     _convert(arg, np.array([lo, hi]))
 
@@ -250,9 +256,11 @@ class Grid:
                     self.dims.append(dim)
                     self.coords[dim] = coord
                 elif len(self.coords[dim]) != len(coord) or not np.array_equal(self.coords[dim], coord):
-                    raise ValueError(f"{inp.arg.name}: dimension {dim!r} does not match the coordinates "
-                                     f"of another argument along {dim!r} (lengths {len(self.coords[dim])} "
-                                     f"and {len(coord)})")
+                    raise ValueError(
+                        f"{inp.arg.name}: dimension {dim!r} does not match the coordinates "
+                        f"of another argument along {dim!r} (lengths {len(self.coords[dim])} "
+                        f"and {len(coord)})"
+                    )
         self.shape = tuple(len(self.coords[d]) for d in self.dims)
         self.chunks = self._normalise_chunks(chunks)
         self._cache: dict[tuple, np.ndarray] = {}
@@ -282,9 +290,11 @@ class Grid:
         values = values.reshape(shape)
         if self.chunks is not None and values.dtype != object:
             import dask.array as da
+
             chunk = tuple(self.chunks[d] if n > 1 else 1 for d, n in zip(self.dims, shape))
-            values = da.asarray(values).rechunk(chunk) if hasattr(values, "dask") else \
-                da.from_array(values, chunks=chunk)
+            values = (
+                da.asarray(values).rechunk(chunk) if hasattr(values, "dask") else da.from_array(values, chunks=chunk)
+            )
         return values
 
     def __getitem__(self, name: str):
@@ -328,7 +338,6 @@ class Grid:
                 out[name] = float(inp.values)
         return out
 
-
     def zipped(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         """Arguments given as DataArrays along dimensions of other names (``tp_size`` along
         ``config``): their labels or canonical values, echoed as coordinates on those dimensions."""
@@ -365,15 +374,16 @@ def build_grid(args: tuple[Arg, ...], kwargs: dict, resolver: str, chunks=None) 
     for key, value in kwargs.items():
         name = alias_of.get(key, key)
         if name not in by_name:
-            raise TypeError(f"{resolver}.solve() got an unexpected keyword argument {key!r}; "
-                            f"accepted: {', '.join(by_name)}")
+            raise TypeError(
+                f"{resolver}.solve() got an unexpected keyword argument {key!r}; accepted: {', '.join(by_name)}"
+            )
         if name in given:
             raise TypeError(f"{resolver}.solve() got {name!r} twice (directly and through an alias)")
         given[name] = value
     inputs: dict[str, _Input] = {}
-    for name, value in given.items():       # user order fixes the dimension order
+    for name, value in given.items():  # user order fixes the dimension order
         if value is None and by_name[name].default is None:
-            continue                         # an optional argument explicitly left out
+            continue  # an optional argument explicitly left out
         inputs[name] = _normalise(by_name[name], value)
     for arg in args:
         if arg.name in inputs:

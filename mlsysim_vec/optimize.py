@@ -44,15 +44,21 @@ __all__ = ["search", "pareto", "run_spec", "describe", "parse_constraint", "Cons
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 
 register(
-    objective=Variable(description="objective at the winning point, in the objective's canonical unit "
-                                   "(attrs['units'])"),
-    n_searched=Variable(description="candidate points searched per result point (product of the searched "
-                                    "dimensions' sizes)", kind="int"),
-    n_feasible=Variable(description="candidates that satisfy every constraint and have a numeric objective",
-                        kind="int"),
+    objective=Variable(
+        description="objective at the winning point, in the objective's canonical unit (attrs['units'])"
+    ),
+    n_searched=Variable(
+        description="candidate points searched per result point (product of the searched dimensions' sizes)", kind="int"
+    ),
+    n_feasible=Variable(
+        description="candidates that satisfy every constraint and have a numeric objective", kind="int"
+    ),
     rank=Variable(description="position in the top-k list (1 = best)", kind="int"),
-    on_front=Variable(description="on the 2-objective Pareto front (allowed, and no allowed point is at least "
-                                  "as good in both objectives and better in one)", kind="bool"),
+    on_front=Variable(
+        description="on the 2-objective Pareto front (allowed, and no allowed point is at least "
+        "as good in both objectives and better in one)",
+        kind="bool",
+    ),
     meets_constraints=Variable(description="the point satisfies every constraint of the search", kind="bool"),
 )
 
@@ -60,10 +66,15 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _BARE = re.compile(rf"^\s*(not\s+)?({_NAME})\s*$")
 _COMPARE = re.compile(rf"^\s*({_NAME})\s*({'|'.join(re.escape(op) for op in OPERATORS)})\s*(.*?)\s*$")
 _NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf)\s*(.*)$", re.IGNORECASE)
-_GRAMMAR = ("'name', 'not name' or 'name OP value [unit]' with OP one of " + ", ".join(OPERATORS)
-            + " (no arithmetic)")
-_COMPARE_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-                "==": np.equal, "!=": np.not_equal}
+_GRAMMAR = "'name', 'not name' or 'name OP value [unit]' with OP one of " + ", ".join(OPERATORS) + " (no arithmetic)"
+_COMPARE_OPS = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
 
 
 @dataclass(frozen=True)
@@ -87,22 +98,28 @@ def parse_constraint(text: str) -> Constraint:
     Raises ``ValueError`` naming the constraint and the allowed forms.
     """
     if not isinstance(text, str):
-        raise ValueError(f"constraint {text!r} is a {type(text).__name__}; a constraint is a string "
-                         f"({_GRAMMAR}) or a boolean xarray.DataArray")
+        raise ValueError(
+            f"constraint {text!r} is a {type(text).__name__}; a constraint is a string "
+            f"({_GRAMMAR}) or a boolean xarray.DataArray"
+        )
     bare = _BARE.match(text)
     if bare:
         return Constraint(text, bare.group(2), negate=bool(bare.group(1)))
     compare = _COMPARE.match(text)
     if compare and compare.group(3) and not compare.group(3).startswith(("=", "<", ">", "!")):
         return Constraint(text, compare.group(1), op=compare.group(2), value=compare.group(3))
-    raise ValueError(f"constraint {text!r} is not understood; a constraint is {_GRAMMAR}, e.g. 'feasible', "
-                     f"'not overhead_dominated', 'itl < 50 ms', 'bottleneck == Memory'")
+    raise ValueError(
+        f"constraint {text!r} is not understood; a constraint is {_GRAMMAR}, e.g. 'feasible', "
+        f"'not overhead_dominated', 'itl < 50 ms', 'bottleneck == Memory'"
+    )
 
 
 # ---- search ----------------------------------------------------------------------------------------
 
-def search(result: Result, objective: str, *, minimize: bool = True, constraints=(), over=None,
-           top_k: int | None = None) -> Result:
+
+def search(
+    result: Result, objective: str, *, minimize: bool = True, constraints=(), over=None, top_k: int | None = None
+) -> Result:
     """The best point of ``result`` along the dimensions ``over``, for every point of the others.
 
     result : any ``Result`` (numpy- or dask-backed).
@@ -136,8 +153,9 @@ def search(result: Result, objective: str, *, minimize: bool = True, constraints
     over = _over(result.dims, over)
     keep = [d for d in result.dims if d not in over]
     if not isinstance(minimize, (bool, np.bool_)):
-        raise ValueError(f"minimize={minimize!r} is not allowed; minimize must be True (smallest objective) or "
-                         f"False (largest)")
+        raise ValueError(
+            f"minimize={minimize!r} is not allowed; minimize must be True (smallest objective) or False (largest)"
+        )
     if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 1):
         raise ValueError(f"top_k={top_k!r} is not allowed; top_k must be a whole number >= 1 (or None)")
     values = _objective_values(ds, objective)
@@ -151,11 +169,13 @@ def search(result: Result, objective: str, *, minimize: bool = True, constraints
     axis = tuple(range(len(keep), len(order)))
 
     if top_k is None:
-        index, best, n_valid = reduce.masked_argmax(full_values.data, None if full_mask is None else full_mask.data,
-                                                    axis=axis, minimize=minimize)
+        index, best, n_valid = reduce.masked_argmax(
+            full_values.data, None if full_mask is None else full_mask.data, axis=axis, minimize=minimize
+        )
     else:
-        index, best = reduce.top_k(full_values.data, int(top_k), None if full_mask is None else full_mask.data,
-                                   axis=axis, minimize=minimize)
+        index, best = reduce.top_k(
+            full_values.data, int(top_k), None if full_mask is None else full_mask.data, axis=axis, minimize=minimize
+        )
         valid = ~np.isnan(full_values) if full_mask is None else full_mask & ~np.isnan(full_values)
         n_valid = valid.sum(over).transpose(*keep).data
     index, best, n_valid = _compute(index, best, n_valid)
@@ -168,35 +188,55 @@ def search(result: Result, objective: str, *, minimize: bool = True, constraints
     out = {}
     for dim in over:
         out[f"best_{dim}"] = _labels(ds[dim], at[dim], found, dim)
-    reported = [name for name in dict.fromkeys([objective, *named, *_coords_along(ds, over)])
-                if name not in ("feasible", "objective")
-                and (name in ds.data_vars or (name not in ds.dims and ds[name].ndim))]
+    reported = [
+        name
+        for name in dict.fromkeys([objective, *named, *_coords_along(ds, over)])
+        if name not in ("feasible", "objective") and (name in ds.data_vars or (name not in ds.dims and ds[name].ndim))
+    ]
     gathered = {name: _at_winner(ds[name], at, found) for name in reported}
     out.update(_compute_dataset(gathered))
     unit = values.attrs.get("units", variable(objective).unit or "1")
-    out["objective"] = xr.Variable(point_dims, best, {
-        "units": unit, "description": f"{'minimum' if minimize else 'maximum'} of {objective} over "
-                                      f"{', '.join(over)} subject to the constraints"})
-    out["feasible"] = xr.Variable(point_dims, np.asarray(found.values), {
-        "description": "some candidate satisfies every constraint (for top-k: this rank is filled)"})
-    out["n_searched"] = xr.Variable((), np.int64(math.prod(ds.sizes[d] for d in over)),
-                                    {"description": variable("n_searched").description})
-    out["n_feasible"] = xr.Variable(keep, np.asarray(n_valid, dtype=np.int64),
-                                    {"description": variable("n_feasible").description})
+    out["objective"] = xr.Variable(
+        point_dims,
+        best,
+        {
+            "units": unit,
+            "description": f"{'minimum' if minimize else 'maximum'} of {objective} over "
+            f"{', '.join(over)} subject to the constraints",
+        },
+    )
+    out["feasible"] = xr.Variable(
+        point_dims,
+        np.asarray(found.values),
+        {"description": "some candidate satisfies every constraint (for top-k: this rank is filled)"},
+    )
+    out["n_searched"] = xr.Variable(
+        (), np.int64(math.prod(ds.sizes[d] for d in over)), {"description": variable("n_searched").description}
+    )
+    out["n_feasible"] = xr.Variable(
+        keep, np.asarray(n_valid, dtype=np.int64), {"description": variable("n_feasible").description}
+    )
 
     coords = {d: ds[d].variable for d in keep}
     coords.update({c: ds[c].variable for c in ds.coords if c not in ds.dims and set(ds[c].dims) <= set(keep)})
     if top_k is not None:
-        coords["rank"] = xr.Variable(("rank",), np.arange(1, int(top_k) + 1),
-                                     {"description": variable("rank").description})
-    attrs = {"resolver": ds.attrs.get("resolver", ""), "dims": point_dims, "objective": objective,
-             "goal": "minimize" if minimize else "maximize", "over": list(over),
-             "constraints": [_describe(c) for c in _as_list(constraints)]}
+        coords["rank"] = xr.Variable(
+            ("rank",), np.arange(1, int(top_k) + 1), {"description": variable("rank").description}
+        )
+    attrs = {
+        "resolver": ds.attrs.get("resolver", ""),
+        "dims": point_dims,
+        "objective": objective,
+        "goal": "minimize" if minimize else "maximize",
+        "over": list(over),
+        "constraints": [_describe(c) for c in _as_list(constraints)],
+    }
     return Result.from_dataset(xr.Dataset(out, coords, attrs))
 
 
-def pareto(result: Result, objective_a: str, objective_b: str, *, minimize=(True, True), constraints=(),
-           over=None) -> Result:
+def pareto(
+    result: Result, objective_a: str, objective_b: str, *, minimize=(True, True), constraints=(), over=None
+) -> Result:
     """``result`` plus ``on_front`` (the 2-objective Pareto front) and ``meets_constraints``.
 
     The front is computed separately for every point of the dimensions not in ``over``
@@ -208,10 +248,14 @@ def pareto(result: Result, objective_a: str, objective_b: str, *, minimize=(True
     """
     import xarray as xr
 
-    if (not isinstance(minimize, (tuple, list)) or len(minimize) != 2
-            or not all(isinstance(m, (bool, np.bool_)) for m in minimize)):
-        raise ValueError(f"minimize={minimize!r} is not allowed; give two booleans, one per objective "
-                         f"(True: smaller is better)")
+    if (
+        not isinstance(minimize, (tuple, list))
+        or len(minimize) != 2
+        or not all(isinstance(m, (bool, np.bool_)) for m in minimize)
+    ):
+        raise ValueError(
+            f"minimize={minimize!r} is not allowed; give two booleans, one per objective (True: smaller is better)"
+        )
     ds = result.dataset
     over = _over(result.dims, over)
     keep = [d for d in result.dims if d not in over]
@@ -222,20 +266,30 @@ def pareto(result: Result, objective_a: str, objective_b: str, *, minimize=(True
     mask = _combine(checks)
     full_mask = None if mask is None else _full(mask, ds, order)
     arrays = xr.unify_chunks(a, b) if full_mask is None else xr.unify_chunks(a, b, full_mask)
-    front = reduce.pareto_front_along(arrays[0].data, arrays[1].data, None if full_mask is None else arrays[2].data,
-                                      tuple(range(len(keep), len(order))), tuple(bool(m) for m in minimize))
+    front = reduce.pareto_front_along(
+        arrays[0].data,
+        arrays[1].data,
+        None if full_mask is None else arrays[2].data,
+        tuple(range(len(keep), len(order))),
+        tuple(bool(m) for m in minimize),
+    )
     on_front = xr.DataArray(front, dims=order).transpose(*result.dims)
     met = xr.DataArray(True) if mask is None else mask.transpose(*[d for d in result.dims if d in mask.dims])
-    out = ds.assign(on_front=xr.Variable(on_front.dims, on_front.data,
-                                         {"description": variable("on_front").description}),
-                    meets_constraints=xr.Variable(met.dims, met.data,
-                                                  {"description": variable("meets_constraints").description}))
-    out.attrs = {**ds.attrs, "pareto": [objective_a, objective_b], "over": list(over),
-                 "constraints": [_describe(c) for c in _as_list(constraints)]}
+    out = ds.assign(
+        on_front=xr.Variable(on_front.dims, on_front.data, {"description": variable("on_front").description}),
+        meets_constraints=xr.Variable(met.dims, met.data, {"description": variable("meets_constraints").description}),
+    )
+    out.attrs = {
+        **ds.attrs,
+        "pareto": [objective_a, objective_b],
+        "over": list(over),
+        "constraints": [_describe(c) for c in _as_list(constraints)],
+    }
     return Result.from_dataset(out)
 
 
 # ---- specs -----------------------------------------------------------------------------------------
+
 
 def run_spec(spec, result: Result | None = None) -> Result:
     """Evaluate an optimize spec (a ``sweep.Spec`` with an ``[objective]`` table, or anything
@@ -251,8 +305,10 @@ def run_spec(spec, result: Result | None = None) -> Result:
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     if spec.objective is None:
-        raise SpecError("the spec has no [objective] table; add one with name = \"<output>\", "
-                        "goal = \"maximize\" or \"minimize\" and optionally constraints, over and top_k")
+        raise SpecError(
+            'the spec has no [objective] table; add one with name = "<output>", '
+            'goal = "maximize" or "minimize" and optionally constraints, over and top_k'
+        )
     if result is None:
         result = solve_spec(spec)
     try:
@@ -277,12 +333,15 @@ def describe(found: Result, rows: int = 40) -> str:
     if "rank" in ds.dims:
         feasible = feasible[..., 0]
     constraints = attrs.get("constraints") or []
-    lines = [f"{attrs.get('resolver') or 'result'}: {attrs.get('goal', '')} {attrs.get('objective', '')} over "
-             f"{' × '.join(over)} ({searched:,} candidate{'s' * (searched != 1)} per point)"
-             + (f" subject to {', '.join(constraints)}" if constraints else ""),
-             f"{points:,} point{'s' * (points != 1)}" + (f" ({' × '.join(keep)})" if keep else "")
-             + f"; a feasible candidate at {int(np.sum(feasible)):,} of {points:,}; "
-             f"{int(ds['n_feasible'].sum()):,} of {points * searched:,} candidates satisfy the constraints"]
+    lines = [
+        f"{attrs.get('resolver') or 'result'}: {attrs.get('goal', '')} {attrs.get('objective', '')} over "
+        f"{' × '.join(over)} ({searched:,} candidate{'s' * (searched != 1)} per point)"
+        + (f" subject to {', '.join(constraints)}" if constraints else ""),
+        f"{points:,} point{'s' * (points != 1)}"
+        + (f" ({' × '.join(keep)})" if keep else "")
+        + f"; a feasible candidate at {int(np.sum(feasible)):,} of {points:,}; "
+        f"{int(ds['n_feasible'].sum()):,} of {points * searched:,} candidates satisfy the constraints",
+    ]
     name = attrs.get("objective", "")
     frame = found.to_dataframe()
     unit = ds["objective"].attrs.get("units", "1")
@@ -299,6 +358,7 @@ def describe(found: Result, rows: int = 40) -> str:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
+
 
 def _as_list(constraints) -> list:
     if isinstance(constraints, str) or _is_dataarray(constraints):
@@ -331,8 +391,13 @@ def _over(dims, over) -> list[str]:
     chosen = [over] if isinstance(over, str) else list(over)
     bad = [d for d in chosen if d not in dims]
     if bad or not chosen or len(set(chosen)) != len(chosen):
-        what = (f"names {bad[0]!r}, which is not a dimension of the result" if bad
-                else "is empty" if not chosen else "repeats a dimension")
+        what = (
+            f"names {bad[0]!r}, which is not a dimension of the result"
+            if bad
+            else "is empty"
+            if not chosen
+            else "repeats a dimension"
+        )
         raise ValueError(f"over={over!r} {what}; over takes one or more of the dimensions: {', '.join(dims)}")
     return chosen
 
@@ -343,8 +408,9 @@ def _objective_values(ds, name):
         raise ValueError(f"objective={name!r} names no output or input of the result; {_names(ds)}")
     da = ds[name]
     if _kind(ds, name) != "number" and da.dtype != bool:
-        raise ValueError(f"objective={name!r} is not numeric ({_kind(ds, name)}); the objective must be a "
-                         f"numeric output or input")
+        raise ValueError(
+            f"objective={name!r} is not numeric ({_kind(ds, name)}); the objective must be a numeric output or input"
+        )
     return da
 
 
@@ -379,26 +445,35 @@ def _mask_array(ds, mask):
         raise ValueError(f"constraint mask {_describe(mask)} has dtype {mask.dtype}; a mask must be boolean")
     for dim in mask.dims:
         if dim not in ds.dims:
-            raise ValueError(f"constraint mask {_describe(mask)} has dimension {dim!r}, which the result does not "
-                             f"have; dimensions: {', '.join(ds.dims)}")
-        if mask.sizes[dim] != ds.sizes[dim] or (dim in mask.coords and not np.array_equal(
-                np.asarray(mask[dim].values), np.asarray(ds[dim].values))):
-            raise ValueError(f"constraint mask {_describe(mask)}: its coordinates along {dim!r} differ from the "
-                             f"result's ({ds.sizes[dim]} values)")
+            raise ValueError(
+                f"constraint mask {_describe(mask)} has dimension {dim!r}, which the result does not "
+                f"have; dimensions: {', '.join(ds.dims)}"
+            )
+        if mask.sizes[dim] != ds.sizes[dim] or (
+            dim in mask.coords and not np.array_equal(np.asarray(mask[dim].values), np.asarray(ds[dim].values))
+        ):
+            raise ValueError(
+                f"constraint mask {_describe(mask)}: its coordinates along {dim!r} differ from the "
+                f"result's ({ds.sizes[dim]} values)"
+            )
     return mask.drop_vars([c for c in mask.coords])
 
 
 def _evaluate(ds, c: Constraint):
     """The boolean DataArray of one parsed constraint."""
     if c.name not in ds.variables:
-        raise ValueError(f"constraint {c.text!r} names {c.name!r}, which is no output or input of the result; "
-                         f"{_names(ds)}; a constraint is {_GRAMMAR}")
+        raise ValueError(
+            f"constraint {c.text!r} names {c.name!r}, which is no output or input of the result; "
+            f"{_names(ds)}; a constraint is {_GRAMMAR}"
+        )
     da = ds[c.name]
     kind = _kind(ds, c.name)
     if c.op is None:
         if kind != "bool":
-            raise ValueError(f"constraint {c.text!r}: {c.name!r} is {kind}, not boolean; compare it instead, e.g. "
-                             f"'{c.name} {'<= 1' if kind == 'number' else '== <label>'}'")
+            raise ValueError(
+                f"constraint {c.text!r}: {c.name!r} is {kind}, not boolean; compare it instead, e.g. "
+                f"'{c.name} {'<= 1' if kind == 'number' else '== <label>'}'"
+            )
         return ~da if c.negate else da
     compare = _COMPARE_OPS[c.op]
     if kind == "number":
@@ -414,14 +489,16 @@ def _evaluate(ds, c: Constraint):
         categories = list(variable(c.name).categories)
         folded = [x.lower() for x in categories]
         if label not in categories and label.lower() not in folded:
-            raise ValueError(f"constraint {c.text!r}: {label!r} is not a {c.name} label; labels: "
-                             f"{', '.join(categories)}")
+            raise ValueError(
+                f"constraint {c.text!r}: {label!r} is not a {c.name} label; labels: {', '.join(categories)}"
+            )
         code = categories.index(label) if label in categories else folded.index(label.lower())
         return compare(da, code)
     present = [str(v) for v in np.unique(np.asarray(da.values, dtype=object).astype(str))]
     if label not in present:
-        raise ValueError(f"constraint {c.text!r}: {label!r} is not a value of {c.name}; values in the result: "
-                         f"{', '.join(present)}")
+        raise ValueError(
+            f"constraint {c.text!r}: {label!r} is not a value of {c.name}; values in the result: {', '.join(present)}"
+        )
     return compare(da.astype(str), label)
 
 
@@ -429,20 +506,24 @@ def _number(c: Constraint, da) -> float:
     """The constraint's value in the canonical unit of ``da``."""
     match = _NUMBER.match(c.value)
     if not match:
-        raise ValueError(f"constraint {c.text!r}: {c.name!r} is numeric; the value must be a number with an "
-                         f"optional unit, e.g. '{c.name} {c.op} 50 ms'")
+        raise ValueError(
+            f"constraint {c.text!r}: {c.name!r} is numeric; the value must be a number with an "
+            f"optional unit, e.g. '{c.name} {c.op} 50 ms'"
+        )
     number, unit = float(match.group(1)), match.group(2).strip()
     if not unit:
         return number
-    if unit.startswith("/"):                 # '1e3 / s' reads as 1e3 (1 / s)
+    if unit.startswith("/"):  # '1e3 / s' reads as 1e3 (1 / s)
         unit = f"1 {unit}"
     canonical = da.attrs.get("units", variable(c.name).unit or "1")
     canonical = "" if canonical == "1" else canonical
     try:
         return float(ureg.Quantity(number, ureg.parse_units(unit)).to(canonical).magnitude)
-    except Exception as error:       # pint: undefined unit, bad syntax, dimensionality mismatch
-        raise ValueError(f"constraint {c.text!r}: cannot read {unit!r} as a unit of {c.name} "
-                         f"[{canonical or 'dimensionless'}] ({type(error).__name__}: {error})") from None
+    except Exception as error:  # pint: undefined unit, bad syntax, dimensionality mismatch
+        raise ValueError(
+            f"constraint {c.text!r}: cannot read {unit!r} as a unit of {c.name} "
+            f"[{canonical or 'dimensionless'}] ({type(error).__name__}: {error})"
+        ) from None
 
 
 def _combine(masks):

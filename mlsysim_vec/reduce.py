@@ -45,6 +45,7 @@ SPLIT_EVERY = 8
 # ---------------------------------------------------------------------------- numba kernels
 # Plain Python functions over one core slice; numba compiles them in ``_gufunc`` on first use.
 
+
 def _masked_argmax_kernel(values, mask, minimize, index, best, n_valid):
     """First position of the largest (smallest) allowed non-NaN value of one slice."""
     count = 0
@@ -154,12 +155,21 @@ def _compile(name: str):
     from numba import boolean, float64, guvectorize, int64
 
     specs = {
-        "masked_argmax": (_masked_argmax_kernel, [(float64[:], boolean[:], boolean, int64[:], float64[:], int64[:])],
-                          "(n),(n),()->(),(),()"),
-        "top_k": (_top_k_kernel, [(float64[:], boolean[:], boolean, boolean[:], int64[:], float64[:])],
-                  "(n),(n),(),(k)->(k),(k)"),
-        "pareto_front": (_pareto_kernel, [(float64[:], float64[:], boolean[:], boolean, boolean, boolean[:])],
-                         "(n),(n),(n),(),()->(n)"),
+        "masked_argmax": (
+            _masked_argmax_kernel,
+            [(float64[:], boolean[:], boolean, int64[:], float64[:], int64[:])],
+            "(n),(n),()->(),(),()",
+        ),
+        "top_k": (
+            _top_k_kernel,
+            [(float64[:], boolean[:], boolean, boolean[:], int64[:], float64[:])],
+            "(n),(n),(),(k)->(k),(k)",
+        ),
+        "pareto_front": (
+            _pareto_kernel,
+            [(float64[:], float64[:], boolean[:], boolean, boolean, boolean[:])],
+            "(n),(n),(n),(),()->(n)",
+        ),
     }
     kernel, signatures, layout = specs[name]
     return guvectorize(signatures, layout, target="cpu", nopython=True, cache=False)(kernel)
@@ -434,10 +444,18 @@ def _tree(arrays, mask, axes, chunk, combine, params):
                 block_id[d] = j
             block_id = tuple(block_id)
             offsets = tuple(int(starts[d][j]) for d, j in zip(axes, red_id))
-            parts.append(chunk_d(*(x[block_id] for x in blocks), None if mask_blocks is None else mask_blocks[block_id],
-                                 axes, offsets, reduced_shape, *params))
+            parts.append(
+                chunk_d(
+                    *(x[block_id] for x in blocks),
+                    None if mask_blocks is None else mask_blocks[block_id],
+                    axes,
+                    offsets,
+                    reduced_shape,
+                    *params,
+                )
+            )
         while len(parts) > 1:
-            parts = [combine_d(parts[i:i + SPLIT_EVERY], *params) for i in range(0, len(parts), SPLIT_EVERY)]
+            parts = [combine_d(parts[i : i + SPLIT_EVERY], *params) for i in range(0, len(parts), SPLIT_EVERY)]
         states[kept_id] = parts[0]
     return states, kept, kept_ids
 
@@ -465,9 +483,16 @@ def _fields(states, kept_ids, kept, like, specs):
     from dask import delayed
 
     field = delayed(operator.getitem, pure=True)
-    return tuple(_assemble({kid: da.from_delayed(field(states[kid], i), shape=_block_shape(like, kid, kept) + extra,
-                                                 dtype=dtype) for kid in kept_ids}, len(kept))
-                 for i, (dtype, extra) in enumerate(specs))
+    return tuple(
+        _assemble(
+            {
+                kid: da.from_delayed(field(states[kid], i), shape=_block_shape(like, kid, kept) + extra, dtype=dtype)
+                for kid in kept_ids
+            },
+            len(kept),
+        )
+        for i, (dtype, extra) in enumerate(specs)
+    )
 
 
 def _argmax_chunk(values, mask, axes, offsets, reduced_shape, minimize):
@@ -511,12 +536,14 @@ def _pareto_state(a, b, front):
     order = np.lexsort((np.where(front, a, 0.0), ~front), axis=-1)
     sa, sb, sf = (np.take_along_axis(x, order, axis=-1) for x in (a, b, front))
     keep = sf.copy()
-    keep[..., 1:] &= ~(sf[..., :-1] & (sa[..., 1:] == sa[..., :-1]))   # on a front, equal a ⇒ equal b
+    keep[..., 1:] &= ~(sf[..., :-1] & (sa[..., 1:] == sa[..., :-1]))  # on a front, equal a ⇒ equal b
     width = int(keep.sum(axis=-1).max(initial=0))
     pack = np.argsort(~keep, axis=-1, kind="stable")[..., :width]
     kept = np.take_along_axis(keep, pack, axis=-1)
-    return (np.where(kept, np.take_along_axis(sa, pack, axis=-1), np.nan),
-            np.where(kept, np.take_along_axis(sb, pack, axis=-1), np.nan))
+    return (
+        np.where(kept, np.take_along_axis(sa, pack, axis=-1), np.nan),
+        np.where(kept, np.take_along_axis(sb, pack, axis=-1), np.nan),
+    )
 
 
 def _pareto_chunk(a, b, mask, axes, offsets, reduced_shape, minimize):
@@ -540,8 +567,9 @@ def _pareto_mark(a, b, mask, state, axes, minimize):
     n = fa.shape[-1]
     sa, sb = state
     union_mask = np.concatenate([fm, np.broadcast_to(True, sa.shape)], axis=-1)
-    front = _gufunc("pareto_front")(np.concatenate([fa, sa], axis=-1), np.concatenate([fb, sb], axis=-1),
-                                    union_mask, *minimize)
+    front = _gufunc("pareto_front")(
+        np.concatenate([fa, sa], axis=-1), np.concatenate([fb, sb], axis=-1), union_mask, *minimize
+    )
     return _unflatten(np.ascontiguousarray(front[..., :n]), shape, axes)
 
 
@@ -571,8 +599,14 @@ def _pareto_dask(objective_a, objective_b, mask, axis, minimize):
     mask_blocks = None if m is None else m.to_delayed(optimize_graph=False)
     pieces = {}
     for block_id in np.ndindex(*a.numblocks):
-        piece = mark(blocks[0][block_id], blocks[1][block_id], None if mask_blocks is None else mask_blocks[block_id],
-                     states[tuple(block_id[d] for d in kept)], axes, minimize)
+        piece = mark(
+            blocks[0][block_id],
+            blocks[1][block_id],
+            None if mask_blocks is None else mask_blocks[block_id],
+            states[tuple(block_id[d] for d in kept)],
+            axes,
+            minimize,
+        )
         pieces[block_id] = da.from_delayed(piece, shape=_block_shape(a, block_id, range(a.ndim)), dtype=bool)
     return _assemble(pieces, a.ndim)
 

@@ -70,28 +70,58 @@ def _hardware(row) -> HardwareNode:
     def link(prefix):
         if row.get(f"{prefix}_bandwidth") is None:
             return None
-        return IOInterconnect(name=row.get(f"{prefix}_name") or "", bandwidth=row[f"{prefix}_bandwidth"],
-                              direction=row.get(f"{prefix}_direction") or "per_direction",
-                              latency=row.get(f"{prefix}_latency"))
+        return IOInterconnect(
+            name=row.get(f"{prefix}_name") or "",
+            bandwidth=row[f"{prefix}_bandwidth"],
+            direction=row.get(f"{prefix}_direction") or "per_direction",
+            latency=row.get(f"{prefix}_latency"),
+        )
 
     storage = None
     if row.get("storage_bandwidth") is not None:
         storage = StorageHierarchy(bandwidth=row["storage_bandwidth"], capacity=row.get("storage_capacity"))
     return HardwareNode(
-        name=row["name"], release_year=_num(row.get("release_year"), int),
+        name=row["name"],
+        release_year=_num(row.get("release_year"), int),
         compute=ComputeCore(peak_flops=row["peak_flops"], precision_flops=table),
-        memory=MemoryHierarchy(capacity=row["memory_capacity"], bandwidth=row["memory_bandwidth"],
-                               sram_capacity=row.get("sram_capacity"), sram_bandwidth=row.get("sram_bandwidth"),
-                               flash_capacity=row.get("flash_capacity"), flash_bandwidth=row.get("flash_bandwidth")),
-        storage=storage, interconnect=link("interconnect"), nvlink=link("nvlink"),
-        tdp=row.get("tdp"), unit_cost=row.get("unit_cost"), embodied_carbon_kg=row.get("embodied_carbon"),
+        memory=MemoryHierarchy(
+            capacity=row["memory_capacity"],
+            bandwidth=row["memory_bandwidth"],
+            sram_capacity=row.get("sram_capacity"),
+            sram_bandwidth=row.get("sram_bandwidth"),
+            flash_capacity=row.get("flash_capacity"),
+            flash_bandwidth=row.get("flash_bandwidth"),
+        ),
+        storage=storage,
+        interconnect=link("interconnect"),
+        nvlink=link("nvlink"),
+        tdp=row.get("tdp"),
+        unit_cost=row.get("unit_cost"),
+        embodied_carbon_kg=row.get("embodied_carbon"),
         dispatch_tax=row["dispatch_tax"] if row.get("dispatch_tax") is not None else Q_(0.01, "ms"),
-        source=row.get("source") or "", source_url=row.get("source_url") or "")
+        source=row.get("source") or "",
+        source_url=row.get("source_url") or "",
+    )
 
 
-_INT_COLUMNS = {"layers", "hidden_dim", "heads", "kv_heads", "head_dim", "experts", "active_experts_per_token",
-                "kv_lora_rank", "qk_rope_head_dim", "context_length", "vocab_size", "state_size",
-                "denoising_steps", "resolution", "training_accelerators_ref", "release_year"}
+_INT_COLUMNS = {
+    "layers",
+    "hidden_dim",
+    "heads",
+    "kv_heads",
+    "head_dim",
+    "experts",
+    "active_experts_per_token",
+    "kv_lora_rank",
+    "qk_rope_head_dim",
+    "context_length",
+    "vocab_size",
+    "state_size",
+    "denoising_steps",
+    "resolution",
+    "training_accelerators_ref",
+    "release_year",
+}
 
 
 def _workload(row):
@@ -137,12 +167,20 @@ def _hardware_by_ref(ref: str) -> HardwareNode:
 @cache
 def _grid_records():
     def build(row):
-        return GridProfile(name=row["name"], carbon_intensity_g_kwh=row["carbon_intensity"].to("g/kWh").m,
-                           pue=float(row["pue"]), wue=row["wue"].to("L/kWh").m,
-                           primary_source=row.get("primary_source") or "", lat=_num(row.get("lat")),
-                           lon=_num(row.get("lon")), renewable_fraction=_num(row.get("renewable_fraction")),
-                           kwh_price=row.get("kwh_price"), source=row.get("source") or "",
-                           source_url=row.get("source_url") or "")
+        return GridProfile(
+            name=row["name"],
+            carbon_intensity_g_kwh=row["carbon_intensity"].to("g/kWh").m,
+            pue=float(row["pue"]),
+            wue=row["wue"].to("L/kWh").m,
+            primary_source=row.get("primary_source") or "",
+            lat=_num(row.get("lat")),
+            lon=_num(row.get("lon")),
+            renewable_fraction=_num(row.get("renewable_fraction")),
+            kwh_price=row.get("kwh_price"),
+            source=row.get("source") or "",
+            source_url=row.get("source_url") or "",
+        )
+
     return _records("grids.csv", build)[""]
 
 
@@ -151,43 +189,69 @@ def _datacenter_records():
     grids = _grid_records()
 
     def build(row):
-        return Datacenter(name=row["name"], grid=grids[row["grid"]], pue_override=_num(row.get("pue_override")),
-                          description=row.get("description") or "", source=row.get("source") or "",
-                          source_url=row.get("source_url") or "")
+        return Datacenter(
+            name=row["name"],
+            grid=grids[row["grid"]],
+            pue_override=_num(row.get("pue_override")),
+            description=row.get("description") or "",
+            source=row.get("source") or "",
+            source_url=row.get("source_url") or "",
+        )
+
     return _records("datacenters.csv", build)[""]
 
 
 @cache
 def _cooling_records():
     def build(row):
-        return CoolingProfile(name=row["name"], pue=float(row["pue"]), wue=row["wue"].to("L/kWh").m,
-                              source=row.get("source") or "", source_url=row.get("source_url") or "")
+        return CoolingProfile(
+            name=row["name"],
+            pue=float(row["pue"]),
+            wue=row["wue"].to("L/kWh").m,
+            source=row.get("source") or "",
+            source_url=row.get("source_url") or "",
+        )
+
     return _records("cooling.csv", build)[""]
 
 
 @cache
 def _node_records():
     def build(row):
-        return Node(name=row["name"], accelerator=_hardware_by_ref(row["accelerator"]),
-                    accelerators_per_node=_num(row["accelerators_per_node"], int),
-                    intra_node_bw=row["intra_node_bw"],
-                    nics_per_node=_num(row.get("nics_per_node"), int) or 1,
-                    psus_per_node=_num(row.get("psus_per_node"), int) or 2,
-                    psu_redundancy=_num(row.get("psu_redundancy"), int) or 0,
-                    psu_rating=row.get("psu_rating"), max_power=row.get("max_power"),
-                    host_memory=row.get("host_memory"), host_memory_bw=row.get("host_memory_bw"),
-                    host_cpu=row.get("host_cpu"), host_cpu_cores=_num(row.get("host_cpu_cores"), int),
-                    source=row.get("source") or "", source_url=row.get("source_url") or "")
+        return Node(
+            name=row["name"],
+            accelerator=_hardware_by_ref(row["accelerator"]),
+            accelerators_per_node=_num(row["accelerators_per_node"], int),
+            intra_node_bw=row["intra_node_bw"],
+            nics_per_node=_num(row.get("nics_per_node"), int) or 1,
+            psus_per_node=_num(row.get("psus_per_node"), int) or 2,
+            psu_redundancy=_num(row.get("psu_redundancy"), int) or 0,
+            psu_rating=row.get("psu_rating"),
+            max_power=row.get("max_power"),
+            host_memory=row.get("host_memory"),
+            host_memory_bw=row.get("host_memory_bw"),
+            host_cpu=row.get("host_cpu"),
+            host_cpu_cores=_num(row.get("host_cpu_cores"), int),
+            source=row.get("source") or "",
+            source_url=row.get("source_url") or "",
+        )
+
     return _records("nodes.csv", build)[""]
 
 
 @cache
 def _fabric_records():
     def build(row):
-        return NetworkFabric(name=row["name"], bandwidth=row["bandwidth"], topology=row.get("topology") or "fat-tree",
-                             latency=row.get("latency"),
-                             oversubscription_ratio=_num(row.get("oversubscription_ratio")) or 1.0,
-                             source=row.get("source") or "", source_url=row.get("source_url") or "")
+        return NetworkFabric(
+            name=row["name"],
+            bandwidth=row["bandwidth"],
+            topology=row.get("topology") or "fat-tree",
+            latency=row.get("latency"),
+            oversubscription_ratio=_num(row.get("oversubscription_ratio")) or 1.0,
+            source=row.get("source") or "",
+            source_url=row.get("source_url") or "",
+        )
+
     return _records("fabrics.csv", build)[""]
 
 
@@ -196,10 +260,18 @@ def _cluster_records():
     nodes, fabrics, grids, dcs = _node_records(), _fabric_records(), _grid_records(), _datacenter_records()
 
     def build(row):
-        return Fleet(name=row["name"], node=nodes[row["node"]], count=_num(row["count"], int),
-                     fabric=fabrics[row["fabric"]], region=grids.get(row.get("region") or ""),
-                     datacenter=dcs.get(row.get("datacenter") or ""), mtbf_hours=row.get("mtbf_hours"),
-                     source=row.get("source") or "", source_url=row.get("source_url") or "")
+        return Fleet(
+            name=row["name"],
+            node=nodes[row["node"]],
+            count=_num(row["count"], int),
+            fabric=fabrics[row["fabric"]],
+            region=grids.get(row.get("region") or ""),
+            datacenter=dcs.get(row.get("datacenter") or ""),
+            mtbf_hours=row.get("mtbf_hours"),
+            source=row.get("source") or "",
+            source_url=row.get("source_url") or "",
+        )
+
     return _records("clusters.csv", build)[""]
 
 
@@ -214,12 +286,16 @@ def _flatten(record, prefix="", units=None) -> dict:
             out[key] = value
         elif is_quantity(value):
             out[key], units[key] = canonical(value)
-        elif dataclasses.is_dataclass(value) and hasattr(value, "name") and not prefix and \
-                field.name not in ("compute", "memory", "storage", "interconnect", "nvlink"):
+        elif (
+            dataclasses.is_dataclass(value)
+            and hasattr(value, "name")
+            and not prefix
+            and field.name not in ("compute", "memory", "storage", "interconnect", "nvlink")
+        ):
             out[key] = value.name
         elif dataclasses.is_dataclass(value):
             out.update(_flatten(value, f"{key}_", units))
-        elif hasattr(value, "items"):          # precision_flops: one column per key
+        elif hasattr(value, "items"):  # precision_flops: one column per key
             for sub, q in value.items():
                 out[f"{key}_{sub}"], units[f"{key}_{sub}"] = canonical(q)
     return out
@@ -300,8 +376,9 @@ class Registry(Family):
     """A registry of families (``Hardware``): ``Hardware.Cloud`` is a family, and every record
     is also reachable directly (``Models.ResNet50``), as the user guides write it."""
 
-    def __init__(self, name: str, families: dict[str, Family], aliases: dict[str, str] | None = None,
-                 dim: str = "record"):
+    def __init__(
+        self, name: str, families: dict[str, Family], aliases: dict[str, str] | None = None, dim: str = "record"
+    ):
         self._families = families
         self._aliases = aliases or {}
         super().__init__(name, self._flat, dim)
@@ -333,22 +410,40 @@ def _family_of(load, family):
     return lambda: load().get(family, {})
 
 
-Hardware = Registry("Hardware", {
-    f: Family(f"Hardware.{f}", _family_of(_hardware_records, f), "hardware")
-    for f in ("Cloud", "Workstation", "Mobile", "Edge", "Tiny")}, aliases={"Embodied": "Edge"}, dim="hardware")
+Hardware = Registry(
+    "Hardware",
+    {
+        f: Family(f"Hardware.{f}", _family_of(_hardware_records, f), "hardware")
+        for f in ("Cloud", "Workstation", "Mobile", "Edge", "Tiny")
+    },
+    aliases={"Embodied": "Edge"},
+    dim="hardware",
+)
 
-Models = Registry("Models", {
-    f: Family(f"Models.{f}", _family_of(_model_records, f), "model")
-    for f in ("Language", "Vision", "Tiny", "Recommendation", "StateSpace", "GenerativeVision", "Embodied")},
-    dim="model")
+Models = Registry(
+    "Models",
+    {
+        f: Family(f"Models.{f}", _family_of(_model_records, f), "model")
+        for f in ("Language", "Vision", "Tiny", "Recommendation", "StateSpace", "GenerativeVision", "Embodied")
+    },
+    dim="model",
+)
 
-Systems = Registry("Systems", {
-    "Nodes": Family("Systems.Nodes", _node_records, "node"),
-    "Fabrics": Family("Systems.Fabrics", _fabric_records, "fabric"),
-    "Clusters": Family("Systems.Clusters", _cluster_records, "fleet")})
+Systems = Registry(
+    "Systems",
+    {
+        "Nodes": Family("Systems.Nodes", _node_records, "node"),
+        "Fabrics": Family("Systems.Fabrics", _fabric_records, "fabric"),
+        "Clusters": Family("Systems.Clusters", _cluster_records, "fleet"),
+    },
+)
 
-Infra = Registry("Infra", {
-    "Grids": Family("Infra.Grids", _grid_records, "grid"),
-    "Datacenters": Family("Infra.Datacenters", _datacenter_records, "datacenter"),
-    "FacilityCooling": Family("Infra.FacilityCooling", _cooling_records, "cooling")})
+Infra = Registry(
+    "Infra",
+    {
+        "Grids": Family("Infra.Grids", _grid_records, "grid"),
+        "Datacenters": Family("Infra.Datacenters", _datacenter_records, "datacenter"),
+        "FacilityCooling": Family("Infra.FacilityCooling", _cooling_records, "cooling"),
+    },
+)
 Infrastructure = Infra

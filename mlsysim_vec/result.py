@@ -36,27 +36,29 @@ def _var_dims(array, dims, shape):
     keep = [i for i, (n, full) in enumerate(zip(array.shape, shape)) if n == full]
     squeeze = tuple(i for i in range(len(shape)) if i not in keep)
     if squeeze:
-        array = array.reshape([array.shape[i] for i in keep]) if not hasattr(array, "dask") else \
-            array.squeeze(axis=squeeze)
+        array = (
+            array.reshape([array.shape[i] for i in keep]) if not hasattr(array, "dask") else array.squeeze(axis=squeeze)
+        )
     return tuple(dims[i] for i in keep), array
 
 
 class Result:
     """The outputs of one ``solve`` call; see the module docstring."""
 
-    def __init__(self, resolver: str, dims, coords, variables: dict, scalars: dict | None = None,
-                 zipped: dict | None = None):
+    def __init__(
+        self, resolver: str, dims, coords, variables: dict, scalars: dict | None = None, zipped: dict | None = None
+    ):
         self._resolver = resolver
         self._dims = tuple(dims)
         self._coords = dict(coords)
-        self._vars = dict(variables)          # name -> (dims, array)
+        self._vars = dict(variables)  # name -> (dims, array)
         self._scalars = dict(scalars or {})
-        self._zipped = dict(zipped or {})     # name -> (dims, values): inputs zipped along other dims
+        self._zipped = dict(zipped or {})  # name -> (dims, values): inputs zipped along other dims
         self._dataset = None
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
-    def from_arrays(cls, resolver: str, grid, outputs: dict) -> "Result":
+    def from_arrays(cls, resolver: str, grid, outputs: dict) -> Result:
         """Build from kernel outputs laid out on ``grid`` (broadcastable arrays)."""
         shape = grid.shape
         variables = {}
@@ -69,15 +71,17 @@ class Result:
         return cls(resolver, grid.dims, grid.coords, variables, grid.scalars(), grid.zipped())
 
     @classmethod
-    def from_dataset(cls, ds, resolver: str | None = None) -> "Result":
+    def from_dataset(cls, ds, resolver: str | None = None) -> Result:
         """Wrap a Dataset produced by ``Result.dataset`` (after ``sel``, or read from parquet)."""
         dims = tuple(d for d in ds.attrs.get("dims", ()) if d in ds.dims) or tuple(ds.dims)
         coords = {d: ds[d].values for d in dims}
         variables = {name: (tuple(da.dims), da.data) for name, da in ds.data_vars.items()}
-        scalars = {name: ds.coords[name].values.item() for name in ds.coords
-                   if ds.coords[name].ndim == 0}
-        zipped = {name: (tuple(ds.coords[name].dims), ds.coords[name].data) for name in ds.coords
-                  if ds.coords[name].ndim > 0 and name not in ds.dims}
+        scalars = {name: ds.coords[name].values.item() for name in ds.coords if ds.coords[name].ndim == 0}
+        zipped = {
+            name: (tuple(ds.coords[name].dims), ds.coords[name].data)
+            for name in ds.coords
+            if ds.coords[name].ndim > 0 and name not in ds.dims
+        }
         out = cls(resolver or ds.attrs.get("resolver", ""), dims, coords, variables, scalars, zipped)
         out._dataset = ds
         return out
@@ -130,27 +134,27 @@ class Result:
         """The outputs as an xarray Dataset of plain floats (units in attrs)."""
         if self._dataset is None:
             import xarray as xr
+
             data_vars = {name: xr.Variable(dims, array, _attrs(name)) for name, (dims, array) in self._vars.items()}
             coords = {d: xr.Variable((d,), self._coords[d], _coord_attrs(d)) for d in self._dims}
             for name, value in self._scalars.items():
                 coords[name] = xr.Variable((), value, _coord_attrs(name))
             for name, (dims, values) in self._zipped.items():
                 coords[name] = xr.Variable(dims, values, _coord_attrs(name))
-            self._dataset = xr.Dataset(data_vars, coords,
-                                       attrs={"resolver": self._resolver, "dims": list(self._dims)})
+            self._dataset = xr.Dataset(data_vars, coords, attrs={"resolver": self._resolver, "dims": list(self._dims)})
         return self._dataset
 
-    def sel(self, **indexers) -> "Result":
+    def sel(self, **indexers) -> Result:
         """Select by coordinate labels; records may be given as records or names."""
         clean = {}
         for dim, label in indexers.items():
             clean[dim] = _label(label)
         return Result.from_dataset(self.dataset.sel(**clean), self._resolver)
 
-    def isel(self, **indexers) -> "Result":
+    def isel(self, **indexers) -> Result:
         return Result.from_dataset(self.dataset.isel(**indexers), self._resolver)
 
-    def compute(self) -> "Result":
+    def compute(self) -> Result:
         """Evaluate a dask-backed (chunked) result into memory."""
         return Result.from_dataset(self.dataset.compute(), self._resolver)
 
@@ -298,10 +302,14 @@ def _metadata(ds) -> dict:
         "coords": {d: _jsonable(ds[d].values) for d in ds.dims},
         "coord_attrs": {c: dict(ds[c].attrs) for c in ds.coords},
         "scalars": {c: _jsonable(ds[c].values) for c in ds.coords if ds[c].ndim == 0},
-        "zipped": {c: {"dims": list(ds[c].dims), "dtype": str(ds[c].dtype)} for c in ds.coords
-                   if ds[c].ndim > 0 and c not in ds.dims},
-        "variables": {n: {"dims": list(ds[n].dims), "dtype": str(ds[n].dtype), "attrs": dict(ds[n].attrs)}
-                      for n in ds.data_vars},
+        "zipped": {
+            c: {"dims": list(ds[c].dims), "dtype": str(ds[c].dtype)}
+            for c in ds.coords
+            if ds[c].ndim > 0 and c not in ds.dims
+        },
+        "variables": {
+            n: {"dims": list(ds[n].dims), "dtype": str(ds[n].dtype), "attrs": dict(ds[n].attrs)} for n in ds.data_vars
+        },
     }
 
 
@@ -325,7 +333,7 @@ def read_parquet(path) -> Result:
     for name in df.columns:
         if hasattr(df[name], "cat"):
             info = meta["variables"].get(name)
-            coded = info is not None and "flag_values" in info["attrs"]     # a category output: its codes
+            coded = info is not None and "flag_values" in info["attrs"]  # a category output: its codes
             df[name] = df[name].cat.codes if coded else df[name].astype(object)
     dims = meta["dims"]
     data_vars = {}

@@ -52,16 +52,28 @@ from . import registry
 from .result import Result
 from .variables import variable
 
-__all__ = ["Spec", "SpecError", "load_spec", "run_spec", "summarize", "grid_points", "point_counts",
-           "resolvers", "format_table", "format_value"]
+__all__ = [
+    "Spec",
+    "SpecError",
+    "load_spec",
+    "run_spec",
+    "summarize",
+    "grid_points",
+    "point_counts",
+    "resolvers",
+    "format_table",
+    "format_value",
+]
 
 _TOP_KEYS = ("resolver", "sweep", "fixed", "chunks", "output")
 _REGISTRIES = ("Hardware", "Models", "Systems", "Infra", "Infrastructure")
 _RANGE_KEYS = ("start", "stop", "num", "scale", "integer")
 _OBJECTIVE_KEYS = ("name", "goal", "constraints", "over", "top_k")
 _GOALS = ("maximize", "minimize")
-_FORMS = ("a list, a range table ({start, stop, num[, scale, integer]} or {range = [start, stop, step]}) "
-          "or a registry reference such as 'Hardware.Cloud'")
+_FORMS = (
+    "a list, a range table ({start, stop, num[, scale, integer]} or {range = [start, stop, step]}) "
+    "or a registry reference such as 'Hardware.Cloud'"
+)
 
 
 class SpecError(ValueError):
@@ -98,11 +110,15 @@ def resolvers() -> dict[str, type]:
     from . import solvers
     from .solvers.base import Resolver
 
-    return {name: obj for name in solvers.__all__
-            if isinstance(obj := getattr(solvers, name), type) and issubclass(obj, Resolver)}
+    return {
+        name: obj
+        for name in solvers.__all__
+        if isinstance(obj := getattr(solvers, name), type) and issubclass(obj, Resolver)
+    }
 
 
 # ---- reading ---------------------------------------------------------------------------------
+
 
 def load_spec(source) -> Spec:
     """Read and validate a spec.
@@ -156,6 +172,7 @@ def _load_yaml(text: str):
 
 # ---- parsing ---------------------------------------------------------------------------------
 
+
 def _parse(raw: Mapping) -> Spec:
     unknown = [k for k in raw if k not in (*_TOP_KEYS, "objective")]
     if unknown:
@@ -172,19 +189,23 @@ def _parse(raw: Mapping) -> Spec:
             raise SpecError(f"{section} = {value!r} must be a table of argument names")
         for key in value:
             if alias_of.get(key, key) not in args:
-                raise SpecError(f"{section}.{key}: {cls.__name__} has no argument {key!r}"
-                                f"{_did_you_mean(key, args)}; arguments: {', '.join(args)}")
+                raise SpecError(
+                    f"{section}.{key}: {cls.__name__} has no argument {key!r}"
+                    f"{_did_you_mean(key, args)}; arguments: {', '.join(args)}"
+                )
         return dict(value)
 
     swept, fixed = table("sweep"), table("fixed")
     both = swept.keys() & fixed.keys()
     if both:
         raise SpecError(f"{sorted(both)[0]!r} is in both sweep and fixed; give it once")
-    spec = Spec(resolver=cls,
-                sweep={key: _swept(f"sweep.{key}", args[alias_of.get(key, key)], v) for key, v in swept.items()},
-                fixed={key: _fixed(f"fixed.{key}", args[alias_of.get(key, key)], v) for key, v in fixed.items()},
-                chunks=_chunks(raw.get("chunks")),
-                output=_output(raw.get("output")))
+    spec = Spec(
+        resolver=cls,
+        sweep={key: _swept(f"sweep.{key}", args[alias_of.get(key, key)], v) for key, v in swept.items()},
+        fixed={key: _fixed(f"fixed.{key}", args[alias_of.get(key, key)], v) for key, v in fixed.items()},
+        chunks=_chunks(raw.get("chunks")),
+        output=_output(raw.get("output")),
+    )
     try:
         grid = cls().grid(chunks=spec.chunks, **spec.arguments)
     except (TypeError, ValueError) as error:
@@ -201,15 +222,18 @@ def _objective(table, dims) -> dict:
     from .optimize import parse_constraint
 
     if not isinstance(table, Mapping):
-        raise SpecError(f"objective = {table!r} must be a table with name, goal and optionally constraints, "
-                        f"over and top_k")
+        raise SpecError(
+            f"objective = {table!r} must be a table with name, goal and optionally constraints, over and top_k"
+        )
     unknown = [k for k in table if k not in _OBJECTIVE_KEYS]
     if unknown:
-        raise SpecError(f"objective: unknown key {unknown[0]!r}{_did_you_mean(unknown[0], _OBJECTIVE_KEYS)}; "
-                        f"allowed: {', '.join(_OBJECTIVE_KEYS)}")
+        raise SpecError(
+            f"objective: unknown key {unknown[0]!r}{_did_you_mean(unknown[0], _OBJECTIVE_KEYS)}; "
+            f"allowed: {', '.join(_OBJECTIVE_KEYS)}"
+        )
     name, goal = table.get("name"), table.get("goal")
     if not isinstance(name, str) or not name:
-        raise SpecError(f"objective.name = {name!r} must name the output (or input) to optimise, e.g. \"mfu\"")
+        raise SpecError(f'objective.name = {name!r} must name the output (or input) to optimise, e.g. "mfu"')
     if goal not in _GOALS:
         raise SpecError(f"objective.goal = {goal!r}; allowed: {', '.join(repr(g) for g in _GOALS)}")
     constraints = table.get("constraints", [])
@@ -227,13 +251,20 @@ def _objective(table, dims) -> dict:
             raise SpecError(f"objective.over = {table['over']!r} must be a list of swept dimensions: {', '.join(dims)}")
         for dim in over:
             if dim not in dims:
-                raise SpecError(f"objective.over: {dim!r} is not a swept dimension{_did_you_mean(str(dim), dims)}; "
-                                f"swept dimensions: {', '.join(dims) or '(none)'}")
+                raise SpecError(
+                    f"objective.over: {dim!r} is not a swept dimension{_did_you_mean(str(dim), dims)}; "
+                    f"swept dimensions: {', '.join(dims) or '(none)'}"
+                )
     top_k = table.get("top_k")
     if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
         raise SpecError(f"objective.top_k = {top_k!r} must be a whole number >= 1")
-    return {"objective": name, "minimize": goal == "minimize", "constraints": tuple(constraints),
-            "over": None if over is None else tuple(over), "top_k": top_k}
+    return {
+        "objective": name,
+        "minimize": goal == "minimize",
+        "constraints": tuple(constraints),
+        "over": None if over is None else tuple(over),
+        "top_k": top_k,
+    }
 
 
 def _resolver(name) -> type:
@@ -243,8 +274,9 @@ def _resolver(name) -> type:
     if name is None:
         raise SpecError(f"the spec names no resolver; add resolver = one of {', '.join(known)}")
     if not isinstance(name, str) or name not in known:
-        raise SpecError(f"resolver = {name!r} is not a resolver{_did_you_mean(str(name), known)}; "
-                        f"allowed: {', '.join(known)}")
+        raise SpecError(
+            f"resolver = {name!r} is not a resolver{_did_you_mean(str(name), known)}; allowed: {', '.join(known)}"
+        )
     return known[name]
 
 
@@ -271,12 +303,15 @@ def _swept(where: str, arg, value):
 def _fixed(where: str, arg, value):
     """A single value; a reference must name one record, not a family."""
     if isinstance(value, (list, tuple, Mapping, registry.Family)):
-        raise SpecError(f"{where} = {value!r}: a fixed argument takes one value; move lists, ranges "
-                        f"and families to [sweep]")
+        raise SpecError(
+            f"{where} = {value!r}: a fixed argument takes one value; move lists, ranges and families to [sweep]"
+        )
     resolved = _resolve(where, arg, value)
     if isinstance(resolved, registry.Family):
-        raise SpecError(f"{where} = {value!r} is a family of {len(resolved)} records; a fixed argument takes "
-                        f"one record (e.g. {value}.{resolved.keys()[0]}), or move it to [sweep]")
+        raise SpecError(
+            f"{where} = {value!r} is a family of {len(resolved)} records; a fixed argument takes "
+            f"one record (e.g. {value}.{resolved.keys()[0]}), or move it to [sweep]"
+        )
     return resolved
 
 
@@ -291,9 +326,11 @@ def _reference(where: str, arg, ref: str):
     """Resolve ``"Registry[.Family][.key]"`` to a registry, family or record."""
     parts = ref.split(".")
     if parts[0] not in _REGISTRIES:
-        raise SpecError(f"{where} = {ref!r} is not a registry reference; {arg.name} takes "
-                        f"{arg.allowed()} named like 'Hardware.Cloud.H100' (registries: "
-                        f"{', '.join(_REGISTRIES[:4])})")
+        raise SpecError(
+            f"{where} = {ref!r} is not a registry reference; {arg.name} takes "
+            f"{arg.allowed()} named like 'Hardware.Cloud.H100' (registries: "
+            f"{', '.join(_REGISTRIES[:4])})"
+        )
     obj = getattr(registry, parts[0])
     for depth, part in enumerate(parts[1:], start=1):
         parent = ".".join(parts[:depth])
@@ -309,8 +346,9 @@ def _reference(where: str, arg, ref: str):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise SpecError(f"{where} = {ref!r}: {parent} has no {part!r}"
-                            f"{_did_you_mean(part, allowed)}; {what}") from None
+            raise SpecError(
+                f"{where} = {ref!r}: {parent} has no {part!r}{_did_you_mean(part, allowed)}; {what}"
+            ) from None
     return obj
 
 
@@ -323,13 +361,13 @@ def _range(where: str, table: Mapping) -> np.ndarray:
         bounds = table["range"]
         if extra:
             raise SpecError(f"{where}: a {{range = [start, stop, step]}} table takes no other key; got {extra[0]!r}")
-        if not isinstance(bounds, (list, tuple)) or len(bounds) not in (2, 3) or \
-                not all(_is_number(b) for b in bounds):
+        if not isinstance(bounds, (list, tuple)) or len(bounds) not in (2, 3) or not all(_is_number(b) for b in bounds):
             raise SpecError(f"{where}.range = {bounds!r}: expected [start, stop] or [start, stop, step] (numbers)")
         start, stop, step = (*bounds, 1)[:3]
         if step == 0 or (stop - start) / step < 0:
-            raise SpecError(f"{where}.range = {list(bounds)!r} is empty: step must be non-zero and go from "
-                            f"start towards stop")
+            raise SpecError(
+                f"{where}.range = {list(bounds)!r} is empty: step must be non-zero and go from start towards stop"
+            )
         count = math.floor((stop - start) / step + 1e-9) + 1
         values = start + step * np.arange(count)
         return values.astype(np.int64) if all(isinstance(b, int) for b in bounds) else values
@@ -337,9 +375,11 @@ def _range(where: str, table: Mapping) -> np.ndarray:
     missing = [k for k in ("start", "stop", "num") if k not in table]
     if unknown or missing:
         problem = f"unknown key {unknown[0]!r}" if unknown else f"missing {', '.join(missing)}"
-        raise SpecError(f"{where} = {dict(table)!r}: {problem}; a range table has start, stop, num and "
-                        f"optionally scale ('linear' or 'log') and integer (true/false), or is "
-                        f"{{range = [start, stop, step]}}")
+        raise SpecError(
+            f"{where} = {dict(table)!r}: {problem}; a range table has start, stop, num and "
+            f"optionally scale ('linear' or 'log') and integer (true/false), or is "
+            f"{{range = [start, stop, step]}}"
+        )
     start, stop, num = table["start"], table["stop"], table["num"]
     scale, integer = table.get("scale", "linear"), table.get("integer", False)
     for key in ("start", "stop"):
@@ -394,6 +434,7 @@ def _did_you_mean(word: str, allowed) -> str:
 
 # ---- running and summarising ------------------------------------------------------------------
 
+
 def run_spec(spec) -> Result:
     """Evaluate a spec (a ``Spec``, or anything ``load_spec`` reads) in one ``solve`` call."""
     if not isinstance(spec, Spec):
@@ -430,8 +471,10 @@ def summarize(result: Result) -> str:
     ds = result.dataset
     points = grid_points(result)
     shape = " × ".join(f"{d} ({ds.sizes[d]:,})" for d in result.dims)
-    lines = [f"{ds.attrs.get('resolver', 'result')}: {points:,} point{'s' * (points != 1)}"
-             + (f" over {shape}" if shape else "")]
+    lines = [
+        f"{ds.attrs.get('resolver', 'result')}: {points:,} point{'s' * (points != 1)}"
+        + (f" over {shape}" if shape else "")
+    ]
     lines += [f"  {d}: {_preview(ds[d].values)}" for d in result.dims]
     fixed = {name: ds[name].item() for name in ds.coords if ds[name].ndim == 0}
     if fixed:
@@ -453,6 +496,7 @@ def summarize(result: Result) -> str:
         lines += ["", "categorical and boolean outputs (grid points):"] + [f"  {c}" for c in counts]
     if numeric:
         import pandas as pd
+
         frame = pd.DataFrame(numeric, columns=["output", "unit", "min", "median", "max", "NaN points"])
         lines += ["", "numeric outputs:", format_table(frame)]
     return "\n".join(lines)
@@ -477,7 +521,7 @@ def _numeric_row(name: str, unit: str, values: np.ndarray, repeat: int) -> list:
 def _preview(values, shown: int = 4) -> str:
     items = [format_value(v) for v in values]
     if len(items) > shown:
-        items = items[:shown - 1] + ["…", items[-1]]
+        items = items[: shown - 1] + ["…", items[-1]]
     return ", ".join(items)
 
 

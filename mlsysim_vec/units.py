@@ -42,10 +42,17 @@ def _build_registry() -> pint.UnitRegistry:
         "param = count",
         "token = count",
         "USD = [currency] = _ = dollar",
-        "KB = 1e3 * byte",           # the reference's spelling of the decimal kilobyte (pint's is kB)
+        "KB = 1e3 * byte",  # the reference's spelling of the decimal kilobyte (pint's is kB)
     ]
-    for prefix, factor in (("K", "1e3"), ("M", "1e6"), ("G", "1e9"), ("T", "1e12"),
-                           ("P", "1e15"), ("E", "1e18"), ("Z", "1e21")):
+    for prefix, factor in (
+        ("K", "1e3"),
+        ("M", "1e6"),
+        ("G", "1e9"),
+        ("T", "1e12"),
+        ("P", "1e15"),
+        ("E", "1e18"),
+        ("Z", "1e21"),
+    ):
         extra.append(f"{prefix}FLOPs = {factor} * flop")
         extra.append(f"{prefix}OPS = {factor} * OPS")
     for prefix, factor in (("K", "1e3"), ("M", "1e6"), ("B", "1e9"), ("T", "1e12")):
@@ -107,10 +114,19 @@ def as_quantity(value, unit: str, name: str, optional: bool = False):
     return Q_(float(value), unit)
 
 
-_CANONICAL = {"[information]": "byte", "[information] / [time]": "byte/s", "[flop]": "flop",
-              "[flop] / [time]": "flop/s", "[currency]": "USD", "[time]": "s",
-              "[length] ** 2 * [mass] / [time] ** 3": "W", "[length] ** 2 * [mass] / [time] ** 2": "J",
-              "[mass]": "kg", "[length] ** 3": "L", "1 / [time]": "1/s"}
+_CANONICAL = {
+    "[information]": "byte",
+    "[information] / [time]": "byte/s",
+    "[flop]": "flop",
+    "[flop] / [time]": "flop/s",
+    "[currency]": "USD",
+    "[time]": "s",
+    "[length] ** 2 * [mass] / [time] ** 3": "W",
+    "[length] ** 2 * [mass] / [time] ** 2": "J",
+    "[mass]": "kg",
+    "[length] ** 3": "L",
+    "1 / [time]": "1/s",
+}
 
 
 def canonical(quantity) -> tuple[float, str]:

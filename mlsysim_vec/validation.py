@@ -34,15 +34,22 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["Study", "megatron", "korthikanti", "megatron_flops", "interleave_depth", "report",
-           "MEGATRON_CALIBRATION_ROW"]
+__all__ = [
+    "Study",
+    "megatron",
+    "korthikanti",
+    "megatron_flops",
+    "interleave_depth",
+    "report",
+    "MEGATRON_CALIBRATION_ROW",
+]
 
 #: The Megatron row the efficiency is calibrated on: the smallest configuration that uses tensor,
 #: pipeline and data parallelism together (TP 8 in a node, PP 2, DP 32), so that η is fitted on
 #: a step that contains every communication term and the pipeline bubble.
 MEGATRON_CALIBRATION_ROW = "39.1B"
 
-GIB = 2.0 ** 30
+GIB = 2.0**30
 #: DistributedModel arguments common to every Megatron row: fp16 with full recomputation, as the paper.
 _MEGATRON_FIXED = {"precision": "fp16", "activation_recomputation": True}
 _MEGATRON_CSV = "validation_megatron.csv"
@@ -109,8 +116,10 @@ class Study:
     def summary(self) -> str:
         """One line: mean and max absolute error against the targets."""
         verdict = "met" if self.meets_targets else "NOT met"
-        return (f"mean |error| {100 * self.mean_error:.1f} % (target ≤ {100 * self.target_mean:.0f} %), "
-                f"max {100 * self.max_error:.1f} % (target ≤ {100 * self.target_max:.0f} %): {verdict}")
+        return (
+            f"mean |error| {100 * self.mean_error:.1f} % (target ≤ {100 * self.target_mean:.0f} %), "
+            f"max {100 * self.max_error:.1f} % (target ≤ {100 * self.target_max:.0f} %): {verdict}"
+        )
 
 
 @functools.cache
@@ -132,6 +141,7 @@ def _along(values, dim: str = "config"):
 
 # ---- Megatron-LM 2021, Table 1 -----------------------------------------------------------------
 
+
 def megatron_flops(batch, seq_len, layers, hidden, vocab):
     """FLOPs of one training step as Narayanan et al. (2021) count them, their Eq. 3 [FLOP]:
 
@@ -140,7 +150,7 @@ def megatron_flops(batch, seq_len, layers, hidden, vocab):
     passes of the logit layer (``V/16lh``). Broadcasts over arrays.
     """
     b, s, l, h, v = (np.asarray(x, dtype=float) for x in (batch, seq_len, layers, hidden, vocab))
-    return 96.0 * b * s * l * h ** 2 * (1.0 + s / (6.0 * h) + v / (16.0 * l * h))
+    return 96.0 * b * s * l * h**2 * (1.0 + s / (6.0 * h) + v / (16.0 * l * h))
 
 
 def interleave_depth(layers, pp):
@@ -166,19 +176,35 @@ def _megatron_inputs():
     for row in data.itertuples(index=False):
         gpus, tp, pp, batch = int(row.gpus), int(row.tp), int(row.pp), int(row.batch)
         dp = gpus // (tp * pp)
-        rows.append({
-            "model": TransformerWorkload(name=f"GPT {row.config} (Megatron-LM 2021)",
-                                         parameters=float(row.parameters) * 1e9, layers=int(row.layers),
-                                         hidden_dim=int(row.hidden), heads=int(row.heads), vocab_size=int(row.vocab),
-                                         context_length=int(row.seq_len), source=row.source,
-                                         source_url=row.source_url),
-            "fleet": Fleet(name=f"Selene, {gpus} A100 ({gpus // per_node} DGX A100)", node=node,
-                           count=gpus // per_node, fabric=fabric, source=row.source, source_url=row.source_url),
-            "batch_size": batch, "tp_size": tp, "pp_size": pp,
-            "microbatch_count": batch // dp,            # microbatch size 1 (not listed in the paper)
-            "v_stages": interleave_depth(row.layers, pp),
-            "seq_len": int(row.seq_len),
-        })
+        rows.append(
+            {
+                "model": TransformerWorkload(
+                    name=f"GPT {row.config} (Megatron-LM 2021)",
+                    parameters=float(row.parameters) * 1e9,
+                    layers=int(row.layers),
+                    hidden_dim=int(row.hidden),
+                    heads=int(row.heads),
+                    vocab_size=int(row.vocab),
+                    context_length=int(row.seq_len),
+                    source=row.source,
+                    source_url=row.source_url,
+                ),
+                "fleet": Fleet(
+                    name=f"Selene, {gpus} A100 ({gpus // per_node} DGX A100)",
+                    node=node,
+                    count=gpus // per_node,
+                    fabric=fabric,
+                    source=row.source,
+                    source_url=row.source_url,
+                ),
+                "batch_size": batch,
+                "tp_size": tp,
+                "pp_size": pp,
+                "microbatch_count": batch // dp,  # microbatch size 1 (not listed in the paper)
+                "v_stages": interleave_depth(row.layers, pp),
+                "seq_len": int(row.seq_len),
+            }
+        )
     return data, rows
 
 
@@ -192,12 +218,16 @@ def _solve_efficiency(step_time, target: float, tolerance: float = 1e-12, iterat
     x0, x1 = 1.0, 2.0
     f0, f1 = step_time(1.0) - target, step_time(0.5) - target
     if f0 > 0.0:
-        raise ValueError(f"the calibration row's published throughput needs a step of {target:.4g} s, "
-                         f"shorter than the model's {target + f0:.4g} s at efficiency 1")
+        raise ValueError(
+            f"the calibration row's published throughput needs a step of {target:.4g} s, "
+            f"shorter than the model's {target + f0:.4g} s at efficiency 1"
+        )
     for _ in range(iterations):
         if f1 == f0:
-            raise ValueError("the calibration row's step time does not depend on the efficiency (the replica is "
-                             "memory-bound); it cannot calibrate η")
+            raise ValueError(
+                "the calibration row's step time does not depend on the efficiency (the replica is "
+                "memory-bound); it cannot calibrate η"
+            )
         x0, x1, f0 = x1, x1 - f1 * (x1 - x0) / (f1 - f0), f1
         f1 = step_time(1.0 / x1) - target
         if abs(f1) <= tolerance * target:
@@ -246,20 +276,24 @@ def megatron(calibrate_on: str = MEGATRON_CALIBRATION_ROW) -> Study:
 
     import pandas as pd
 
-    table = pd.DataFrame({
-        "config": labels,
-        "published": published,
-        "predicted": predicted,
-        "error": predicted / published - 1.0,
-        "gpus": data["gpus"], "tp": data["tp"], "pp": data["pp"],
-        "dp": ds["dp_degree"].values.astype(int),
-        "v": [row["v_stages"] for row in rows],
-        "batch": data["batch"],
-        "step_s": step,
-        "bubble": ds["bubble_fraction"].values,
-        "communication": ds["communication_latency"].values / step,
-        "model_tflops": ds["achieved_flops_per_gpu"].values / 1e12,
-    })
+    table = pd.DataFrame(
+        {
+            "config": labels,
+            "published": published,
+            "predicted": predicted,
+            "error": predicted / published - 1.0,
+            "gpus": data["gpus"],
+            "tp": data["tp"],
+            "pp": data["pp"],
+            "dp": ds["dp_degree"].values.astype(int),
+            "v": [row["v_stages"] for row in rows],
+            "batch": data["batch"],
+            "step_s": step,
+            "bubble": ds["bubble_fraction"].values,
+            "communication": ds["communication_latency"].values / step,
+            "model_tflops": ds["achieved_flops_per_gpu"].values / 1e12,
+        }
+    )
     notes = (
         f"efficiency η = {eta:.4f} solved on the {calibrate_on} row, reused for every row",
         "predicted TFLOP/s = the paper's Eq. 3 FLOPs (4 passes with recomputation, attention scores, "
@@ -268,13 +302,19 @@ def megatron(calibrate_on: str = MEGATRON_CALIBRATION_ROW) -> Study:
         "assumed (not in the paper): microbatch size 1; interleaving depth v = the smallest depth > 1 "
         "dividing the stage's layers",
     )
-    return Study(title="Megatron-LM, Narayanan et al. (2021) Table 1: throughput per GPU",
-                 quantity="TFLOP/s per GPU", table=table, target_mean=0.10, target_max=0.20,
-                 notes=notes + tuple(f"missing term: {term}" for term in _MEGATRON_MISSING),
-                 calibration={"efficiency": eta, "calibrated_on": calibrate_on})
+    return Study(
+        title="Megatron-LM, Narayanan et al. (2021) Table 1: throughput per GPU",
+        quantity="TFLOP/s per GPU",
+        table=table,
+        target_mean=0.10,
+        target_max=0.20,
+        notes=notes + tuple(f"missing term: {term}" for term in _MEGATRON_MISSING),
+        calibration={"efficiency": eta, "calibrated_on": calibrate_on},
+    )
 
 
 # ---- Korthikanti et al. 2022, Figure 1 -----------------------------------------------------------
+
 
 def korthikanti() -> Study:
     """Korthikanti et al. (2022) Figure 1: per-GPU memory, predicted by ``TrainingMemoryModel``.
@@ -301,22 +341,39 @@ def korthikanti() -> Study:
 
     data = _published(_KORTHIKANTI_CSV)
     configs = data.drop_duplicates("config").reset_index(drop=True)
-    models = [TransformerWorkload(name=f"{c.config} (Korthikanti et al. 2022)",
-                                  parameters=float(c.parameters) * 1e9, layers=int(c.layers),
-                                  hidden_dim=int(c.hidden), heads=int(c.heads), source=c.source,
-                                  source_url=c.source_url)
-              for c in configs.itertuples(index=False)]
+    models = [
+        TransformerWorkload(
+            name=f"{c.config} (Korthikanti et al. 2022)",
+            parameters=float(c.parameters) * 1e9,
+            layers=int(c.layers),
+            hidden_dim=int(c.hidden),
+            heads=int(c.heads),
+            source=c.source,
+            source_url=c.source_url,
+        )
+        for c in configs.itertuples(index=False)
+    ]
     dp = configs["gpus"] // (configs["tp"] * configs["pp"])
     microbatches = configs["global_batch"] // (dp * configs["micro_batch"])
-    in_flight = pipeline_accumulation_steps(1.0, microbatches.to_numpy(dtype=float),
-                                            configs["pp"].to_numpy(dtype=float))
+    in_flight = pipeline_accumulation_steps(
+        1.0, microbatches.to_numpy(dtype=float), configs["pp"].to_numpy(dtype=float)
+    )
     result = TrainingMemoryModel().solve(
-        model=_along(models), hardware=Hardware.Cloud.A100, batch_size=_along(configs["global_batch"]),
-        seq_len=_along(configs["seq_len"]), tp_size=_along(configs["tp"]), pp_size=_along(configs["pp"]),
-        dp_size=_along(dp), gradient_accumulation_steps=_along(in_flight.astype(int)),
+        model=_along(models),
+        hardware=Hardware.Cloud.A100,
+        batch_size=_along(configs["global_batch"]),
+        seq_len=_along(configs["seq_len"]),
+        tp_size=_along(configs["tp"]),
+        pp_size=_along(configs["pp"]),
+        dp_size=_along(dp),
+        gradient_accumulation_steps=_along(in_flight.astype(int)),
         activation_checkpointing=_along((s[0] for s in _SCENARIOS), "scenario"),
-        sequence_parallel=_along((s[1] for s in _SCENARIOS), "scenario"), v_stages=_along(configs["interleave"]),
-        precision="fp16", gradient_precision="fp32", optimizer="adam")
+        sequence_parallel=_along((s[1] for s in _SCENARIOS), "scenario"),
+        v_stages=_along(configs["interleave"]),
+        precision="fp16",
+        gradient_precision="fp32",
+        optimizer="adam",
+    )
     ds = result.dataset
     state = (ds["weights"] + ds["gradients"] + ds["optimizer_state"]).values / GIB
     activations = ds["activations"].transpose("config", "scenario").values / GIB
@@ -333,14 +390,21 @@ def korthikanti() -> Study:
             scenario = _SCENARIO_LABEL[(row.recomputation, sp)]
         published = float(row.published)
         error = predicted / published - 1.0
-        records.append({
-            "config": row.config,
-            "quantity": "params + optimizer" if row.quantity == "model_state" else "activations",
-            "scenario": scenario,
-            "published": published, "predicted": predicted, "error": error,
-            "tp": row.tp, "pp": row.pp, "v": row.interleave, "micro_batch": row.micro_batch,
-            "gap": "" if abs(error) <= 0.05 else "outside 5 %: a first-order term is missing (see the notes)",
-        })
+        records.append(
+            {
+                "config": row.config,
+                "quantity": "params + optimizer" if row.quantity == "model_state" else "activations",
+                "scenario": scenario,
+                "published": published,
+                "predicted": predicted,
+                "error": error,
+                "tp": row.tp,
+                "pp": row.pp,
+                "v": row.interleave,
+                "micro_batch": row.micro_batch,
+                "gap": "" if abs(error) <= 0.05 else "outside 5 %: a first-order term is missing (see the notes)",
+            }
+        )
     notes = (
         "params + optimizer = weights + gradients + optimizer_state of TrainingMemoryModel (fp16 weights, "
         "fp32 gradients as Megatron's main_grad, Adam: 18 B per parameter); the published figure is 18 B "
@@ -353,19 +417,30 @@ def korthikanti() -> Study:
         "profiler",
         "the gap column names the missing first-order term of each row outside 5 %",
     )
-    return Study(title="Korthikanti et al. (2022) Figure 1: memory per GPU", quantity="GiB per GPU",
-                 table=pd.DataFrame(records), target_mean=0.05, target_max=0.05, notes=notes)
+    return Study(
+        title="Korthikanti et al. (2022) Figure 1: memory per GPU",
+        quantity="GiB per GPU",
+        table=pd.DataFrame(records),
+        target_mean=0.05,
+        target_max=0.05,
+        notes=notes,
+    )
 
 
 # ---- report ----------------------------------------------------------------------------------
+
 
 def _format(study: Study, columns: dict) -> str:
     frame = study.table[list(columns)].rename(columns=columns)
     formatters = {columns["error"]: lambda e: f"{100 * e:+.1f} %"}
     for name in ("published", "predicted"):
         formatters[columns[name]] = lambda x: f"{x:.4g}"
-    for name, spec in (("step_s", "{:.3g}"), ("bubble", "{:.1%}"), ("communication", "{:.1%}"),
-                       ("model_tflops", "{:.1f}")):
+    for name, spec in (
+        ("step_s", "{:.3g}"),
+        ("bubble", "{:.1%}"),
+        ("communication", "{:.1%}"),
+        ("model_tflops", "{:.1f}"),
+    ):
         if name in columns:
             formatters[columns[name]] = spec.format
     return frame.to_string(index=False, formatters=formatters)
@@ -381,24 +456,56 @@ def report(studies=None) -> str:
     for study in studies:
         lines = [f"{study.title} [{study.quantity}]"]
         if "step_s" in study.table:
-            lines.append(_format(study, {"config": "config", "gpus": "GPUs", "tp": "TP", "pp": "PP", "dp": "DP",
-                                         "v": "v", "batch": "batch", "published": "published",
-                                         "predicted": "predicted", "error": "error", "step_s": "step s",
-                                         "bubble": "bubble", "communication": "comm",
-                                         "model_tflops": "model TFLOP/s"}))
+            lines.append(
+                _format(
+                    study,
+                    {
+                        "config": "config",
+                        "gpus": "GPUs",
+                        "tp": "TP",
+                        "pp": "PP",
+                        "dp": "DP",
+                        "v": "v",
+                        "batch": "batch",
+                        "published": "published",
+                        "predicted": "predicted",
+                        "error": "error",
+                        "step_s": "step s",
+                        "bubble": "bubble",
+                        "communication": "comm",
+                        "model_tflops": "model TFLOP/s",
+                    },
+                )
+            )
         else:
-            lines.append(_format(study, {"config": "config", "quantity": "quantity", "scenario": "scenario",
-                                         "published": "published", "predicted": "predicted",
-                                         "error": "error"}))
+            lines.append(
+                _format(
+                    study,
+                    {
+                        "config": "config",
+                        "quantity": "quantity",
+                        "scenario": "scenario",
+                        "published": "published",
+                        "predicted": "predicted",
+                        "error": "error",
+                    },
+                )
+            )
         lines.append(study.summary())
         lines += [f"  - {note}" for note in study.notes]
         if "step_s" in study.table:
-            lines.append("  - calibration-row sensitivity (mean / max |error| with each row as the calibration row): "
-                         + ", ".join(f"{label} {100 * s.mean_error:.1f}/{100 * s.max_error:.1f} %"
-                                     for label, s in ((c, megatron(c)) for c in study.table["config"])))
+            lines.append(
+                "  - calibration-row sensitivity (mean / max |error| with each row as the calibration row): "
+                + ", ".join(
+                    f"{label} {100 * s.mean_error:.1f}/{100 * s.max_error:.1f} %"
+                    for label, s in ((c, megatron(c)) for c in study.table["config"])
+                )
+            )
         else:
             gaps = study.table[study.table["gap"] != ""]
-            lines += [f"  - gap, {r.config} {r.quantity}{f' ({r.scenario})' if r.scenario else ''}: {r.gap}"
-                      for r in gaps.itertuples(index=False)]
+            lines += [
+                f"  - gap, {r.config} {r.quantity}{f' ({r.scenario})' if r.scenario else ''}: {r.gap}"
+                for r in gaps.itertuples(index=False)
+            ]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

@@ -21,14 +21,37 @@ __all__ = ["Variable", "VARIABLES", "REASONS", "BOTTLENECKS", "variable", "regis
 #: stages than layers; batch_below_dp: fewer samples than data-parallel replicas;
 #: no_capacity: zero throughput; decode_memory_capacity / prefill_memory_capacity: the decode
 #: or prefill device of a disaggregated pair does not fit.
-REASONS = ("none", "memory_capacity", "not_divisible", "unstable_queue", "base_latency", "latency_target",
-           "sram_capacity", "no_kv_budget", "too_many_stages", "batch_below_dp", "no_capacity",
-           "decode_memory_capacity", "prefill_memory_capacity")
+REASONS = (
+    "none",
+    "memory_capacity",
+    "not_divisible",
+    "unstable_queue",
+    "base_latency",
+    "latency_target",
+    "sram_capacity",
+    "no_kv_budget",
+    "too_many_stages",
+    "batch_below_dp",
+    "no_capacity",
+    "decode_memory_capacity",
+    "prefill_memory_capacity",
+)
 #: Codes of ``bottleneck``, shared by every resolver (append only). The roofline uses Compute
 #: and Memory; serving capacity Capacity, Tail Latency, Base Latency and Feasible; the others
 #: name the binding resource (Network, Injection for weight streaming, Storage, CPU, Communication).
-BOTTLENECKS = ("Compute", "Memory", "Capacity", "Tail Latency", "Base Latency", "Feasible", "Network",
-               "Injection", "Storage", "CPU", "Communication")
+BOTTLENECKS = (
+    "Compute",
+    "Memory",
+    "Capacity",
+    "Tail Latency",
+    "Base Latency",
+    "Feasible",
+    "Network",
+    "Injection",
+    "Storage",
+    "CPU",
+    "Communication",
+)
 
 
 @dataclass(frozen=True)
@@ -68,13 +91,14 @@ VARIABLES: dict[str, Variable] = {
     "pp_size": Variable("", "", "pipeline-parallel degree"),
     "ep_size": Variable("", "", "expert-parallel degree"),
     "is_lora": Variable(description="LoRA fine-tune (rank 16 adapters are the trainable part)", kind="bool"),
-    "activation_recomputation": Variable(description="recompute activations in backward (4x instead of 3x FLOPs)",
-                                         kind="bool"),
+    "activation_recomputation": Variable(
+        description="recompute activations in backward (4x instead of 3x FLOPs)", kind="bool"
+    ),
     "activation_traffic_ratio": Variable("", "", "roofline traffic per sample as a fraction of weight bytes (D4)"),
-    "optimizer": Variable(description="optimizer (adam/adamw 12 B, sgd 4 B, none 0 B per trainable parameter)",
-                          kind="text"),
-    "activation_checkpointing": Variable(description="activation checkpointing: none, selective or full",
-                                         kind="text"),
+    "optimizer": Variable(
+        description="optimizer (adam/adamw 12 B, sgd 4 B, none 0 B per trainable parameter)", kind="text"
+    ),
+    "activation_checkpointing": Variable(description="activation checkpointing: none, selective or full", kind="text"),
     "gradient_accumulation_steps": Variable("", "", "microbatches accumulated per optimizer step"),
     "trainable_fraction": Variable("", "", "fraction of parameters trained (LoRA/PEFT)"),
     "communication_buffer_fraction": Variable("", "", "gradient communication buffers as a fraction of gradients"),
@@ -98,11 +122,13 @@ VARIABLES: dict[str, Variable] = {
     "feasible": Variable(description="the point fits (memory) / can run", kind="bool"),
     "infeasible_reason": Variable(description="why a point is infeasible", kind="category", categories=REASONS),
     "offload_spill_bytes": _b("bytes that do not fit in device memory (NaN when it fits)", optional=True),
-    "offload_effective_bw": Variable("byte/s", "GB/s", "bandwidth on the offload path (NaN when it fits; D19)",
-                                     optional=True),
+    "offload_effective_bw": Variable(
+        "byte/s", "GB/s", "bandwidth on the offload path (NaN when it fits; D19)", optional=True
+    ),
     "overhead_dominated": Variable(description="fixed overhead exceeds both compute and memory time", kind="bool"),
-    "peak_flops_fallback": Variable(description="the hardware has no peak for this precision: the headline peak "
-                                                "was used (D15)", kind="bool"),
+    "peak_flops_fallback": Variable(
+        description="the hardware has no peak for this precision: the headline peak was used (D15)", kind="bool"
+    ),
     # ---- efficiency outputs -------------------------------------------------------------
     "achievable_flops": Variable("flop/s", "TFLOP/s", "peak FLOP/s x achievable MFU"),
     "peak_flops": Variable("flop/s", "TFLOP/s", "peak FLOP/s at the precision"),

@@ -21,13 +21,12 @@ import math
 import sys
 from pathlib import Path
 
-import pint
-
 import mlsysim
+import pint
 from mlsysim.hardware.types import HardwareNode
+from mlsysim.infrastructure.types import CoolingProfile, Datacenter, GridProfile
 from mlsysim.models.types import Workload
 from mlsysim.systems.types import Fleet, NetworkFabric, Node
-from mlsysim.infrastructure.types import CoolingProfile, Datacenter, GridProfile
 
 DATA = Path(__file__).resolve().parents[1] / "mlsysim_vec" / "data"
 REL = 1e-12
@@ -48,9 +47,16 @@ for d in PROJECT_DEFS:
 EXTRA_HEADER_DEFS = {"GFLOP": "GFLOP = 1e9 flop"}
 # Names the *reference* uses for its values; defined here from their meaning.
 REFERENCE_UNIT_ALIASES = [
-    "MFLOPs = 1e6 flop", "GFLOPs = 1e9 flop", "TFLOPs = 1e12 flop", "PFLOPs = 1e15 flop",
-    "TOPS = 1e12 flop / second", "dollar = USD", "param = count", "Bparam = 1e9 count",
-    "Tparam = 1e12 count", "Gbps = 1e9 bit / second",
+    "MFLOPs = 1e6 flop",
+    "GFLOPs = 1e9 flop",
+    "TFLOPs = 1e12 flop",
+    "PFLOPs = 1e15 flop",
+    "TOPS = 1e12 flop / second",
+    "dollar = USD",
+    "param = count",
+    "Bparam = 1e9 count",
+    "Tparam = 1e12 count",
+    "Gbps = 1e9 bit / second",
 ]
 
 # Expected D16 fixes: (file, key, column) -> value.
@@ -85,8 +91,7 @@ def read(name):
 
 
 def registry(group, cls):
-    return {a: getattr(group, a) for a in dir(group)
-            if not a.startswith("_") and isinstance(getattr(group, a), cls)}
+    return {a: getattr(group, a) for a in dir(group) if not a.startswith("_") and isinstance(getattr(group, a), cls)}
 
 
 def ref_quantity(value, implied_unit=None):
@@ -158,8 +163,10 @@ def check_file(name, objs, resolve, sort_key, expected_keys=None, row_extra=None
             U_HEADER.parse_units(unit)
         except pint.UndefinedUnitError:
             if unit in EXTRA_HEADER_DEFS:
-                warnings.append(f"{name}: header unit {unit!r} is not parseable with "
-                                f"{PROJECT_DEFS}; needs {EXTRA_HEADER_DEFS[unit]!r}")
+                warnings.append(
+                    f"{name}: header unit {unit!r} is not parseable with "
+                    f"{PROJECT_DEFS}; needs {EXTRA_HEADER_DEFS[unit]!r}"
+                )
             else:
                 fail(f"{name}: header unit {unit!r} is not parseable")
     keys = [r["key"] for r in rows]
@@ -193,7 +200,8 @@ def check_file(name, objs, resolve, sort_key, expected_keys=None, row_extra=None
             fix = D16.get((name, r["key"], col))
             if fix is not None:
                 ref_text_ok = ref is not None and close(
-                    ref_quantity(ref, unit).to(unit).magnitude if unit else float(ref), float(fix))
+                    ref_quantity(ref, unit).to(unit).magnitude if unit else float(ref), float(fix)
+                )
                 compare(where, r[col], fix, None)
                 if not ref_text_ok and "D16" not in r["source"]:
                     fail(f"{where}: changed from the reference without a D16 note")
@@ -222,13 +230,12 @@ def hw_resolve(hw, base, unit, row):
         return SKIP, None  # checked in hw_extra
     if base == "embodied_carbon":
         return hw.embodied_carbon_kg, "kg"
-    for prefix, sub in (("storage_", "storage"), ("interconnect_", "interconnect"),
-                        ("nvlink_", "nvlink")):
+    for prefix, sub in (("storage_", "storage"), ("interconnect_", "interconnect"), ("nvlink_", "nvlink")):
         if base.startswith(prefix):
             part = getattr(hw, sub)
-            return (None if part is None else getattr(part, base[len(prefix):])), None
+            return (None if part is None else getattr(part, base[len(prefix) :])), None
     if base.startswith("memory_"):
-        return getattr(hw.memory, base[len("memory_"):]), None
+        return getattr(hw.memory, base[len("memory_") :]), None
     for holder in (hw, hw.compute, hw.memory):
         if base in type(holder).model_fields:
             return getattr(holder, base), None
@@ -253,8 +260,12 @@ def hw_extra(hw, row):
     for m, rm in zip(mig, ref_mig):
         if m["name"] != rm.name or m["sm_count"] != rm.sm_count or m["typical_workload"] != rm.typical_workload:
             fail(f"{where}: mig profile {m} != {rm}")
-        compare(f"{where}:mig[{rm.name}]", repr(m["gpu_memory [GiB]"]) if isinstance(
-            m["gpu_memory [GiB]"], float) else str(m["gpu_memory [GiB]"]), rm.gpu_memory, "GiB")
+        compare(
+            f"{where}:mig[{rm.name}]",
+            repr(m["gpu_memory [GiB]"]) if isinstance(m["gpu_memory [GiB]"], float) else str(m["gpu_memory [GiB]"]),
+            rm.gpu_memory,
+            "GiB",
+        )
 
 
 # --------------------------------------------------------------------------- models
@@ -309,8 +320,7 @@ def main() -> int:
             fail(f"hardware:{row['key']}: family {row['family']}")
         hw_extra(hw, row)
 
-    check_file("hardware", hw_objs, hw_resolve, lambda r: (fam_rank[r["family"]], r["key"]),
-               row_extra=hw_row)
+    check_file("hardware", hw_objs, hw_resolve, lambda r: (fam_rank[r["family"]], r["key"]), row_extra=hw_row)
 
     # models
     m_objs, m_fam = {}, {}
@@ -324,13 +334,16 @@ def main() -> int:
         if row["family"] != m_fam[row["key"]]:
             fail(f"models:{row['key']}: family {row['family']}")
 
-    check_file("models", m_objs, model_resolve, lambda r: (mrank[r["family"]], r["key"]),
-               row_extra=m_row)
+    check_file("models", m_objs, model_resolve, lambda r: (mrank[r["family"]], r["key"]), row_extra=m_row)
 
     # systems / infrastructure
     S, I = mlsysim.Systems, mlsysim.Infrastructure
     nodes, fabrics, clusters = registry(S.Nodes, Node), registry(S.Fabrics, NetworkFabric), registry(S.Clusters, Fleet)
-    grids, dcs, cool = registry(I.Grids, GridProfile), registry(I.Datacenters, Datacenter), registry(I.FacilityCooling, CoolingProfile)
+    grids, dcs, cool = (
+        registry(I.Grids, GridProfile),
+        registry(I.Datacenters, Datacenter),
+        registry(I.FacilityCooling, CoolingProfile),
+    )
     _, node_rows = read("nodes")
     _, fabric_rows = read("fabrics")
     # rows for nodes / fabrics that are used by clusters but not registered

@@ -33,16 +33,15 @@ from pathlib import Path
 
 import mlsysim
 from mlsysim.hardware.types import HardwareNode
+from mlsysim.infrastructure.types import CoolingProfile, Datacenter, GridProfile
 from mlsysim.models.types import Workload
 from mlsysim.systems.types import Fleet, NetworkFabric, Node
-from mlsysim.infrastructure.types import CoolingProfile, Datacenter, GridProfile
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "mlsysim_vec" / "data"
 
 HARDWARE_FAMILIES = ["Cloud", "Workstation", "Mobile", "Edge", "Tiny"]  # Embodied is an alias of Edge
-MODEL_FAMILIES = ["Language", "Vision", "Tiny", "Recommendation", "StateSpace",
-                  "GenerativeVision", "Embodied"]
+MODEL_FAMILIES = ["Language", "Vision", "Tiny", "Recommendation", "StateSpace", "GenerativeVision", "Embodied"]
 
 # precision_flops keys that get their own column; every other key goes to
 # ``other_precision_flops``.
@@ -59,6 +58,7 @@ D16_FIXES = {
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def split_col(col: str) -> tuple[str, str | None]:
     """``'memory_bandwidth [GB/s]'`` -> ``('memory_bandwidth', 'GB/s')``."""
@@ -156,8 +156,9 @@ class Table:
         """``raw`` maps column -> raw reference value (Quantity/number/str/None)."""
         unknown = set(raw) - set(self.columns)
         assert not unknown, (self.name, unknown)
-        row = {col: cell(raw.get(col), split_col(col)[1])
-               for col in self.columns if col not in ("source", "source_url")}
+        row = {
+            col: cell(raw.get(col), split_col(col)[1]) for col in self.columns if col not in ("source", "source_url")
+        }
         ref, url = provenance(obj)
         source = ref or default_source
         notes = []
@@ -236,11 +237,14 @@ HW_EXTRA = [
     ("hbm_stacks", "memory.hbm_stacks"),
     ("storage_latency [ns]", "storage.latency"),
 ]
-HW_COLUMNS = (["key", "family", "name", "release_year", "peak_flops [TFLOP/s]"]
-              + [f"{p} [TFLOP/s]" for p in PRECISION_COLUMNS]
-              + ["other_precision_flops [TFLOP/s]"]
-              + [c for c, _ in HW_MEMORY] + [c for c, _ in HW_EXTRA]
-              + ["mig_profiles", "source", "source_url"])
+HW_COLUMNS = (
+    ["key", "family", "name", "release_year", "peak_flops [TFLOP/s]"]
+    + [f"{p} [TFLOP/s]" for p in PRECISION_COLUMNS]
+    + ["other_precision_flops [TFLOP/s]"]
+    + [c for c, _ in HW_MEMORY]
+    + [c for c, _ in HW_EXTRA]
+    + ["mig_profiles", "source", "source_url"]
+)
 
 
 def dump_hardware():
@@ -254,18 +258,23 @@ def dump_hardware():
             pf = dict(hw.compute.precision_flops or {})
             for p in PRECISION_COLUMNS:
                 raw[f"{p} [TFLOP/s]"] = pf.get(p)
-            others = [f"{k}={fmt_number(qval(v, 'TFLOP/s'))}" for k, v in pf.items()
-                      if k not in PRECISION_COLUMNS]
+            others = [f"{k}={fmt_number(qval(v, 'TFLOP/s'))}" for k, v in pf.items() if k not in PRECISION_COLUMNS]
             for k in pf:
                 assert "=" not in k and ";" not in k, k
             raw["other_precision_flops [TFLOP/s]"] = UnitText(";".join(others)) if others else None
             if hw.mig_profiles:
-                raw["mig_profiles"] = json.dumps([
-                    {"name": m.name,
-                     "gpu_memory [GiB]": qval(m.gpu_memory, "GiB"),
-                     "sm_count": m.sm_count,
-                     "typical_workload": m.typical_workload}
-                    for m in hw.mig_profiles], ensure_ascii=False)
+                raw["mig_profiles"] = json.dumps(
+                    [
+                        {
+                            "name": m.name,
+                            "gpu_memory [GiB]": qval(m.gpu_memory, "GiB"),
+                            "sm_count": m.sm_count,
+                            "typical_workload": m.typical_workload,
+                        }
+                        for m in hw.mig_profiles
+                    ],
+                    ensure_ascii=False,
+                )
             t.add(key, raw, hw, f"mlsysim 0.3.0 Hardware.{fam}.{key} (no provenance)")
             assert hw.name not in index, f"duplicate hardware name {hw.name!r}"
             index[hw.name] = (f"{fam}.{key}", hw)
@@ -275,17 +284,30 @@ def dump_hardware():
 # --------------------------------------------------------------------------- models
 
 MODEL_FIELDS = [
-    ("name", "name"), ("architecture", "architecture"), ("release_year", "release_year"),
-    ("parameters [count]", "parameters"), ("active_parameters [count]", "active_parameters"),
-    ("layers", "layers"), ("hidden_dim", "hidden_dim"), ("heads", "heads"),
-    ("kv_heads", "kv_heads"), ("head_dim", "head_dim"), ("experts", "experts"),
+    ("name", "name"),
+    ("architecture", "architecture"),
+    ("release_year", "release_year"),
+    ("parameters [count]", "parameters"),
+    ("active_parameters [count]", "active_parameters"),
+    ("layers", "layers"),
+    ("hidden_dim", "hidden_dim"),
+    ("heads", "heads"),
+    ("kv_heads", "kv_heads"),
+    ("head_dim", "head_dim"),
+    ("experts", "experts"),
     ("active_experts_per_token", "active_experts_per_token"),
-    ("kv_lora_rank", "kv_lora_rank"), ("qk_rope_head_dim", "qk_rope_head_dim"),
-    ("inference_flops [GFLOP]", "inference_flops"), ("model_size [GB]", "model_size"),
-    ("context_length", "context_length"), ("vocab_size", "vocab_size"),
-    ("state_size", "state_size"), ("width_multiplier", "width_multiplier"),
-    ("denoising_steps", "denoising_steps"), ("resolution", "resolution"),
-    ("training_tokens [count]", "training_tokens"), ("training_ops [flop]", "training_ops"),
+    ("kv_lora_rank", "kv_lora_rank"),
+    ("qk_rope_head_dim", "qk_rope_head_dim"),
+    ("inference_flops [GFLOP]", "inference_flops"),
+    ("model_size [GB]", "model_size"),
+    ("context_length", "context_length"),
+    ("vocab_size", "vocab_size"),
+    ("state_size", "state_size"),
+    ("width_multiplier", "width_multiplier"),
+    ("denoising_steps", "denoising_steps"),
+    ("resolution", "resolution"),
+    ("training_tokens [count]", "training_tokens"),
+    ("training_ops [flop]", "training_ops"),
     ("training_accelerators_ref", "training_accelerators_ref"),
     ("training_days_ref [day]", "training_days_ref"),
     ("training_gpu_days [day]", "training_gpu_days"),
@@ -322,20 +344,64 @@ def dump_models():
 
 # --------------------------------------------------------------------------- systems
 
-NODE_COLUMNS = ["key", "name", "accelerator", "accelerators_per_node", "intra_node_bw [GB/s]",
-                "nics_per_node", "psus_per_node", "psu_redundancy", "psu_rating [W]",
-                "max_power [W]", "host_memory [GiB]", "host_memory_bw [GB/s]", "host_cpu",
-                "host_cpu_cores",
-                # Node fields not named in the brief:
-                "nvswitch_count", "nvlink_links_per_accelerator", "mass [kg]",
-                "source", "source_url"]
-FABRIC_COLUMNS = ["key", "name", "topology", "bandwidth [GB/s]", "latency [us]",
-                  "oversubscription_ratio", "source", "source_url"]
-CLUSTER_COLUMNS = ["key", "name", "node", "count", "fabric", "region", "datacenter",
-                   "mtbf_hours [hour]", "source", "source_url"]
-GRID_COLUMNS = ["key", "name", "carbon_intensity [g/kWh]", "pue", "wue [L/kWh]",
-                "primary_source", "lat", "lon", "renewable_fraction", "kwh_price [USD/kWh]",
-                "source", "source_url"]
+NODE_COLUMNS = [
+    "key",
+    "name",
+    "accelerator",
+    "accelerators_per_node",
+    "intra_node_bw [GB/s]",
+    "nics_per_node",
+    "psus_per_node",
+    "psu_redundancy",
+    "psu_rating [W]",
+    "max_power [W]",
+    "host_memory [GiB]",
+    "host_memory_bw [GB/s]",
+    "host_cpu",
+    "host_cpu_cores",
+    # Node fields not named in the brief:
+    "nvswitch_count",
+    "nvlink_links_per_accelerator",
+    "mass [kg]",
+    "source",
+    "source_url",
+]
+FABRIC_COLUMNS = [
+    "key",
+    "name",
+    "topology",
+    "bandwidth [GB/s]",
+    "latency [us]",
+    "oversubscription_ratio",
+    "source",
+    "source_url",
+]
+CLUSTER_COLUMNS = [
+    "key",
+    "name",
+    "node",
+    "count",
+    "fabric",
+    "region",
+    "datacenter",
+    "mtbf_hours [hour]",
+    "source",
+    "source_url",
+]
+GRID_COLUMNS = [
+    "key",
+    "name",
+    "carbon_intensity [g/kWh]",
+    "pue",
+    "wue [L/kWh]",
+    "primary_source",
+    "lat",
+    "lon",
+    "renewable_fraction",
+    "kwh_price [USD/kWh]",
+    "source",
+    "source_url",
+]
 DC_COLUMNS = ["key", "name", "grid", "pue_override", "description", "source", "source_url"]
 COOLING_COLUMNS = ["key", "name", "pue", "wue [L/kWh]", "source", "source_url"]
 
@@ -382,24 +448,33 @@ def dump_systems(hw_index, notes):
         acc_key, acc = hw_index[n.accelerator.name]
         if acc != n.accelerator:
             notes.append(f"node {key}: accelerator differs from registry entry {acc_key}")
-        raw = {c: getattr(n, split_col(c)[0]) for c in NODE_COLUMNS
-               if c not in ("key", "accelerator", "source", "source_url")}
+        raw = {
+            c: getattr(n, split_col(c)[0])
+            for c in NODE_COLUMNS
+            if c not in ("key", "accelerator", "source", "source_url")
+        }
         raw.update(key=key, accelerator=acc_key)
         assert n.host_storage is None, f"node {key}: host_storage is set; add a column"
         tn.add(key, raw, n, f"mlsysim 0.3.0 Systems.Nodes.{key} (no provenance)")
 
     tf = Table("fabrics", FABRIC_COLUMNS)
     for key, f in fabrics:
-        raw = {c: getattr(f, split_col(c)[0]) for c in FABRIC_COLUMNS
-               if c not in ("key", "source", "source_url")}
+        raw = {c: getattr(f, split_col(c)[0]) for c in FABRIC_COLUMNS if c not in ("key", "source", "source_url")}
         raw["key"] = key
         tf.add(key, raw, f, f"mlsysim 0.3.0 Systems.Fabrics.{key} (no provenance)")
 
     tc = Table("clusters", CLUSTER_COLUMNS)
     for key, fl in clusters:
-        raw = {"key": key, "name": fl.name, "node": lookup(fl.node, nodes), "count": fl.count,
-               "fabric": lookup(fl.fabric, fabrics), "region": lookup(fl.region, grids),
-               "datacenter": lookup(fl.datacenter, dcs), "mtbf_hours [hour]": fl.mtbf_hours}
+        raw = {
+            "key": key,
+            "name": fl.name,
+            "node": lookup(fl.node, nodes),
+            "count": fl.count,
+            "fabric": lookup(fl.fabric, fabrics),
+            "region": lookup(fl.region, grids),
+            "datacenter": lookup(fl.datacenter, dcs),
+            "mtbf_hours [hour]": fl.mtbf_hours,
+        }
         if fl.region is not None and raw["region"] is None:
             raise ValueError(f"cluster {key}: region is not a registry grid")
         if fl.datacenter is not None and raw["datacenter"] is None:
@@ -410,11 +485,18 @@ def dump_systems(hw_index, notes):
 
     tg = Table("grids", GRID_COLUMNS)
     for key, g in grids:
-        raw = {"key": key, "name": g.name, "carbon_intensity [g/kWh]": g.carbon_intensity_g_kwh,
-               "pue": g.pue, "wue [L/kWh]": g.wue, "primary_source": g.primary_source,
-               "lat": g.lat, "lon": g.lon,
-               "renewable_fraction": None if g.renewable_pct is None else g.renewable_pct / 100,
-               "kwh_price [USD/kWh]": getattr(g, "kwh_price", None)}
+        raw = {
+            "key": key,
+            "name": g.name,
+            "carbon_intensity [g/kWh]": g.carbon_intensity_g_kwh,
+            "pue": g.pue,
+            "wue [L/kWh]": g.wue,
+            "primary_source": g.primary_source,
+            "lat": g.lat,
+            "lon": g.lon,
+            "renewable_fraction": None if g.renewable_pct is None else g.renewable_pct / 100,
+            "kwh_price [USD/kWh]": getattr(g, "kwh_price", None),
+        }
         tg.add(key, raw, g, f"mlsysim 0.3.0 Infrastructure.Grids.{key} (no provenance)")
 
     td = Table("datacenters", DC_COLUMNS)
@@ -422,8 +504,13 @@ def dump_systems(hw_index, notes):
         gk = lookup(d.grid, grids)
         if gk is None:
             raise ValueError(f"datacenter {key}: grid is not a registry grid")
-        raw = {"key": key, "name": d.name, "grid": gk, "pue_override": d.pue_override,
-               "description": d.metadata.description if d.metadata else None}
+        raw = {
+            "key": key,
+            "name": d.name,
+            "grid": gk,
+            "pue_override": d.pue_override,
+            "description": d.metadata.description if d.metadata else None,
+        }
         td.add(key, raw, d, f"mlsysim 0.3.0 Infrastructure.Datacenters.{key} (no provenance)")
 
     tco = Table("cooling", COOLING_COLUMNS)

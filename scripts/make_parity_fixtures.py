@@ -92,8 +92,7 @@ def _ensure_venv() -> str:
     if _installed_version(str(py)) != REF_VERSION:
         print(f"[parity] pip install mlsysim=={REF_VERSION} into {VENV_DIR}", file=sys.stderr)
         subprocess.check_call(
-            [str(py), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
-             f"mlsysim=={REF_VERSION}"]
+            [str(py), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", f"mlsysim=={REF_VERSION}"]
         )
     return str(py)
 
@@ -215,8 +214,7 @@ def _outputs(result, units):
 # --------------------------------------------------------------------------
 
 HW_FAMILIES = ["Cloud", "Workstation", "Mobile", "Edge", "Tiny"]
-MODEL_FAMILIES = ["Language", "Vision", "Tiny", "Recommendation", "StateSpace",
-                  "GenerativeVision", "Embodied"]
+MODEL_FAMILIES = ["Language", "Vision", "Tiny", "Recommendation", "StateSpace", "GenerativeVision", "Embodied"]
 
 
 def _registry(namespace, families, is_record):
@@ -260,6 +258,7 @@ class Cycler:
 # Case runner
 # --------------------------------------------------------------------------
 
+
 class Recorder:
     def __init__(self, resolver, units, call):
         self.resolver = resolver
@@ -276,15 +275,18 @@ class Recorder:
         try:
             result = self.call(inputs)
         except Exception as exc:  # noqa: BLE001 - every reference error is data
-            self.cases.append({"inputs": inputs, "raises": type(exc).__name__,
-                               "message": str(exc)})
+            self.cases.append({"inputs": inputs, "raises": type(exc).__name__, "message": str(exc)})
         else:
             self.cases.append({"inputs": inputs, "outputs": _outputs(result, self.units)})
         return True
 
     def document(self):
-        return {"mlsysim_version": REF_VERSION, "resolver": self.resolver,
-                "units": dict(self.units), "cases": self.cases}
+        return {
+            "mlsysim_version": REF_VERSION,
+            "resolver": self.resolver,
+            "units": dict(self.units),
+            "cases": self.cases,
+        }
 
 
 def _resolve_inputs(inputs, hardware, models):
@@ -305,16 +307,39 @@ CANON_PRECISIONS = ["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
 UPPER_PRECISIONS = ["FP16", "BF16", "FP32", "Int8", "FP8", "TF32", "INT4"]
 
 SN_REQUIRED_MODELS = [
-    "Vision.ResNet50", "Vision.MobileNetV2", "Vision.YOLOv8_Nano", "Vision.AlexNet",
-    "Tiny.WakeVision", "Tiny.DS_CNN", "Language.Llama3_8B", "Language.Llama3_70B",
-    "Language.Llama3_405B", "Language.Mixtral_8x7B", "Language.DeepSeek_V3", "Language.GPT2",
-    "Language.BERT_Base", "Language.PaLM_540B", "StateSpace.Mamba_130M",
-    "GenerativeVision.StableDiffusion_v1_5", "Recommendation.DLRM", "Embodied.OpenVLA_7B",
-    "Vision.LeNet1", "Vision.ViT_Large", "Tiny.AnomalyDetector",
+    "Vision.ResNet50",
+    "Vision.MobileNetV2",
+    "Vision.YOLOv8_Nano",
+    "Vision.AlexNet",
+    "Tiny.WakeVision",
+    "Tiny.DS_CNN",
+    "Language.Llama3_8B",
+    "Language.Llama3_70B",
+    "Language.Llama3_405B",
+    "Language.Mixtral_8x7B",
+    "Language.DeepSeek_V3",
+    "Language.GPT2",
+    "Language.BERT_Base",
+    "Language.PaLM_540B",
+    "StateSpace.Mamba_130M",
+    "GenerativeVision.StableDiffusion_v1_5",
+    "Recommendation.DLRM",
+    "Embodied.OpenVLA_7B",
+    "Vision.LeNet1",
+    "Vision.ViT_Large",
+    "Tiny.AnomalyDetector",
 ]
-SRAM_FLASH_DEVICES = ["Tiny.ESP32_S3", "Tiny.LockstepSafetyMCU_Reference", "Tiny.OuraRing",
-                      "Tiny.nRF52840", "Cloud.TPUv1", "Cloud.TPUv5p", "Cloud.IntelSGX",
-                      "Tiny.STM32F4", "Tiny.HimaxWE1"]
+SRAM_FLASH_DEVICES = [
+    "Tiny.ESP32_S3",
+    "Tiny.LockstepSafetyMCU_Reference",
+    "Tiny.OuraRing",
+    "Tiny.nRF52840",
+    "Cloud.TPUv1",
+    "Cloud.TPUv5p",
+    "Cloud.IntelSGX",
+    "Tiny.STM32F4",
+    "Tiny.HimaxWE1",
+]
 BATCHES = [1, 2, 3, 8, 32, 64, 256, 1024, 4096]
 
 
@@ -336,43 +361,81 @@ def build_single_node(hardware, models, Engine, SingleNodeModel, n_inference, n_
     rec.add(case("SingleNodeModel", "Vision.ResNet50", "Cloud.A100", batch_size=1))
     for hw in ["Cloud.T4", "Cloud.A100", "Cloud.H100", "Cloud.B200"]:
         rec.add(case("SingleNodeModel", "Vision.ResNet50", hw, batch_size=32))
-    offload = [("Language.Llama3_70B", "Cloud.H100", 1), ("Language.Llama3_70B", "Cloud.H100", 8),
-               ("Language.Llama3_70B", "Cloud.H100", 64), ("Language.Llama3_70B", "Cloud.A100", 1),
-               ("Language.Llama3_405B", "Cloud.MI300X", 1), ("Language.Llama3_70B", "Cloud.H200", 1),
-               ("Recommendation.DLRM", "Cloud.A100", 1), ("Language.DeepSeek_V3", "Cloud.GB200_NVL72", 1),
-               ("Language.Llama3_70B", "Cloud.Cerebras_CS3", 1), ("Language.Llama3_70B", "Cloud.V100", 4),
-               ("Language.Llama3_70B", "Edge.DriveThor", 1), ("Language.Llama3_70B", "Edge.RoboTaxi", 1),
-               ("Language.Llama3_8B", "Workstation.GTX580_3GB", 1)]
+    offload = [
+        ("Language.Llama3_70B", "Cloud.H100", 1),
+        ("Language.Llama3_70B", "Cloud.H100", 8),
+        ("Language.Llama3_70B", "Cloud.H100", 64),
+        ("Language.Llama3_70B", "Cloud.A100", 1),
+        ("Language.Llama3_405B", "Cloud.MI300X", 1),
+        ("Language.Llama3_70B", "Cloud.H200", 1),
+        ("Recommendation.DLRM", "Cloud.A100", 1),
+        ("Language.DeepSeek_V3", "Cloud.GB200_NVL72", 1),
+        ("Language.Llama3_70B", "Cloud.Cerebras_CS3", 1),
+        ("Language.Llama3_70B", "Cloud.V100", 4),
+        ("Language.Llama3_70B", "Edge.DriveThor", 1),
+        ("Language.Llama3_70B", "Edge.RoboTaxi", 1),
+        ("Language.Llama3_8B", "Workstation.GTX580_3GB", 1),
+    ]
     for model, hw, b in offload:
         for via in ["SingleNodeModel", "Engine"]:
             rec.add(case(via, model, hw, batch_size=b, precision="fp16", efficiency=0.5))
         rec.add(case("SingleNodeModel", model, hw, batch_size=b, raise_errors=True))
-    rec.add(case("SingleNodeModel", "Language.Llama3_8B", "Cloud.H100", batch_size=1,
-                 is_training=True, seq_len=2048))
+    rec.add(case("SingleNodeModel", "Language.Llama3_8B", "Cloud.H100", batch_size=1, is_training=True, seq_len=2048))
     for prec in ["fp16", "int8", "fp32"]:
-        rec.add(case("SingleNodeModel", "Vision.MobileNetV2", "Tiny.LockstepSafetyMCU_Reference",
-                     batch_size=1, precision=prec, efficiency=0.5))
+        rec.add(
+            case(
+                "SingleNodeModel",
+                "Vision.MobileNetV2",
+                "Tiny.LockstepSafetyMCU_Reference",
+                batch_size=1,
+                precision=prec,
+                efficiency=0.5,
+            )
+        )
     # LM at huge batch (AI ceiling, S3 §3.2).
     rec.add(case("SingleNodeModel", "Language.Llama3_8B", "Cloud.H100", batch_size=65536))
 
     # 2. Defaults (nothing but model and hardware, or a few arguments).
     for via in ["SingleNodeModel", "Engine"]:
-        for model, hw in [("Vision.ResNet50", "Cloud.A100"), ("Language.Llama3_8B", "Cloud.H100"),
-                          ("Tiny.DS_CNN", "Tiny.ESP32_S3"), ("Language.Mixtral_8x7B", "Cloud.MI300X")]:
+        for model, hw in [
+            ("Vision.ResNet50", "Cloud.A100"),
+            ("Language.Llama3_8B", "Cloud.H100"),
+            ("Tiny.DS_CNN", "Tiny.ESP32_S3"),
+            ("Language.Mixtral_8x7B", "Cloud.MI300X"),
+        ]:
             rec.add(case(via, model, hw))
             rec.add(case(via, model, hw, is_training=True))
 
     # 3. SRAM / flash devices x small models x precisions, inference and training.
-    small = ["Tiny.DS_CNN", "Tiny.WakeVision", "Tiny.AnomalyDetector", "Vision.MobileNetV2",
-             "Vision.LeNet1", "Vision.ResNet50", "Language.BERT_Base"]
+    small = [
+        "Tiny.DS_CNN",
+        "Tiny.WakeVision",
+        "Tiny.AnomalyDetector",
+        "Vision.MobileNetV2",
+        "Vision.LeNet1",
+        "Vision.ResNet50",
+        "Language.BERT_Base",
+    ]
     for hw in SRAM_FLASH_DEVICES:
         for model in small:
             for prec in ["int8", "fp16", "fp32", "int4"]:
-                rec.add(case("SingleNodeModel", model, hw, batch_size=1, precision=prec,
-                             efficiency=0.5))
-            rec.add(case("Engine", model, hw, batch_size=4, precision="int8", efficiency=0.5,
-                         is_training=True, seq_len=512, zero_stage=0, dp_size=1, is_lora=False,
-                         activation_recomputation=False))
+                rec.add(case("SingleNodeModel", model, hw, batch_size=1, precision=prec, efficiency=0.5))
+            rec.add(
+                case(
+                    "Engine",
+                    model,
+                    hw,
+                    batch_size=4,
+                    precision="int8",
+                    efficiency=0.5,
+                    is_training=True,
+                    seq_len=512,
+                    zero_stage=0,
+                    dp_size=1,
+                    is_lora=False,
+                    activation_recomputation=False,
+                )
+            )
 
     # 4. Seeded sample of the cross product.
     rng = random.Random(0)
@@ -391,16 +454,25 @@ def build_single_node(hardware, models, Engine, SingleNodeModel, n_inference, n_
         next_zero = Cycler([0, 1, 2, 3], rng)
         added = 0
         while added < n:
-            inputs = case("Engine" if rng.random() < 0.3 else "SingleNodeModel",
-                          next_model(), next_hw(), batch_size=next_batch(),
-                          precision=next_prec(), efficiency=eff())
+            inputs = case(
+                "Engine" if rng.random() < 0.3 else "SingleNodeModel",
+                next_model(),
+                next_hw(),
+                batch_size=next_batch(),
+                precision=next_prec(),
+                efficiency=eff(),
+            )
             if rng.random() < 0.05:
                 inputs["raise_errors"] = True
             if is_training:
-                inputs.update(is_training=True, seq_len=rng.choice([512, 2048, 2048, 8192]),
-                              zero_stage=next_zero(), dp_size=rng.choice([1, 8]),
-                              is_lora=rng.random() < 0.4,
-                              activation_recomputation=rng.random() < 0.5)
+                inputs.update(
+                    is_training=True,
+                    seq_len=rng.choice([512, 2048, 2048, 8192]),
+                    zero_stage=next_zero(),
+                    dp_size=rng.choice([1, 8]),
+                    is_lora=rng.random() < 0.4,
+                    activation_recomputation=rng.random() < 0.5,
+                )
             elif rng.random() < 0.1:
                 inputs["is_training"] = False
             added += rec.add(inputs)
@@ -408,24 +480,51 @@ def build_single_node(hardware, models, Engine, SingleNodeModel, n_inference, n_
     # 5. Error and edge cases.
     for via in ["SingleNodeModel", "Engine"]:
         base = dict(model="Vision.ResNet50", hw="Cloud.A100")
-        for kw in [dict(batch_size=0), dict(batch_size=-1), dict(efficiency=0),
-                   dict(efficiency=1.5), dict(efficiency=-0.5), dict(precision="fp4"),
-                   dict(precision="banana"), dict(precision="fp16_dense"), dict(precision=""),
-                   dict(efficiency=1e-9), dict(efficiency=1.0), dict(efficiency=0.5, batch_size=4096)]:
+        for kw in [
+            dict(batch_size=0),
+            dict(batch_size=-1),
+            dict(efficiency=0),
+            dict(efficiency=1.5),
+            dict(efficiency=-0.5),
+            dict(precision="fp4"),
+            dict(precision="banana"),
+            dict(precision="fp16_dense"),
+            dict(precision=""),
+            dict(efficiency=1e-9),
+            dict(efficiency=1.0),
+            dict(efficiency=0.5, batch_size=4096),
+        ]:
             rec.add(case(via, base["model"], base["hw"], **kw))
-        for kw in [dict(precision="fp4"), dict(batch_size=0), dict(efficiency=0),
-                   dict(zero_stage=4), dict(dp_size=0), dict(seq_len=0)]:
+        for kw in [
+            dict(precision="fp4"),
+            dict(batch_size=0),
+            dict(efficiency=0),
+            dict(zero_stage=4),
+            dict(dp_size=0),
+            dict(seq_len=0),
+        ]:
             rec.add(case(via, "Language.Llama3_8B", "Cloud.H100", is_training=True, **kw))
-        rec.add(case(via, "Language.Llama3_8B", "Cloud.H100", batch_size=1, precision="fp16",
-                     efficiency=0.5, raise_errors=True, is_training=True, seq_len=2048))
-        rec.add(case(via, "Vision.ResNet50", "Cloud.A100", batch_size=8, raise_errors=True,
-                     is_training=True))
+        rec.add(
+            case(
+                via,
+                "Language.Llama3_8B",
+                "Cloud.H100",
+                batch_size=1,
+                precision="fp16",
+                efficiency=0.5,
+                raise_errors=True,
+                is_training=True,
+                seq_len=2048,
+            )
+        )
+        rec.add(case(via, "Vision.ResNet50", "Cloud.A100", batch_size=8, raise_errors=True, is_training=True))
     return rec
 
 
 # --------------------------------------------------------------------------
 # EfficiencyModel
 # --------------------------------------------------------------------------
+
 
 def build_efficiency(hardware, models, EfficiencyModel):
     em = EfficiencyModel()
@@ -438,10 +537,8 @@ def build_efficiency(hardware, models, EfficiencyModel):
 
     # Spec examples (part2 §20.1).
     rec.add({"model": M, "hardware": "Cloud.H100"})
-    rec.add({"model": M, "hardware": "Cloud.H100", "workload_type": "attention",
-             "use_flash_attention": True})
-    rec.add({"model": "Vision.ResNet50", "hardware": "Cloud.A100", "workload_type": "conv",
-             "efficiency": 0.6})
+    rec.add({"model": M, "hardware": "Cloud.H100", "workload_type": "attention", "use_flash_attention": True})
+    rec.add({"model": "Vision.ResNet50", "hardware": "Cloud.A100", "workload_type": "conv", "efficiency": 0.6})
 
     # Every hardware x workload_type x precision; flash flag and efficiency cycled.
     rng = random.Random(1)
@@ -450,27 +547,49 @@ def build_efficiency(hardware, models, EfficiencyModel):
     for hw in sorted(hardware):
         for wt in ["ffn", "attention", "conv", "other"]:
             for prec in CANON_PRECISIONS:
-                rec.add({"model": M, "hardware": hw, "workload_type": wt,
-                         "use_flash_attention": next_flash(), "precision": prec,
-                         "efficiency": next_eff()})
+                rec.add(
+                    {
+                        "model": M,
+                        "hardware": hw,
+                        "workload_type": wt,
+                        "use_flash_attention": next_flash(),
+                        "precision": prec,
+                        "efficiency": next_eff(),
+                    }
+                )
     # Full flash x efficiency grid for attention on a few devices.
     for hw in ["Cloud.H100", "Cloud.A100", "Cloud.B200", "Tiny.ESP32_S3"]:
         for flash in [False, True]:
             for e in [0.3, 0.5, 0.6, 1.0]:
-                rec.add({"model": M, "hardware": hw, "workload_type": "attention",
-                         "use_flash_attention": flash, "precision": "fp16", "efficiency": e})
+                rec.add(
+                    {
+                        "model": M,
+                        "hardware": hw,
+                        "workload_type": "attention",
+                        "use_flash_attention": flash,
+                        "precision": "fp16",
+                        "efficiency": e,
+                    }
+                )
     # Edge cases: raw precision keys, case-sensitive workload types, unvalidated efficiency.
     for hw in ["Cloud.B200", "Cloud.H100", "Cloud.DMatrix_Corsair", "Workstation.DGX_Spark"]:
         for prec in ["FP16", "fp4", "fp16_dense", "fp16_sparse", "mxint4", "banana"]:
-            rec.add({"model": M, "hardware": hw, "workload_type": "ffn", "precision": prec,
-                     "efficiency": 0.5})
+            rec.add({"model": M, "hardware": hw, "workload_type": "ffn", "precision": prec, "efficiency": 0.5})
     for wt in ["FFN", "Attention", "mlp", ""]:
-        rec.add({"model": M, "hardware": "Cloud.H100", "workload_type": wt,
-                 "use_flash_attention": True, "efficiency": 0.5})
+        rec.add(
+            {"model": M, "hardware": "Cloud.H100", "workload_type": wt, "use_flash_attention": True, "efficiency": 0.5}
+        )
     for e in [0.0, -1.0, 1.5, 2.0, 1e-9, 0.95]:
         for wt in ["ffn", "attention", "conv", "other"]:
-            rec.add({"model": M, "hardware": "Cloud.A100", "workload_type": wt,
-                     "use_flash_attention": wt == "attention", "efficiency": e})
+            rec.add(
+                {
+                    "model": M,
+                    "hardware": "Cloud.A100",
+                    "workload_type": wt,
+                    "use_flash_attention": wt == "attention",
+                    "efficiency": e,
+                }
+            )
     return rec
 
 
@@ -478,8 +597,7 @@ def build_efficiency(hardware, models, EfficiencyModel):
 # TrainingMemoryModel
 # --------------------------------------------------------------------------
 
-TM_HARDWARE = ["Cloud.H100", "Cloud.A100", "Cloud.B200", "Cloud.MI300X", "Cloud.TPUv4",
-               "Cloud.H200"]
+TM_HARDWARE = ["Cloud.H100", "Cloud.A100", "Cloud.B200", "Cloud.MI300X", "Cloud.TPUv4", "Cloud.H200"]
 CKPT = ["none", "selective", "full"]
 
 
@@ -494,11 +612,27 @@ def build_training_memory(hardware, models, TrainingMemoryModel, n_sampled):
     # Spec example grid (S3 §4.5/§12.4): only the arguments named there.
     for z in range(4):
         for ck in CKPT:
-            rec.add({"model": "Language.Llama3_8B", "hardware": "Cloud.H100", "batch_size": 8,
-                     "seq_len": 2048, "zero_stage": z, "dp_size": 8,
-                     "activation_checkpointing": ck})
-    rec.add({"model": "Language.Llama3_8B", "hardware": "Cloud.H100", "batch_size": 8,
-             "seq_len": 2048, "zero_stage": 2, "dp_size": 8})
+            rec.add(
+                {
+                    "model": "Language.Llama3_8B",
+                    "hardware": "Cloud.H100",
+                    "batch_size": 8,
+                    "seq_len": 2048,
+                    "zero_stage": z,
+                    "dp_size": 8,
+                    "activation_checkpointing": ck,
+                }
+            )
+    rec.add(
+        {
+            "model": "Language.Llama3_8B",
+            "hardware": "Cloud.H100",
+            "batch_size": 8,
+            "seq_len": 2048,
+            "zero_stage": 2,
+            "dp_size": 8,
+        }
+    )
     # Defaults only.
     for m in ["Language.Llama3_8B", "Language.Mixtral_8x7B", "Language.GPT2"]:
         rec.add({"model": m, "hardware": "Cloud.H100", "batch_size": 1})
@@ -514,49 +648,86 @@ def build_training_memory(hardware, models, TrainingMemoryModel, n_sampled):
     added = 0
     while added < n_sampled:
         z, ck = next_zc()
-        inputs = {"model": next_model(), "hardware": next_hw(), "batch_size": next_batch(),
-                  "seq_len": next_seq(), "precision": next_prec(), "optimizer": next_opt(),
-                  "activation_checkpointing": ck, "tp_size": rng.choice([1, 2, 8]),
-                  "pp_size": rng.choice([1, 4]), "dp_size": rng.choice([1, 8, 64]),
-                  "ep_size": rng.choice([1, 8]), "zero_stage": z,
-                  "gradient_accumulation_steps": rng.choice([1, 4]),
-                  "trainable_fraction": rng.choice([1.0, 1.0, 0.1]),
-                  "communication_buffer_fraction": rng.choice([0.05, 0.05, 0.0]),
-                  "sequence_parallel": rng.random() < 0.5}
+        inputs = {
+            "model": next_model(),
+            "hardware": next_hw(),
+            "batch_size": next_batch(),
+            "seq_len": next_seq(),
+            "precision": next_prec(),
+            "optimizer": next_opt(),
+            "activation_checkpointing": ck,
+            "tp_size": rng.choice([1, 2, 8]),
+            "pp_size": rng.choice([1, 4]),
+            "dp_size": rng.choice([1, 8, 64]),
+            "ep_size": rng.choice([1, 8]),
+            "zero_stage": z,
+            "gradient_accumulation_steps": rng.choice([1, 4]),
+            "trainable_fraction": rng.choice([1.0, 1.0, 0.1]),
+            "communication_buffer_fraction": rng.choice([0.05, 0.05, 0.0]),
+            "sequence_parallel": rng.random() < 0.5,
+        }
         added += rec.add(inputs)
 
     # Other precision spellings and non-Language workloads that happen to work (or not).
     for prec in ["tf32", "int8", "int4", "BF16", "FP16"]:
-        rec.add({"model": "Language.Llama3_8B", "hardware": "Cloud.H100", "batch_size": 8,
-                 "seq_len": 2048, "precision": prec})
-    for m in ["StateSpace.Mamba_130M", "StateSpace.Mamba_2_8B", "Embodied.OpenVLA_7B",
-              "Embodied.ACT_ALOHA", "Embodied.DiffusionPolicy_PushT",
-              "GenerativeVision.StableDiffusion_v1_5", "Recommendation.DLRM"]:
+        rec.add(
+            {
+                "model": "Language.Llama3_8B",
+                "hardware": "Cloud.H100",
+                "batch_size": 8,
+                "seq_len": 2048,
+                "precision": prec,
+            }
+        )
+    for m in [
+        "StateSpace.Mamba_130M",
+        "StateSpace.Mamba_2_8B",
+        "Embodied.OpenVLA_7B",
+        "Embodied.ACT_ALOHA",
+        "Embodied.DiffusionPolicy_PushT",
+        "GenerativeVision.StableDiffusion_v1_5",
+        "Recommendation.DLRM",
+    ]:
         rec.add({"model": m, "hardware": "Cloud.H100", "batch_size": 8, "seq_len": 2048})
     for opt in ["ADAM", "AdamW", "SGD"]:
-        rec.add({"model": "Language.Llama3_8B", "hardware": "Cloud.H100", "batch_size": 8,
-                 "optimizer": opt})
+        rec.add({"model": "Language.Llama3_8B", "hardware": "Cloud.H100", "batch_size": 8, "optimizer": opt})
     for ck in ["FULL", "Selective"]:
-        rec.add({"model": "Language.Llama3_8B", "hardware": "Cloud.H100", "batch_size": 8,
-                 "activation_checkpointing": ck})
+        rec.add(
+            {"model": "Language.Llama3_8B", "hardware": "Cloud.H100", "batch_size": 8, "activation_checkpointing": ck}
+        )
     # Boundary values that are valid per the spec.
-    for kw in [dict(trainable_fraction=0.0), dict(communication_buffer_fraction=1.0),
-               dict(batch_size=3, dp_size=8), dict(batch_size=1000, dp_size=8,
-                                                   gradient_accumulation_steps=4),
-               dict(pp_size=200), dict(tp_size=8, sequence_parallel=False)]:
-        rec.add({"model": "Language.Llama3_70B", "hardware": "Cloud.H100",
-                 "batch_size": kw.pop("batch_size", 8), **kw})
+    for kw in [
+        dict(trainable_fraction=0.0),
+        dict(communication_buffer_fraction=1.0),
+        dict(batch_size=3, dp_size=8),
+        dict(batch_size=1000, dp_size=8, gradient_accumulation_steps=4),
+        dict(pp_size=200),
+        dict(tp_size=8, sequence_parallel=False),
+    ]:
+        rec.add({"model": "Language.Llama3_70B", "hardware": "Cloud.H100", "batch_size": kw.pop("batch_size", 8), **kw})
 
     # Error cases.
     base = {"model": "Language.Llama3_8B", "hardware": "Cloud.H100", "batch_size": 8}
-    for kw in [dict(zero_stage=4), dict(zero_stage=-1), dict(optimizer="lion"),
-               dict(activation_checkpointing="partial"), dict(batch_size=0),
-               dict(batch_size=-4), dict(seq_len=0), dict(precision="banana"),
-               dict(precision="fp4"), dict(tp_size=0), dict(pp_size=0), dict(dp_size=0),
-               dict(ep_size=0), dict(gradient_accumulation_steps=0),
-               dict(trainable_fraction=1.5), dict(trainable_fraction=-0.1),
-               dict(communication_buffer_fraction=1.5),
-               dict(communication_buffer_fraction=-0.05)]:
+    for kw in [
+        dict(zero_stage=4),
+        dict(zero_stage=-1),
+        dict(optimizer="lion"),
+        dict(activation_checkpointing="partial"),
+        dict(batch_size=0),
+        dict(batch_size=-4),
+        dict(seq_len=0),
+        dict(precision="banana"),
+        dict(precision="fp4"),
+        dict(tp_size=0),
+        dict(pp_size=0),
+        dict(dp_size=0),
+        dict(ep_size=0),
+        dict(gradient_accumulation_steps=0),
+        dict(trainable_fraction=1.5),
+        dict(trainable_fraction=-0.1),
+        dict(communication_buffer_fraction=1.5),
+        dict(communication_buffer_fraction=-0.05),
+    ]:
         rec.add({**base, **kw})
     for m in ["Vision.ResNet50", "Vision.MobileNetV2", "Tiny.DS_CNN", "Vision.LeNet1"]:
         rec.add({"model": m, "hardware": "Cloud.H100", "batch_size": 8})
@@ -566,6 +737,7 @@ def build_training_memory(hardware, models, TrainingMemoryModel, n_sampled):
 # --------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------
+
 
 def _write(rec, filename):
     """Write a recorder's document. Infinite outputs are data (an unstable queue's wait, a
@@ -584,8 +756,10 @@ def _write(rec, filename):
         raise SystemExit(f"{filename}: {len(text)} bytes >= {MAX_FILE_BYTES}; reduce the sample")
     path.write_text(text)
     n_err = sum("raises" in c for c in doc["cases"])
-    print(f"[parity] wrote {path.relative_to(REPO_ROOT)}: {len(doc['cases'])} cases "
-          f"({n_err} raise), {len(text) / 1e6:.2f} MB")
+    print(
+        f"[parity] wrote {path.relative_to(REPO_ROOT)}: {len(doc['cases'])} cases "
+        f"({n_err} raise), {len(text) / 1e6:.2f} MB"
+    )
 
 
 def main() -> None:
@@ -600,16 +774,17 @@ def main() -> None:
 
     if mlsysim.__version__ != REF_VERSION:
         sys.exit(f"expected mlsysim {REF_VERSION}, got {mlsysim.__version__}")
-    print(f"[parity] mlsysim {mlsysim.__version__} from {Path(mlsysim.__file__).parent} "
-          f"(import {time.perf_counter() - t0:.1f} s)")
+    print(
+        f"[parity] mlsysim {mlsysim.__version__} from {Path(mlsysim.__file__).parent} "
+        f"(import {time.perf_counter() - t0:.1f} s)"
+    )
 
     hardware = _registry(Hardware, HW_FAMILIES, _is_hardware)
     models = _registry(Models, MODEL_FAMILIES, _is_workload)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 
     t = time.perf_counter()
-    rec = build_single_node(hardware, models, Engine, SingleNodeModel,
-                            n_inference=1000, n_training=900)
+    rec = build_single_node(hardware, models, Engine, SingleNodeModel, n_inference=1000, n_training=900)
     _check_single_node_coverage(rec, hardware, models)
     _write(rec, "parity_single_node.json")
     print(f"[parity]   SingleNodeModel {time.perf_counter() - t:.1f} s")
@@ -646,8 +821,7 @@ def run_plugins() -> None:
 
 def _check_single_node_coverage(rec, hardware, models):
     for training in (False, True):
-        ok = [c["inputs"] for c in rec.cases
-              if "outputs" in c and bool(c["inputs"].get("is_training")) == training]
+        ok = [c["inputs"] for c in rec.cases if "outputs" in c and bool(c["inputs"].get("is_training")) == training]
         for what, universe in [("hardware", hardware), ("model", models)]:
             missing = set(universe) - {i[what] for i in ok}
             assert not missing, (training, what, sorted(missing))
@@ -659,9 +833,11 @@ def _check_single_node_coverage(rec, hardware, models):
 def _check_training_coverage(rec):
     from collections import Counter
 
-    counts = Counter((c["inputs"].get("zero_stage", 0),
-                      c["inputs"].get("activation_checkpointing", "selective"))
-                     for c in rec.cases if "outputs" in c)
+    counts = Counter(
+        (c["inputs"].get("zero_stage", 0), c["inputs"].get("activation_checkpointing", "selective"))
+        for c in rec.cases
+        if "outputs" in c
+    )
     for z in range(4):
         for ck in CKPT:
             assert counts[(z, ck)] >= 20, (z, ck, counts[(z, ck)])

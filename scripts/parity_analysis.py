@@ -54,12 +54,18 @@ SYNTHESIS_UNITS = {
 PRECISIONS = ["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
 #: Devices with an SRAM or flash tier (P15: the reference's bandwidth lever misses that tier).
 TIERED = ["Tiny.ESP32_S3", "Tiny.LockstepSafetyMCU_Reference", "Tiny.OuraRing", "Tiny.nRF52840"]
-SMALL_MODELS = ["Tiny.DS_CNN", "Tiny.WakeVision", "Tiny.AnomalyDetector", "Vision.MobileNetV2",
-                "Vision.LeNet1", "Vision.ResNet50", "Language.BERT_Base"]
+SMALL_MODELS = [
+    "Tiny.DS_CNN",
+    "Tiny.WakeVision",
+    "Tiny.AnomalyDetector",
+    "Vision.MobileNetV2",
+    "Vision.LeNet1",
+    "Vision.ResNet50",
+    "Language.BERT_Base",
+]
 PCTS = [10, 20, 5, 50, 1, 100, -10, -25, 0.5, 200]
 EFFICIENCIES = [0.5, 0.3, 1.0, 0.8, 0.1]
-TARGETS = [[20, "ms"], [1, "ms"], [0.1, "ms"], [5, "ms"], [250, "ms"], [1, "s"], [30, "s"],
-           [500, "us"], [2, "minute"]]
+TARGETS = [[20, "ms"], [1, "ms"], [0.1, "ms"], [5, "ms"], [250, "ms"], [1, "s"], [30, "s"], [500, "us"], [2, "minute"]]
 
 
 class _SensitivityFields:
@@ -90,8 +96,13 @@ def _sensitivity(base, call, hardware, models, engine):
     next_hw = base.Cycler(sorted(hardware), rng)
 
     def sampled(model, hw):
-        return {"model": model, "hardware": hw, "precision": next_prec(), "perturbation_pct": next_pct(),
-                "efficiency": next_eff()}
+        return {
+            "model": model,
+            "hardware": hw,
+            "precision": next_prec(),
+            "perturbation_pct": next_pct(),
+            "efficiency": next_eff(),
+        }
 
     # 2. Every device, six sampled configurations each; every model, four.
     for hw in sorted(hardware):
@@ -113,20 +124,42 @@ def _sensitivity(base, call, hardware, models, engine):
                 for eff in [1.0, 0.5]:
                     point = engine(models[model], hardware[hw], batch_size=1, precision=prec, efficiency=eff)
                     if point.feasible and point.bottleneck == "Memory":
-                        rec.add({"model": model, "hardware": hw, "precision": prec, "efficiency": eff,
-                                 "perturbation_pct": next_pct()})
+                        rec.add(
+                            {
+                                "model": model,
+                                "hardware": hw,
+                                "precision": prec,
+                                "efficiency": eff,
+                                "perturbation_pct": next_pct(),
+                            }
+                        )
     # 4. Perturbation sizes, including zero, tiny, large and downgrades.
-    for model, hw in [("Language.Llama3_8B", "Cloud.H100"), ("Vision.ResNet50", "Cloud.A100"),
-                      ("Language.Llama3_70B", "Cloud.H100"), ("Tiny.WakeVision", "Tiny.ESP32_S3"),
-                      ("Recommendation.DLRM", "Cloud.H200")]:
+    for model, hw in [
+        ("Language.Llama3_8B", "Cloud.H100"),
+        ("Vision.ResNet50", "Cloud.A100"),
+        ("Language.Llama3_70B", "Cloud.H100"),
+        ("Tiny.WakeVision", "Tiny.ESP32_S3"),
+        ("Recommendation.DLRM", "Cloud.H200"),
+    ]:
         for pct in [0, 1e-9, 1, 5, 10, 20, 50, 70, 100, 1000, -10, -50, -90, -99]:
             rec.add({"model": model, "hardware": hw, "perturbation_pct": pct})
     # 5. Spellings, bounds and errors.
     m, h = "Language.Llama3_8B", "Cloud.H100"
-    for kw in [dict(precision="FP8"), dict(precision="BF16"), dict(precision="Int8"), dict(precision="fp4"),
-               dict(precision="banana"), dict(precision=""), dict(efficiency=1e-9), dict(efficiency=1.0),
-               dict(efficiency=0), dict(efficiency=1.5), dict(efficiency=-0.5), dict(perturbation_pct=-100),
-               dict(perturbation_pct=-150)]:
+    for kw in [
+        dict(precision="FP8"),
+        dict(precision="BF16"),
+        dict(precision="Int8"),
+        dict(precision="fp4"),
+        dict(precision="banana"),
+        dict(precision=""),
+        dict(efficiency=1e-9),
+        dict(efficiency=1.0),
+        dict(efficiency=0),
+        dict(efficiency=1.5),
+        dict(efficiency=-0.5),
+        dict(perturbation_pct=-100),
+        dict(perturbation_pct=-150),
+    ]:
         rec.add({"model": m, "hardware": h, **kw})
     return rec
 
@@ -143,8 +176,7 @@ def _synthesis(base, call, models):
     # 2. Every model x every precision, target and efficiency cycled.
     for model in sorted(models):
         for prec in PRECISIONS:
-            rec.add({"model": model, "target_latency": next_target(), "precision": prec,
-                     "efficiency": next_eff()})
+            rec.add({"model": model, "target_latency": next_target(), "precision": prec, "efficiency": next_eff()})
     # 3. Every model at the defaults, and at every target unit.
     for model in sorted(models):
         rec.add({"model": model, "target_latency": [20, "ms"]})
@@ -152,9 +184,18 @@ def _synthesis(base, call, models):
             rec.add({"model": model, "target_latency": target})
     # 4. Spellings, bounds and errors.
     m = "Language.Llama3_8B"
-    for kw in [dict(precision="FP8"), dict(precision="BF16"), dict(precision="Int4"), dict(precision="fp4"),
-               dict(precision="banana"), dict(efficiency=1e-9), dict(efficiency=1.0), dict(efficiency=0),
-               dict(efficiency=2.0), dict(efficiency=-0.5)]:
+    for kw in [
+        dict(precision="FP8"),
+        dict(precision="BF16"),
+        dict(precision="Int4"),
+        dict(precision="fp4"),
+        dict(precision="banana"),
+        dict(efficiency=1e-9),
+        dict(efficiency=1.0),
+        dict(efficiency=0),
+        dict(efficiency=2.0),
+        dict(efficiency=-0.5),
+    ]:
         rec.add({"model": m, "target_latency": [20, "ms"], **kw})
     for target in [[0, "ms"], [-5, "ms"], [20, "GB"], [1e-9, "s"]]:
         rec.add({"model": m, "target_latency": target})

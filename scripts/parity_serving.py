@@ -126,19 +126,64 @@ UPPER = base.UPPER_PRECISIONS
 # and SRAM parts plus GPUs with and without an interconnect record.
 SERVING_TIERS = ("Cloud", "Workstation", "Mobile", "Edge")
 SERVING_TINY = ["Tiny.ESP32_S3", "Tiny.nRF52840"]
-DECODE_HW = ["Cloud.A100", "Cloud.H100", "Cloud.H200", "Cloud.B200", "Cloud.MI300X", "Cloud.T4",
-             "Cloud.A100_40GB", "Cloud.Gaudi3", "Edge.DriveThor", "Cloud.V100"]
-DRAFTS = ["Language.GPT2_Small", "Language.GPT2", "Language.Llama2_7B", "Language.Llama3_8B",
-          "Language.BERT_Base", "Language.Mixtral_8x7B"]
+DECODE_HW = [
+    "Cloud.A100",
+    "Cloud.H100",
+    "Cloud.H200",
+    "Cloud.B200",
+    "Cloud.MI300X",
+    "Cloud.T4",
+    "Cloud.A100_40GB",
+    "Cloud.Gaudi3",
+    "Edge.DriveThor",
+    "Cloud.V100",
+]
+DRAFTS = [
+    "Language.GPT2_Small",
+    "Language.GPT2",
+    "Language.Llama2_7B",
+    "Language.Llama3_8B",
+    "Language.BERT_Base",
+    "Language.Mixtral_8x7B",
+]
 NETWORK_BW = [12.5e9, 25e9, 50e9, 100e9, 400e9, 900e9, 1.8e12]  # byte/s
-WS_HW = ["Cloud.Cerebras_CS3", "Cloud.Groq_LPU", "Cloud.Graphcore_GC200", "Cloud.DMatrix_Corsair",
-         "Cloud.Untether_speedAI240", "Cloud.GB200_NVL72", "Cloud.H100", "Cloud.H100_PCIe",
-         "Cloud.A100", "Cloud.MI300X", "Cloud.TPUv5p", "Edge.DriveThor", "Edge.RoboTaxi"]
-CAPACITY_HW = ["Cloud.H100", "Cloud.A100", "Cloud.A100_40GB", "Cloud.H200", "Cloud.B200",
-               "Cloud.MI300X", "Cloud.MI325X", "Cloud.Gaudi3", "Cloud.T4", "Cloud.V100",
-               "Cloud.TPUv5p", "Workstation.DGX_Spark", "Edge.JetsonAGXOrin"]
-NON_TRANSFORMERS = ["Vision.ResNet50", "StateSpace.Mamba_130M", "Embodied.OpenVLA_7B",
-                    "Vision.ViT_Large", "Recommendation.DLRM"]
+WS_HW = [
+    "Cloud.Cerebras_CS3",
+    "Cloud.Groq_LPU",
+    "Cloud.Graphcore_GC200",
+    "Cloud.DMatrix_Corsair",
+    "Cloud.Untether_speedAI240",
+    "Cloud.GB200_NVL72",
+    "Cloud.H100",
+    "Cloud.H100_PCIe",
+    "Cloud.A100",
+    "Cloud.MI300X",
+    "Cloud.TPUv5p",
+    "Edge.DriveThor",
+    "Edge.RoboTaxi",
+]
+CAPACITY_HW = [
+    "Cloud.H100",
+    "Cloud.A100",
+    "Cloud.A100_40GB",
+    "Cloud.H200",
+    "Cloud.B200",
+    "Cloud.MI300X",
+    "Cloud.MI325X",
+    "Cloud.Gaudi3",
+    "Cloud.T4",
+    "Cloud.V100",
+    "Cloud.TPUv5p",
+    "Workstation.DGX_Spark",
+    "Edge.JetsonAGXOrin",
+]
+NON_TRANSFORMERS = [
+    "Vision.ResNet50",
+    "StateSpace.Mamba_130M",
+    "Embodied.OpenVLA_7B",
+    "Vision.ViT_Large",
+    "Recommendation.DLRM",
+]
 MAX_CHUNKS = 256  # the reference loops over chunks in Python (~0.2 ms each)
 
 
@@ -149,9 +194,14 @@ def build(base):
     warnings.simplefilter("ignore")
     from mlsysim import Hardware, Models
     from mlsysim.core.units import Q_
-    from mlsysim.solvers import (ContinuousBatchingModel, InferenceScalingModel,
-                                 ServingCapacityModel, ServingModel, TailLatencyModel,
-                                 WeightStreamingModel)
+    from mlsysim.solvers import (
+        ContinuousBatchingModel,
+        InferenceScalingModel,
+        ServingCapacityModel,
+        ServingModel,
+        TailLatencyModel,
+        WeightStreamingModel,
+    )
 
     hardware = base._registry(Hardware, base.HW_FAMILIES, base._is_hardware)
     models = base._registry(Models, base.MODEL_FAMILIES, base._is_workload)
@@ -176,20 +226,22 @@ def build(base):
         def call(inputs):
             result = resolver.solve(**kwargs_of(inputs))
             return _without(result, drop) if drop else result
+
         return call
 
     jobs = [
         ("parity_serving.json", lambda: _serving(base, caller(ServingModel()), lm, serving_hw)),
-        ("parity_continuous_batching.json",
-         lambda: _continuous_batching(base, caller(ContinuousBatchingModel()), lm, hardware)),
-        ("parity_weight_streaming.json",
-         lambda: _weight_streaming(base, caller(WeightStreamingModel()), lm)),
+        (
+            "parity_continuous_batching.json",
+            lambda: _continuous_batching(base, caller(ContinuousBatchingModel()), lm, hardware),
+        ),
+        ("parity_weight_streaming.json", lambda: _weight_streaming(base, caller(WeightStreamingModel()), lm)),
         ("parity_tail_latency.json", lambda: _tail_latency(base, caller(TailLatencyModel()))),
-        ("parity_serving_capacity.json",
-         lambda: _serving_capacity(base, caller(ServingCapacityModel()), lm)),
-        ("parity_inference_scaling.json",
-         lambda: _inference_scaling(base, caller(InferenceScalingModel(), ("serving_detail",)),
-                                    lm, serving_hw)),
+        ("parity_serving_capacity.json", lambda: _serving_capacity(base, caller(ServingCapacityModel()), lm)),
+        (
+            "parity_inference_scaling.json",
+            lambda: _inference_scaling(base, caller(InferenceScalingModel(), ("serving_detail",)), lm, serving_hw),
+        ),
     ]
     for filename, job in jobs:
         t = time.perf_counter()
@@ -212,6 +264,7 @@ def _without(result, names):
 # Checks shared by the builders
 # --------------------------------------------------------------------------
 
+
 def _solved(rec, where=lambda inputs: True):
     return [c for c in rec.cases if "outputs" in c and where(c["inputs"])]
 
@@ -225,8 +278,7 @@ def _covers(rec, key, universe, default=None, norm=lambda v: v, where=lambda inp
 
 def _counts(rec, minimum):
     n_err = sum("raises" in c for c in rec.cases)
-    assert len(rec.cases) >= minimum and len(rec.cases) - n_err >= 300, \
-        (rec.resolver, len(rec.cases), n_err)
+    assert len(rec.cases) >= minimum and len(rec.cases) - n_err >= 300, (rec.resolver, len(rec.cases), n_err)
     assert n_err > 0, rec.resolver
 
 
@@ -242,7 +294,7 @@ def _example(rec, inputs, **expected):
             got *= 1e3
         if isinstance(want, str) and not isinstance(got, str):
             decimals = len(want.partition(".")[2])
-            ok = abs(got - float(want)) <= 0.5 * 10.0 ** -decimals * (1 + 1e-9)
+            ok = abs(got - float(want)) <= 0.5 * 10.0**-decimals * (1 + 1e-9)
         else:
             ok = got == want
         assert ok, (rec.resolver, inputs, name, got, want)
@@ -272,13 +324,13 @@ def _serving(base, call, lm, serving_hw):
     examples = [
         (dict(ex), dict(ttft_ms="70.97", itl_ms="5.194", prefill_chunks=1.0)),
         (dict(ex, batch_size=1), {}),
-        (dict(ex, decode_hardware="Cloud.A100", network_bandwidth=100e9),
-         dict(ttft_ms="73.65", itl_ms="8.33")),
+        (dict(ex, decode_hardware="Cloud.A100", network_bandwidth=100e9), dict(ttft_ms="73.65", itl_ms="8.33")),
         (dict(ex, decode_hardware="Cloud.A100"), dict(ttft_ms="73.65", itl_ms="8.33")),
         (dict(ex, cached_prefix_len=1536), dict(ttft_ms="17.75", prompt_cache_hit_ratio="0.75")),
-        (dict(ex, prefill_chunk_tokens=512),
-         dict(prefill_chunks=4.0, decode_stall_bound_ms="17.75", prefill_chunk_time_ms="17.75",
-              ttft_ms="71.00")),
+        (
+            dict(ex, prefill_chunk_tokens=512),
+            dict(prefill_chunks=4.0, decode_stall_bound_ms="17.75", prefill_chunk_time_ms="17.75", ttft_ms="71.00"),
+        ),
         (dict(ex, draft_model="Language.GPT2", draft_acceptance_rate=0.7), dict(itl_ms="3.44")),
         (dict(ex, draft_model="Language.GPT2"), dict(itl_ms="3.44")),
         (dict(ex, draft_model="Language.GPT2", draft_acceptance_rate=1.0), dict(itl_ms="1.91")),
@@ -335,40 +387,75 @@ def _serving(base, call, lm, serving_hw):
         if rng.random() < 0.25:
             new = max(1, S - cached)
             chunk = next_chunk()
-            inputs["prefill_chunk_tokens"] = chunk if math.ceil(new / chunk) <= MAX_CHUNKS \
-                else math.ceil(new / MAX_CHUNKS)
+            inputs["prefill_chunk_tokens"] = (
+                chunk if math.ceil(new / chunk) <= MAX_CHUNKS else math.ceil(new / MAX_CHUNKS)
+            )
         added += rec.add(inputs)
 
     # 3. Boundaries that are valid.
-    for kw in [dict(seq_len=1), dict(seq_len=2, cached_prefix_len=1),
-               dict(seq_len=128, prefill_chunk_tokens=1), dict(seq_len=2048, prefill_chunk_tokens=2048),
-               dict(seq_len=2048, prefill_chunk_tokens=2047), dict(seq_len=2048, prefill_chunk_tokens=10**9),
-               dict(seq_len=2048, cached_prefix_len=2047, prefill_chunk_tokens=1),
-               dict(seq_len=2048, efficiency=1.0), dict(seq_len=2048, efficiency=1e-9),
-               dict(seq_len=2048, network_bandwidth=1.0),
-               dict(seq_len=2048, decode_hardware="Cloud.H100", network_bandwidth=1e6),
-               dict(seq_len=2048, decode_hardware="Tiny.ESP32_S3"),
-               dict(seq_len=2048, decode_hardware="Cloud.B200", draft_model="Language.GPT2",
-                    cached_prefix_len=1024, prefill_chunk_tokens=256, batch_size=16),
-               dict(seq_len=131072, batch_size=64), dict(seq_len=2048, batch_size=4096),
-               dict(seq_len=2048, draft_model="Language.Llama3_70B"),
-               dict(seq_len=2048, draft_model="Language.DeepSeek_V3", draft_acceptance_rate=0.5),
-               dict(seq_len=2048, batch_size=1, precision="int4")]:
+    for kw in [
+        dict(seq_len=1),
+        dict(seq_len=2, cached_prefix_len=1),
+        dict(seq_len=128, prefill_chunk_tokens=1),
+        dict(seq_len=2048, prefill_chunk_tokens=2048),
+        dict(seq_len=2048, prefill_chunk_tokens=2047),
+        dict(seq_len=2048, prefill_chunk_tokens=10**9),
+        dict(seq_len=2048, cached_prefix_len=2047, prefill_chunk_tokens=1),
+        dict(seq_len=2048, efficiency=1.0),
+        dict(seq_len=2048, efficiency=1e-9),
+        dict(seq_len=2048, network_bandwidth=1.0),
+        dict(seq_len=2048, decode_hardware="Cloud.H100", network_bandwidth=1e6),
+        dict(seq_len=2048, decode_hardware="Tiny.ESP32_S3"),
+        dict(
+            seq_len=2048,
+            decode_hardware="Cloud.B200",
+            draft_model="Language.GPT2",
+            cached_prefix_len=1024,
+            prefill_chunk_tokens=256,
+            batch_size=16,
+        ),
+        dict(seq_len=131072, batch_size=64),
+        dict(seq_len=2048, batch_size=4096),
+        dict(seq_len=2048, draft_model="Language.Llama3_70B"),
+        dict(seq_len=2048, draft_model="Language.DeepSeek_V3", draft_acceptance_rate=0.5),
+        dict(seq_len=2048, batch_size=1, precision="int4"),
+    ]:
         rec.add({"model": M8, "hardware": H, **kw})
-    rec.add({"model": "Language.Llama3_70B", "hardware": H, "seq_len": 2048,
-             "decode_hardware": "Cloud.H200", "precision": "fp8"})  # prefill node never checked
+    rec.add(
+        {
+            "model": "Language.Llama3_70B",
+            "hardware": H,
+            "seq_len": 2048,
+            "decode_hardware": "Cloud.H200",
+            "precision": "fp8",
+        }
+    )  # prefill node never checked
 
     # 4. Errors [S3 §4.1] and non-Transformer workloads (B21).
-    for kw in [dict(seq_len=0), dict(seq_len=-5), dict(batch_size=0), dict(batch_size=-1),
-               dict(efficiency=0), dict(efficiency=1.5), dict(efficiency=-0.5),
-               dict(cached_prefix_len=2048), dict(cached_prefix_len=4096), dict(cached_prefix_len=-1),
-               dict(draft_model="Language.GPT2", draft_acceptance_rate=1.5),
-               dict(draft_model="Language.GPT2", draft_acceptance_rate=-0.1),
-               dict(draft_acceptance_rate=1.5), dict(prefill_chunk_tokens=0),
-               dict(prefill_chunk_tokens=-512), dict(network_bandwidth=0.0),
-               dict(network_bandwidth=-1e9), dict(decode_hardware="Cloud.A100", network_bandwidth=0.0),
-               dict(precision="fp4"), dict(precision="banana"), dict(precision="fp16_dense"),
-               dict(draft_model="Vision.ResNet50")]:
+    for kw in [
+        dict(seq_len=0),
+        dict(seq_len=-5),
+        dict(batch_size=0),
+        dict(batch_size=-1),
+        dict(efficiency=0),
+        dict(efficiency=1.5),
+        dict(efficiency=-0.5),
+        dict(cached_prefix_len=2048),
+        dict(cached_prefix_len=4096),
+        dict(cached_prefix_len=-1),
+        dict(draft_model="Language.GPT2", draft_acceptance_rate=1.5),
+        dict(draft_model="Language.GPT2", draft_acceptance_rate=-0.1),
+        dict(draft_acceptance_rate=1.5),
+        dict(prefill_chunk_tokens=0),
+        dict(prefill_chunk_tokens=-512),
+        dict(network_bandwidth=0.0),
+        dict(network_bandwidth=-1e9),
+        dict(decode_hardware="Cloud.A100", network_bandwidth=0.0),
+        dict(precision="fp4"),
+        dict(precision="banana"),
+        dict(precision="fp16_dense"),
+        dict(draft_model="Vision.ResNet50"),
+    ]:
         rec.add({"model": M8, "hardware": H, "seq_len": 2048, **kw})
     for m in NON_TRANSFORMERS:
         rec.add({"model": m, "hardware": H, "seq_len": 2048})
@@ -389,8 +476,7 @@ def _serving(base, call, lm, serving_hw):
     _covers(rec, "network_bandwidth", NETWORK_BW, where=lambda i: "decode_hardware" in i)
     _covers(rec, "draft_acceptance_rate", ACCEPTANCE, where=lambda i: "draft_model" in i)
     _covers(rec, "prefill_chunk_tokens", CHUNKS[:6])
-    assert sum("cached_prefix_len" in c["inputs"] and "prefill_chunk_tokens" in c["inputs"]
-               for c in _solved(rec)) >= 20
+    assert sum("cached_prefix_len" in c["inputs"] and "prefill_chunk_tokens" in c["inputs"] for c in _solved(rec)) >= 20
     return rec
 
 
@@ -401,8 +487,16 @@ def _serving(base, call, lm, serving_hw):
 CB_MAX_SEQ = [128, 512, 1024, 2048, 4096, 8192, 32768, 131072, 100, 1000]
 # Mean request length: None (= max_seq_len), a fraction of max_seq_len, or a token count
 # (capped at max_seq_len).
-CB_MEAN = [None, ("frac", 0.1), ("frac", 0.25), ("frac", 0.5), ("frac", 1.0),
-           ("tokens", 1), ("tokens", 0.5), ("tokens", 333.3)]
+CB_MEAN = [
+    None,
+    ("frac", 0.1),
+    ("frac", 0.25),
+    ("frac", 0.5),
+    ("frac", 1.0),
+    ("tokens", 1),
+    ("tokens", 0.5),
+    ("tokens", 333.3),
+]
 CB_BATCH = [1, 4, 16, 32, 64, 256, 1024, 4096]
 CB_PAGE = [None, 1, 8, 16, 32, 64, 128, 256, 4096]
 CB_HW_TIERS = ("Cloud", "Workstation", "Edge")
@@ -413,13 +507,11 @@ def _continuous_batching(base, call, lm, hardware):
     M8, H = "Language.Llama3_8B", "Cloud.H100"
     cb_hw = sorted(k for k in hardware if k.split(".")[0] in CB_HW_TIERS)
 
-    example = {"model": M8, "hardware": H, "max_seq_len": 8192, "mean_request_tokens": 1024,
-               "max_batch_size": 1024}
+    example = {"model": M8, "hardware": H, "max_seq_len": 8192, "mean_request_tokens": 1024, "max_batch_size": 1024}
     rec.add(example)
     rec.add({"model": M8, "hardware": H, "max_seq_len": 2048})
     for m in lm:
-        rec.add({"model": m, "hardware": H, "max_seq_len": 4096, "mean_request_tokens": 512,
-                 "max_batch_size": 256})
+        rec.add({"model": m, "hardware": H, "max_seq_len": 4096, "mean_request_tokens": 512, "max_batch_size": 256})
 
     rng = random.Random(11)
     next_model, next_hw = base.Cycler(lm, rng), base.Cycler(cb_hw, rng)
@@ -464,25 +556,45 @@ def _continuous_batching(base, call, lm, hardware):
         (M8, H, dict(max_seq_len=2048, max_batch_size=64, efficiency=1e-9)),
         (M8, H, dict(max_seq_len=2048, max_batch_size=64, efficiency=1.0)),
         (M8, H, dict(max_seq_len=8192, mean_request_tokens=1024, max_batch_size=1000000)),
-        ("Language.DeepSeek_V3", "Cloud.GB200_NVL72", dict(max_seq_len=8192, mean_request_tokens=1024,
-                                                          max_batch_size=4096)),
+        (
+            "Language.DeepSeek_V3",
+            "Cloud.GB200_NVL72",
+            dict(max_seq_len=8192, mean_request_tokens=1024, max_batch_size=4096),
+        ),
         ("Language.PaLM_540B", "Cloud.GB200_NVL72", dict(max_seq_len=8192, max_batch_size=256)),
     ]:
         rec.add({"model": m, "hardware": hw, **kw})
     # Errors [S3 §5.4]; the guides' keyword names (P18) are TypeErrors in 0.3.0.
-    for kw in [dict(max_seq_len=0), dict(max_seq_len=-1), dict(max_batch_size=0),
-               dict(page_size=0), dict(efficiency=0), dict(efficiency=1.5),
-               dict(mean_request_tokens=0), dict(mean_request_tokens=-10),
-               dict(mean_request_tokens=4096), dict(precision="banana"), dict(precision="fp4"),
-               dict(seq_len=2048), dict(max_batch=32)]:
+    for kw in [
+        dict(max_seq_len=0),
+        dict(max_seq_len=-1),
+        dict(max_batch_size=0),
+        dict(page_size=0),
+        dict(efficiency=0),
+        dict(efficiency=1.5),
+        dict(mean_request_tokens=0),
+        dict(mean_request_tokens=-10),
+        dict(mean_request_tokens=4096),
+        dict(precision="banana"),
+        dict(precision="fp4"),
+        dict(seq_len=2048),
+        dict(max_batch=32),
+    ]:
         rec.add({"model": M8, "hardware": H, "max_seq_len": 2048, **kw})
     for m in NON_TRANSFORMERS:
         rec.add({"model": m, "hardware": H, "max_seq_len": 2048})
 
-    _example(rec, example, max_active_requests=516.0, throughput_tokens_per_sec="20261",
-             static_max_active_requests=65.0, static_throughput_tokens_per_sec="8786",
-             speedup_vs_static="2.31", static_internal_fragmentation=0.875,
-             paged_internal_fragmentation="0.0078")
+    _example(
+        rec,
+        example,
+        max_active_requests=516.0,
+        throughput_tokens_per_sec="20261",
+        static_max_active_requests=65.0,
+        static_throughput_tokens_per_sec="8786",
+        speedup_vs_static="2.31",
+        static_internal_fragmentation=0.875,
+        paged_internal_fragmentation="0.0078",
+    )
     _counts(rec, 1000)
     _covers(rec, "model", lm)
     _covers(rec, "hardware", cb_hw)
@@ -552,20 +664,42 @@ def _weight_streaming(base, call, lm):
         added += rec.add(inputs)
 
     # Accepted edge inputs (P6 f, e) and errors.
-    for kw in [dict(seq_len=0), dict(batch_size=0), dict(seq_len=0, phase="prefill"),
-               dict(phase="Prefill"), dict(phase="PREFILL"), dict(phase="banana"),
-               dict(efficiency=1.5), dict(efficiency=1e-9), dict(seq_len=-4),
-               dict(efficiency=0), dict(efficiency=0, phase="prefill"),
-               dict(precision="banana"), dict(precision="fp4")]:
+    for kw in [
+        dict(seq_len=0),
+        dict(batch_size=0),
+        dict(seq_len=0, phase="prefill"),
+        dict(phase="Prefill"),
+        dict(phase="PREFILL"),
+        dict(phase="banana"),
+        dict(efficiency=1.5),
+        dict(efficiency=1e-9),
+        dict(seq_len=-4),
+        dict(efficiency=0),
+        dict(efficiency=0, phase="prefill"),
+        dict(precision="banana"),
+        dict(precision="fp4"),
+    ]:
         rec.add({"model": M70, "hardware": CS3, "seq_len": kw.pop("seq_len", 2048), **kw})
     for m in NON_TRANSFORMERS:
         rec.add({"model": m, "hardware": CS3, "seq_len": 2048})
 
-    _example(rec, decode64, feasible=False, throughput_tokens_per_sec=0.0,
-             wafer_memory_utilization=1.0, optimal_batch_size=52083.0,
-             bottleneck="Interconnect-Bandwidth-Bound")
-    _example(rec, prefill8, feasible=True, throughput_tokens_per_sec="139240.8",
-             wafer_memory_utilization=0.125, layer_injection_time_ms="1.4708")
+    _example(
+        rec,
+        decode64,
+        feasible=False,
+        throughput_tokens_per_sec=0.0,
+        wafer_memory_utilization=1.0,
+        optimal_batch_size=52083.0,
+        bottleneck="Interconnect-Bandwidth-Bound",
+    )
+    _example(
+        rec,
+        prefill8,
+        feasible=True,
+        throughput_tokens_per_sec="139240.8",
+        wafer_memory_utilization=0.125,
+        layer_injection_time_ms="1.4708",
+    )
     _example(rec, over65, feasible=False, wafer_memory_utilization="1.015625")
     _counts(rec, 800)
     _covers(rec, "model", lm)
@@ -577,8 +711,10 @@ def _weight_streaming(base, call, lm):
     _covers(rec, "precision", UPPER)
     for phase in ("decode", "prefill"):
         for bottleneck in ("Compute-Bound", "Interconnect-Bandwidth-Bound"):
-            assert any(c["inputs"].get("phase", "decode") == phase and c["outputs"]["bottleneck"]
-                       == bottleneck for c in _solved(rec)), (phase, bottleneck)
+            assert any(
+                c["inputs"].get("phase", "decode") == phase and c["outputs"]["bottleneck"] == bottleneck
+                for c in _solved(rec)
+            ), (phase, bottleneck)
     return rec
 
 
@@ -625,22 +761,26 @@ def _tail_latency(base, call):
     added = 0
     while added < 700:  # arrival rates placed at a target utilisation ρ = λ·s/(1000·c)
         s, c = next_s(), next_c()
-        inputs = {"arrival_rate_qps": next_rho() * c * 1000.0 / s, "service_latency_ms": s,
-                  "num_replicas": c}
+        inputs = {"arrival_rate_qps": next_rho() * c * 1000.0 / s, "service_latency_ms": s, "num_replicas": c}
         added += rec.add(with_cv(inputs))
 
     # Accepted without validation (B17): λ ≤ 0, c ≤ 0, s ≤ 0.
-    for kw in [dict(arrival_rate_qps=-10), dict(arrival_rate_qps=0), dict(num_replicas=0),
-               dict(num_replicas=-3), dict(service_latency_ms=0), dict(service_latency_ms=-5),
-               dict(arrival_rate_qps=0, service_time_cv=0.0), dict(arrival_rate_qps=-10, num_replicas=4)]:
+    for kw in [
+        dict(arrival_rate_qps=-10),
+        dict(arrival_rate_qps=0),
+        dict(num_replicas=0),
+        dict(num_replicas=-3),
+        dict(service_latency_ms=0),
+        dict(service_latency_ms=-5),
+        dict(arrival_rate_qps=0, service_time_cv=0.0),
+        dict(arrival_rate_qps=-10, num_replicas=4),
+    ]:
         rec.add({**example, **kw})
     for cv in [-1.0, -0.5, -1e-9]:
         rec.add({**example, "service_time_cv": cv})
-        rec.add({"arrival_rate_qps": 500, "service_latency_ms": 10, "num_replicas": 8,
-                 "service_time_cv": cv})
+        rec.add({"arrival_rate_qps": 500, "service_latency_ms": 10, "num_replicas": 8, "service_time_cv": cv})
 
-    _example(rec, example, p50_latency_ms=50.0, p99_latency_ms="441.2", queue_utilization=0.5,
-             is_stable=True)
+    _example(rec, example, p50_latency_ms=50.0, p99_latency_ms="441.2", queue_utilization=0.5, is_stable=True)
     _counts(rec, 1000)
     _covers(rec, "num_replicas", TL_REPLICAS, default=1)
     _covers(rec, "service_latency_ms", TL_SERVICE_MS)
@@ -649,11 +789,17 @@ def _tail_latency(base, call):
     ok = _solved(rec)
     for cv in TL_CV:
         for stable in (True, False):
-            n = sum(c["inputs"].get("service_time_cv") == cv and c["outputs"]["is_stable"] == stable
-                    for c in ok)
+            n = sum(c["inputs"].get("service_time_cv") == cv and c["outputs"]["is_stable"] == stable for c in ok)
             assert n >= 10, (cv, stable, n)
-    assert sum(c["outputs"]["is_stable"] and c["outputs"]["queue_utilization"] > 0.9
-               and c["inputs"].get("num_replicas", 1) >= 256 for c in ok) >= 10
+    assert (
+        sum(
+            c["outputs"]["is_stable"]
+            and c["outputs"]["queue_utilization"] > 0.9
+            and c["inputs"].get("num_replicas", 1) >= 256
+            for c in ok
+        )
+        >= 10
+    )
     return rec
 
 
@@ -675,17 +821,33 @@ def _serving_capacity(base, call, lm):
     rec = base.Recorder("ServingCapacityModel", SERVING_CAPACITY_UNITS, call)
     M8, H = "Language.Llama3_8B", "Cloud.H100"
 
-    example = {"model": M8, "hardware": H, "qps": 20, "target_p99_latency_ms": 2000,
-               "max_seq_len": 1024, "output_tokens": 64}
+    example = {
+        "model": M8,
+        "hardware": H,
+        "qps": 20,
+        "target_p99_latency_ms": 2000,
+        "max_seq_len": 1024,
+        "output_tokens": 64,
+    }
     b1 = dict(example, target_p99_latency_ms=1000)  # B1: base 1509 ms > target; 1024-replica scan
     for inputs in (example, b1):
         rec.add(inputs)
     rec.add({"model": M8, "hardware": H, "qps": 20, "target_p99_latency_ms": 2000})
-    rec.add({"model": "Language.Llama3_405B", "hardware": H, "qps": 20,
-             "target_p99_latency_ms": 2000})  # memory-infeasible: no scan
+    rec.add(
+        {"model": "Language.Llama3_405B", "hardware": H, "qps": 20, "target_p99_latency_ms": 2000}
+    )  # memory-infeasible: no scan
     for m in lm:
-        rec.add({"model": m, "hardware": "Cloud.H200", "qps": 5, "target_p99_latency_ms": 20000,
-                 "max_seq_len": 1024, "output_tokens": 64, "max_replicas": 64})
+        rec.add(
+            {
+                "model": m,
+                "hardware": "Cloud.H200",
+                "qps": 5,
+                "target_p99_latency_ms": 20000,
+                "max_seq_len": 1024,
+                "output_tokens": 64,
+                "max_replicas": 64,
+            }
+        )
 
     rng = random.Random(14)
     next_model, next_hw = base.Cycler(lm, rng), base.Cycler(CAPACITY_HW, rng)
@@ -698,11 +860,19 @@ def _serving_capacity(base, call, lm):
     added = 0
     while added < 700:
         S = next_seq()
-        inputs = {"model": next_model(), "hardware": next_hw(), "qps": next_qps(),
-                  "target_p99_latency_ms": next_target(), "max_seq_len": S,
-                  "max_replicas": next_rep()}
-        for key, value in [("output_tokens", next_out()), ("max_batch_size", next_batch()),
-                           ("service_time_cv", next_cv())]:
+        inputs = {
+            "model": next_model(),
+            "hardware": next_hw(),
+            "qps": next_qps(),
+            "target_p99_latency_ms": next_target(),
+            "max_seq_len": S,
+            "max_replicas": next_rep(),
+        }
+        for key, value in [
+            ("output_tokens", next_out()),
+            ("max_batch_size", next_batch()),
+            ("service_time_cv", next_cv()),
+        ]:
             if value is not None:
                 inputs[key] = value
         mean = next_mean()
@@ -716,39 +886,61 @@ def _serving_capacity(base, call, lm):
 
     # Edge cases: the replica cap binding exactly, a fleet of hundreds, one replica, fractional
     # mean length, cap 1.
-    for kw in [dict(qps=5000, target_p99_latency_ms=5000, max_replicas=256),
-               dict(qps=5000, target_p99_latency_ms=5000, max_replicas=60),
-               dict(qps=5000, target_p99_latency_ms=5000, max_replicas=61),
-               dict(qps=20, target_p99_latency_ms=2000, max_replicas=1),
-               dict(qps=200, target_p99_latency_ms=2000, max_replicas=1),
-               dict(qps=20, target_p99_latency_ms=2000, mean_request_tokens=0.5, max_replicas=64),
-               dict(qps=20, target_p99_latency_ms=2000, mean_request_tokens=1024, max_replicas=64),
-               dict(qps=1e-6, target_p99_latency_ms=2000, max_replicas=64),
-               dict(qps=20, target_p99_latency_ms=1e6, max_replicas=64),
-               dict(qps=20, target_p99_latency_ms=1560.0, max_replicas=64),
-               dict(qps=20, target_p99_latency_ms=1561.0, max_replicas=64),
-               dict(qps=20, target_p99_latency_ms=2000, efficiency=1e-9, max_replicas=8),
-               dict(qps=20, target_p99_latency_ms=2000, service_time_cv=0.0, max_replicas=64),
-               dict(qps=20, target_p99_latency_ms=2000, max_batch_size=4096, max_replicas=64)]:
+    for kw in [
+        dict(qps=5000, target_p99_latency_ms=5000, max_replicas=256),
+        dict(qps=5000, target_p99_latency_ms=5000, max_replicas=60),
+        dict(qps=5000, target_p99_latency_ms=5000, max_replicas=61),
+        dict(qps=20, target_p99_latency_ms=2000, max_replicas=1),
+        dict(qps=200, target_p99_latency_ms=2000, max_replicas=1),
+        dict(qps=20, target_p99_latency_ms=2000, mean_request_tokens=0.5, max_replicas=64),
+        dict(qps=20, target_p99_latency_ms=2000, mean_request_tokens=1024, max_replicas=64),
+        dict(qps=1e-6, target_p99_latency_ms=2000, max_replicas=64),
+        dict(qps=20, target_p99_latency_ms=1e6, max_replicas=64),
+        dict(qps=20, target_p99_latency_ms=1560.0, max_replicas=64),
+        dict(qps=20, target_p99_latency_ms=1561.0, max_replicas=64),
+        dict(qps=20, target_p99_latency_ms=2000, efficiency=1e-9, max_replicas=8),
+        dict(qps=20, target_p99_latency_ms=2000, service_time_cv=0.0, max_replicas=64),
+        dict(qps=20, target_p99_latency_ms=2000, max_batch_size=4096, max_replicas=64),
+    ]:
         rec.add({"model": M8, "hardware": H, "max_seq_len": 1024, "output_tokens": 64, **kw})
     # Errors [S3 §5.1]; `seq_len` is not a keyword of 0.3.0 (§12.1).
-    for kw in [dict(qps=0), dict(qps=-1), dict(target_p99_latency_ms=0),
-               dict(target_p99_latency_ms=-5), dict(max_seq_len=0), dict(mean_request_tokens=0),
-               dict(mean_request_tokens=4096), dict(output_tokens=0), dict(max_batch_size=0),
-               dict(efficiency=0), dict(efficiency=1.5), dict(max_replicas=0),
-               dict(service_time_cv=-1.0), dict(precision="banana"), dict(seq_len=1024)]:
+    for kw in [
+        dict(qps=0),
+        dict(qps=-1),
+        dict(target_p99_latency_ms=0),
+        dict(target_p99_latency_ms=-5),
+        dict(max_seq_len=0),
+        dict(mean_request_tokens=0),
+        dict(mean_request_tokens=4096),
+        dict(output_tokens=0),
+        dict(max_batch_size=0),
+        dict(efficiency=0),
+        dict(efficiency=1.5),
+        dict(max_replicas=0),
+        dict(service_time_cv=-1.0),
+        dict(precision="banana"),
+        dict(seq_len=1024),
+    ]:
         rec.add({**example, "max_replicas": 64, **kw})
     for m in NON_TRANSFORMERS[:2]:
-        rec.add({"model": m, "hardware": H, "qps": 20, "target_p99_latency_ms": 2000,
-                 "max_replicas": 64})
+        rec.add({"model": m, "hardware": H, "qps": 20, "target_p99_latency_ms": 2000, "max_replicas": 64})
 
-    _example(rec, example, feasible=True, required_replicas=1.0, qps_capacity="82.29",
-             utilization="0.2430", estimated_p99_latency_ms="1560.37",
-             base_request_latency_ms="1509.15", queue_wait_p99_ms="51.22", active_batch_size=32.0,
-             ttft_ms="1099.8", itl_ms="6.396",
-             bottleneck="Feasible")
-    _example(rec, b1, feasible=False, required_replicas=1024.0, queue_wait_p99_ms=0.0,
-             bottleneck="Tail Latency")
+    _example(
+        rec,
+        example,
+        feasible=True,
+        required_replicas=1.0,
+        qps_capacity="82.29",
+        utilization="0.2430",
+        estimated_p99_latency_ms="1560.37",
+        base_request_latency_ms="1509.15",
+        queue_wait_p99_ms="51.22",
+        active_batch_size=32.0,
+        ttft_ms="1099.8",
+        itl_ms="6.396",
+        bottleneck="Feasible",
+    )
+    _example(rec, b1, feasible=False, required_replicas=1024.0, queue_wait_p99_ms=0.0, bottleneck="Tail Latency")
     _counts(rec, 300)
     _covers(rec, "model", lm)
     _covers(rec, "hardware", CAPACITY_HW)
@@ -765,8 +957,7 @@ def _serving_capacity(base, call, lm):
     assert {"Feasible", "Tail Latency", "Memory"} <= verdicts, verdicts
     assert sum(c["outputs"]["feasible"] for c in ok) >= 100
     # B1/D9: base latency above target, reported as a scan to max_replicas.
-    base_over = [c for c in ok if c["outputs"]["base_request_latency"]
-                 > c["inputs"]["target_p99_latency_ms"] / 1e3]
+    base_over = [c for c in ok if c["outputs"]["base_request_latency"] > c["inputs"]["target_p99_latency_ms"] / 1e3]
     assert len(base_over) >= 30 and not any(c["outputs"]["feasible"] for c in base_over)
     return rec
 
@@ -782,8 +973,13 @@ IS_CONTEXT = [None, 128, 512, 1024, 2048, 4096, 8192, 32768, 1]
 def _inference_scaling(base, call, lm, serving_hw):
     rec = base.Recorder("InferenceScalingModel", INFERENCE_SCALING_UNITS, call)
     ex1 = {"model": "Language.Llama3_8B", "hardware": "Cloud.H100"}
-    ex2 = {"model": "Language.Llama3_70B", "hardware": "Cloud.H200", "reasoning_steps": 32,
-           "context_length": 8192, "precision": "fp8"}
+    ex2 = {
+        "model": "Language.Llama3_70B",
+        "hardware": "Cloud.H200",
+        "reasoning_steps": 32,
+        "context_length": 8192,
+        "precision": "fp8",
+    }
     for inputs in (ex1, ex2):
         rec.add(inputs)
     for m in lm:
@@ -807,17 +1003,39 @@ def _inference_scaling(base, call, lm, serving_hw):
         added += rec.add(inputs)
 
     # Accepted without validation (P17): negative steps. Errors come from ServingModel.
-    for kw in [dict(reasoning_steps=-2), dict(reasoning_steps=0, context_length=1),
-               dict(context_length=0), dict(context_length=-1), dict(efficiency=0),
-               dict(efficiency=1.5), dict(precision="banana"), dict(precision="fp4")]:
+    for kw in [
+        dict(reasoning_steps=-2),
+        dict(reasoning_steps=0, context_length=1),
+        dict(context_length=0),
+        dict(context_length=-1),
+        dict(efficiency=0),
+        dict(efficiency=1.5),
+        dict(precision="banana"),
+        dict(precision="fp4"),
+    ]:
         rec.add({**ex1, **kw})
     for m in NON_TRANSFORMERS:
         rec.add({"model": m, "hardware": "Cloud.H100"})
 
-    _example(rec, ex1, total_reasoning_time_ms="2148.63", ttft_ms="70.970", itl_ms="5.19416",
-             tokens_generated=400.0, energy_per_query="1504.04", feasible=True)
-    _example(rec, ex2, total_reasoning_time_ms="26607.5", ttft_ms="1346.78", itl_ms="15.788",
-             tokens_generated=1600.0, energy_per_query="18625.26")
+    _example(
+        rec,
+        ex1,
+        total_reasoning_time_ms="2148.63",
+        ttft_ms="70.970",
+        itl_ms="5.19416",
+        tokens_generated=400.0,
+        energy_per_query="1504.04",
+        feasible=True,
+    )
+    _example(
+        rec,
+        ex2,
+        total_reasoning_time_ms="26607.5",
+        ttft_ms="1346.78",
+        itl_ms="15.788",
+        tokens_generated=1600.0,
+        energy_per_query="18625.26",
+    )
     _counts(rec, 600)
     _covers(rec, "model", lm)
     _covers(rec, "hardware", serving_hw)
@@ -826,8 +1044,9 @@ def _inference_scaling(base, call, lm, serving_hw):
     _covers(rec, "precision", CANON, default="fp16", norm=_lower)
     _covers(rec, "precision", UPPER)
     ok = _solved(rec)
-    assert sum(c["outputs"]["energy_per_query"] == 0.0 and c["outputs"]["total_reasoning_time"] > 0
-               for c in ok) >= 5  # devices without a TDP
+    assert (
+        sum(c["outputs"]["energy_per_query"] == 0.0 and c["outputs"]["total_reasoning_time"] > 0 for c in ok) >= 5
+    )  # devices without a TDP
     assert sum(not c["outputs"]["feasible"] for c in ok) >= 50
     return rec
 

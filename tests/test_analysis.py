@@ -31,10 +31,22 @@ SENS, SYN, SNM = ms.SensitivitySolver(), ms.SynthesisSolver(), ms.SingleNodeMode
 HARDWARE = ms.Hardware.list()
 MODELS = ms.Models.list()
 PRECISIONS = ["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
-SENS_OUTPUTS = ("baseline_latency", *(f"sensitivity_{p}" for p in SENSITIVITY_PARAMETERS),
-                *(f"elasticity_{p}" for p in SENSITIVITY_PARAMETERS))
-SYN_OUTPUTS = ("required_bw", "required_flops", "required_memory", "compute_memory_ratio", "model_size", "total_ops",
-               "required_bw_exact", "required_flops_exact", "latency_overhead")
+SENS_OUTPUTS = (
+    "baseline_latency",
+    *(f"sensitivity_{p}" for p in SENSITIVITY_PARAMETERS),
+    *(f"elasticity_{p}" for p in SENSITIVITY_PARAMETERS),
+)
+SYN_OUTPUTS = (
+    "required_bw",
+    "required_flops",
+    "required_memory",
+    "compute_memory_ratio",
+    "model_size",
+    "total_ops",
+    "required_bw_exact",
+    "required_flops_exact",
+    "latency_overhead",
+)
 
 
 def approx(x, rel=1e-12):
@@ -58,18 +70,25 @@ def perturbed(hw: HardwareNode, lever: str, f: float) -> HardwareNode:
     field (SRAM, flash, links, TDP, dispatch tax, ...) is kept (D10). "memory_bandwidth" scales
     every memory tier (the P15 choice documented in SensitivitySolver)."""
     if lever == "peak_flops":
-        compute = dataclasses.replace(hw.compute, peak_flops=hw.compute.peak_flops * f,
-                                      precision_flops={k: v * f for k, v in hw.compute.precision_flops.items()})
+        compute = dataclasses.replace(
+            hw.compute,
+            peak_flops=hw.compute.peak_flops * f,
+            precision_flops={k: v * f for k, v in hw.compute.precision_flops.items()},
+        )
         return dataclasses.replace(hw, name=f"{hw.name} +flops", compute=compute)
     mem = hw.memory
     if lever == "memory_bandwidth":
-        scaled = {k: getattr(mem, k) * f for k in ("bandwidth", "sram_bandwidth", "flash_bandwidth")
-                  if getattr(mem, k) is not None}
+        scaled = {
+            k: getattr(mem, k) * f
+            for k in ("bandwidth", "sram_bandwidth", "flash_bandwidth")
+            if getattr(mem, k) is not None
+        }
         return dataclasses.replace(hw, name=f"{hw.name} +bw", memory=dataclasses.replace(mem, **scaled))
     return dataclasses.replace(hw, name=f"{hw.name} +cap", memory=dataclasses.replace(mem, capacity=mem.capacity * f))
 
 
 # ---- tier 1: hand-derived values ---------------------------------------------------------
+
 
 def test_llama8b_h100_memory_bound_by_hand():
     """Llama-3-8B fp16 on H100 at batch 1 (part 2 §12, §20.1): W = 8.03e9·2 B = 16.06 GB,
@@ -218,8 +237,11 @@ def test_p16_reference_spec_misses_the_target_and_exact_spec_meets_it():
     r = SYN.solve(LLAMA8B, 20 * ureg.ms)
 
     def device(bw, flops):
-        return HardwareNode(name="synth", compute=ComputeCore(peak_flops=flops),
-                            memory=MemoryHierarchy(capacity=r.required_memory, bandwidth=bw))
+        return HardwareNode(
+            name="synth",
+            compute=ComputeCore(peak_flops=flops),
+            memory=MemoryHierarchy(capacity=r.required_memory, bandwidth=bw),
+        )
 
     slow = SNM.solve(LLAMA8B, device(r.required_bw, r.required_flops))
     assert slow.latency.to("ms").m == approx(22.33)
@@ -260,15 +282,19 @@ def test_registered_variables():
 
 # ---- D10: every other field kept ---------------------------------------------------------
 
-@pytest.mark.parametrize("model, hw, kw", [
-    (LLAMA8B, H100, dict(perturbation_pct=10)),
-    (RESNET, A100, dict(perturbation_pct=20, batch_size=64)),
-    (LLAMA70B, H100, dict(perturbation_pct=80)),
-    (ms.Models.Tiny.WakeVision, ESP32, dict(precision="int8", perturbation_pct=-30)),
-    (ms.Models.Vision.MobileNetV2_Alpha0_5, OURA, dict(precision="fp8", efficiency=1.0, perturbation_pct=25)),
-    (ms.Models.Vision.LeNet1, ESP32, dict(precision="int8", efficiency=1.0, perturbation_pct=-25)),
-    (ms.Models.Language.Mixtral_8x7B, ms.Hardware.Cloud.MI300X, dict(precision="fp8", batch_size=32)),
-])
+
+@pytest.mark.parametrize(
+    "model, hw, kw",
+    [
+        (LLAMA8B, H100, dict(perturbation_pct=10)),
+        (RESNET, A100, dict(perturbation_pct=20, batch_size=64)),
+        (LLAMA70B, H100, dict(perturbation_pct=80)),
+        (ms.Models.Tiny.WakeVision, ESP32, dict(precision="int8", perturbation_pct=-30)),
+        (ms.Models.Vision.MobileNetV2_Alpha0_5, OURA, dict(precision="fp8", efficiency=1.0, perturbation_pct=25)),
+        (ms.Models.Vision.LeNet1, ESP32, dict(precision="int8", efficiency=1.0, perturbation_pct=-25)),
+        (ms.Models.Language.Mixtral_8x7B, ms.Hardware.Cloud.MI300X, dict(precision="fp8", batch_size=32)),
+    ],
+)
 def test_d10_equals_single_node_model_on_perturbed_records(model, hw, kw):
     """D10 (0.1.1-#20): each perturbed device is the baseline with one lever scaled and every other
     field kept (built here with ``dataclasses.replace``); the sensitivities equal SingleNodeModel
@@ -290,10 +316,16 @@ def test_d10_equals_single_node_model_on_perturbed_records(model, hw, kw):
 
 # ---- tier 2: the grid contract -----------------------------------------------------------
 
+
 def test_sensitivity_grid_equals_loop():
     """Every output of a models × hardware × batch × precision × pct grid equals the scalar call."""
-    kw = dict(model=[LLAMA8B, RESNET, ms.Models.Tiny.WakeVision], hardware=[H100, A100, ESP32, OURA],
-              batch_size=[1, 32], precision=["fp16", "int8"], perturbation_pct=[-20, 0, 10, 100])
+    kw = dict(
+        model=[LLAMA8B, RESNET, ms.Models.Tiny.WakeVision],
+        hardware=[H100, A100, ESP32, OURA],
+        batch_size=[1, 32],
+        precision=["fp16", "int8"],
+        perturbation_pct=[-20, 0, 10, 100],
+    )
     ds = SENS.solve(**kw).dataset
     assert tuple(ds.attrs["dims"]) == ("model", "hardware", "batch_size", "precision", "perturbation_pct")
     for m in kw["model"]:
@@ -308,9 +340,13 @@ def test_sensitivity_grid_equals_loop():
 
 
 def test_synthesis_grid_equals_loop():
-    kw = dict(model=[LLAMA8B, RESNET, ms.Models.Recommendation.DLRM, ms.Models.Language.Mixtral_8x7B],
-              target_latency=[0.2e-3, 1e-3, 0.05, 2.0], precision=["fp16", "int4", "fp32"],
-              efficiency=[0.3, 1.0], batch_size=[1, 16])
+    kw = dict(
+        model=[LLAMA8B, RESNET, ms.Models.Recommendation.DLRM, ms.Models.Language.Mixtral_8x7B],
+        target_latency=[0.2e-3, 1e-3, 0.05, 2.0],
+        precision=["fp16", "int4", "fp32"],
+        efficiency=[0.3, 1.0],
+        batch_size=[1, 16],
+    )
     ds = SYN.solve(**kw).dataset
     for m in kw["model"]:
         for t in kw["target_latency"]:
@@ -323,17 +359,20 @@ def test_synthesis_grid_equals_loop():
                             np.testing.assert_array_equal(point[name].values, one[name].values, err_msg=name)
 
 
-@pytest.mark.parametrize("value, dims", [
-    (0.02, ()),
-    (20 * ureg.ms, ()),
-    (0.02 * ureg.s, ()),
-    ([20 * ureg.ms], ("target_latency",)),
-    ([0.02], ("target_latency",)),
-    (np.array([0.02]), ("target_latency",)),
-    (np.array([20.0]) * ureg.ms, ("target_latency",)),
-    (xr.DataArray([20.0], dims="sla", attrs={"units": "ms"}), ("sla",)),
-    (xr.DataArray(ureg.Quantity(np.array([0.02]), "s"), dims="sla"), ("sla",)),
-])
+@pytest.mark.parametrize(
+    "value, dims",
+    [
+        (0.02, ()),
+        (20 * ureg.ms, ()),
+        (0.02 * ureg.s, ()),
+        ([20 * ureg.ms], ("target_latency",)),
+        ([0.02], ("target_latency",)),
+        (np.array([0.02]), ("target_latency",)),
+        (np.array([20.0]) * ureg.ms, ("target_latency",)),
+        (xr.DataArray([20.0], dims="sla", attrs={"units": "ms"}), ("sla",)),
+        (xr.DataArray(ureg.Quantity(np.array([0.02]), "s"), dims="sla"), ("sla",)),
+    ],
+)
 def test_target_latency_input_types(value, dims):
     """Every form of 20 ms gives the same numbers; plain numbers are seconds."""
     expected = SYN.solve(LLAMA8B, 20 * ureg.ms).required_bw.to("byte/s").m
@@ -352,26 +391,29 @@ def test_perturbation_pct_input_types(value):
     assert np.all(np.asarray(got) == pytest.approx(-0.08555523000293008, rel=1e-12))
 
 
-@pytest.mark.parametrize("solver, kwargs, error, pattern", [
-    (SENS, dict(perturbation_pct=-100), ValueError, r"perturbation_pct=-100 is not allowed; .* > -100"),
-    (SENS, dict(perturbation_pct=[10, -150]), ValueError, r"perturbation_pct=-150 is not allowed"),
-    (SENS, dict(efficiency=0), ValueError, r"efficiency=0 is not allowed"),
-    (SENS, dict(efficiency=1.5), ValueError, r"efficiency=1.5 is not allowed"),
-    (SENS, dict(precision="banana"), ValueError, r"precision='banana' is not allowed"),
-    (SENS, dict(batch_size=0), ValueError, r"batch_size=0 is not allowed"),
-    (SENS, dict(hardware="H100"), TypeError, r"hardware='H100' is a str"),
-    (SENS, dict(perturbation_pct=10 * ureg.s), TypeError, r"perturbation_pct=.*has units of s"),
-    (SENS, dict(activation_traffic_ratio=-0.1), ValueError, r"activation_traffic_ratio=-0.1 is not allowed"),
-    (SYN, dict(target_latency=0), ValueError, r"target_latency=0 is not allowed; .*> 0"),
-    (SYN, dict(target_latency=-5 * ureg.ms), ValueError, r"target_latency=-0.005 is not allowed"),
-    (SYN, dict(target_latency=20 * ureg.GB), TypeError, r"target_latency=.*expected a quantity convertible to s"),
-    (SYN, dict(efficiency=0), ValueError, r"efficiency=0 is not allowed"),
-    (SYN, dict(efficiency=2.0), ValueError, r"efficiency=2 is not allowed"),
-    (SYN, dict(dispatch_tax=-1e-3), ValueError, r"dispatch_tax=-0.001 is not allowed"),
-    (SYN, dict(precision="fp12"), ValueError, r"precision='fp12' is not allowed"),
-    (SYN, dict(model=H100), TypeError, r"model=HardwareNode\('NVIDIA H100'\) is a HardwareNode"),
-    (SYN, dict(target_latency=None), TypeError, r"missing required argument 'target_latency'"),
-])
+@pytest.mark.parametrize(
+    "solver, kwargs, error, pattern",
+    [
+        (SENS, dict(perturbation_pct=-100), ValueError, r"perturbation_pct=-100 is not allowed; .* > -100"),
+        (SENS, dict(perturbation_pct=[10, -150]), ValueError, r"perturbation_pct=-150 is not allowed"),
+        (SENS, dict(efficiency=0), ValueError, r"efficiency=0 is not allowed"),
+        (SENS, dict(efficiency=1.5), ValueError, r"efficiency=1.5 is not allowed"),
+        (SENS, dict(precision="banana"), ValueError, r"precision='banana' is not allowed"),
+        (SENS, dict(batch_size=0), ValueError, r"batch_size=0 is not allowed"),
+        (SENS, dict(hardware="H100"), TypeError, r"hardware='H100' is a str"),
+        (SENS, dict(perturbation_pct=10 * ureg.s), TypeError, r"perturbation_pct=.*has units of s"),
+        (SENS, dict(activation_traffic_ratio=-0.1), ValueError, r"activation_traffic_ratio=-0.1 is not allowed"),
+        (SYN, dict(target_latency=0), ValueError, r"target_latency=0 is not allowed; .*> 0"),
+        (SYN, dict(target_latency=-5 * ureg.ms), ValueError, r"target_latency=-0.005 is not allowed"),
+        (SYN, dict(target_latency=20 * ureg.GB), TypeError, r"target_latency=.*expected a quantity convertible to s"),
+        (SYN, dict(efficiency=0), ValueError, r"efficiency=0 is not allowed"),
+        (SYN, dict(efficiency=2.0), ValueError, r"efficiency=2 is not allowed"),
+        (SYN, dict(dispatch_tax=-1e-3), ValueError, r"dispatch_tax=-0.001 is not allowed"),
+        (SYN, dict(precision="fp12"), ValueError, r"precision='fp12' is not allowed"),
+        (SYN, dict(model=H100), TypeError, r"model=HardwareNode\('NVIDIA H100'\) is a HardwareNode"),
+        (SYN, dict(target_latency=None), TypeError, r"missing required argument 'target_latency'"),
+    ],
+)
 def test_bad_arguments_raise_naming_the_argument(solver, kwargs, error, pattern):
     """D14: the reference's ZeroDivisionError (T = 0, η = 0, pct = −100) and silent nonsense
     (T < 0, η > 1, pct < −100) are ValueErrors naming the argument."""
@@ -385,8 +427,12 @@ def test_bad_arguments_raise_naming_the_argument(solver, kwargs, error, pattern)
 
 def test_sensitivity_chunked_equals_eager():
     pytest.importorskip("dask")
-    kw = dict(model=[LLAMA8B, LLAMA70B, RESNET], hardware=HARDWARE[:8], batch_size=[1, 8, 64],
-              perturbation_pct=[-10, 0, 10, 50])
+    kw = dict(
+        model=[LLAMA8B, LLAMA70B, RESNET],
+        hardware=HARDWARE[:8],
+        batch_size=[1, 8, 64],
+        perturbation_pct=[-10, 0, 10, 50],
+    )
     eager = SENS.solve(**kw)
     lazy = SENS.solve(chunks={"hardware": 3, "perturbation_pct": 2}, **kw)
     assert lazy.dataset.baseline_latency.chunks is not None
@@ -395,18 +441,21 @@ def test_sensitivity_chunked_equals_eager():
 
 # ---- tier 3: properties ------------------------------------------------------------------
 
+
 def distinct(items, max_size):
     return st.lists(st.sampled_from(items), min_size=1, max_size=max_size, unique_by=lambda r: r.name)
 
 
-sensitivity_grids = st.fixed_dictionaries({
-    "model": distinct(MODELS, 3),
-    "hardware": distinct(HARDWARE, 4),
-    "batch_size": st.lists(st.integers(1, 4096), min_size=1, max_size=3, unique=True),
-    "precision": st.lists(st.sampled_from(PRECISIONS), min_size=1, max_size=2, unique=True),
-    "perturbation_pct": st.lists(st.floats(0.01, 500.0), min_size=1, max_size=3, unique=True),
-    "efficiency": st.floats(0.05, 1.0),
-})
+sensitivity_grids = st.fixed_dictionaries(
+    {
+        "model": distinct(MODELS, 3),
+        "hardware": distinct(HARDWARE, 4),
+        "batch_size": st.lists(st.integers(1, 4096), min_size=1, max_size=3, unique=True),
+        "precision": st.lists(st.sampled_from(PRECISIONS), min_size=1, max_size=2, unique=True),
+        "perturbation_pct": st.lists(st.floats(0.01, 500.0), min_size=1, max_size=3, unique=True),
+        "efficiency": st.floats(0.05, 1.0),
+    }
+)
 
 
 def check_elasticity_bounds(kwargs):
@@ -450,15 +499,17 @@ def test_elasticity_bounds_long(kwargs):
 
 # Models that do work and have weights (DLRM has no FLOP count; its exact FLOP/s are 0).
 SYNTH_MODELS = [m for m in MODELS if m.si["ops_per_sample"] > 0]
-synthesis_points = st.fixed_dictionaries({
-    "model": st.sampled_from(SYNTH_MODELS),
-    "precision": st.sampled_from(PRECISIONS),
-    "efficiency": st.floats(0.01, 1.0),
-    "batch_size": st.integers(1, 4096),
-    "activation_traffic_ratio": st.floats(0.0, 2.0),
-    "dispatch_tax": st.floats(0.0, 5e-3),
-    "slack": st.floats(1e-6, 1e4),
-})
+synthesis_points = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(SYNTH_MODELS),
+        "precision": st.sampled_from(PRECISIONS),
+        "efficiency": st.floats(0.01, 1.0),
+        "batch_size": st.integers(1, 4096),
+        "activation_traffic_ratio": st.floats(0.0, 2.0),
+        "dispatch_tax": st.floats(0.0, 5e-3),
+        "slack": st.floats(1e-6, 1e4),
+    }
+)
 
 
 def check_exact_device_meets_target(point):
@@ -474,9 +525,12 @@ def check_exact_device_meets_target(point):
     assert r.feasible
 
     def device(bw, flops):
-        return HardwareNode(name="synth", compute=ComputeCore(peak_flops=flops),
-                            memory=MemoryHierarchy(capacity=r.required_memory, bandwidth=bw),
-                            dispatch_tax=dispatch * ureg.s)
+        return HardwareNode(
+            name="synth",
+            compute=ComputeCore(peak_flops=flops),
+            memory=MemoryHierarchy(capacity=r.required_memory, bandwidth=bw),
+            dispatch_tax=dispatch * ureg.s,
+        )
 
     run = {k: v for k, v in point.items() if k != "dispatch_tax"}
     exact = SNM.solve(hardware=device(r.required_bw_exact, r.required_flops_exact), **run)
@@ -500,14 +554,22 @@ def test_exact_device_meets_target_long(point):
 
 
 @FAST
-@given(st.sampled_from(MODELS), st.lists(st.floats(1e-5, 1e3), min_size=2, max_size=6, unique=True),
-       st.sampled_from(PRECISIONS), st.floats(0.01, 1.0))
+@given(
+    st.sampled_from(MODELS),
+    st.lists(st.floats(1e-5, 1e3), min_size=2, max_size=6, unique=True),
+    st.sampled_from(PRECISIONS),
+    st.floats(0.01, 1.0),
+)
 def test_requirements_fall_as_the_target_loosens(model, targets, precision, efficiency):
     """A looser target never needs more bandwidth or FLOP/s (reference and exact outputs)."""
     targets = sorted(targets)
     r = SYN.solve(model, targets, precision=precision, efficiency=efficiency)
-    for name, unit in (("required_bw", "byte/s"), ("required_flops", "flop/s"), ("required_bw_exact", "byte/s"),
-                       ("required_flops_exact", "flop/s")):
+    for name, unit in (
+        ("required_bw", "byte/s"),
+        ("required_flops", "flop/s"),
+        ("required_bw_exact", "byte/s"),
+        ("required_flops_exact", "flop/s"),
+    ):
         v = np.broadcast_to(values(r, name, unit), (len(targets),))
-        assert np.all(v[1:] <= v[:-1]), name       # inf (unmeetable) before finite
+        assert np.all(v[1:] <= v[:-1]), name  # inf (unmeetable) before finite
     assert not math.isnan(values(r, "required_memory", "byte"))

@@ -9,9 +9,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchcheck import full_table, sane  # noqa: E402
+
 from benchmarks import bench_analysis as ba  # noqa: E402
 from benchmarks.harness import n_points  # noqa: E402
-from benchcheck import full_table, sane  # noqa: E402
 
 
 def test_sensitivity_tiny_grid_equals_loop():

@@ -9,14 +9,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import bench_fleet as bf  # noqa: E402
-from benchmarks.harness import n_points  # noqa: E402
 from benchcheck import full_table, sane  # noqa: E402
 
+from benchmarks import bench_fleet as bf  # noqa: E402
+from benchmarks.harness import n_points  # noqa: E402
 
-@pytest.mark.parametrize("bench, axes", [(bf.bench_distributed, bf.distributed_axes),
-                                         (bf.bench_reliability, bf.reliability_axes),
-                                         (bf.bench_topology, bf.topology_axes)])
+
+@pytest.mark.parametrize(
+    "bench, axes",
+    [
+        (bf.bench_distributed, bf.distributed_axes),
+        (bf.bench_reliability, bf.reliability_axes),
+        (bf.bench_topology, bf.topology_axes),
+    ],
+)
 def test_tiny_grid_equals_loop(bench, axes):
     grid, loop = bench(10**3, repeats=1, loop_points=10)
     sane(grid)
@@ -38,9 +44,13 @@ def test_distributed_axes_are_the_issue_grid():
 @pytest.mark.slow
 def test_full_table_meets_targets(tmp_path):
     rows = full_table(bf.main, tmp_path)
-    for name, key in [("DistributedModel", "distributed_points_per_s"),
-                      ("ReliabilityModel", "reliability_points_per_s"), ("TopologyModel", "topology_points_per_s")]:
+    for name, key in [
+        ("DistributedModel", "distributed_points_per_s"),
+        ("ReliabilityModel", "reliability_points_per_s"),
+        ("TopologyModel", "topology_points_per_s"),
+    ]:
         (row,) = [r for r in rows if r["benchmark"].startswith(f"{name} grid")]
-        assert row["points"] >= (bf.TARGETS["distributed_min_points"] if name == "DistributedModel"
-                                 else bf.TARGETS["simple_min_points"])
+        assert row["points"] >= (
+            bf.TARGETS["distributed_min_points"] if name == "DistributedModel" else bf.TARGETS["simple_min_points"]
+        )
         assert row["points_per_s"] >= bf.TARGETS[key]

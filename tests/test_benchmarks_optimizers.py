@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import bench_optimizers as bo  # noqa: E402
 from benchcheck import full_table, sane  # noqa: E402
+
+from benchmarks import bench_optimizers as bo  # noqa: E402
 
 
 @pytest.mark.parametrize("bench", [bo.bench_parallelism, bo.bench_batching, bo.bench_placement])
@@ -24,7 +25,8 @@ def test_tiny_grid_equals_loop(bench):
     assert grid.extra["max_rel_diff"] <= 1e-12 and grid.passed is True
     assert grid.target == "grid == loop" and loop.target == "baseline"
     assert grid.extra["ratio_vs_reference_per_candidate"] == pytest.approx(
-        grid.extra["reference_seconds_per_candidate"] / grid.extra["seconds_per_candidate"])
+        grid.extra["reference_seconds_per_candidate"] / grid.extra["seconds_per_candidate"]
+    )
 
 
 def test_parallelism_axes_reach_a_million_candidates():

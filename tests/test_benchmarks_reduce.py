@@ -9,8 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import bench_reduce as br  # noqa: E402
 from benchcheck import full_table, sane  # noqa: E402
+
+from benchmarks import bench_reduce as br  # noqa: E402
 
 
 def _numba_and_reference(rows):
@@ -26,7 +27,7 @@ def _numba_and_reference(rows):
 def test_masked_argmax_tiny_numba_equals_numpy():
     rows = br.bench_masked_argmax(2 * 10**4, repeats=1)
     fast = _numba_and_reference(rows)
-    assert fast.points == 2 * 10**4 and fast.target == "numba == numpy"     # below the size the target needs
+    assert fast.points == 2 * 10**4 and fast.target == "numba == numpy"  # below the size the target needs
     (axes,) = rows[2:]
     sane(axes)
     assert axes.passed is True and "(0, 2)" in axes.benchmark
@@ -49,14 +50,20 @@ def test_chunked_argmax_tiny_equals_eager():
 
 def test_first_call_times_compilation_in_a_fresh_process():
     rows = br.bench_first_call()
-    assert [r.benchmark.split(": ")[1].split(" ")[0] for r in rows] == ["import", "masked_argmax", "top_k",
-                                                                         "pareto_front"]
+    assert [r.benchmark.split(": ")[1].split(" ")[0] for r in rows] == [
+        "import",
+        "masked_argmax",
+        "top_k",
+        "pareto_front",
+    ]
     assert all(r.seconds > 0 for r in rows)
 
 
 def test_table_titles_the_numpy_baseline():
-    rows = [br.Row("a numba", 10, 0.5, 20.0, 1.0, 2.0, 3.0, "t", True, "n"),
-            br.Row("a numpy reference", 10, 1.0, 10.0, target="baseline")]
+    rows = [
+        br.Row("a numba", 10, 0.5, 20.0, 1.0, 2.0, 3.0, "t", True, "n"),
+        br.Row("a numpy reference", 10, 1.0, 10.0, target="baseline"),
+    ]
     table = br.format_table(rows)
     assert "vs numpy" in table and "elements/s" in table and "PASS" in table and len(table.splitlines()) == 4
 

@@ -9,9 +9,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchcheck import full_table, sane  # noqa: E402
+
 from benchmarks import bench_serving as bs  # noqa: E402
 from benchmarks.harness import REL_TOL, n_points  # noqa: E402
-from benchcheck import full_table, sane  # noqa: E402
 
 
 def _sane(row):
@@ -28,7 +29,7 @@ def test_serving_tiny_grid_equals_loop():
 
 
 def test_serving_axes_reach_the_size():
-    for size in (10**4, 10**5, 10**6, 10**7):         # 1,984 points at least (models × GPUs × precisions)
+    for size in (10**4, 10**5, 10**6, 10**7):  # 1,984 points at least (models × GPUs × precisions)
         axes = bs.serving_axes(size)
         assert size <= n_points(axes) <= 1.3 * size
         assert list(axes) == ["model", "hardware", "seq_len", "batch_size", "precision"]

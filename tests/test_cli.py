@@ -54,7 +54,7 @@ def test_demo_writes_parquet_and_summarises(tmp_path, monkeypatch, capsys):
     for model, rows in df[df["feasible"] & (df["batch_size"] == 1)].groupby("model", observed=True):
         best = rows.nsmallest(1, "latency").iloc[0]
         line = next(line for line in out.splitlines() if line.startswith(f"{model} "))
-        assert line[len(model):].split()[:2] == [keys[best["hardware"]], best["precision"]]
+        assert line[len(model) :].split()[:2] == [keys[best["hardware"]], best["precision"]]
 
 
 def test_demo_output_option_creates_directories(tmp_path, capsys):
@@ -63,16 +63,61 @@ def test_demo_output_option_creates_directories(tmp_path, capsys):
     assert target.exists() and f"wrote {target}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("registry, expected", [
-    ("hardware", [f"Hardware — {len(ms.Hardware)} entries", "peak TFLOP/s", "memory GiB", "bandwidth GB/s",
-                  "TDP W", "NVIDIA H100", "Cloud", "Tiny"]),
-    ("models", [f"— {len(ms.Models)} entries", "params", "layers", "GFLOP", "Llama3_8B", "8.03 B",
-                "TransformerWorkload", "GenerativeVision"]),
-    ("systems", ["Clusters — 18 entries", "Nodes —", "Fabrics —", "Frontier_8K", "accelerators", "IB NDR",
-                 "intra-node GB/s"]),
-    ("grids", ["Grids — 12 entries", "carbon g/kWh", "PUE", "WUE L/kWh", "Quebec (Hydro)", "Datacenters —",
-               "Facility cooling —"]),
-])
+@pytest.mark.parametrize(
+    "registry, expected",
+    [
+        (
+            "hardware",
+            [
+                f"Hardware — {len(ms.Hardware)} entries",
+                "peak TFLOP/s",
+                "memory GiB",
+                "bandwidth GB/s",
+                "TDP W",
+                "NVIDIA H100",
+                "Cloud",
+                "Tiny",
+            ],
+        ),
+        (
+            "models",
+            [
+                f"— {len(ms.Models)} entries",
+                "params",
+                "layers",
+                "GFLOP",
+                "Llama3_8B",
+                "8.03 B",
+                "TransformerWorkload",
+                "GenerativeVision",
+            ],
+        ),
+        (
+            "systems",
+            [
+                "Clusters — 18 entries",
+                "Nodes —",
+                "Fabrics —",
+                "Frontier_8K",
+                "accelerators",
+                "IB NDR",
+                "intra-node GB/s",
+            ],
+        ),
+        (
+            "grids",
+            [
+                "Grids — 12 entries",
+                "carbon g/kWh",
+                "PUE",
+                "WUE L/kWh",
+                "Quebec (Hydro)",
+                "Datacenters —",
+                "Facility cooling —",
+            ],
+        ),
+    ],
+)
 def test_zoo_tables(capsys, registry, expected):
     assert main(["zoo", registry]) == 0
     out = capsys.readouterr().out
@@ -83,7 +128,7 @@ def test_zoo_tables(capsys, registry, expected):
 def test_zoo_hardware_row(capsys):
     main(["zoo", "hardware"])
     h100 = next(line for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["Cloud", "H100"])
-    assert h100.split()[-4:] == ["989", "80", "3350", "700"]     # TFLOP/s, GiB, GB/s, W
+    assert h100.split()[-4:] == ["989", "80", "3350", "700"]  # TFLOP/s, GiB, GB/s, W
 
 
 def test_zoo_lists_everything_by_default(capsys):
@@ -122,13 +167,20 @@ def test_sweep_default_output_is_the_spec_name(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "roofline.parquet").exists()
 
 
-@pytest.mark.parametrize("spec, message", [
-    ('resolver = "SingleNodeModel"\n[sweep]\nbatch = [1]\n',
-     "error: bad.toml: sweep.batch: SingleNodeModel has no argument 'batch' (did you mean 'batch_size'?)"),
-    ('resolver = "SingleNodeModel"\n[fixed]\nhardware = "Hardware.Cloud.H1000"\nmodel = "Models.ResNet50"\n',
-     "error: bad.toml: fixed.hardware = 'Hardware.Cloud.H1000': Hardware.Cloud has no 'H1000'"),
-    ('resolver = \n', "error: bad.toml: invalid TOML:"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (
+            'resolver = "SingleNodeModel"\n[sweep]\nbatch = [1]\n',
+            "error: bad.toml: sweep.batch: SingleNodeModel has no argument 'batch' (did you mean 'batch_size'?)",
+        ),
+        (
+            'resolver = "SingleNodeModel"\n[fixed]\nhardware = "Hardware.Cloud.H1000"\nmodel = "Models.ResNet50"\n',
+            "error: bad.toml: fixed.hardware = 'Hardware.Cloud.H1000': Hardware.Cloud has no 'H1000'",
+        ),
+        ("resolver = \n", "error: bad.toml: invalid TOML:"),
+    ],
+)
 def test_bad_spec_exits_2_with_one_line(tmp_path, capsys, spec, message):
     (tmp_path / "bad.toml").write_text(spec)
     assert main(["sweep", str(tmp_path / "bad.toml")]) == 2

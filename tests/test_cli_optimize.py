@@ -66,11 +66,15 @@ def test_builtin_optimize_demo(tmp_path, capsys):
     back = ms.read_parquet(target)
     assert back.dims == ("model", "fleet", "rank")
     ds = back.dataset
-    assert out.startswith("DistributedModel: maximize mfu over tp_size × pp_size × microbatch_count × zero_stage "
-                          "(180 candidates per point) subject to feasible, memory_utilization <= 0.9\n")
+    assert out.startswith(
+        "DistributedModel: maximize mfu over tp_size × pp_size × microbatch_count × zero_stage "
+        "(180 candidates per point) subject to feasible, memory_utilization <= 0.9\n"
+    )
     points_with = allowed.groupby(["model", "fleet"], observed=True).ngroups
-    assert (f"9 points (model × fleet); a feasible candidate at {points_with} of 9; "
-            f"{len(allowed):,} of 1,620 candidates satisfy the constraints") in out
+    assert (
+        f"9 points (model × fleet); a feasible candidate at {points_with} of 9; "
+        f"{len(allowed):,} of 1,620 candidates satisfy the constraints"
+    ) in out
     assert "time: 1,620 candidates solved in" in out and f"wrote {target}" in out
     for (model, fleet), rows in df.groupby(["model", "fleet"], observed=True):
         at = ds.sel(model=model, fleet=fleet, rank=1)
@@ -82,11 +86,23 @@ def test_builtin_optimize_demo(tmp_path, capsys):
         best = first_best(ok, "mfu", maximize=True)
         assert float(at.objective) == float(at.mfu) == best.mfu
         assert [int(at[f"best_{d}"]) for d in ("tp_size", "pp_size", "microbatch_count", "zero_stage")] == [
-            best.tp_size, best.pp_size, best.microbatch_count, best.zero_stage]
-        line = next(line for line in out.splitlines() if line.startswith(f"{model} ") and fleet in line
-                    and line.split(fleet)[1].split()[0] == "1")
-        assert line.split(fleet)[1].split()[1:6] == [str(best.tp_size), str(best.pp_size), str(best.microbatch_count),
-                                                     str(best.zero_stage), f"{best.mfu:.4g}"]
+            best.tp_size,
+            best.pp_size,
+            best.microbatch_count,
+            best.zero_stage,
+        ]
+        line = next(
+            line
+            for line in out.splitlines()
+            if line.startswith(f"{model} ") and fleet in line and line.split(fleet)[1].split()[0] == "1"
+        )
+        assert line.split(fleet)[1].split()[1:6] == [
+            str(best.tp_size),
+            str(best.pp_size),
+            str(best.microbatch_count),
+            str(best.zero_stage),
+            f"{best.mfu:.4g}",
+        ]
     assert ds.sizes["rank"] == 2
 
 
@@ -98,8 +114,10 @@ def test_toml_and_yaml_specs(tmp_path, monkeypatch, capsys, name, text):
     out = capsys.readouterr().out
     path = tmp_path / "roofline_best.parquet"
     assert f"wrote {path}" in out and "time: 54 candidates solved in" in out
-    assert out.startswith("SingleNodeModel: minimize latency over hardware × precision (9 candidates per point) "
-                          "subject to feasible, latency < 100 ms, bottleneck == Memory\n")
+    assert out.startswith(
+        "SingleNodeModel: minimize latency over hardware × precision (9 candidates per point) "
+        "subject to feasible, latency < 100 ms, bottleneck == Memory\n"
+    )
     df = run_spec(load_spec(tmp_path / name)).to_dataframe()
     ok = df[df.feasible & (df.latency < 0.1) & (df.bottleneck == "Memory")]
     back = ms.read_parquet(path)
@@ -122,9 +140,17 @@ def test_spec_objective_becomes_search_arguments(tmp_path):
     (tmp_path / "a.toml").write_text(SPEC_TOML)
     (tmp_path / "a.yml").write_text(SPEC_YAML)
     a, b = load_spec(tmp_path / "a.toml"), load_spec(tmp_path / "a.yml")
-    assert a.objective == b.objective == {
-        "objective": "latency", "minimize": True, "over": ("hardware", "precision"), "top_k": None,
-        "constraints": ("feasible", "latency < 100 ms", "bottleneck == Memory")}
+    assert (
+        a.objective
+        == b.objective
+        == {
+            "objective": "latency",
+            "minimize": True,
+            "over": ("hardware", "precision"),
+            "top_k": None,
+            "constraints": ("feasible", "latency < 100 ms", "bottleneck == Memory"),
+        }
+    )
     assert load_spec(specs.path("demo")).objective is None
     found = optimize.run_spec(a)
     xr.testing.assert_identical(found.dataset, optimize.search(run_spec(a), **a.objective).dataset)
@@ -140,36 +166,56 @@ def test_sweep_command_runs_the_grid_of_an_optimize_spec(tmp_path, capsys):
 
 
 def spec_with(objective, **top):
-    base = {"resolver": "SingleNodeModel", "sweep": {"hardware": ["Hardware.Cloud.H100", "Hardware.Cloud.T4"],
-                                                     "batch_size": [1, 8]},
-            "fixed": {"model": "Models.ResNet50"}, "objective": objective, **top}
+    base = {
+        "resolver": "SingleNodeModel",
+        "sweep": {"hardware": ["Hardware.Cloud.H100", "Hardware.Cloud.T4"], "batch_size": [1, 8]},
+        "fixed": {"model": "Models.ResNet50"},
+        "objective": objective,
+        **top,
+    }
     return base
 
 
 SPEC_ERRORS = [
-    (spec_with("latency"), "objective = 'latency' must be a table with name, goal and optionally constraints, over "
-                           "and top_k"),
-    (spec_with({"name": "latency", "goals": "minimize"}), "objective: unknown key 'goals' (did you mean 'goal'?); "
-                                                          "allowed: name, goal, constraints, over, top_k"),
+    (
+        spec_with("latency"),
+        "objective = 'latency' must be a table with name, goal and optionally constraints, over and top_k",
+    ),
+    (
+        spec_with({"name": "latency", "goals": "minimize"}),
+        "objective: unknown key 'goals' (did you mean 'goal'?); allowed: name, goal, constraints, over, top_k",
+    ),
     (spec_with({"goal": "minimize"}), "objective.name = None must name the output (or input) to optimise"),
     (spec_with({"name": "latency", "goal": "max"}), "objective.goal = 'max'; allowed: 'maximize', 'minimize'"),
     (spec_with({"name": "latency"}), "objective.goal = None; allowed: 'maximize', 'minimize'"),
-    (spec_with({"name": "latency", "goal": "minimize", "constraints": "feasible"}),
-     "objective.constraints = 'feasible' must be a list of strings"),
-    (spec_with({"name": "latency", "goal": "minimize", "constraints": ["feasible", "latency <"]}),
-     "objective.constraints[1]: constraint 'latency <' is not understood; a constraint is 'name', 'not name' or "
-     "'name OP value [unit]'"),
-    (spec_with({"name": "latency", "goal": "minimize", "constraints": [3]}),
-     "objective.constraints[0]: constraint 3 is a int; a constraint is a string"),
-    (spec_with({"name": "latency", "goal": "minimize", "over": ["hardwre"]}),
-     "objective.over: 'hardwre' is not a swept dimension (did you mean 'hardware'?); swept dimensions: hardware, "
-     "batch_size"),
-    (spec_with({"name": "latency", "goal": "minimize", "over": []}), "objective.over = [] must be a list of swept "
-                                                                   "dimensions: hardware, batch_size"),
+    (
+        spec_with({"name": "latency", "goal": "minimize", "constraints": "feasible"}),
+        "objective.constraints = 'feasible' must be a list of strings",
+    ),
+    (
+        spec_with({"name": "latency", "goal": "minimize", "constraints": ["feasible", "latency <"]}),
+        "objective.constraints[1]: constraint 'latency <' is not understood; a constraint is 'name', 'not name' or "
+        "'name OP value [unit]'",
+    ),
+    (
+        spec_with({"name": "latency", "goal": "minimize", "constraints": [3]}),
+        "objective.constraints[0]: constraint 3 is a int; a constraint is a string",
+    ),
+    (
+        spec_with({"name": "latency", "goal": "minimize", "over": ["hardwre"]}),
+        "objective.over: 'hardwre' is not a swept dimension (did you mean 'hardware'?); swept dimensions: hardware, "
+        "batch_size",
+    ),
+    (
+        spec_with({"name": "latency", "goal": "minimize", "over": []}),
+        "objective.over = [] must be a list of swept dimensions: hardware, batch_size",
+    ),
     (spec_with({"name": "latency", "goal": "minimize", "top_k": 0}), "objective.top_k = 0 must be a whole number >= 1"),
     (spec_with({"name": "latency", "goal": "minimize", "top_k": "3"}), "objective.top_k = '3' must be a whole number"),
-    ({**spec_with({"name": "latency", "goal": "minimize"}), "objectives": {}},
-     "unknown key 'objectives'; allowed: resolver, sweep, fixed, chunks, output, objective"),
+    (
+        {**spec_with({"name": "latency", "goal": "minimize"}), "objectives": {}},
+        "unknown key 'objectives'; allowed: resolver, sweep, fixed, chunks, output, objective",
+    ),
 ]
 
 

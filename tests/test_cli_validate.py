@@ -22,8 +22,10 @@ def test_validate_prints_both_tables_with_errors(capsys):
 
     # One line per Korthikanti et al. figure, in GiB.
     for row in memory.table.itertuples():
-        assert any(line.split()[:1] == [row.config] and f"{100 * row.error:+.1f} %" in line
-                   and f"{row.published:.4g}" in line for line in lines)
+        assert any(
+            line.split()[:1] == [row.config] and f"{100 * row.error:+.1f} %" in line and f"{row.published:.4g}" in line
+            for line in lines
+        )
 
     # Mean and max against the targets, once per study.
     assert megatron.summary() in out and memory.summary() in out

@@ -19,8 +19,12 @@ SECONDS_PER_DAY = 86_400.0
 
 def one_node_fleet(hardware, gpus: int):
     """``gpus`` accelerators in one server on an NDR InfiniBand fabric."""
-    node = ms.Node(name=f"{gpus}x {hardware.name} server", accelerator=hardware, accelerators_per_node=gpus,
-                   intra_node_bw=hardware.nvlink.bandwidth)
+    node = ms.Node(
+        name=f"{gpus}x {hardware.name} server",
+        accelerator=hardware,
+        accelerators_per_node=gpus,
+        intra_node_bw=hardware.nvlink.bandwidth,
+    )
     return ms.Fleet(name=f"{gpus}x {hardware.name}", node=node, count=1, fabric=ms.Systems.Fabrics.InfiniBand_NDR)
 
 
@@ -45,8 +49,8 @@ def test_a100_or_h100_for_inference_cost_per_query():
     cost = ms.EconomicsModel().solve(fleet=fleets, duration_days=days, mfu=mfu)
     assert perf.dims == ("hardware", "batch_size") and cost.dims == ("fleet", "batch_size")
 
-    throughput = perf.dataset["throughput"].rename(on_fleets).assign_coords(fleet=names)      # queries/s
-    per_query = cost.dataset["tco"] / (throughput * days * SECONDS_PER_DAY)                    # USD
+    throughput = perf.dataset["throughput"].rename(on_fleets).assign_coords(fleet=names)  # queries/s
+    per_query = cost.dataset["tco"] / (throughput * days * SECONDS_PER_DAY)  # USD
     assert per_query.dims == ("fleet", "batch_size")
     cheaper = per_query.idxmin("fleet")
     for j, batch in enumerate(batches):
@@ -64,10 +68,14 @@ def tp_group(hardware, n: int):
     compute = hardware.compute
     return ms.HardwareNode(
         name=f"{n}x {hardware.name} (TP{n})",
-        compute=ms.ComputeCore(peak_flops=compute.peak_flops * n,
-                               precision_flops={k: v * n for k, v in compute.precision_flops.items()}),
+        compute=ms.ComputeCore(
+            peak_flops=compute.peak_flops * n, precision_flops={k: v * n for k, v in compute.precision_flops.items()}
+        ),
         memory=ms.MemoryHierarchy(capacity=hardware.memory.capacity * n, bandwidth=hardware.memory.bandwidth * n),
-        tdp=hardware.tdp * n, unit_cost=hardware.unit_cost * n, dispatch_tax=hardware.dispatch_tax)
+        tdp=hardware.tdp * n,
+        unit_cost=hardware.unit_cost * n,
+        dispatch_tax=hardware.dispatch_tax,
+    )
 
 
 def test_llama70b_on_four_h100s_within_budget():
@@ -81,15 +89,20 @@ def test_llama70b_on_four_h100s_within_budget():
     if not hasattr(ms, "ServingModel"):
         pytest.skip("ServingModel is not implemented yet (mlsysim_vec.solvers.serving)")
     group = tp_group(H100, 4)
-    serving = ms.ServingModel().solve(model=ms.Models.Language.Llama3_70B, hardware=[H100, group],
-                                      precision=["fp16", "fp8"], batch_size=[1, 16], seq_len=4096)
+    serving = ms.ServingModel().solve(
+        model=ms.Models.Language.Llama3_70B,
+        hardware=[H100, group],
+        precision=["fp16", "fp8"],
+        batch_size=[1, 16],
+        seq_len=4096,
+    )
     fleets = [one_node_fleet(H100, 1), one_node_fleet(H100, 4)]
     cost = ms.EconomicsModel().solve(fleet=fleets, duration_days=[365, 3 * 365], mfu=0.5)
     assert serving.dims == ("hardware", "precision", "batch_size") and cost.dims == ("fleet", "duration_days")
 
     fits = serving.dataset["feasible"].rename(hardware="fleet").assign_coords(fleet=[f.name for f in fleets])
     budget_ok = cost.dataset["tco"] <= 150_000.0
-    answer = fits & budget_ok                                          # fleet × precision × batch × years
+    answer = fits & budget_ok  # fleet × precision × batch × years
     assert set(answer.dims) == {"fleet", "precision", "batch_size", "duration_days"}
 
     weights_fp16 = ms.Models.Language.Llama3_70B.parameters.to("count").m * 2
@@ -101,7 +114,7 @@ def test_llama70b_on_four_h100s_within_budget():
     assert bool(answer.sel(fleet="4x NVIDIA H100", precision="fp16", batch_size=1, duration_days=3 * 365))
     # the group decodes from 4x the bandwidth: ITL = (W + KV)/(4·3.35 TB/s) + 80 layers·0.01 ms
     point = {h.name: serving.dataset.sel(hardware=h.name, precision="fp8", batch_size=1) for h in (H100, group)}
-    resident = float(point[group.name]["total_memory_required"])                      # W + KV
+    resident = float(point[group.name]["total_memory_required"])  # W + KV
     assert float(point[group.name]["itl"]) == pytest.approx(resident / (4 * 3.35e12) + 80 * 1e-5, rel=1e-12)
     assert float(point[group.name]["itl"]) < float(point[H100.name]["itl"])
 
@@ -110,7 +123,6 @@ def test_composed_inputs_are_dataarrays_not_loops():
     """The composition passes the first resolver's DataArray straight into the second: the
     coordinates must line up (a mismatch raises, naming the argument)."""
     perf = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=[A100, H100], batch_size=[1, 8])
-    mfu = perf.dataset["mfu"].rename(hardware="fleet")            # still named after the GPUs
+    mfu = perf.dataset["mfu"].rename(hardware="fleet")  # still named after the GPUs
     with pytest.raises(ValueError, match="mfu: dimension 'fleet' does not match"):
-        ms.EconomicsModel().solve(fleet=[one_node_fleet(A100, 1), one_node_fleet(H100, 1)], duration_days=30,
-                                  mfu=mfu)
+        ms.EconomicsModel().solve(fleet=[one_node_fleet(A100, 1), one_node_fleet(H100, 1)], duration_days=30, mfu=mfu)

@@ -39,12 +39,17 @@ def si(value, unit):
 
 
 def device(name, storage_gbs=None, link_gbs=None):
-    return ms.HardwareNode(name=name, compute=ms.ComputeCore(peak_flops=100), memory=ms.MemoryHierarchy(
-        capacity=16, bandwidth=500), storage=ms.StorageHierarchy(bandwidth=storage_gbs) if storage_gbs else None,
-        interconnect=ms.IOInterconnect(name="link", bandwidth=link_gbs) if link_gbs is not None else None)
+    return ms.HardwareNode(
+        name=name,
+        compute=ms.ComputeCore(peak_flops=100),
+        memory=ms.MemoryHierarchy(capacity=16, bandwidth=500),
+        storage=ms.StorageHierarchy(bandwidth=storage_gbs) if storage_gbs else None,
+        interconnect=ms.IOInterconnect(name="link", bandwidth=link_gbs) if link_gbs is not None else None,
+    )
 
 
 # ---- DataModel -------------------------------------------------------------------------------
+
 
 def test_data_model_examples():
     """Part 2 §20: H100 (storage 7 GB/s, PCIe 64 GB/s) at 5 GB/s → storage binds, 5/7 = 0.714,
@@ -53,7 +58,7 @@ def test_data_model_examples():
     r = DATA.solve(workload_data_rate=Q_(5, "GB/s"), hardware=H100)
     assert r.ingestion_bottleneck == "Storage" and r.utilization == approx(5 / 7) and r.is_stalled is False
     assert si(r.supply_bw, "GB/s") == approx(7.0) and si(r.margin, "GB/s") == approx(2.0)
-    r = DATA.solve(20, A100)                           # plain numbers are GB/s
+    r = DATA.solve(20, A100)  # plain numbers are GB/s
     assert r.ingestion_bottleneck == "Interconnect" and r.utilization == approx(0.625) and not r.is_stalled
     r = DATA.solve(Q_(19, "TB/hour"), ms.Hardware.Edge.JetsonOrinNX)
     assert r.ingestion_bottleneck == "Unknown" and r.utilization == math.inf and r.is_stalled
@@ -62,8 +67,10 @@ def test_data_model_examples():
 
 def test_data_model_paths():
     """The slower modelled path binds; storage wins a tie; a zero-bandwidth link does not count."""
-    r = DATA.solve(10, [device("tie", 20, 20), device("slow link", 20, 8), device("zero link", 20, 0),
-                        device("link only", None, 16)])
+    r = DATA.solve(
+        10,
+        [device("tie", 20, 20), device("slow link", 20, 8), device("zero link", 20, 0), device("link only", None, 16)],
+    )
     assert list(r.ingestion_bottleneck.values) == ["Storage", "Interconnect", "Storage", "Interconnect"]
     assert list(si(r.supply_bw, "GB/s")) == [20, 8, 20, 16]
     assert list(r.is_stalled.values) == [False, True, False, False]
@@ -95,6 +102,7 @@ def test_data_model_grid_equals_loop():
 
 # ---- TransformationModel -----------------------------------------------------------------------
 
+
 def test_transformation_examples():
     """Part 2 §5: 256 × 500 kB at 2 GB/s = 64 ms against a 50 ms step → CPU-bound, utilisation
     50/64 = 0.78125, slowdown 1.28; 64 × 150 kB at 4 GB/s = 2.4 ms against 20 ms → 1.0, 1.0."""
@@ -114,24 +122,33 @@ def test_transformation_zero_step_and_validation():
     r = TRANSFORM.solve(10, 1e6, 1, 0)
     assert r.accelerator_utilization == 0.0 and r.slowdown_factor == math.inf
     for kwargs, error, pattern in (
-            (dict(cpu_throughput=0), ValueError, r"cpu_throughput=0 is not allowed; .* > 0"),
-            (dict(batch_size=0), ValueError, r"batch_size=0"),
-            (dict(batch_size=-1), ValueError, r"batch_size=-1"),
-            (dict(sample_size_bytes=-1), ValueError, r"sample_size_bytes=-1"),
-            (dict(accelerator_step_time=-1), ValueError, r"accelerator_step_time=-1"),
-            (dict(sample_size_bytes=Q_(150, "count")), TypeError, r"sample_size_bytes=.*convertible to byte"),
-            (dict(cpu_throughput=Q_(4, "1/s")), TypeError, r"cpu_throughput=.*convertible to GB/s"),
-            (dict(accelerator_step_time=Q_(4, "GB")), TypeError, r"accelerator_step_time=.*convertible to ms")):
+        (dict(cpu_throughput=0), ValueError, r"cpu_throughput=0 is not allowed; .* > 0"),
+        (dict(batch_size=0), ValueError, r"batch_size=0"),
+        (dict(batch_size=-1), ValueError, r"batch_size=-1"),
+        (dict(sample_size_bytes=-1), ValueError, r"sample_size_bytes=-1"),
+        (dict(accelerator_step_time=-1), ValueError, r"accelerator_step_time=-1"),
+        (dict(sample_size_bytes=Q_(150, "count")), TypeError, r"sample_size_bytes=.*convertible to byte"),
+        (dict(cpu_throughput=Q_(4, "1/s")), TypeError, r"cpu_throughput=.*convertible to GB/s"),
+        (dict(accelerator_step_time=Q_(4, "GB")), TypeError, r"accelerator_step_time=.*convertible to ms"),
+    ):
         with pytest.raises(error, match=pattern):
-            TRANSFORM.solve(**(dict(batch_size=8, sample_size_bytes=1e6, cpu_throughput=1,
-                                    accelerator_step_time=5) | kwargs))
+            TRANSFORM.solve(
+                **(dict(batch_size=8, sample_size_bytes=1e6, cpu_throughput=1, accelerator_step_time=5) | kwargs)
+            )
 
 
-@pytest.mark.parametrize("value, dims", [
-    (Q_(50, "ms"), ()), (50, ()), (Q_(0.05, "s"), ()), ([50], ("accelerator_step_time",)),
-    (Q_(np.array([0.05]), "s"), ("accelerator_step_time",)), (xr.DataArray([50.0], dims="step"), ("step",)),
-    (xr.DataArray(Q_(np.array([50e3]), "us"), dims="step"), ("step",)),
-])
+@pytest.mark.parametrize(
+    "value, dims",
+    [
+        (Q_(50, "ms"), ()),
+        (50, ()),
+        (Q_(0.05, "s"), ()),
+        ([50], ("accelerator_step_time",)),
+        (Q_(np.array([0.05]), "s"), ("accelerator_step_time",)),
+        (xr.DataArray([50.0], dims="step"), ("step",)),
+        (xr.DataArray(Q_(np.array([50e3]), "us"), dims="step"), ("step",)),
+    ],
+)
 def test_transformation_input_type_matrix(value, dims):
     r = TRANSFORM.solve(256, Q_(500, "kB"), Q_(2, "GB/s"), value)
     assert r.dims == dims
@@ -139,10 +156,12 @@ def test_transformation_input_type_matrix(value, dims):
 
 
 @FAST
-@given(st.lists(st.integers(1, 4096), min_size=1, max_size=3, unique=True),
-       st.lists(st.floats(1e3, 1e8), min_size=1, max_size=3, unique=True),
-       st.floats(0.01, 100), st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 1e3)), min_size=1, max_size=3,
-                                      unique=True))
+@given(
+    st.lists(st.integers(1, 4096), min_size=1, max_size=3, unique=True),
+    st.lists(st.floats(1e3, 1e8), min_size=1, max_size=3, unique=True),
+    st.floats(0.01, 100),
+    st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 1e3)), min_size=1, max_size=3, unique=True),
+)
 def test_transformation_properties(batches, sizes, cpu, steps):
     """Grid == loop; utilisation in [0, 1]; slowdown ≥ 1; utilisation × slowdown = 1 when the
     step takes time."""
@@ -162,13 +181,16 @@ def test_transformation_properties(batches, sizes, cpu, steps):
 
 # ---- ScalingModel --------------------------------------------------------------------------------
 
+
 def test_scaling_examples():
     """Part 2 §7: C = 1e24 FLOP → N* = √(1e24/120) = 9.129e10, D* = 20 N* = 1.826e12; 1000
     H100-days → C = 1000·86400 s·989e12·0.40 = 3.418e22 FLOP → N* = 1.688e10; a pinned 70e9
     model gets D = 1e24/(6·70e9) = 2.381e12 tokens (34.01 per parameter)."""
     r = SCALING.solve(Q_(1e24, "flop"))
     assert si(r.compute_budget_flops, "flop") == 1e24
-    assert r.optimal_parameters == approx(math.sqrt(1e24 / 120)) and r.optimal_tokens == approx(20 * math.sqrt(1e24 / 120))
+    assert r.optimal_parameters == approx(math.sqrt(1e24 / 120)) and r.optimal_tokens == approx(
+        20 * math.sqrt(1e24 / 120)
+    )
     assert r.tokens_per_parameter == approx(20.0)
     r = SCALING.solve(Q_(1000, "day"))
     assert si(r.compute_budget_flops, "flop") == approx(1000 * 86400 * 989e12 * 0.4)
@@ -250,8 +272,9 @@ def check_scaling(values, target):
     np.testing.assert_allclose(6 * n * d, np.asarray(values)[:, None] * np.ones(2), rtol=1e-12)
     assert np.all(np.diff(n[:, 0]) >= 0) and np.all(np.diff(d, axis=0) >= 0)
     one = SCALING.solve(values[-1], target_model_size=target).dataset
-    assert float(ds["optimal_tokens"].sel(compute_budget=values[-1], target_model_size=target)) == \
-        float(one["optimal_tokens"])
+    assert float(ds["optimal_tokens"].sel(compute_budget=values[-1], target_model_size=target)) == float(
+        one["optimal_tokens"]
+    )
 
 
 @FAST
@@ -268,6 +291,7 @@ def test_scaling_properties_long(values, target):
 
 
 # ---- CompressionModel ----------------------------------------------------------------------------
+
 
 def test_compression_examples():
     """Part 2 §9/§20. Llama-3.1-8B (8.03e9 params) on H100, 8 bits from fp32: 32.12 → 8.03 GB,
@@ -287,7 +311,7 @@ def test_compression_examples():
     assert si(r.compressed_size, "GB") == approx(0.051114064) and r.inference_speedup == 2.0
     assert r.estimated_accuracy_delta == -0.001
     r = COMPRESSION.solve(YOLO, A100, target_bitwidth=[8, 4])
-    assert r.bottleneck.values.item() == "Compute"                    # at the fp32 baseline, whatever the bits
+    assert r.bottleneck.values.item() == "Compute"  # at the fp32 baseline, whatever the bits
     assert list(r.inference_speedup.values) == [2.0, 1.0]
     assert list(r.peak_flops_fallback.values) == [False, True]
     assert COMPRESSION.solve(YOLO, H100).inference_speedup == approx(1979 / 989)
@@ -300,12 +324,16 @@ def test_compression_p9_documented_decisions():
     100; N:M within ±0.05 of 50 % → 2×, outside → 1×; unstructured pruning → 1×; a size-only
     model (DLRM, 100 GB) has that size at every baseline."""
     r = COMPRESSION.solve(LLAMA8B, H100, target_bitwidth=3)
-    assert (r.compression_ratio, r.estimated_accuracy_delta, r.inference_speedup) == (approx(32 / 3), -0.05,
-                                                                                     approx(32 / 3))
+    assert (r.compression_ratio, r.estimated_accuracy_delta, r.inference_speedup) == (
+        approx(32 / 3),
+        -0.05,
+        approx(32 / 3),
+    )
     up = COMPRESSION.solve(LLAMA8B, H100, target_bitwidth=32, baseline_precision="fp16")
     assert (up.compression_ratio, up.memory_savings_fraction, up.inference_speedup) == (0.5, -1.0, 0.5)
-    assert COMPRESSION.solve(YOLO, A100, target_bitwidth=32, baseline_precision="fp16").inference_speedup == \
-        approx(19.5 / 312)
+    assert COMPRESSION.solve(YOLO, A100, target_bitwidth=32, baseline_precision="fp16").inference_speedup == approx(
+        19.5 / 312
+    )
     full = COMPRESSION.solve(RESNET, A100, method="pruning", sparsity=1.0, sparsity_type="structured")
     assert full.compression_ratio == 100.0 and full.inference_speedup == 100.0
     assert full.estimated_accuracy_delta == approx(-0.01 * math.exp(2.0))
@@ -328,24 +356,33 @@ def test_d15_p9_canonical_choices():
     assert si(COMPRESSION.solve(LLAMA8B, H100, baseline_precision="FP16").original_size, "GB") == approx(16.06)
     fp4 = COMPRESSION.solve(LLAMA8B, B200, baseline_precision="fp4", target_bitwidth=2)
     assert si(fp4.original_size, "GB") == approx(4.015) and fp4.compression_ratio == 2.0
-    with pytest.raises(ValueError, match="method='distillation' is not allowed; method must be one of "
-                                         "'quantization', 'pruning'"):
+    with pytest.raises(
+        ValueError, match="method='distillation' is not allowed; method must be one of 'quantization', 'pruning'"
+    ):
         COMPRESSION.solve(LLAMA8B, H100, method="distillation")
     with pytest.raises(ValueError, match="sparsity_type='blocky'"):
         COMPRESSION.solve(LLAMA8B, H100, sparsity_type="blocky")
     with pytest.raises(ValueError, match="baseline_precision='fp12'"):
         COMPRESSION.solve(LLAMA8B, H100, baseline_precision="fp12")
-    for kwargs, name in ((dict(target_bitwidth=0), "target_bitwidth"), (dict(sparsity=1.5), "sparsity"),
-                         (dict(sparsity=-0.1), "sparsity")):
+    for kwargs, name in (
+        (dict(target_bitwidth=0), "target_bitwidth"),
+        (dict(sparsity=1.5), "sparsity"),
+        (dict(sparsity=-0.1), "sparsity"),
+    ):
         with pytest.raises(ValueError, match=f"{name}="):
             COMPRESSION.solve(LLAMA8B, H100, **kwargs)
 
 
 def test_compression_grid_equals_loop():
-    axes = {"model": [LLAMA8B, RESNET, YOLO, ms.Models.Recommendation.DLRM], "hardware": [H100, A100, B200],
-            "method": ["quantization", "pruning"], "target_bitwidth": [3, 4, 8, 16, 32],
-            "sparsity": [0.0, 0.5, 0.95], "sparsity_type": ["unstructured", "structured", "n_m"],
-            "baseline_precision": ["fp32", "fp16", "int8"]}
+    axes = {
+        "model": [LLAMA8B, RESNET, YOLO, ms.Models.Recommendation.DLRM],
+        "hardware": [H100, A100, B200],
+        "method": ["quantization", "pruning"],
+        "target_bitwidth": [3, 4, 8, 16, 32],
+        "sparsity": [0.0, 0.5, 0.95],
+        "sparsity_type": ["unstructured", "structured", "n_m"],
+        "baseline_precision": ["fp32", "fp16", "int8"],
+    }
     ds = COMPRESSION.solve(**axes).dataset
     rng = np.random.default_rng(3)
     for _ in range(60):
@@ -356,14 +393,16 @@ def test_compression_grid_equals_loop():
             np.testing.assert_array_equal(sel[name].values, one[name].values, err_msg=f"{name} {point}")
 
 
-compression_points = st.fixed_dictionaries({
-    "model": st.sampled_from(ms.Models.list()),
-    "hardware": st.sampled_from(ms.Hardware.list()),
-    "target_bitwidth": st.floats(1, 64),
-    "sparsity": st.floats(0, 1),
-    "sparsity_type": st.sampled_from(["unstructured", "structured", "n_m"]),
-    "baseline_precision": st.sampled_from(["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]),
-})
+compression_points = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(ms.Models.list()),
+        "hardware": st.sampled_from(ms.Hardware.list()),
+        "target_bitwidth": st.floats(1, 64),
+        "sparsity": st.floats(0, 1),
+        "sparsity_type": st.sampled_from(["unstructured", "structured", "n_m"]),
+        "baseline_precision": st.sampled_from(["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]),
+    }
+)
 
 
 def check_compression(point):

@@ -36,8 +36,14 @@ def assert_same(ds_point, one, names=None):
 # ---------------------------------------------------------------------------- grid == loop
 def test_distributed_grid_equals_loop():
     """3 models × 2 fleets × tp × pp × microbatches × batch (144 points, infeasible ones included)."""
-    axes = dict(model=[L.Llama3_8B, L.Mixtral_8x7B, ms.Models.Vision.ResNet50], fleet=[C.Research_256, C.Lab_64_A100],
-                tp_size=[1, 2, 8], pp_size=[1, 4], microbatch_count=[1, 8], batch_size=[64, 100])
+    axes = dict(
+        model=[L.Llama3_8B, L.Mixtral_8x7B, ms.Models.Vision.ResNet50],
+        fleet=[C.Research_256, C.Lab_64_A100],
+        tp_size=[1, 2, 8],
+        pp_size=[1, 4],
+        microbatch_count=[1, 8],
+        batch_size=[64, 100],
+    )
     ds = DM.solve(**axes, ep_size=2, zero_stage=3).dataset
     for m in axes["model"]:
         for f in axes["fleet"]:
@@ -45,26 +51,78 @@ def test_distributed_grid_equals_loop():
                 for pp in axes["pp_size"]:
                     for mb in axes["microbatch_count"]:
                         for b in axes["batch_size"]:
-                            one = DM.solve(model=m, fleet=f, tp_size=tp, pp_size=pp, microbatch_count=mb,
-                                           batch_size=b, ep_size=2, zero_stage=3).dataset
-                            point = ds.sel(model=m.name, fleet=f.name, tp_size=tp, pp_size=pp,
-                                           microbatch_count=mb, batch_size=b)
+                            one = DM.solve(
+                                model=m,
+                                fleet=f,
+                                tp_size=tp,
+                                pp_size=pp,
+                                microbatch_count=mb,
+                                batch_size=b,
+                                ep_size=2,
+                                zero_stage=3,
+                            ).dataset
+                            point = ds.sel(
+                                model=m.name, fleet=f.name, tp_size=tp, pp_size=pp, microbatch_count=mb, batch_size=b
+                            )
                             assert_same(point, one)
 
 
-@pytest.mark.parametrize("resolver, axes, fixed", [
-    (ms.MoERoutingModel, dict(model=[L.Mixtral_8x7B, L.DeepSeek_V3], ep_size=[1, 8], routing_imbalance_factor=[1, 3],
-                              precision=["fp16", "fp8"]), dict(batch_size=4, seq_len=2048, fleet=C.Research_256)),
-    (ms.TopologyModel, dict(fabric=[F.InfiniBand_NDR, F.InfiniBand_NDR_Oversub4to1], topology=["fat_tree", "ring",
-                            "torus_3d", "dragonfly"], num_nodes=[1, 7, 512]), {}),
-    (ms.NetworkRooflineModel, dict(model=[L.Llama3_8B, L.Mixtral_8x7B], fleet=[C.Research_256, C.Frontier_8K],
-                                   batch_size=[1, 4096], seq_len=[1, 8192]), {}),
-    (ms.ReliabilityModel, dict(fleet=CLUSTERS[:4], job_duration_hours=[0, 720], checkpoint_time_s=[10, 600],
-                               avg_recovery_time_s=[0, 3600]), {}),
-    (ms.CheckpointModel, dict(model=[L.Llama3_8B, L.GPT3], hardware=[ms.Hardware.Cloud.H100, ms.Hardware.Cloud.T4],
-                              optimizer=["adam", "sgd"], n_writers=[1, 512], checkpoint_interval_hours=[0, 4]), {}),
-    (ms.OrchestrationModel, dict(arrival_rate_jobs_per_day=[0, 0.4, 2], avg_job_duration_days=[0.5, 2]), {}),
-])
+@pytest.mark.parametrize(
+    "resolver, axes, fixed",
+    [
+        (
+            ms.MoERoutingModel,
+            dict(
+                model=[L.Mixtral_8x7B, L.DeepSeek_V3],
+                ep_size=[1, 8],
+                routing_imbalance_factor=[1, 3],
+                precision=["fp16", "fp8"],
+            ),
+            dict(batch_size=4, seq_len=2048, fleet=C.Research_256),
+        ),
+        (
+            ms.TopologyModel,
+            dict(
+                fabric=[F.InfiniBand_NDR, F.InfiniBand_NDR_Oversub4to1],
+                topology=["fat_tree", "ring", "torus_3d", "dragonfly"],
+                num_nodes=[1, 7, 512],
+            ),
+            {},
+        ),
+        (
+            ms.NetworkRooflineModel,
+            dict(
+                model=[L.Llama3_8B, L.Mixtral_8x7B],
+                fleet=[C.Research_256, C.Frontier_8K],
+                batch_size=[1, 4096],
+                seq_len=[1, 8192],
+            ),
+            {},
+        ),
+        (
+            ms.ReliabilityModel,
+            dict(
+                fleet=CLUSTERS[:4],
+                job_duration_hours=[0, 720],
+                checkpoint_time_s=[10, 600],
+                avg_recovery_time_s=[0, 3600],
+            ),
+            {},
+        ),
+        (
+            ms.CheckpointModel,
+            dict(
+                model=[L.Llama3_8B, L.GPT3],
+                hardware=[ms.Hardware.Cloud.H100, ms.Hardware.Cloud.T4],
+                optimizer=["adam", "sgd"],
+                n_writers=[1, 512],
+                checkpoint_interval_hours=[0, 4],
+            ),
+            {},
+        ),
+        (ms.OrchestrationModel, dict(arrival_rate_jobs_per_day=[0, 0.4, 2], avg_job_duration_days=[0.5, 2]), {}),
+    ],
+)
 def test_other_resolvers_grid_equals_loop(resolver, axes, fixed):
     ds = resolver().solve(**axes, **fixed).dataset
     names = list(axes)
@@ -84,19 +142,25 @@ def test_zipped_parallel_configurations():
     """tp and pp zipped along one ``config`` dimension (DataArrays) instead of their product."""
     tp = xr.DataArray([8, 4, 2, 1], dims="config")
     pp = xr.DataArray([1, 2, 4, 8], dims="config")
-    r = DM.solve(model=L.Llama3_70B, fleet=C.Frontier_8K, batch_size=2048, tp_size=tp, pp_size=pp,
-                 microbatch_count=16)
+    r = DM.solve(model=L.Llama3_70B, fleet=C.Frontier_8K, batch_size=2048, tp_size=tp, pp_size=pp, microbatch_count=16)
     assert r.dims == ("config",)
     for i in range(4):
-        one = DM.solve(model=L.Llama3_70B, fleet=C.Frontier_8K, batch_size=2048, tp_size=int(tp[i]),
-                       pp_size=int(pp[i]), microbatch_count=16).dataset
+        one = DM.solve(
+            model=L.Llama3_70B,
+            fleet=C.Frontier_8K,
+            batch_size=2048,
+            tp_size=int(tp[i]),
+            pp_size=int(pp[i]),
+            microbatch_count=16,
+        ).dataset
         assert_same(r.dataset.isel(config=i), one)
 
 
 def test_scale_out_curve_is_one_sweep():
     """D21: dp_size as a dimension gives the scale-out curve; throughput grows, efficiency falls."""
-    r = DM.solve(model=L.Llama3_8B, fleet=C.Training_1K, batch_size=1024, tp_size=8,
-                 dp_size=[1, 2, 4, 8, 16, 32, 64, 128])
+    r = DM.solve(
+        model=L.Llama3_8B, fleet=C.Training_1K, batch_size=1024, tp_size=8, dp_size=[1, 2, 4, 8, 16, 32, 64, 128]
+    )
     ds = r.dataset
     assert list(ds.accelerators_used.values) == [8 * d for d in (1, 2, 4, 8, 16, 32, 64, 128)]
     eff = ds.scaling_efficiency.values
@@ -111,8 +175,13 @@ def test_infeasible_points_do_not_raise():
 
 
 def test_dask_chunked_equals_eager():
-    axes = dict(model=[L.Llama3_8B, L.Mixtral_8x7B], fleet=CLUSTERS[:6], tp_size=[1, 2, 4, 8],
-                batch_size=[64, 256, 1000], topology_override=["auto", "tree"])
+    axes = dict(
+        model=[L.Llama3_8B, L.Mixtral_8x7B],
+        fleet=CLUSTERS[:6],
+        tp_size=[1, 2, 4, 8],
+        batch_size=[64, 256, 1000],
+        topology_override=["auto", "tree"],
+    )
     eager = DM.solve(**axes).dataset
     lazy = DM.solve(**axes, chunks={"fleet": 2, "batch_size": 1}).compute().dataset
     for name in eager.data_vars:
@@ -120,13 +189,23 @@ def test_dask_chunked_equals_eager():
 
 
 # ---------------------------------------------------------------------------- input types
-@pytest.mark.parametrize("value, dims", [
-    (720, ()), (720.0, ()), (np.float64(720), ()), (720 * ureg.hour, ()), (30 * ureg.day, ()),
-    ([720], ("job_duration_hours",)), ((720,), ("job_duration_hours",)), (np.array([720]), ("job_duration_hours",)),
-    (np.array([30]) * ureg.day, ("job_duration_hours",)), (xr.DataArray([720], dims="job"), ("job",)),
-    (xr.DataArray([30], dims="job", attrs={"units": "day"}), ("job",)),
-    (xr.DataArray(ureg.Quantity(np.array([2.592e6]), "s"), dims="job"), ("job",)),
-])
+@pytest.mark.parametrize(
+    "value, dims",
+    [
+        (720, ()),
+        (720.0, ()),
+        (np.float64(720), ()),
+        (720 * ureg.hour, ()),
+        (30 * ureg.day, ()),
+        ([720], ("job_duration_hours",)),
+        ((720,), ("job_duration_hours",)),
+        (np.array([720]), ("job_duration_hours",)),
+        (np.array([30]) * ureg.day, ("job_duration_hours",)),
+        (xr.DataArray([720], dims="job"), ("job",)),
+        (xr.DataArray([30], dims="job", attrs={"units": "day"}), ("job",)),
+        (xr.DataArray(ureg.Quantity(np.array([2.592e6]), "s"), dims="job"), ("job",)),
+    ],
+)
 def test_reliability_input_types(value, dims):
     """Every form of 720 hours gives the same numbers; sequences add a dimension."""
     expected = ms.ReliabilityModel().solve(fleet=C.Frontier_8K, job_duration_hours=720).dataset
@@ -136,21 +215,32 @@ def test_reliability_input_types(value, dims):
         np.testing.assert_allclose(np.asarray(r.dataset[name].values).ravel(), float(expected[name]), rtol=1e-14)
 
 
-@pytest.mark.parametrize("resolver, kwargs, same_as", [
-    (ms.CheckpointModel, dict(filesystem_limit_gbs=4 * ureg("Tbit/s")), dict(filesystem_limit_gbs=500)),
-    (ms.CheckpointModel, dict(checkpoint_interval_hours=240 * ureg.minute), dict(checkpoint_interval_hours=4)),
-    (ms.ReliabilityModel, dict(checkpoint_time_s=1 * ureg.minute, job_duration_hours=1), dict(checkpoint_time_s=60,
-                                                                                           job_duration_hours=1)),
-    (ms.OrchestrationModel, dict(arrival_rate_jobs_per_day=1 / (60 * ureg.hour), avg_job_duration_days=48 * ureg.hour),
-     dict(arrival_rate_jobs_per_day=0.4, avg_job_duration_days=2)),
-])
+@pytest.mark.parametrize(
+    "resolver, kwargs, same_as",
+    [
+        (ms.CheckpointModel, dict(filesystem_limit_gbs=4 * ureg("Tbit/s")), dict(filesystem_limit_gbs=500)),
+        (ms.CheckpointModel, dict(checkpoint_interval_hours=240 * ureg.minute), dict(checkpoint_interval_hours=4)),
+        (
+            ms.ReliabilityModel,
+            dict(checkpoint_time_s=1 * ureg.minute, job_duration_hours=1),
+            dict(checkpoint_time_s=60, job_duration_hours=1),
+        ),
+        (
+            ms.OrchestrationModel,
+            dict(arrival_rate_jobs_per_day=1 / (60 * ureg.hour), avg_job_duration_days=48 * ureg.hour),
+            dict(arrival_rate_jobs_per_day=0.4, avg_job_duration_days=2),
+        ),
+    ],
+)
 def test_quantities_are_converted(resolver, kwargs, same_as):
-    base = {ms.CheckpointModel: dict(model=L.Llama3_8B, hardware=ms.Hardware.Cloud.H100),
-            ms.ReliabilityModel: dict(fleet=C.Research_256), ms.OrchestrationModel: {}}[resolver]
+    base = {
+        ms.CheckpointModel: dict(model=L.Llama3_8B, hardware=ms.Hardware.Cloud.H100),
+        ms.ReliabilityModel: dict(fleet=C.Research_256),
+        ms.OrchestrationModel: {},
+    }[resolver]
     a, b = resolver().solve(**base, **kwargs).dataset, resolver().solve(**base, **same_as).dataset
     for name in a.data_vars:
-        np.testing.assert_allclose(a[name].values.astype(float), b[name].values.astype(float), rtol=1e-12,
-                                   err_msg=name)
+        np.testing.assert_allclose(a[name].values.astype(float), b[name].values.astype(float), rtol=1e-12, err_msg=name)
 
 
 def test_unit_of_the_wrong_dimension_is_a_type_error():
@@ -162,45 +252,88 @@ def test_unit_of_the_wrong_dimension_is_a_type_error():
 DIST = dict(model=L.Llama3_8B, fleet=C.Research_256)
 
 
-@pytest.mark.parametrize("resolver, kwargs, error, pattern", [
-    (ms.DistributedModel, dict(DIST, tp_size=0), ValueError,
-     r"tp_size=0 is not allowed; tp_size must be a whole number >= 1"),
-    (ms.DistributedModel, dict(DIST, pp_size=[1, 2.5]), ValueError, r"pp_size=2.5 is not allowed \(1 of 2"),
-    (ms.DistributedModel, dict(DIST, ep_size=-1), ValueError, r"ep_size=-1"),
-    (ms.DistributedModel, dict(DIST, dp_size=0), ValueError, r"dp_size=0 is not allowed"),
-    (ms.DistributedModel, dict(DIST, microbatch_count=0), ValueError, r"microbatch_count=0"),
-    (ms.DistributedModel, dict(DIST, v_stages=0), ValueError, r"v_stages=0"),
-    (ms.DistributedModel, dict(DIST, zero_stage=4), ValueError, r"zero_stage=4"),
-    (ms.DistributedModel, dict(DIST, efficiency=0), ValueError, r"efficiency=0 is not allowed"),
-    (ms.DistributedModel, dict(DIST, overlap_efficiency=1.2), ValueError, r"overlap_efficiency=1.2"),
-    (ms.DistributedModel, dict(DIST, congestion_factor=-1), ValueError, r"congestion_factor=-1"),
-    (ms.DistributedModel, dict(DIST, moe_routing_imbalance_factor=0.9), ValueError,
-     r"moe_routing_imbalance_factor=0.9"),
-    (ms.DistributedModel, dict(DIST, topology_override="banana"), ValueError,
-     r"topology_override='banana' is not allowed; topology_override must be one of 'auto', 'ring', 'tree'"),
-    (ms.DistributedModel, dict(DIST, precision="fp12"), ValueError, r"precision='fp12'"),
-    (ms.DistributedModel, dict(DIST, fleet="Frontier"), TypeError,
-     r"fleet='Frontier' is a str; fleet must be a Fleet record"),
-    (ms.DistributedModel, dict(DIST, fleet=F.InfiniBand_NDR), TypeError, r"fleet=NetworkFabric"),
-    (ms.DistributedModel, dict(DIST, tp=8), TypeError, r"unexpected keyword argument 'tp'"),
-    (ms.MoERoutingModel, dict(model=L.Mixtral_8x7B, batch_size=4), TypeError,
-     r"missing required argument 'seq_len'"),
-    (ms.MoERoutingModel, dict(model=L.Mixtral_8x7B, batch_size=4, seq_len=8, routing_imbalance_factor=0.5), ValueError,
-     r"routing_imbalance_factor=0.5"),
-    (ms.TopologyModel, dict(fabric=C.Research_256), TypeError,
-     r"fabric=Fleet\('Research Cluster \(256 GPUs\)'\) is a Fleet"),
-    (ms.TopologyModel, dict(fabric=F.InfiniBand_NDR, num_nodes=2.5), ValueError, r"num_nodes=2.5"),
-    (ms.NetworkRooflineModel, dict(model=L.Llama3_8B, fleet=C.Research_256, seq_len=0), ValueError, r"seq_len=0"),
-    (ms.ReliabilityModel, dict(fleet=C.Research_256), TypeError, r"missing required argument 'job_duration_hours'"),
-    (ms.ReliabilityModel, dict(fleet=C.Research_256, job_duration_hours=[1, -1]), ValueError,
-     r"job_duration_hours=-1 is not allowed \(1 of 2"),
-    (ms.CheckpointModel, dict(model=L.Llama3_8B, hardware=ms.Hardware.Cloud.H100, optimizer="lion"), ValueError,
-     r"optimizer='lion' is not allowed; optimizer must be one of 'adam', 'adamw', 'sgd', 'none'"),
-    (ms.CheckpointModel, dict(model=L.Llama3_8B, hardware=C.Research_256), TypeError, r"hardware=Fleet"),
-    (ms.OrchestrationModel, dict(arrival_rate=1, avg_duration=-2), ValueError, r"avg_job_duration_days=-2"),
-    (ms.OrchestrationModel, dict(arrival_rate=1, arrival_rate_jobs_per_day=1, avg_duration=2), TypeError,
-     r"got 'arrival_rate_jobs_per_day' twice"),
-])
+@pytest.mark.parametrize(
+    "resolver, kwargs, error, pattern",
+    [
+        (
+            ms.DistributedModel,
+            dict(DIST, tp_size=0),
+            ValueError,
+            r"tp_size=0 is not allowed; tp_size must be a whole number >= 1",
+        ),
+        (ms.DistributedModel, dict(DIST, pp_size=[1, 2.5]), ValueError, r"pp_size=2.5 is not allowed \(1 of 2"),
+        (ms.DistributedModel, dict(DIST, ep_size=-1), ValueError, r"ep_size=-1"),
+        (ms.DistributedModel, dict(DIST, dp_size=0), ValueError, r"dp_size=0 is not allowed"),
+        (ms.DistributedModel, dict(DIST, microbatch_count=0), ValueError, r"microbatch_count=0"),
+        (ms.DistributedModel, dict(DIST, v_stages=0), ValueError, r"v_stages=0"),
+        (ms.DistributedModel, dict(DIST, zero_stage=4), ValueError, r"zero_stage=4"),
+        (ms.DistributedModel, dict(DIST, efficiency=0), ValueError, r"efficiency=0 is not allowed"),
+        (ms.DistributedModel, dict(DIST, overlap_efficiency=1.2), ValueError, r"overlap_efficiency=1.2"),
+        (ms.DistributedModel, dict(DIST, congestion_factor=-1), ValueError, r"congestion_factor=-1"),
+        (
+            ms.DistributedModel,
+            dict(DIST, moe_routing_imbalance_factor=0.9),
+            ValueError,
+            r"moe_routing_imbalance_factor=0.9",
+        ),
+        (
+            ms.DistributedModel,
+            dict(DIST, topology_override="banana"),
+            ValueError,
+            r"topology_override='banana' is not allowed; topology_override must be one of 'auto', 'ring', 'tree'",
+        ),
+        (ms.DistributedModel, dict(DIST, precision="fp12"), ValueError, r"precision='fp12'"),
+        (
+            ms.DistributedModel,
+            dict(DIST, fleet="Frontier"),
+            TypeError,
+            r"fleet='Frontier' is a str; fleet must be a Fleet record",
+        ),
+        (ms.DistributedModel, dict(DIST, fleet=F.InfiniBand_NDR), TypeError, r"fleet=NetworkFabric"),
+        (ms.DistributedModel, dict(DIST, tp=8), TypeError, r"unexpected keyword argument 'tp'"),
+        (
+            ms.MoERoutingModel,
+            dict(model=L.Mixtral_8x7B, batch_size=4),
+            TypeError,
+            r"missing required argument 'seq_len'",
+        ),
+        (
+            ms.MoERoutingModel,
+            dict(model=L.Mixtral_8x7B, batch_size=4, seq_len=8, routing_imbalance_factor=0.5),
+            ValueError,
+            r"routing_imbalance_factor=0.5",
+        ),
+        (
+            ms.TopologyModel,
+            dict(fabric=C.Research_256),
+            TypeError,
+            r"fabric=Fleet\('Research Cluster \(256 GPUs\)'\) is a Fleet",
+        ),
+        (ms.TopologyModel, dict(fabric=F.InfiniBand_NDR, num_nodes=2.5), ValueError, r"num_nodes=2.5"),
+        (ms.NetworkRooflineModel, dict(model=L.Llama3_8B, fleet=C.Research_256, seq_len=0), ValueError, r"seq_len=0"),
+        (ms.ReliabilityModel, dict(fleet=C.Research_256), TypeError, r"missing required argument 'job_duration_hours'"),
+        (
+            ms.ReliabilityModel,
+            dict(fleet=C.Research_256, job_duration_hours=[1, -1]),
+            ValueError,
+            r"job_duration_hours=-1 is not allowed \(1 of 2",
+        ),
+        (
+            ms.CheckpointModel,
+            dict(model=L.Llama3_8B, hardware=ms.Hardware.Cloud.H100, optimizer="lion"),
+            ValueError,
+            r"optimizer='lion' is not allowed; optimizer must be one of 'adam', 'adamw', 'sgd', 'none'",
+        ),
+        (ms.CheckpointModel, dict(model=L.Llama3_8B, hardware=C.Research_256), TypeError, r"hardware=Fleet"),
+        (ms.OrchestrationModel, dict(arrival_rate=1, avg_duration=-2), ValueError, r"avg_job_duration_days=-2"),
+        (
+            ms.OrchestrationModel,
+            dict(arrival_rate=1, arrival_rate_jobs_per_day=1, avg_duration=2),
+            TypeError,
+            r"got 'arrival_rate_jobs_per_day' twice",
+        ),
+    ],
+)
 def test_bad_arguments_raise_naming_the_argument(resolver, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         resolver().solve(**kwargs)
@@ -208,34 +341,37 @@ def test_bad_arguments_raise_naming_the_argument(resolver, kwargs, error, patter
 
 def test_model_without_weights_is_a_type_error():
     from mlsysim_vec.models.types import Workload
+
     with pytest.raises(TypeError, match="neither parameters nor model_size"):
         DM.solve(model=Workload(name="empty"), fleet=C.Research_256)
 
 
 # ---------------------------------------------------------------------------- properties
-configs = st.fixed_dictionaries({
-    "model": st.sampled_from(MODELS),
-    "fleet": st.sampled_from(CLUSTERS),
-    "tp_size": st.sampled_from([1, 2, 4, 8]),
-    "pp_size": st.sampled_from([1, 2, 4]),
-    "ep_size": st.sampled_from([1, 2]),
-    "microbatch_count": st.integers(1, 32),
-    "batch_size": st.integers(1, 4096),
-    "seq_len": st.sampled_from([512, 2048, 8192]),
-    "precision": st.sampled_from(["fp32", "bf16", "fp8", "int8"]),
-    "zero_stage": st.integers(0, 3),
-    "activation_recomputation": st.booleans(),
-    "overlap_comm": st.booleans(),
-    "topology_override": st.sampled_from(["auto", "ring", "tree", "double_binary_tree", "hierarchical"]),
-    "gradient_accumulation_steps": st.integers(1, 4),
-})
+configs = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(MODELS),
+        "fleet": st.sampled_from(CLUSTERS),
+        "tp_size": st.sampled_from([1, 2, 4, 8]),
+        "pp_size": st.sampled_from([1, 2, 4]),
+        "ep_size": st.sampled_from([1, 2]),
+        "microbatch_count": st.integers(1, 32),
+        "batch_size": st.integers(1, 4096),
+        "seq_len": st.sampled_from([512, 2048, 8192]),
+        "precision": st.sampled_from(["fp32", "bf16", "fp8", "int8"]),
+        "zero_stage": st.integers(0, 3),
+        "activation_recomputation": st.booleans(),
+        "overlap_comm": st.booleans(),
+        "topology_override": st.sampled_from(["auto", "ring", "tree", "double_binary_tree", "hierarchical"]),
+        "gradient_accumulation_steps": st.integers(1, 4),
+    }
+)
 
 
 def check_monotone_and_bounded(cfg):
     factors = [1.0, 1.3, 2.0, 5.0]
     r = DM.solve(**cfg, congestion_factor=factors, straggler_factor=factors).dataset
     if not np.isfinite(r.dp_degree.values).all():
-        assert (r.infeasible_reason.values == 2).all()       # not divisible: every dp-dependent output NaN
+        assert (r.infeasible_reason.values == 2).all()  # not divisible: every dp-dependent output NaN
         return
     step = r.step_latency_total.transpose("congestion_factor", "straggler_factor").values
     assert np.all(np.diff(step, axis=0) >= 0) and np.all(np.diff(step, axis=1) >= 0)
@@ -261,13 +397,14 @@ def test_step_never_decreases_with_congestion_or_stragglers_long(cfg):
 
 def check_pipeline_and_memory(cfg):
     base = {k: v for k, v in cfg.items() if k not in ("pp_size", "tp_size", "microbatch_count")}
-    r = DM.solve(**base, pp_size=[1, 2, 4, 8], tp_size=[1, 2, 4, 8], microbatch_count=[1, 4, 16], v_stages=[1, 2],
-                 dp_size=2).dataset
+    r = DM.solve(
+        **base, pp_size=[1, 2, 4, 8], tp_size=[1, 2, 4, 8], microbatch_count=[1, 4, 16], v_stages=[1, 2], dp_size=2
+    ).dataset
     bubble = r.bubble_fraction.transpose("pp_size", "microbatch_count", "v_stages").values
-    assert np.all(np.diff(bubble, axis=0) >= 0)          # more stages: more bubble
-    assert np.all(np.diff(bubble, axis=1) <= 0)          # more microbatches: less bubble
-    assert np.all(np.diff(bubble, axis=2) <= 0)          # interleaving: less bubble
-    memory = r.memory_footprint.transpose("tp_size", ...).values     # NaN where dp·G exceeds the fleet
+    assert np.all(np.diff(bubble, axis=0) >= 0)  # more stages: more bubble
+    assert np.all(np.diff(bubble, axis=1) <= 0)  # more microbatches: less bubble
+    assert np.all(np.diff(bubble, axis=2) <= 0)  # interleaving: less bubble
+    memory = r.memory_footprint.transpose("tp_size", ...).values  # NaN where dp·G exceeds the fleet
     step = np.diff(memory, axis=0)
     assert np.all((step <= 1e-6 * memory[:-1]) | np.isnan(step))  # a fixed dp: more TP never needs more memory
 
@@ -305,11 +442,13 @@ def test_distributed_grid_equals_loop_random_long(cfg, batches):
     check_grid_equals_loop(cfg, batches)
 
 
-reliability_inputs = st.fixed_dictionaries({
-    "fleet": st.sampled_from(CLUSTERS),
-    "checkpoint_time_s": st.floats(0.1, 7200),
-    "avg_recovery_time_s": st.floats(0, 7200),
-})
+reliability_inputs = st.fixed_dictionaries(
+    {
+        "fleet": st.sampled_from(CLUSTERS),
+        "checkpoint_time_s": st.floats(0.1, 7200),
+        "avg_recovery_time_s": st.floats(0, 7200),
+    }
+)
 
 
 def check_reliability(kw):

@@ -36,8 +36,8 @@ def test_collective_kernels_by_hand():
     m, bw, a = 1e9, 100e9, 1e-6
     assert comm.ring_allreduce(m, 8.0, bw, a) == approx(2 * 7 / 8 * 0.01 + 14e-6, rel=1e-15)
     assert comm.ring_allreduce(m, 1.0, bw, a) == 0.0
-    assert comm.tree_allreduce(m, 8.0, bw, a) == approx(6 * (0.01 + 1e-6), rel=1e-15)      # 2⌈log2 8⌉ = 6
-    assert comm.tree_allreduce(m, 5.0, bw, a) == approx(6 * (0.01 + 1e-6), rel=1e-15)      # ⌈log2 5⌉ = 3
+    assert comm.tree_allreduce(m, 8.0, bw, a) == approx(6 * (0.01 + 1e-6), rel=1e-15)  # 2⌈log2 8⌉ = 6
+    assert comm.tree_allreduce(m, 5.0, bw, a) == approx(6 * (0.01 + 1e-6), rel=1e-15)  # ⌈log2 5⌉ = 3
     assert comm.double_binary_tree_allreduce(m, 8.0, bw, a) == approx(1.2 * 6 * 1e-6 + 1.05 * 2 * 7 / 8 * 0.01)
     assert comm.all_to_all(m, 8.0, bw, a) == approx(7 / 8 * 0.01 + 7e-6, rel=1e-15)
     assert comm.all_to_all(m, 1.0, bw, a) == 0.0
@@ -50,10 +50,16 @@ def test_collective_kernels_by_hand():
 def test_hierarchical_degenerates_to_the_rings():
     """One node: the intra-node ring; one rank per node: the inter-node ring."""
     m = np.array([1e6, 3e9])
-    assert np.allclose(comm.hierarchical_allreduce(m, 1.0, 8.0, 450e9, 50e9, 5e-7, 5e-6),
-                       comm.ring_allreduce(m, 8.0, 450e9, 5e-7), rtol=1e-14)
-    assert np.allclose(comm.hierarchical_allreduce(m, 16.0, 1.0, 450e9, 50e9, 5e-7, 5e-6),
-                       comm.ring_allreduce(m, 16.0, 50e9, 5e-6), rtol=1e-14)
+    assert np.allclose(
+        comm.hierarchical_allreduce(m, 1.0, 8.0, 450e9, 50e9, 5e-7, 5e-6),
+        comm.ring_allreduce(m, 8.0, 450e9, 5e-7),
+        rtol=1e-14,
+    )
+    assert np.allclose(
+        comm.hierarchical_allreduce(m, 16.0, 1.0, 450e9, 50e9, 5e-7, 5e-6),
+        comm.ring_allreduce(m, 16.0, 50e9, 5e-6),
+        rtol=1e-14,
+    )
 
 
 def test_pipeline_kernels():
@@ -85,8 +91,7 @@ def test_distributed_reference_example():
     ring over 8 at 450 GB/s = 1.0509 ms, ×4×20 = 84.07 ms. Bubble 3/19: 441.0·3/16 = 82.69 ms.
     Step 786.12 ms; efficiency 0.561; 2048/0.78612 = 2605.2 samples/s; 38.507 GB per GPU.
     """
-    r = DM.solve(model=L.Llama3_70B, fleet=C.Frontier_8K, batch_size=2048, tp_size=8, pp_size=4,
-                 microbatch_count=16)
+    r = DM.solve(model=L.Llama3_70B, fleet=C.Frontier_8K, batch_size=2048, tp_size=8, pp_size=4, microbatch_count=16)
     assert s(r.node_latency) == approx(0.4410008998988877, rel=1e-12)
     assert s(r.node_latency_compute) == approx(141.2e9 * 2048 * 3 * 8 / (494.5e12 * 32), rel=1e-12)
     assert s(r.node_latency_memory) == approx(2.37089552238806e-3, rel=1e-12)
@@ -107,16 +112,22 @@ def test_distributed_reference_example():
 def test_real_mfu_and_tflops_per_gpu():
     """MFU = model FLOPs / (N·peak·T_step) = 3·141.2e9·2048 tokens·2048 samples / (8192·989e12·0.78612 s)
     = 0.2790; TFLOP/s per GPU = MFU·989 = 275.9. Both below the replica's compute-only MFU (0.497)."""
-    r = DM.solve(model=L.Llama3_70B, fleet=C.Frontier_8K, batch_size=2048, tp_size=8, pp_size=4,
-                 microbatch_count=16)
+    r = DM.solve(model=L.Llama3_70B, fleet=C.Frontier_8K, batch_size=2048, tp_size=8, pp_size=4, microbatch_count=16)
     step = s(r.step_latency_total)
     expected = 3 * 141.2e9 * 2048 * 2048 / (8192 * 989e12 * step)
     assert r.mfu == approx(expected, rel=1e-12) and r.mfu == approx(0.27896, rel=1e-4)
     assert s(r.achieved_flops_per_gpu) == approx(expected * 989e12, rel=1e-12)
     assert r.hfu == approx(r.mfu, rel=1e-12) and r.mfu < r.node_mfu
-    rc = DM.solve(model=L.Llama3_70B, fleet=C.Frontier_8K, batch_size=2048, tp_size=8, pp_size=4,
-                  microbatch_count=16, activation_recomputation=True)
-    assert rc.hfu == approx(4 / 3 * rc.mfu, rel=1e-12)     # recomputation: 4 passes executed, 3 counted
+    rc = DM.solve(
+        model=L.Llama3_70B,
+        fleet=C.Frontier_8K,
+        batch_size=2048,
+        tp_size=8,
+        pp_size=4,
+        microbatch_count=16,
+        activation_recomputation=True,
+    )
+    assert rc.hfu == approx(4 / 3 * rc.mfu, rel=1e-12)  # recomputation: 4 passes executed, 3 counted
 
 
 def test_per_gpu_memory_is_the_training_memory_formula():
@@ -125,8 +136,14 @@ def test_per_gpu_memory_is_the_training_memory_formula():
     kw = dict(model=L.Llama3_70B, seq_len=4096, tp_size=4, pp_size=8, zero_stage=1)
     r = DM.solve(fleet=C.Frontier_8K, batch_size=512, microbatch_count=32, precision="bf16", **kw)
     dp = 8192 // 32
-    t = ms.TrainingMemoryModel().solve(hardware=ms.Hardware.Cloud.H100, batch_size=2 * dp, dp_size=dp,
-                                       gradient_accumulation_steps=32 // 8, precision="bf16", **kw)
+    t = ms.TrainingMemoryModel().solve(
+        hardware=ms.Hardware.Cloud.H100,
+        batch_size=2 * dp,
+        dp_size=dp,
+        gradient_accumulation_steps=32 // 8,
+        precision="bf16",
+        **kw,
+    )
     for name in ("weights", "gradients", "optimizer_state", "activations", "communication_buffers"):
         assert s(getattr(r, name)) == approx(s(getattr(t, name)), rel=1e-15), name
     assert s(r.memory_footprint) == approx(s(t.total_memory), rel=1e-15)
@@ -151,11 +168,10 @@ def test_d7_topology_override_selects_the_algorithm():
     reference's automatic choice here, None and "auto" are the automatic choice."""
     kw = dict(model=L.Llama3_8B, fleet=C.Research_256, batch_size=256, tp_size=2)
     m, n, bw, a = 8.03e9, 128, 12.5e9, 50e-6
-    r = DM.solve(**kw, topology_override=["auto", "ring", "tree", "double_binary_tree",
-                                          "hierarchical"])
+    r = DM.solve(**kw, topology_override=["auto", "ring", "tree", "double_binary_tree", "hierarchical"])
     t = r.dataset.dp_communication_latency.values
     assert t[1] == approx(2 * (n - 1) / n * m / bw + 2 * (n - 1) * a, rel=1e-12)
-    assert t[2] == approx(2 * 7 * (m / bw + a), rel=1e-12)                         # ⌈log2 128⌉ = 7
+    assert t[2] == approx(2 * 7 * (m / bw + a), rel=1e-12)  # ⌈log2 128⌉ = 7
     assert t[3] == approx(1.2 * 2 * 7 * a + 1.05 * 2 * (n - 1) / n * m / bw, rel=1e-12)
     assert t[4] == approx(t[0], rel=1e-15) and t[0] == approx(0.3410321666666667, rel=1e-12)
     assert s(DM.solve(**kw, topology_override=None).dp_communication_latency) == t[0]
@@ -166,7 +182,7 @@ def test_d7_topology_override_selects_the_algorithm():
 
 def test_d7_zero3_adds_the_parameter_allgathers():
     """D7: ZeRO-3 moves 1.5× the DP bytes of stages 0–2 (same α terms)."""
-    kw = dict(model=L.Llama3_8B, fleet=C.Research_256, batch_size=256, tp_size=8)   # ring, dp 32 over nodes
+    kw = dict(model=L.Llama3_8B, fleet=C.Research_256, batch_size=256, tp_size=8)  # ring, dp 32 over nodes
     t = DM.solve(**kw, zero_stage=[0, 2, 3]).dataset.dp_communication_latency.values
     m, n = 16.06e9 / 8, 32
     assert t[0] == t[1] == approx(2 * (n - 1) / n * m / 12.5e9 + 2 * (n - 1) * 50e-6, rel=1e-12)
@@ -177,9 +193,10 @@ def test_d7_gradient_accumulation_does_not_divide_dp_communication():
     """D7: the replica computes its whole local batch per step and all-reduces once, so GA leaves
     DP communication and the step unchanged (the reference divided DP time by GA: B11c) and only
     shrinks the activations held at once."""
-    r = DM.solve(model=L.Llama3_8B, fleet=C.Research_256, batch_size=256, tp_size=8,
-                 gradient_accumulation_steps=[1, 4]).dataset
-    assert "gradient_accumulation_steps" not in r.dp_communication_latency.dims       # does not vary with GA
+    r = DM.solve(
+        model=L.Llama3_8B, fleet=C.Research_256, batch_size=256, tp_size=8, gradient_accumulation_steps=[1, 4]
+    ).dataset
+    assert "gradient_accumulation_steps" not in r.dp_communication_latency.dims  # does not vary with GA
     assert r.step_latency_total.values[0] == r.step_latency_total.values[1]
     assert r.activations.values[1] == approx(r.activations.values[0] / 4, rel=1e-12)
 
@@ -195,15 +212,16 @@ def test_d7_moe_dp_bytes_and_ep_alltoall():
     one = 7 / 8 * 33554432 / 50e9 + 7 * 5e-6
     assert one == approx(0.00062220256, rel=1e-12)
     assert s(r.ep_communication_latency) == approx(4 * 32 * one, rel=1e-12)
-    imbalanced = DM.solve(model=L.Mixtral_8x7B, fleet=C.Frontier_8K, batch_size=1024, ep_size=8,
-                          moe_routing_imbalance_factor=1.5)
+    imbalanced = DM.solve(
+        model=L.Mixtral_8x7B, fleet=C.Frontier_8K, batch_size=1024, ep_size=8, moe_routing_imbalance_factor=1.5
+    )
     assert s(imbalanced.ep_communication_latency) == approx(4 * 32 * (7 / 8 * 1.5 * 33554432 / 50e9 + 35e-6))
 
 
 def test_d7_dense_models_keep_dp_bytes_over_tp_pp():
     """D7: EP does not shard a dense model's gradients: DP bytes W/(tp·pp) whatever ep."""
     r = DM.solve(model=L.Llama3_8B, fleet=C.Research_256, batch_size=256, tp_size=4, ep_size=2)
-    n = 32                                                   # G = 8: one DP rank per node
+    n = 32  # G = 8: one DP rank per node
     assert s(r.dp_communication_latency) == approx(2 * (n - 1) / n * 16.06e9 / 4 / 12.5e9 + 2 * (n - 1) * 50e-6)
 
 
@@ -212,7 +230,7 @@ def test_d7_local_batch_rounds_up_and_counts_real_samples():
     3 and drops 4 samples); throughput and MFU count the 100 real samples per step."""
     r = DM.solve(model=L.Llama3_8B, fleet=C.Research_256, batch_size=[96, 100, 128], tp_size=8).dataset
     assert list(r.local_batch_size.values) == [3, 4, 4]
-    assert r.node_latency.values[1] == r.node_latency.values[2]        # 4 samples per replica in both
+    assert r.node_latency.values[1] == r.node_latency.values[2]  # 4 samples per replica in both
     step = r.step_latency_total.values
     assert r.effective_throughput.values[1] == approx(100 / step[1], rel=1e-15)
     assert r.effective_throughput.values[2] == approx(128 / step[2], rel=1e-15)
@@ -231,11 +249,13 @@ def test_d7_degrees_that_do_not_divide_the_fleet_are_infeasible_points():
 
 
 def test_d7_microbatches_beyond_the_local_batch_are_flagged_not_rejected():
-    r = DM.solve(model=L.Llama3_8B, fleet=C.Research_256, batch_size=256, tp_size=8, pp_size=4,
-                 microbatch_count=[1, 8, 16]).dataset                  # dp 8, B_loc 32
+    r = DM.solve(
+        model=L.Llama3_8B, fleet=C.Research_256, batch_size=256, tp_size=8, pp_size=4, microbatch_count=[1, 8, 16]
+    ).dataset  # dp 8, B_loc 32
     assert list(r.microbatches_exceed_local_batch.values) == [False, False, False]
-    r = DM.solve(model=L.Llama3_8B, fleet=C.Research_256, batch_size=64, tp_size=8, pp_size=4,
-                 microbatch_count=[8, 16]).dataset                     # B_loc 8
+    r = DM.solve(
+        model=L.Llama3_8B, fleet=C.Research_256, batch_size=64, tp_size=8, pp_size=4, microbatch_count=[8, 16]
+    ).dataset  # B_loc 8
     assert list(r.microbatches_exceed_local_batch.values) == [False, True]
     assert list(r.feasible.values) == [True, True]
 
@@ -257,7 +277,7 @@ def test_d21_dp_size_selects_a_sub_fleet():
         np.testing.assert_array_equal(whole[name].values, explicit[name].values, err_msg=name)
     curve = DM.solve(**kw, dp_size=[1, 16, 256, 512]).dataset
     assert list(curve.accelerators_used.values[:3]) == [32, 512, 8192] and np.isnan(curve.accelerators_used.values[3])
-    assert list(curve.infeasible_reason.values) == [1, 0, 0, 2]       # 2048 samples on one replica do not fit
+    assert list(curve.infeasible_reason.values) == [1, 0, 0, 2]  # 2048 samples on one replica do not fit
     assert list(curve.local_batch_size.values[:3]) == [2048, 128, 8]
     # one DP rank: no DP communication
     assert curve.dp_communication_latency.values[0] == 0.0
@@ -304,8 +324,8 @@ def test_offload_when_training_does_not_fit():
 # ---------------------------------------------------------------------------- MoERoutingModel
 def test_moe_routing_kernels():
     assert moe.effective_active_experts(8.0, 2.0, 1.25) == 2.5
-    assert moe.effective_active_experts(8.0, 2.0, 10.0) == 8.0        # capped at the expert count
-    assert moe.effective_active_experts(8.0, 0.0, 1.0) == 1.0         # top-k at least 1
+    assert moe.effective_active_experts(8.0, 2.0, 10.0) == 8.0  # capped at the expert count
+    assert moe.effective_active_experts(8.0, 0.0, 1.0) == 1.0  # top-k at least 1
     assert moe.remote_fraction(8.0) == 7 / 8 and moe.remote_fraction(1.0) == 0.0
 
 
@@ -332,13 +352,16 @@ def test_moe_routing_rejects_dense_models():
 
 
 # ---------------------------------------------------------------------------- TopologyModel
-@pytest.mark.parametrize("name, eff, bisection, fraction, hops", [
-    ("fat_tree", 50.0, 1600.0, 1.0, 4.0),
-    ("dragonfly", 42.5, 1360.0, 0.85, 3.0),
-    ("torus_3d", 25.0, 800.0, 0.5, 3.0),
-    ("ring", 1.5625, 50.0, 0.03125, 16.0),
-    ("fat-tree", 50.0, 1600.0, 1.0, 4.0),
-])
+@pytest.mark.parametrize(
+    "name, eff, bisection, fraction, hops",
+    [
+        ("fat_tree", 50.0, 1600.0, 1.0, 4.0),
+        ("dragonfly", 42.5, 1360.0, 0.85, 3.0),
+        ("torus_3d", 25.0, 800.0, 0.5, 3.0),
+        ("ring", 1.5625, 50.0, 0.03125, 16.0),
+        ("fat-tree", 50.0, 1600.0, 1.0, 4.0),
+    ],
+)
 def test_topology_reference_table(name, eff, bisection, fraction, hops):
     """Part 2 §6, IB NDR (50 GB/s), 64 nodes."""
     r = ms.TopologyModel().solve(fabric=F.InfiniBand_NDR, topology=name, num_nodes=64)
@@ -388,7 +411,7 @@ def test_d11_network_roofline_real_step():
     assert r.bottleneck == "Compute" and s(r.throughput) == approx(8192 / s(r.latency), rel=1e-15)
     m = nr.solve(model=L.Mixtral_8x7B, fleet=C.Research_256)
     assert s(m.latency_compute) == approx(6 * 12.9e9 / (256 * 989e12 * 0.5), rel=1e-12)
-    assert s(m.sync_bytes) == approx(2 * 46.7e9 * 2, rel=1e-15)                       # gradients of every parameter
+    assert s(m.sync_bytes) == approx(2 * 46.7e9 * 2, rel=1e-15)  # gradients of every parameter
     upper, lower = (nr.solve(model=L.Llama3_8B, fleet=C.Research_256, precision=p) for p in ("FP8", "fp8"))
     fp8 = ms.Hardware.Cloud.H100.si["flops_fp8"]
     assert s(upper.peak_flops_actual) == s(lower.peak_flops_actual) == approx(256 * fp8 * 0.5, rel=1e-12)
@@ -410,11 +433,14 @@ def test_reliability_kernels():
     assert reliability.goodput(60.0, 600.0, 300.0, 100.0) == 0.0
 
 
-@pytest.mark.parametrize("cluster, mtbf_h, tau, ref_goodput", [
-    ("Research_256", 146.484375, 7954.95129, 0.9918886387784547),
-    ("Frontier_8K", 4.578, 1406.0, 0.9391),
-    ("Mega_100K", 0.375, 402.492236, 0.6287065792777918),
-])
+@pytest.mark.parametrize(
+    "cluster, mtbf_h, tau, ref_goodput",
+    [
+        ("Research_256", 146.484375, 7954.95129, 0.9918886387784547),
+        ("Frontier_8K", 4.578, 1406.0, 0.9391),
+        ("Mega_100K", 0.375, 402.492236, 0.6287065792777918),
+    ],
+)
 def test_reliability_reference_examples(cluster, mtbf_h, tau, ref_goodput):
     """Spec §8.3 (720 h job): fleet MTBF 4,687.5 h / nodes, τ* = sqrt(2·60 s·MTBF). D6: goodput
     subtracts the rework τ/(2·MTBF) the reference left out: goodput = reference − τ/(2·MTBF)."""

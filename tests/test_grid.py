@@ -26,8 +26,9 @@ def latency_s(result):
 
 
 def test_dimension_order_follows_keywords():
-    r = SNM.solve(model=[RESNET, LLAMA8B], hardware=ms.Hardware.Cloud, batch_size=[1, 8, 64, 512],
-                  precision=["fp16", "fp8"])
+    r = SNM.solve(
+        model=[RESNET, LLAMA8B], hardware=ms.Hardware.Cloud, batch_size=[1, 8, 64, 512], precision=["fp16", "fp8"]
+    )
     assert r.dims == ("model", "hardware", "batch_size", "precision")
     assert r.latency.dims == ("model", "hardware", "batch_size", "precision")
     assert r.latency.shape == (2, len(ms.Hardware.Cloud), 4, 2)
@@ -46,19 +47,22 @@ def test_positional_arguments_like_the_reference():
         SNM.solve(RESNET, model=RESNET, hardware=A100)
 
 
-@pytest.mark.parametrize("value, dims", [
-    (8, ()),
-    (np.int64(8), ()),
-    (8.0, ()),
-    (8 * ureg.count, ()),
-    ([8], ("batch_size",)),
-    ((8,), ("batch_size",)),
-    (np.array([8]), ("batch_size",)),
-    ([8 * ureg.count], ("batch_size",)),
-    (np.array([8]) * ureg.count, ("batch_size",)),
-    (xr.DataArray([8], dims="b"), ("b",)),
-    (xr.DataArray([8], dims="b", attrs={"units": "count"}), ("b",)),
-])
+@pytest.mark.parametrize(
+    "value, dims",
+    [
+        (8, ()),
+        (np.int64(8), ()),
+        (8.0, ()),
+        (8 * ureg.count, ()),
+        ([8], ("batch_size",)),
+        ((8,), ("batch_size",)),
+        (np.array([8]), ("batch_size",)),
+        ([8 * ureg.count], ("batch_size",)),
+        (np.array([8]) * ureg.count, ("batch_size",)),
+        (xr.DataArray([8], dims="b"), ("b",)),
+        (xr.DataArray([8], dims="b", attrs={"units": "count"}), ("b",)),
+    ],
+)
 def test_input_type_matrix(value, dims):
     """Every form of the same value gives the same number; sequences add a dimension."""
     expected = latency_s(SNM.solve(model=LLAMA8B, hardware=H100, batch_size=8))
@@ -69,11 +73,13 @@ def test_input_type_matrix(value, dims):
 
 
 def test_quantified_dataarray_and_unit_conversion():
-    seq = xr.DataArray(ureg.Quantity(np.array([1, 2]), "Ktoken"), dims="context")     # a quantified DataArray
+    seq = xr.DataArray(ureg.Quantity(np.array([1, 2]), "Ktoken"), dims="context")  # a quantified DataArray
     m = ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=8, seq_len=seq)
     direct = ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=8, seq_len=[1000, 2000])
     np.testing.assert_array_equal(m.total_memory.pint.magnitude, direct.total_memory.pint.magnitude)
-    with pytest.raises(TypeError, match=r"batch_size=.*has units of s .*expected a quantity convertible to a dimensionless"):
+    with pytest.raises(
+        TypeError, match=r"batch_size=.*has units of s .*expected a quantity convertible to a dimensionless"
+    ):
         SNM.solve(model=LLAMA8B, hardware=H100, batch_size=8 * ureg.s)
 
 
@@ -107,24 +113,39 @@ def test_registry_family_and_whole_registry_are_dimensions():
     assert r.latency.shape == (len(ms.Models.Vision), len(ms.Hardware))
 
 
-@pytest.mark.parametrize("kwargs, error, pattern", [
-    (dict(batch_size=0), ValueError, r"batch_size=0 is not allowed; batch_size must be a whole number >= 1"),
-    (dict(batch_size=[1, 2.5]), ValueError, r"batch_size=2.5 is not allowed \(1 of 2 values rejected\)"),
-    (dict(batch_size=-3), ValueError, r"batch_size=-3"),
-    (dict(efficiency=1.5), ValueError, r"efficiency=1.5 is not allowed; efficiency must be a number >= 1e-09 and <= 1"),
-    (dict(efficiency=0), ValueError, r"efficiency=0 is not allowed"),
-    (dict(precision="fp12"), ValueError, r"precision='fp12' is not allowed; precision must be one of 'fp32'"),
-    (dict(precision=["fp16", "banana"]), ValueError, r"precision='banana'"),
-    (dict(is_training="yes"), ValueError, r"is_training='yes' is not allowed; is_training must be True or False"),
-    (dict(zero_stage=5), ValueError, r"zero_stage=5"),
-    (dict(batch_size="eight"), TypeError, r"batch_size='eight' is not numeric"),
-    (dict(batch_size=[]), ValueError, r"batch_size: an empty sequence"),
-    (dict(batch_size=np.ones((2, 2))), TypeError, r"batch_size: a 2-d array has no dimension names"),
-    (dict(hardware="H100"), TypeError, r"hardware='H100' is a str; hardware must be a HardwareNode record"),
-    (dict(model=H100), TypeError, r"model=HardwareNode\('NVIDIA H100'\) is a HardwareNode; model must be a Workload"),
-    (dict(hardware=[H100, H100]), ValueError, r"hardware: record names must be unique along a dimension"),
-    (dict(bacth_size=8), TypeError, r"unexpected keyword argument 'bacth_size'; accepted: model, hardware, batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (dict(batch_size=0), ValueError, r"batch_size=0 is not allowed; batch_size must be a whole number >= 1"),
+        (dict(batch_size=[1, 2.5]), ValueError, r"batch_size=2.5 is not allowed \(1 of 2 values rejected\)"),
+        (dict(batch_size=-3), ValueError, r"batch_size=-3"),
+        (
+            dict(efficiency=1.5),
+            ValueError,
+            r"efficiency=1.5 is not allowed; efficiency must be a number >= 1e-09 and <= 1",
+        ),
+        (dict(efficiency=0), ValueError, r"efficiency=0 is not allowed"),
+        (dict(precision="fp12"), ValueError, r"precision='fp12' is not allowed; precision must be one of 'fp32'"),
+        (dict(precision=["fp16", "banana"]), ValueError, r"precision='banana'"),
+        (dict(is_training="yes"), ValueError, r"is_training='yes' is not allowed; is_training must be True or False"),
+        (dict(zero_stage=5), ValueError, r"zero_stage=5"),
+        (dict(batch_size="eight"), TypeError, r"batch_size='eight' is not numeric"),
+        (dict(batch_size=[]), ValueError, r"batch_size: an empty sequence"),
+        (dict(batch_size=np.ones((2, 2))), TypeError, r"batch_size: a 2-d array has no dimension names"),
+        (dict(hardware="H100"), TypeError, r"hardware='H100' is a str; hardware must be a HardwareNode record"),
+        (
+            dict(model=H100),
+            TypeError,
+            r"model=HardwareNode\('NVIDIA H100'\) is a HardwareNode; model must be a Workload",
+        ),
+        (dict(hardware=[H100, H100]), ValueError, r"hardware: record names must be unique along a dimension"),
+        (
+            dict(bacth_size=8),
+            TypeError,
+            r"unexpected keyword argument 'bacth_size'; accepted: model, hardware, batch_size",
+        ),
+    ],
+)
 def test_bad_arguments_raise_naming_the_argument(kwargs, error, pattern):
     base = dict(model=LLAMA8B, hardware=H100)
     with pytest.raises(error, match=pattern):
@@ -160,6 +181,10 @@ def test_grid_equals_loop_of_scalar_calls():
                         point = ds.sel(model=m.name, hardware=h.name, batch_size=b, precision=p, is_training=t)
                         for name in ("latency", "energy", "memory_footprint", "mfu", "throughput"):
                             assert float(point[name]) == pytest.approx(
-                                float(one.dataset[name]), rel=1e-15, nan_ok=True), (m, h, b, p, t, name)
-                        assert str(getattr(one, "bottleneck")) == str(r.bottleneck.sel(
-                            model=m.name, hardware=h.name, batch_size=b, precision=p, is_training=t).item())
+                                float(one.dataset[name]), rel=1e-15, nan_ok=True
+                            ), (m, h, b, p, t, name)
+                        assert str(one.bottleneck) == str(
+                            r.bottleneck.sel(
+                                model=m.name, hardware=h.name, batch_size=b, precision=p, is_training=t
+                            ).item()
+                        )

@@ -21,6 +21,7 @@ def approx(x, rel=1e-12):
 
 # ---- SingleNodeModel ----------------------------------------------------------------------
 
+
 def test_resnet50_a100_batch1_by_hand():
     """ResNet-50 (8.2 GFLOP, 25.557 M params) on A100 (312 TFLOP/s fp16, 2039 GB/s, dispatch
     0.015 ms), batch 1, fp16, η = 0.5 (reference spec §12.2 hand check):
@@ -89,16 +90,24 @@ def test_memory_and_compute_bound_regimes():
 
 # ---- deviations ---------------------------------------------------------------------------
 
+
 def test_d3_training_counts_tokens():
     """D3: a Transformer training sample is seq_len tokens: ops = 3·2·P·S·B (inference_flops is
     per token, 2P = 16.06 GFLOP for Llama-3.1-8B), MFU = that / (T·F)."""
-    p = ms.SingleNodeModel().solve(model=LLAMA8B, hardware=ms.Hardware.Cloud.B200, batch_size=1,
-                                   is_training=True, seq_len=2048)
+    p = ms.SingleNodeModel().solve(
+        model=LLAMA8B, hardware=ms.Hardware.Cloud.B200, batch_size=1, is_training=True, seq_len=2048
+    )
     ops = 3 * 16.06e9 * 2048
     assert p.latency_compute.to("s").m == approx(ops / (2250e12 * 0.5))
     assert p.mfu == approx(ops / p.latency.to("s").m / 2250e12)
-    rec = ms.SingleNodeModel().solve(model=LLAMA8B, hardware=ms.Hardware.Cloud.B200, batch_size=1,
-                                     is_training=True, seq_len=2048, activation_recomputation=True)
+    rec = ms.SingleNodeModel().solve(
+        model=LLAMA8B,
+        hardware=ms.Hardware.Cloud.B200,
+        batch_size=1,
+        is_training=True,
+        seq_len=2048,
+        activation_recomputation=True,
+    )
     assert rec.latency_compute.to("s").m == approx(4 / 3 * ops / (2250e12 * 0.5))
     assert rec.hfu == approx(4 / 3 * rec.mfu)
 
@@ -108,10 +117,25 @@ def test_d3_training_memory_is_training_memory_model():
     activations stored in full ('none') or recomputed ('full'), ZeRO over dp_size, this
     device's batch) — one training-memory formula in the library."""
     for recompute, strategy in ((False, "none"), (True, "full")):
-        p = ms.SingleNodeModel().solve(model=LLAMA8B, hardware=H100, batch_size=2, is_training=True, seq_len=1024,
-                                       zero_stage=2, dp_size=8, activation_recomputation=recompute)
-        m = ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=16, seq_len=1024, zero_stage=2,
-                                           dp_size=8, activation_checkpointing=strategy)
+        p = ms.SingleNodeModel().solve(
+            model=LLAMA8B,
+            hardware=H100,
+            batch_size=2,
+            is_training=True,
+            seq_len=1024,
+            zero_stage=2,
+            dp_size=8,
+            activation_recomputation=recompute,
+        )
+        m = ms.TrainingMemoryModel().solve(
+            model=LLAMA8B,
+            hardware=H100,
+            batch_size=16,
+            seq_len=1024,
+            zero_stage=2,
+            dp_size=8,
+            activation_checkpointing=strategy,
+        )
         assert p.memory_footprint.to("byte").m == approx(m.total_memory.to("byte").m)
         assert p.feasible == m.feasible
 
@@ -135,8 +159,11 @@ def test_d4_activation_traffic_ratio_is_a_parameter():
 def test_d15_precisions():
     """D15: eight precisions, case-insensitive; fp4 is 0.5 B; a precision the hardware has no
     peak for falls back to the headline peak and says so."""
-    r = ms.SingleNodeModel().solve(model=LLAMA8B, hardware=ms.Hardware.Cloud.B200,
-                                   precision=["FP32", "tf32", "BF16", "fp16", "fp8", "int8", "int4", "fp4"])
+    r = ms.SingleNodeModel().solve(
+        model=LLAMA8B,
+        hardware=ms.Hardware.Cloud.B200,
+        precision=["FP32", "tf32", "BF16", "fp16", "fp8", "int8", "int4", "fp4"],
+    )
     assert list(r.dims) == ["precision"]
     assert list(r.dataset.precision.values) == ["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
     w = r.memory_footprint.pint.to("byte").pint.magnitude
@@ -165,28 +192,49 @@ def test_d16_registry_fixes():
     assert ms.Models.Language.Llama2_70B.kv_heads == 8
     gb = ms.Hardware.Cloud.GB200_NVL72.compute.precision_flops
     assert gb["fp16"] == gb["bf16"] == 162000 * ureg("TFLOP/s") and gb["fp8"] == 324000 * ureg("TFLOP/s")
-    assert ms.Hardware.Cloud.H100.memory.capacity == 80 * ureg.GiB      # GiB stays GiB (B25 documented)
+    assert ms.Hardware.Cloud.H100.memory.capacity == 80 * ureg.GiB  # GiB stays GiB (B25 documented)
 
 
 # ---- TrainingMemoryModel -------------------------------------------------------------------
 
-@pytest.mark.parametrize("zero, ckpt, total_gb", [
-    (0, "none", 159.885), (0, "selective", 138.410), (0, "full", 129.820),
-    (1, "none", 75.570), (1, "selective", 54.095), (1, "full", 45.505),
-    (2, "none", 60.815), (2, "selective", 39.340), (2, "full", 30.750),
-    (3, "none", 46.762), (3, "selective", 25.287), (3, "full", 16.697)])
+
+@pytest.mark.parametrize(
+    "zero, ckpt, total_gb",
+    [
+        (0, "none", 159.885),
+        (0, "selective", 138.410),
+        (0, "full", 129.820),
+        (1, "none", 75.570),
+        (1, "selective", 54.095),
+        (1, "full", 45.505),
+        (2, "none", 60.815),
+        (2, "selective", 39.340),
+        (2, "full", 30.750),
+        (3, "none", 46.762),
+        (3, "selective", 25.287),
+        (3, "full", 16.697),
+    ],
+)
 def test_training_memory_zero_checkpointing_table(zero, ckpt, total_gb):
     """Reference spec §4.5 table: Llama-3.1-8B/H100, global batch 8, seq 2048, dp 8."""
-    m = ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=8, seq_len=2048,
-                                       zero_stage=zero, dp_size=8, activation_checkpointing=ckpt)
+    m = ms.TrainingMemoryModel().solve(
+        model=LLAMA8B,
+        hardware=H100,
+        batch_size=8,
+        seq_len=2048,
+        zero_stage=zero,
+        dp_size=8,
+        activation_checkpointing=ckpt,
+    )
     assert m.total_memory.to("GB").m == pytest.approx(total_gb, abs=5e-4)
 
 
 def test_training_memory_by_hand():
     """ZeRO-2, dp 8 (spec §12.4): micro = ⌈8/8⌉ = 1; act = 34·2048·1·4096·32 B = 9.127 GB;
     opt = 8.03e9·12/8 = 12.045 GB; grads = 16.06/8 GB; buffers = 5 % of grads."""
-    m = ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=8, seq_len=2048,
-                                       zero_stage=2, dp_size=8)
+    m = ms.TrainingMemoryModel().solve(
+        model=LLAMA8B, hardware=H100, batch_size=8, seq_len=2048, zero_stage=2, dp_size=8
+    )
     assert m.activations.to("byte").m == approx(34 * 2048 * 4096 * 32)
     assert m.optimizer_state.to("byte").m == approx(8.03e9 * 12 / 8)
     assert m.gradients.to("byte").m == approx(16.06e9 / 8)
@@ -213,7 +261,9 @@ def test_training_memory_parallel_terms():
 
 
 def test_training_memory_rejects_cnn_and_bad_choices():
-    with pytest.raises(TypeError, match="model=CNNWorkload\\('ResNet-50'\\) is a CNNWorkload; model must be a TransformerWorkload"):
+    with pytest.raises(
+        TypeError, match="model=CNNWorkload\\('ResNet-50'\\) is a CNNWorkload; model must be a TransformerWorkload"
+    ):
         ms.TrainingMemoryModel().solve(model=ms.Models.ResNet50, hardware=H100, batch_size=8)
     with pytest.raises(ValueError, match="optimizer='lion'.*'adam', 'adamw', 'sgd', 'none'"):
         ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=8, optimizer="lion")
@@ -222,20 +272,33 @@ def test_training_memory_rejects_cnn_and_bad_choices():
     with pytest.raises(TypeError, match="missing required argument 'batch_size'"):
         ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100)
     with pytest.raises(ValueError, match="needs the number of attention heads"):
-        ms.TrainingMemoryModel().solve(model=ms.Models.StateSpace.Mamba_130M, hardware=H100, batch_size=1,
-                                       activation_checkpointing="none")
+        ms.TrainingMemoryModel().solve(
+            model=ms.Models.StateSpace.Mamba_130M, hardware=H100, batch_size=1, activation_checkpointing="none"
+        )
 
 
 # ---- EfficiencyModel -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, flash, eta, mfu", [
-    ("ffn", False, 0.5, 0.5), ("attention", True, 0.5, 0.75), ("attention", False, 0.5, 0.30),
-    ("conv", False, 0.5, 0.40), ("other", False, 0.5, 0.30), ("attention", True, 0.6, 0.85),
-    ("ffn", False, 0.6, 0.60), ("conv", False, 0.6, 0.48), ("attention", False, 0.6, 0.36)])
+
+@pytest.mark.parametrize(
+    "kind, flash, eta, mfu",
+    [
+        ("ffn", False, 0.5, 0.5),
+        ("attention", True, 0.5, 0.75),
+        ("attention", False, 0.5, 0.30),
+        ("conv", False, 0.5, 0.40),
+        ("other", False, 0.5, 0.30),
+        ("attention", True, 0.6, 0.85),
+        ("ffn", False, 0.6, 0.60),
+        ("conv", False, 0.6, 0.48),
+        ("attention", False, 0.6, 0.36),
+    ],
+)
 def test_efficiency_values(kind, flash, eta, mfu):
     """Part 2 §2: values at η = 0.5 and 0.6 (caps 0.85, 0.60, 0.55)."""
-    r = ms.EfficiencyModel().solve(model=LLAMA8B, hardware=H100, workload_type=kind, use_flash_attention=flash,
-                                   efficiency=eta)
+    r = ms.EfficiencyModel().solve(
+        model=LLAMA8B, hardware=H100, workload_type=kind, use_flash_attention=flash, efficiency=eta
+    )
     assert r.mfu == approx(mfu)
     assert r.achievable_flops.to("TFLOP/s").m == approx(989 * mfu)
     occupancy = 1 - min(1.1 * eta, 1)
@@ -258,14 +321,25 @@ def test_v1_tensor_parallel_activations_without_sequence_parallelism():
     are replicated); with it, everything is divided by t (eq. 6). Llama-3.1-8B, micro 1,
     s 2048, h 4096, a 32, 32 layers, t 8."""
     s, h, a, layers, t = 2048, 4096, 32, 32, 8
-    r = ms.TrainingMemoryModel().solve(model=LLAMA8B, hardware=H100, batch_size=1, seq_len=s, tp_size=t,
-                                       sequence_parallel=[False, True], activation_checkpointing=["none", "selective", "full"])
-    act = r.activations.pint.to("byte").pint.magnitude       # dims (sequence_parallel, activation_checkpointing)
+    r = ms.TrainingMemoryModel().solve(
+        model=LLAMA8B,
+        hardware=H100,
+        batch_size=1,
+        seq_len=s,
+        tp_size=t,
+        sequence_parallel=[False, True],
+        activation_checkpointing=["none", "selective", "full"],
+    )
+    act = r.activations.pint.to("byte").pint.magnitude  # dims (sequence_parallel, activation_checkpointing)
     sbh = s * h
-    np.testing.assert_allclose(act[0], [layers * sbh * (10 + 24 / t + 5 * a * s / (h * t)),
-                                        layers * sbh * (10 + 24 / t), layers * 2 * sbh], rtol=1e-12)
-    np.testing.assert_allclose(act[1], [layers * sbh * (34 + 5 * a * s / h) / t, layers * sbh * 34 / t,
-                                        layers * 2 * sbh / t], rtol=1e-12)
+    np.testing.assert_allclose(
+        act[0],
+        [layers * sbh * (10 + 24 / t + 5 * a * s / (h * t)), layers * sbh * (10 + 24 / t), layers * 2 * sbh],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        act[1], [layers * sbh * (34 + 5 * a * s / h) / t, layers * sbh * 34 / t, layers * 2 * sbh / t], rtol=1e-12
+    )
 
 
 def test_v1_interleaved_schedule_and_gradient_precision():

@@ -38,12 +38,14 @@ def si(value, unit):
 
 
 def fleet(name, hardware, per_node=8, count=1, **placement):
-    node = ms.Node(name=f"{name} node", accelerator=hardware, accelerators_per_node=per_node,
-                   intra_node_bw=450 * ureg("GB/s"))
+    node = ms.Node(
+        name=f"{name} node", accelerator=hardware, accelerators_per_node=per_node, intra_node_bw=450 * ureg("GB/s")
+    )
     return ms.Fleet(name=name, node=node, count=count, fabric=ms.Systems.Fabrics.InfiniBand_NDR, **placement)
 
 
 # ---- tier 1: values -----------------------------------------------------------------------
+
 
 def test_research_256_thirty_days_by_hand():
     """Research_256 (256 H100, 700 W, 25,000 USD), 30 days, mfu 1, no placement (spec §8.2):
@@ -85,8 +87,7 @@ def test_sustainability_grid_as_datacenter_with_embodied_carbon():
     """A GridProfile passed as ``datacenter`` (reference usage): Frontier_8K on Poland (820 g,
     PUE 1.58, WUE 1.8), mfu 0.4, 150 kg per device: P = 700·0.58 = 406 W; E_IT = 406·8192·720 h
     = 2,394,685.44 kWh; carbon = E·1.58·0.82 + 150·8192 = 4,331,354.456 kg (0.1.1 §11)."""
-    r = SUS.solve(fleet=C.Frontier_8K, duration_days=30, datacenter=G.Poland, mfu=0.4,
-                  embodied_carbon_per_device=150)
+    r = SUS.solve(fleet=C.Frontier_8K, duration_days=30, datacenter=G.Poland, mfu=0.4, embodied_carbon_per_device=150)
     it = 406 * 8192 * 720 / 1000
     assert si(r.it_energy, "kWh") == approx(it)
     assert si(r.embodied_carbon, "kg") == approx(150 * 8192)
@@ -106,8 +107,9 @@ def test_datacenter_uses_its_grid_and_pue():
 
 def test_missing_unit_cost_and_tdp():
     """No unit cost → CapEx 0 (reference 0.3.0); no TDP → 700 W (the H100's, as the reference)."""
-    bare = ms.HardwareNode(name="bare", compute=ms.ComputeCore(peak_flops=100),
-                           memory=ms.MemoryHierarchy(capacity=16, bandwidth=500))
+    bare = ms.HardwareNode(
+        name="bare", compute=ms.ComputeCore(peak_flops=100), memory=ms.MemoryHierarchy(capacity=16, bandwidth=500)
+    )
     r = ECO.solve(fleet=fleet("bare fleet", bare, per_node=4, count=2), duration_days=10)
     assert si(r.capex, "USD") == 0.0 and si(r.opex_maintenance, "USD") == 0.0
     assert si(r.it_energy, "kWh") == approx(700 * 8 * 240 / 1000)
@@ -176,8 +178,8 @@ def test_d13_price_chain():
     assert price(grid=cheap_grid) == approx(0.05)
     assert price(grid=cheap_grid, kwh_price=0.2) == approx(0.2)
     assert price(datacenter=dc_priced, grid=cheap_grid) == approx(0.07)
-    assert price(datacenter=dc_on_cheap, grid=dear_grid) == approx(0.05)      # its grid's price
-    assert price(datacenter=G.Quebec, grid=dear_grid) == approx(0.30)          # no price on Quebec
+    assert price(datacenter=dc_on_cheap, grid=dear_grid) == approx(0.05)  # its grid's price
+    assert price(datacenter=G.Quebec, grid=dear_grid) == approx(0.30)  # no price on Quebec
     placed = fleet("placed", ms.Hardware.Cloud.H100, region=dear_grid)
     assert si(ECO.solve(fleet=placed, duration_days=1).electricity_price, "USD/kWh") == approx(0.30)
     assert si(ECO.solve(fleet=placed, duration_days=1, grid=cheap_grid).electricity_price, "USD/kWh") == approx(0.05)
@@ -189,17 +191,23 @@ def test_d13_price_chain():
     assert list(si(swept.electricity_price, "USD/kWh")) == [approx(0.2), approx(0.05)]
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    (dict(duration_days=-5), r"duration_days=-5 is not allowed; duration_days must be a number \[day\] >= 0"),
-    (dict(duration_days=[30, -1]), r"duration_days=-1 is not allowed \(1 of 2 values rejected\)"),
-    (dict(amortization_years=0), r"amortization_years=0 is not allowed; amortization_years must be a number "
-                                 r"\[year\] > 0"),
-    (dict(amortization_years=-3), r"amortization_years=-3"),
-    (dict(mfu=1.5), r"mfu=1.5 is not allowed; mfu must be a number >= 0 and <= 1"),
-    (dict(kwh_price=-0.1), r"kwh_price=-0.1 is not allowed"),
-    (dict(infrastructure_multiplier=-1), r"infrastructure_multiplier=-1 is not allowed"),
-    (dict(embodied_carbon_per_device=-1), r"embodied_carbon_per_device=-1 is not allowed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (dict(duration_days=-5), r"duration_days=-5 is not allowed; duration_days must be a number \[day\] >= 0"),
+        (dict(duration_days=[30, -1]), r"duration_days=-1 is not allowed \(1 of 2 values rejected\)"),
+        (
+            dict(amortization_years=0),
+            r"amortization_years=0 is not allowed; amortization_years must be a number "
+            r"\[year\] > 0",
+        ),
+        (dict(amortization_years=-3), r"amortization_years=-3"),
+        (dict(mfu=1.5), r"mfu=1.5 is not allowed; mfu must be a number >= 0 and <= 1"),
+        (dict(kwh_price=-0.1), r"kwh_price=-0.1 is not allowed"),
+        (dict(infrastructure_multiplier=-1), r"infrastructure_multiplier=-1 is not allowed"),
+        (dict(embodied_carbon_per_device=-1), r"embodied_carbon_per_device=-1 is not allowed"),
+    ],
+)
 def test_d14_validation(kwargs, pattern):
     """D14 (B14, B15): negative durations, amortization_years <= 0 and the other out-of-range
     arguments raise ValueError naming the argument (the reference returned negative energy or
@@ -208,14 +216,21 @@ def test_d14_validation(kwargs, pattern):
         ECO.solve(**({"fleet": C.Research_256, "duration_days": 30} | kwargs))
 
 
-@pytest.mark.parametrize("kwargs, error, pattern", [
-    (dict(fleet=ms.Hardware.Cloud.H100), TypeError, r"fleet=HardwareNode\('NVIDIA H100'\) is a HardwareNode; "
-                                                    r"fleet must be a Fleet record"),
-    (dict(grid=D.Quebec_Hydro), TypeError, r"grid=Datacenter\('Quebec Hydro Campus'\) is a Datacenter"),
-    (dict(datacenter="Quebec"), TypeError, r"datacenter='Quebec' is a str"),
-    (dict(kwh_price=[]), ValueError, r"kwh_price: an empty sequence"),
-    (dict(duration=30), TypeError, r"unexpected keyword argument 'duration'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (
+            dict(fleet=ms.Hardware.Cloud.H100),
+            TypeError,
+            r"fleet=HardwareNode\('NVIDIA H100'\) is a HardwareNode; "
+            r"fleet must be a Fleet record",
+        ),
+        (dict(grid=D.Quebec_Hydro), TypeError, r"grid=Datacenter\('Quebec Hydro Campus'\) is a Datacenter"),
+        (dict(datacenter="Quebec"), TypeError, r"datacenter='Quebec' is a str"),
+        (dict(kwh_price=[]), ValueError, r"kwh_price: an empty sequence"),
+        (dict(duration=30), TypeError, r"unexpected keyword argument 'duration'"),
+    ],
+)
 def test_bad_arguments(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         ECO.solve(**({"fleet": C.Research_256, "duration_days": 30} | kwargs))
@@ -235,7 +250,7 @@ def test_responsible_engineering_examples():
     assert r.additional_data_requirement == approx(100.0) and r.fairness_data_ratio == approx(100.0)
     r = RESP.solve(Q_(30, "day"), epsilon=8, min_subgroup_prevalence=0.05)
     assert si(r.effective_training_time, "day") == approx(37.5) and r.additional_data_requirement == approx(20.0)
-    assert si(RESP.solve(100).effective_training_time, "hour") == approx(300.0)   # plain numbers are hours
+    assert si(RESP.solve(100).effective_training_time, "hour") == approx(300.0)  # plain numbers are hours
 
 
 def test_responsible_engineering_floors_and_validation():
@@ -244,10 +259,14 @@ def test_responsible_engineering_floors_and_validation():
     floored ε = 0 to a 201× slowdown and turned p = 2 into a factor 0.5)."""
     assert RESP.solve(1, epsilon=0.001).dp_slowdown_factor == approx(201.0)
     assert RESP.solve(1, min_subgroup_prevalence=1e-9).additional_data_requirement == approx(1e6)
-    for kwargs, name in ((dict(epsilon=0), "epsilon"), (dict(epsilon=-1), "epsilon"),
-                         (dict(min_subgroup_prevalence=2), "min_subgroup_prevalence"),
-                         (dict(min_subgroup_prevalence=0), "min_subgroup_prevalence"),
-                         (dict(delta=1.5), "delta"), (dict(base_training_time=-1), "base_training_time")):
+    for kwargs, name in (
+        (dict(epsilon=0), "epsilon"),
+        (dict(epsilon=-1), "epsilon"),
+        (dict(min_subgroup_prevalence=2), "min_subgroup_prevalence"),
+        (dict(min_subgroup_prevalence=0), "min_subgroup_prevalence"),
+        (dict(delta=1.5), "delta"),
+        (dict(base_training_time=-1), "base_training_time"),
+    ):
         with pytest.raises(ValueError, match=f"{name}="):
             RESP.solve(**({"base_training_time": 10} | kwargs))
     with pytest.raises(TypeError, match="base_training_time=.*expected a quantity convertible to hour"):
@@ -256,6 +275,7 @@ def test_responsible_engineering_floors_and_validation():
 
 # ---- tier 2: the grid contract -------------------------------------------------------------
 
+
 def test_every_region_in_one_call():
     """Sweeping ``grid`` over every built-in region: one dimension, region names follow it."""
     r = ECO.solve(fleet=C.Research_256, duration_days=30, grid=G)
@@ -263,11 +283,23 @@ def test_every_region_in_one_call():
     assert list(r.region_name.values) == [g.name for g in G]
     carbon = si(r.carbon_footprint, "kg")
     assert G.list()[int(np.argmin(carbon))].name == "Norway (Hydro)"
-    assert r.pue.dims == ("grid",) and r.capex.dims == ()        # CapEx does not depend on the region
+    assert r.pue.dims == ("grid",) and r.capex.dims == ()  # CapEx does not depend on the region
 
 
-ECO_OUTPUTS = ("capex", "opex_energy", "opex_maintenance", "total_opex", "tco", "electricity_price", "it_energy",
-               "total_energy", "carbon_footprint", "embodied_carbon", "water_usage", "pue")
+ECO_OUTPUTS = (
+    "capex",
+    "opex_energy",
+    "opex_maintenance",
+    "total_opex",
+    "tco",
+    "electricity_price",
+    "it_energy",
+    "total_energy",
+    "carbon_footprint",
+    "embodied_carbon",
+    "water_usage",
+    "pue",
+)
 
 
 def check_grid_equals_loop(solver, axes: dict, fixed: dict, outputs):
@@ -284,24 +316,43 @@ def check_grid_equals_loop(solver, axes: dict, fixed: dict, outputs):
 
 
 def test_economics_grid_equals_loop():
-    axes = {"fleet": [C.Research_256, C.Lab_64_A100, C.Training_1K_B200], "duration_days": [0, 30, 1095],
-            "grid": [G.Quebec, G.Poland], "mfu": [0.0, 0.45]}
+    axes = {
+        "fleet": [C.Research_256, C.Lab_64_A100, C.Training_1K_B200],
+        "duration_days": [0, 30, 1095],
+        "grid": [G.Quebec, G.Poland],
+        "mfu": [0.0, 0.45],
+    }
     check_grid_equals_loop(ECO, axes, {"kwh_price": None, "embodied_carbon_per_device": 100.0}, ECO_OUTPUTS)
 
 
 def test_sustainability_grid_equals_loop_over_datacenters():
     axes = {"datacenter": D.list()[:3], "fleet": [C.Frontier_8K, C.Lab_64_H100], "embodied_carbon_per_device": [0, 150]}
-    check_grid_equals_loop(SUS, axes, {"duration_days": 14},
-                           ("it_energy", "total_energy", "carbon_footprint", "embodied_carbon", "water_usage", "pue"))
+    check_grid_equals_loop(
+        SUS,
+        axes,
+        {"duration_days": 14},
+        ("it_energy", "total_energy", "carbon_footprint", "embodied_carbon", "water_usage", "pue"),
+    )
 
 
-@pytest.mark.parametrize("value, dims", [
-    (30, ()), (30.0, ()), (np.float64(30), ()), (Q_(30, "day"), ()), (Q_(720, "hour"), ()),
-    ([30], ("duration_days",)), ((30,), ("duration_days",)), (np.array([30]), ("duration_days",)),
-    ([Q_(30, "day")], ("duration_days",)), (Q_(np.array([30.0]), "day"), ("duration_days",)),
-    (xr.DataArray([30], dims="d"), ("d",)), (xr.DataArray([720], dims="d", attrs={"units": "hour"}), ("d",)),
-    (xr.DataArray(Q_(np.array([720.0]), "hour"), dims="d"), ("d",)),
-])
+@pytest.mark.parametrize(
+    "value, dims",
+    [
+        (30, ()),
+        (30.0, ()),
+        (np.float64(30), ()),
+        (Q_(30, "day"), ()),
+        (Q_(720, "hour"), ()),
+        ([30], ("duration_days",)),
+        ((30,), ("duration_days",)),
+        (np.array([30]), ("duration_days",)),
+        ([Q_(30, "day")], ("duration_days",)),
+        (Q_(np.array([30.0]), "day"), ("duration_days",)),
+        (xr.DataArray([30], dims="d"), ("d",)),
+        (xr.DataArray([720], dims="d", attrs={"units": "hour"}), ("d",)),
+        (xr.DataArray(Q_(np.array([720.0]), "hour"), dims="d"), ("d",)),
+    ],
+)
 def test_input_type_matrix_duration(value, dims):
     """Every form of 30 days gives the same TCO; sequences add a dimension."""
     expected = si(ECO.solve(fleet=C.Research_256, duration_days=30).tco, "USD")
@@ -310,8 +361,18 @@ def test_input_type_matrix_duration(value, dims):
     assert np.all(np.asarray(si(r.tco, "USD")) == approx(expected))
 
 
-@pytest.mark.parametrize("value", [0.08, Q_(0.08, "USD/kWh"), Q_(80, "USD/MWh"), [0.08], np.array([0.08]),
-                                   xr.DataArray([0.08], dims="price"), Q_(np.array([8.0e-5]), "USD/Wh")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        0.08,
+        Q_(0.08, "USD/kWh"),
+        Q_(80, "USD/MWh"),
+        [0.08],
+        np.array([0.08]),
+        xr.DataArray([0.08], dims="price"),
+        Q_(np.array([8.0e-5]), "USD/Wh"),
+    ],
+)
 def test_input_type_matrix_price(value):
     expected = si(ECO.solve(fleet=C.Research_256, duration_days=30, kwh_price=0.08).opex_energy, "USD")
     got = si(ECO.solve(fleet=C.Research_256, duration_days=30, kwh_price=value).opex_energy, "USD")
@@ -336,13 +397,15 @@ def test_dataframe_and_parquet(tmp_path):
 
 CLUSTERS, GRIDS = C.list(), G.list()
 
-economics_grids = st.fixed_dictionaries({
-    "fleet": st.lists(st.sampled_from(CLUSTERS), min_size=1, max_size=3, unique_by=lambda f: f.name),
-    "grid": st.lists(st.sampled_from(GRIDS), min_size=1, max_size=3, unique_by=lambda g: g.name),
-    "duration_days": st.lists(st.floats(0, 3650), min_size=2, max_size=4, unique=True),
-    "mfu": st.lists(st.floats(0, 1), min_size=2, max_size=3, unique=True),
-    "amortization_years": st.floats(0.5, 10),
-})
+economics_grids = st.fixed_dictionaries(
+    {
+        "fleet": st.lists(st.sampled_from(CLUSTERS), min_size=1, max_size=3, unique_by=lambda f: f.name),
+        "grid": st.lists(st.sampled_from(GRIDS), min_size=1, max_size=3, unique_by=lambda g: g.name),
+        "duration_days": st.lists(st.floats(0, 3650), min_size=2, max_size=4, unique=True),
+        "mfu": st.lists(st.floats(0, 1), min_size=2, max_size=3, unique=True),
+        "amortization_years": st.floats(0.5, 10),
+    }
+)
 
 
 def check_properties(kwargs):
@@ -351,8 +414,10 @@ def check_properties(kwargs):
     kwargs = dict(kwargs, duration_days=sorted(kwargs["duration_days"]), mfu=sorted(kwargs["mfu"]))
     r = ECO.solve(**kwargs)
     ds = r.dataset.transpose("fleet", "duration_days", "grid", "mfu")
-    full = {n: np.broadcast_to(ds[n].broadcast_like(ds["tco"]).values, ds["tco"].shape)
-            for n in ("tco", "total_energy", "carbon_footprint", "water_usage", "capex", "total_opex")}
+    full = {
+        n: np.broadcast_to(ds[n].broadcast_like(ds["tco"]).values, ds["tco"].shape)
+        for n in ("tco", "total_energy", "carbon_footprint", "water_usage", "capex", "total_opex")
+    }
     for name in ("tco", "total_energy", "carbon_footprint", "water_usage"):
         assert np.all(np.diff(full[name], axis=1) >= -1e-9 * np.abs(full[name][:, 1:])), name
         assert np.all(np.diff(full[name], axis=3) >= -1e-9 * np.abs(full[name][..., 1:])), name

@@ -29,23 +29,32 @@ LONG = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCh
 DIMS = ("hardware", "batch_size", "precision")
 #: Variables of the toy result and the dimensions each is stored over (some are stored without
 #: dimensions they do not vary along, as resolvers do).
-LAYOUT = {"latency": DIMS, "energy": ("hardware", "precision"), "feasible": DIMS,
-          "bottleneck": ("batch_size", "precision"), "memory_utilization": ("batch_size",)}
+LAYOUT = {
+    "latency": DIMS,
+    "energy": ("hardware", "precision"),
+    "feasible": DIMS,
+    "bottleneck": ("batch_size", "precision"),
+    "memory_utilization": ("batch_size",),
+}
 
 
 # ---- a toy result and brute force ------------------------------------------------------------------
 
+
 def toy_result(sizes, data: dict, chunks=None) -> Result:
     """A Result over DIMS of the given sizes; ``data[name]`` is a flat list for LAYOUT[name]."""
-    coords = {"hardware": np.array([f"GPU {i}" for i in range(sizes[0])], dtype=object),
-              "batch_size": np.array([2 ** i for i in range(sizes[1])]),
-              "precision": np.array(["fp16", "fp8", "int8"][:sizes[2]], dtype=object)}
+    coords = {
+        "hardware": np.array([f"GPU {i}" for i in range(sizes[0])], dtype=object),
+        "batch_size": np.array([2**i for i in range(sizes[1])]),
+        "precision": np.array(["fp16", "fp8", "int8"][: sizes[2]], dtype=object),
+    }
     shape = dict(zip(DIMS, sizes))
     variables = {}
     for name, dims in LAYOUT.items():
         array = np.array(data[name]).reshape([shape[d] for d in dims])
         if chunks:
             import dask.array as da
+
             array = da.from_array(array, chunks=1)
         variables[name] = (dims, array.astype(np.int8) if name == "bottleneck" else array)
     return Result("Toy", DIMS, coords, variables, {"efficiency": 0.5})
@@ -57,13 +66,19 @@ def toy_grids(draw):
     shape = dict(zip(DIMS, sizes))
 
     def flat(dims, elements):
-        return draw(st.lists(elements, min_size=math.prod(shape[d] for d in dims),
-                             max_size=math.prod(shape[d] for d in dims)))
+        return draw(
+            st.lists(elements, min_size=math.prod(shape[d] for d in dims), max_size=math.prod(shape[d] for d in dims))
+        )
+
     # few distinct values: ties are common; NaN and ±inf appear
     numbers = st.sampled_from([1e-3, 2e-3, 3e-3, np.nan, np.inf, -np.inf])
-    data = {"latency": flat(DIMS, numbers), "energy": flat(LAYOUT["energy"], st.sampled_from([1.0, 2.0, np.nan])),
-            "feasible": flat(DIMS, st.booleans()), "bottleneck": flat(LAYOUT["bottleneck"], st.integers(0, 1)),
-            "memory_utilization": flat(LAYOUT["memory_utilization"], st.sampled_from([0.5, 0.9, 1.2]))}
+    data = {
+        "latency": flat(DIMS, numbers),
+        "energy": flat(LAYOUT["energy"], st.sampled_from([1.0, 2.0, np.nan])),
+        "feasible": flat(DIMS, st.booleans()),
+        "bottleneck": flat(LAYOUT["bottleneck"], st.integers(0, 1)),
+        "memory_utilization": flat(LAYOUT["memory_utilization"], st.sampled_from([0.5, 0.9, 1.2])),
+    }
     over = draw(st.lists(st.sampled_from(DIMS), min_size=1, max_size=3, unique=True))
     constraints = draw(st.lists(st.sampled_from(list(CONSTRAINT_MASKS)), max_size=2, unique=True))
     return sizes, data, over, constraints
@@ -88,8 +103,10 @@ CONSTRAINT_MASKS = {
 def points(result: Result):
     """Every grid point as (index tuple, {name: value}) in C order, read from the dataset."""
     ds = result.dataset.compute()
-    full = {name: np.asarray(ds[name].broadcast_like(ds[list(LAYOUT)[0]]).transpose(*DIMS).values)
-            for name in [*ds.data_vars, *DIMS]}
+    full = {
+        name: np.asarray(ds[name].broadcast_like(ds[list(LAYOUT)[0]]).transpose(*DIMS).values)
+        for name in [*ds.data_vars, *DIMS]
+    }
     for index in itertools.product(*(range(ds.sizes[d]) for d in DIMS)):
         yield index, {name: full[name][index] for name in full}
 
@@ -110,8 +127,8 @@ def brute(result, objective, over, constraints, minimize, k=None):
             if math.isnan(value) or not all(CONSTRAINT_MASKS[c](point) for c in constraints):
                 continue
             candidates.append((value, {d: point[d] for d in over}))
-        ordered = sorted(candidates, key=lambda c: c[0] if minimize else -c[0])   # stable: first wins ties
-        slices[kept] = (ordered[:k or 1], len(candidates))
+        ordered = sorted(candidates, key=lambda c: c[0] if minimize else -c[0])  # stable: first wins ties
+        slices[kept] = (ordered[: k or 1], len(candidates))
     return keep, slices
 
 
@@ -177,14 +194,20 @@ def brute_front(result, over, constraints):
     """{point index: on the front} by the O(n²) definition over plain values (both minimised)."""
     keep = [d for d in DIMS if d not in over]
     table = dict(points(result))
-    ok = {i: not (math.isnan(p["latency"]) or math.isnan(p["energy"]))
-          and all(CONSTRAINT_MASKS[c](p) for c in constraints) for i, p in table.items()}
+    ok = {
+        i: not (math.isnan(p["latency"]) or math.isnan(p["energy"]))
+        and all(CONSTRAINT_MASKS[c](p) for c in constraints)
+        for i, p in table.items()
+    }
     front = {}
     for i, p in table.items():
         same = [j for j in table if all(j[DIMS.index(d)] == i[DIMS.index(d)] for d in keep) and ok[j]]
         front[i] = ok[i] and not any(
-            table[j]["latency"] <= p["latency"] and table[j]["energy"] <= p["energy"]
-            and (table[j]["latency"] < p["latency"] or table[j]["energy"] < p["energy"]) for j in same)
+            table[j]["latency"] <= p["latency"]
+            and table[j]["energy"] <= p["energy"]
+            and (table[j]["latency"] < p["latency"] or table[j]["energy"] < p["energy"])
+            for j in same
+        )
     return front
 
 
@@ -212,15 +235,35 @@ def test_pareto_equals_brute_force_long(grid):
 
 def test_pareto_directions_and_chunks():
     """Maximising one objective flips its side of the front; a chunked result gives the same front."""
-    r = ms.SingleNodeModel().solve(model=[ms.Models.ResNet50, ms.Models.Language.Llama3_8B],
-                                   hardware=ms.Hardware.Cloud, batch_size=[1, 16, 256], precision=["fp16", "fp8"])
-    eager = pareto(r, "latency", "throughput", minimize=(True, False), constraints=["feasible"],
-                   over=["hardware", "precision", "batch_size"])
-    lazy_input = ms.SingleNodeModel().solve(model=[ms.Models.ResNet50, ms.Models.Language.Llama3_8B],
-                                            hardware=ms.Hardware.Cloud, batch_size=[1, 16, 256],
-                                            precision=["fp16", "fp8"], chunks={"hardware": 5})
-    lazy = pareto(lazy_input, "latency", "throughput", minimize=(True, False), constraints=["feasible"],
-                  over=["hardware", "precision", "batch_size"])
+    r = ms.SingleNodeModel().solve(
+        model=[ms.Models.ResNet50, ms.Models.Language.Llama3_8B],
+        hardware=ms.Hardware.Cloud,
+        batch_size=[1, 16, 256],
+        precision=["fp16", "fp8"],
+    )
+    eager = pareto(
+        r,
+        "latency",
+        "throughput",
+        minimize=(True, False),
+        constraints=["feasible"],
+        over=["hardware", "precision", "batch_size"],
+    )
+    lazy_input = ms.SingleNodeModel().solve(
+        model=[ms.Models.ResNet50, ms.Models.Language.Llama3_8B],
+        hardware=ms.Hardware.Cloud,
+        batch_size=[1, 16, 256],
+        precision=["fp16", "fp8"],
+        chunks={"hardware": 5},
+    )
+    lazy = pareto(
+        lazy_input,
+        "latency",
+        "throughput",
+        minimize=(True, False),
+        constraints=["feasible"],
+        over=["hardware", "precision", "batch_size"],
+    )
     np.testing.assert_array_equal(lazy.dataset.on_front.values, eager.dataset.on_front.values)
     df = eager.to_dataframe()
     for _, rows in df[df.feasible].groupby("model", observed=True):
@@ -228,19 +271,26 @@ def test_pareto_directions_and_chunks():
         assert len(front) >= 1
         # the fastest feasible point and the highest-throughput one are on the front
         assert rows.latency.min() in set(front.latency) and rows.throughput.max() in set(front.throughput)
-        for _, p in front.iterrows():      # nothing feasible dominates a front point
-            better = (rows.latency <= p.latency) & (rows.throughput >= p.throughput) & (
-                (rows.latency < p.latency) | (rows.throughput > p.throughput))
+        for _, p in front.iterrows():  # nothing feasible dominates a front point
+            better = (
+                (rows.latency <= p.latency)
+                & (rows.throughput >= p.throughput)
+                & ((rows.latency < p.latency) | (rows.throughput > p.throughput))
+            )
             assert not better.any()
 
 
 # ---- constraints ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def roofline():
-    return ms.SingleNodeModel().solve(model=[ms.Models.ResNet50, ms.Models.Language.Llama3_70B],
-                                      hardware=[ms.Hardware.Cloud.H100, ms.Hardware.Cloud.T4, ms.Hardware.Cloud.A100],
-                                      batch_size=[1, 32, 512], precision=["fp16", "fp8", "fp32"])
+    return ms.SingleNodeModel().solve(
+        model=[ms.Models.ResNet50, ms.Models.Language.Llama3_70B],
+        hardware=[ms.Hardware.Cloud.H100, ms.Hardware.Cloud.T4, ms.Hardware.Cloud.A100],
+        batch_size=[1, 32, 512],
+        precision=["fp16", "fp8", "fp32"],
+    )
 
 
 def frame_mask(df, text):
@@ -252,7 +302,7 @@ def frame_mask(df, text):
         "latency <= 0.05": df.latency <= 0.05,
         "throughput > 1e3 / s": df.throughput > 1e3,
         "throughput >= 1000": df.throughput >= 1000,
-        "memory_footprint <= 20 GiB": df.memory_footprint <= 20 * 2 ** 30,
+        "memory_footprint <= 20 GiB": df.memory_footprint <= 20 * 2**30,
         "batch_size != 32": df.batch_size != 32,
         "mfu == 0.5": df.mfu == 0.5,
         "bottleneck == Memory": df.bottleneck == "Memory",
@@ -268,11 +318,27 @@ def frame_mask(df, text):
     }[text]
 
 
-CONSTRAINTS = ["feasible", "not overhead_dominated", "latency < 50 ms", "latency <= 0.05", "throughput > 1e3 / s",
-               "throughput >= 1000", "memory_footprint <= 20 GiB", "batch_size != 32", "mfu == 0.5",
-               "bottleneck == Memory", "bottleneck != 'Compute'", "infeasible_reason == none", "precision == fp8",
-               'hardware != "NVIDIA T4"', "model == Llama-3.1-70B", "batch_size < 100", "efficiency == 0.5",
-               "feasible == true", "overhead_dominated != True"]
+CONSTRAINTS = [
+    "feasible",
+    "not overhead_dominated",
+    "latency < 50 ms",
+    "latency <= 0.05",
+    "throughput > 1e3 / s",
+    "throughput >= 1000",
+    "memory_footprint <= 20 GiB",
+    "batch_size != 32",
+    "mfu == 0.5",
+    "bottleneck == Memory",
+    "bottleneck != 'Compute'",
+    "infeasible_reason == none",
+    "precision == fp8",
+    'hardware != "NVIDIA T4"',
+    "model == Llama-3.1-70B",
+    "batch_size < 100",
+    "efficiency == 0.5",
+    "feasible == true",
+    "overhead_dominated != True",
+]
 
 
 @pytest.mark.parametrize("text", CONSTRAINTS)
@@ -292,15 +358,23 @@ def test_every_constraint_form(roofline, text):
         best = rows.loc[rows.latency.idxmin()]
         assert float(at.objective) == best.latency
         assert (at.best_hardware.item(), at.best_batch_size.item(), at.best_precision.item()) == (
-            best.hardware, best.batch_size, best.precision)
+            best.hardware,
+            best.batch_size,
+            best.precision,
+        )
 
 
 def test_constraints_combine_with_and_and_masks(roofline):
     """Several constraints hold together; a boolean DataArray (over some dimensions) is a mask."""
     allowed_hw = xr.DataArray([True, False, True], dims="hardware")
     fp = xr.DataArray([True, True, False], dims="precision", coords={"precision": ["fp16", "fp8", "fp32"]})
-    found = search(roofline, "throughput", minimize=False, over=["hardware", "precision"],
-                   constraints=["feasible", "latency < 50 ms", allowed_hw, fp])
+    found = search(
+        roofline,
+        "throughput",
+        minimize=False,
+        over=["hardware", "precision"],
+        constraints=["feasible", "latency < 50 ms", allowed_hw, fp],
+    )
     df = roofline.to_dataframe()
     ok = df.feasible & (df.latency < 0.05) & (df.hardware != "NVIDIA T4") & (df.precision != "fp32")
     for (model, batch), rows in df[ok].groupby(["model", "batch_size"], observed=True):
@@ -313,8 +387,9 @@ def test_constraints_combine_with_and_and_masks(roofline):
 
 def test_parse_constraint_forms():
     assert parse_constraint("feasible") == Constraint("feasible", "feasible")
-    assert parse_constraint("  not  overhead_dominated ") == Constraint("  not  overhead_dominated ",
-                                                                        "overhead_dominated", negate=True)
+    assert parse_constraint("  not  overhead_dominated ") == Constraint(
+        "  not  overhead_dominated ", "overhead_dominated", negate=True
+    )
     assert parse_constraint("notable") == Constraint("notable", "notable")
     for op in OPERATORS:
         c = parse_constraint(f"itl{op}50 ms")
@@ -323,36 +398,55 @@ def test_parse_constraint_forms():
 
 
 BAD_CONSTRAINTS = [
-    ("latency <", "constraint 'latency <' is not understood; a constraint is 'name', 'not name' or "
-                  "'name OP value [unit]' with OP one of <=, >=, ==, !=, <, > (no arithmetic)"),
+    (
+        "latency <",
+        "constraint 'latency <' is not understood; a constraint is 'name', 'not name' or "
+        "'name OP value [unit]' with OP one of <=, >=, ==, !=, <, > (no arithmetic)",
+    ),
     ("latency << 3", "constraint 'latency << 3' is not understood"),
     ("tp_size * pp_size <= 64", "constraint 'tp_size * pp_size <= 64' is not understood"),
     ("3 < latency", "constraint '3 < latency' is not understood"),
     ("__import__('os')", "is not understood"),
     ("not latency < 3", "constraint 'not latency < 3' is not understood"),
-    ("latncy < 3 ms", "constraint 'latncy < 3 ms' names 'latncy', which is no output or input of the result; "
-                      "outputs: latency, latency_compute"),
+    (
+        "latncy < 3 ms",
+        "constraint 'latncy < 3 ms' names 'latncy', which is no output or input of the result; "
+        "outputs: latency, latency_compute",
+    ),
     ("latency < 5 GB", "constraint 'latency < 5 GB': cannot read 'GB' as a unit of latency [s]"),
     ("latency < 5 parsecs_per_fortnight", "cannot read 'parsecs_per_fortnight' as a unit of latency [s]"),
     ("latency < fast", "constraint 'latency < fast': 'latency' is numeric; the value must be a number"),
     ("latency", "constraint 'latency': 'latency' is number, not boolean; compare it instead, e.g. 'latency <= 1'"),
     ("not bottleneck", "'bottleneck' is category, not boolean"),
-    ("bottleneck == Memroy", "constraint 'bottleneck == Memroy': 'Memroy' is not a bottleneck label; labels: "
-                             + ", ".join(BOTTLENECKS)),
-    ("bottleneck < Memory", "constraint 'bottleneck < Memory': 'bottleneck' is category; it compares only with "
-                            "== or !="),
-    ("precision == fp9", "constraint 'precision == fp9': 'fp9' is not a value of precision; values in the "
-                         "result: fp16, fp32, fp8"),
+    (
+        "bottleneck == Memroy",
+        "constraint 'bottleneck == Memroy': 'Memroy' is not a bottleneck label; labels: " + ", ".join(BOTTLENECKS),
+    ),
+    (
+        "bottleneck < Memory",
+        "constraint 'bottleneck < Memory': 'bottleneck' is category; it compares only with == or !=",
+    ),
+    (
+        "precision == fp9",
+        "constraint 'precision == fp9': 'fp9' is not a value of precision; values in the result: fp16, fp32, fp8",
+    ),
     ("feasible == maybe", "'feasible' is boolean; compare it with true or false"),
     ("hardware", "'hardware' is label, not boolean"),
     (3, "constraint 3 is a int; a constraint is a string"),
-    (xr.DataArray([1.0, 2.0, 3.0], dims="hardware"), "constraint mask <mask over (hardware)> has dtype float64; "
-                                                     "a mask must be boolean"),
-    (xr.DataArray([True], dims="region"), "constraint mask <mask over (region)> has dimension 'region', which the "
-                                          "result does not have; dimensions: model, hardware, batch_size, precision"),
+    (
+        xr.DataArray([1.0, 2.0, 3.0], dims="hardware"),
+        "constraint mask <mask over (hardware)> has dtype float64; a mask must be boolean",
+    ),
+    (
+        xr.DataArray([True], dims="region"),
+        "constraint mask <mask over (region)> has dimension 'region', which the "
+        "result does not have; dimensions: model, hardware, batch_size, precision",
+    ),
     (xr.DataArray([True, False], dims="hardware"), "its coordinates along 'hardware' differ from the result's"),
-    (xr.DataArray([True, False, True], dims="precision", coords={"precision": ["a", "b", "c"]}),
-     "its coordinates along 'precision' differ"),
+    (
+        xr.DataArray([True, False, True], dims="precision", coords={"precision": ["a", "b", "c"]}),
+        "its coordinates along 'precision' differ",
+    ),
 ]
 
 
@@ -364,20 +458,28 @@ def test_bad_constraints_raise_naming_them(roofline, constraint, message):
         pareto(roofline, "latency", "energy", constraints=[constraint])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"objective": "latncy"}, "objective='latncy' names no output or input of the result; outputs: latency, "),
-    ({"objective": "bottleneck"}, "objective='bottleneck' is not numeric (category); the objective must be a "
-                                  "numeric output or input"),
-    ({"objective": "hardware"}, "objective='hardware' is not numeric (label)"),
-    ({"over": "region"}, "over='region' names 'region', which is not a dimension of the result; over takes one or "
-                         "more of the dimensions: model, hardware, batch_size, precision"),
-    ({"over": []}, "over=[] is empty; over takes one or more of the dimensions"),
-    ({"over": ["hardware", "hardware"]}, "over=['hardware', 'hardware'] repeats a dimension"),
-    ({"minimize": "max"}, "minimize='max' is not allowed; minimize must be True (smallest objective) or False"),
-    ({"top_k": 0}, "top_k=0 is not allowed; top_k must be a whole number >= 1 (or None)"),
-    ({"top_k": 2.5}, "top_k=2.5 is not allowed"),
-    ({"top_k": True}, "top_k=True is not allowed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"objective": "latncy"}, "objective='latncy' names no output or input of the result; outputs: latency, "),
+        (
+            {"objective": "bottleneck"},
+            "objective='bottleneck' is not numeric (category); the objective must be a numeric output or input",
+        ),
+        ({"objective": "hardware"}, "objective='hardware' is not numeric (label)"),
+        (
+            {"over": "region"},
+            "over='region' names 'region', which is not a dimension of the result; over takes one or "
+            "more of the dimensions: model, hardware, batch_size, precision",
+        ),
+        ({"over": []}, "over=[] is empty; over takes one or more of the dimensions"),
+        ({"over": ["hardware", "hardware"]}, "over=['hardware', 'hardware'] repeats a dimension"),
+        ({"minimize": "max"}, "minimize='max' is not allowed; minimize must be True (smallest objective) or False"),
+        ({"top_k": 0}, "top_k=0 is not allowed; top_k must be a whole number >= 1 (or None)"),
+        ({"top_k": 2.5}, "top_k=2.5 is not allowed"),
+        ({"top_k": True}, "top_k=True is not allowed"),
+    ],
+)
 def test_bad_objective_over_top_k_raise(roofline, kwargs, message):
     kwargs = {"objective": "latency", **kwargs}
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -398,14 +500,16 @@ def test_pareto_argument_errors(roofline):
 
 # ---- results: nothing feasible, scalars, labels, inputs as objectives -------------------------------
 
+
 def test_nothing_feasible_is_missing_not_an_error(roofline):
-    found = search(roofline, "latency", constraints=["latency < 1 ns", "bottleneck == Memory"],
-                   over=["hardware", "precision"])
+    found = search(
+        roofline, "latency", constraints=["latency < 1 ns", "bottleneck == Memory"], over=["hardware", "precision"]
+    )
     ds = found.dataset
     assert not ds.feasible.any() and (ds.n_feasible == 0).all() and int(ds.n_searched) == 9
     assert ds.objective.isnull().all() and ds.latency.isnull().all()
     assert all(v is None or v != v for v in ds.best_hardware.values.ravel())
-    assert (ds.bottleneck.values == 0).all()       # categorical at an empty slice: first code (documented)
+    assert (ds.bottleneck.values == 0).all()  # categorical at an empty slice: first code (documented)
     top = search(roofline, "latency", constraints=["latency < 1 ns"], top_k=2)
     assert top.dims == ("rank",) and not top.dataset.feasible.any() and np.isnan(top.dataset.objective).all()
     one = search(roofline, "latency", constraints=["latency < 1 ns"])
@@ -424,7 +528,11 @@ def test_scalar_result_when_every_dimension_is_searched(roofline):
     df = roofline.to_dataframe()
     row = df[df.feasible].loc[df[df.feasible].throughput.idxmax()]
     assert (best.best_model, best.best_hardware, best.best_batch_size, best.best_precision) == (
-        row.model, row.hardware, row.batch_size, row.precision)
+        row.model,
+        row.hardware,
+        row.batch_size,
+        row.precision,
+    )
     assert best.objective == row.throughput and best.throughput.to("1/s").magnitude == row.throughput
     assert best.n_searched == len(df) and best.n_feasible == int(df.feasible.sum())
     assert best.dataset.objective.attrs["units"] == "1/s"
@@ -432,8 +540,9 @@ def test_scalar_result_when_every_dimension_is_searched(roofline):
 
 def test_input_coordinate_as_objective(roofline):
     """The largest batch size that meets a latency target, per model × hardware × precision."""
-    found = search(roofline, "batch_size", minimize=False, over="batch_size",
-                   constraints=["feasible", "latency <= 10 ms"])
+    found = search(
+        roofline, "batch_size", minimize=False, over="batch_size", constraints=["feasible", "latency <= 10 ms"]
+    )
     df = roofline.to_dataframe()
     ok = df[df.feasible & (df.latency <= 0.01)]
     for (model, hw, p), rows in df.groupby(["model", "hardware", "precision"], observed=True):
@@ -444,27 +553,42 @@ def test_input_coordinate_as_objective(roofline):
         else:
             assert float(at.objective) == float(at.best_batch_size) == allowed.batch_size.max()
     assert "batch_size" not in found.dataset.data_vars and found.dataset.latency.dims == (
-        "model", "hardware", "precision")
+        "model",
+        "hardware",
+        "precision",
+    )
 
 
 def test_zipped_config_dimension_and_its_coordinates():
     """TP and PP zipped along one ``config`` dimension; non-dimension coordinates along the
     searched dimension (here the TP and PP degrees) are reported at the winner."""
     tp, pp = [1, 2, 4, 8, 8, 2], [1, 1, 2, 4, 1, 8]
-    r = ms.DistributedModel().solve(model=[ms.Models.Language.Llama3_8B, ms.Models.Language.Llama3_70B],
-                                    fleet=ms.Systems.Clusters.Research_256, batch_size=[256, 1024],
-                                    tp_size=xr.DataArray(tp, dims="config"), pp_size=xr.DataArray(pp, dims="config"),
-                                    microbatch_count=8)
+    r = ms.DistributedModel().solve(
+        model=[ms.Models.Language.Llama3_8B, ms.Models.Language.Llama3_70B],
+        fleet=ms.Systems.Clusters.Research_256,
+        batch_size=[256, 1024],
+        tp_size=xr.DataArray(tp, dims="config"),
+        pp_size=xr.DataArray(pp, dims="config"),
+        microbatch_count=8,
+    )
     labelled = Result.from_dataset(r.dataset.assign_coords(tp_size=("config", tp), pp_size=("config", pp)))
     found = search(labelled, "mfu", minimize=False, over="config", constraints=["feasible"])
     assert found.dims == ("model", "batch_size")
     for model in found.dataset.model.values:
         for batch in found.dataset.batch_size.values:
-            scores = [ms.DistributedModel().solve(model=getattr(ms.Models.Language, key), fleet=ms.Systems.Clusters
-                                                  .Research_256, batch_size=int(batch), tp_size=t, pp_size=p,
-                                                  microbatch_count=8)
-                      for key in ("Llama3_8B", "Llama3_70B") for t, p in zip(tp, pp)
-                      if getattr(ms.Models.Language, key).name == model]
+            scores = [
+                ms.DistributedModel().solve(
+                    model=getattr(ms.Models.Language, key),
+                    fleet=ms.Systems.Clusters.Research_256,
+                    batch_size=int(batch),
+                    tp_size=t,
+                    pp_size=p,
+                    microbatch_count=8,
+                )
+                for key in ("Llama3_8B", "Llama3_70B")
+                for t, p in zip(tp, pp)
+                if getattr(ms.Models.Language, key).name == model
+            ]
             allowed = [(s.mfu, i) for i, s in enumerate(scores) if s.feasible]
             at = found.dataset.sel(model=model, batch_size=batch)
             if not allowed:
@@ -476,10 +600,13 @@ def test_zipped_config_dimension_and_its_coordinates():
 
 
 def test_chunked_result_equals_eager(roofline):
-    lazy = ms.SingleNodeModel().solve(model=[ms.Models.ResNet50, ms.Models.Language.Llama3_70B],
-                                      hardware=[ms.Hardware.Cloud.H100, ms.Hardware.Cloud.T4, ms.Hardware.Cloud.A100],
-                                      batch_size=[1, 32, 512], precision=["fp16", "fp8", "fp32"],
-                                      chunks={"hardware": 1, "batch_size": 2})
+    lazy = ms.SingleNodeModel().solve(
+        model=[ms.Models.ResNet50, ms.Models.Language.Llama3_70B],
+        hardware=[ms.Hardware.Cloud.H100, ms.Hardware.Cloud.T4, ms.Hardware.Cloud.A100],
+        batch_size=[1, 32, 512],
+        precision=["fp16", "fp8", "fp32"],
+        chunks={"hardware": 1, "batch_size": 2},
+    )
     assert lazy.dataset.latency.chunks is not None
     for kwargs in ({"over": ["hardware", "precision"]}, {"over": ["batch_size"], "top_k": 2}, {}):
         a = search(lazy, "latency", constraints=["feasible", "bottleneck == Memory"], **kwargs)
@@ -495,7 +622,7 @@ def test_top_k_rank_dimension(roofline):
     values = ds.objective.values
     filled = ~np.isnan(values)
     ordered = np.where(filled, values, np.inf)
-    np.testing.assert_array_equal(np.sort(ordered, axis=-1), ordered)               # best first
+    np.testing.assert_array_equal(np.sort(ordered, axis=-1), ordered)  # best first
     assert (filled == ds.feasible.values).all() and (filled.sum(-1) == np.minimum(ds.n_feasible.values, 4)).all()
     first = search(roofline, "latency", over=["hardware", "precision"], constraints=["feasible"])
     np.testing.assert_array_equal(first.dataset.objective.values, values[..., 0])
@@ -525,22 +652,34 @@ def test_search_result_describes_itself(roofline):
     assert found.dataset.attrs["constraints"] == ["feasible", "latency < 5 ms"]
     assert found.dataset.objective.attrs["units"] == "s"
     assert isinstance(found.latency.data, pint.Quantity) and found.best_hardware.dtype == object
-    assert found.dataset.efficiency.item() == 0.5      # fixed inputs stay scalar coordinates
+    assert found.dataset.efficiency.item() == 0.5  # fixed inputs stay scalar coordinates
 
 
 def test_describe_lists_the_best_configuration_per_point(roofline):
-    found = search(roofline, "throughput", minimize=False, over=["hardware", "precision"],
-                   constraints=["feasible"], top_k=2)
+    found = search(
+        roofline, "throughput", minimize=False, over=["hardware", "precision"], constraints=["feasible"], top_k=2
+    )
     text = describe(found, rows=5)
     lines = text.splitlines()
-    assert lines[0] == ("SingleNodeModel: maximize throughput over hardware × precision (9 candidates per point) "
-                        "subject to feasible")
+    assert lines[0] == (
+        "SingleNodeModel: maximize throughput over hardware × precision (9 candidates per point) subject to feasible"
+    )
     n = int(found.dataset.n_feasible.sum())
-    assert lines[1] == f"6 points (model × batch_size); a feasible candidate at 6 of 6; {n} of 54 candidates satisfy " \
-                       f"the constraints"
+    assert (
+        lines[1] == f"6 points (model × batch_size); a feasible candidate at 6 of 6; {n} of 54 candidates satisfy "
+        f"the constraints"
+    )
     header = lines[4].split()
-    assert header == ["model", "batch_size", "rank", "best_hardware", "best_precision", "throughput", "[1/s]",
-                      "n_feasible"]
+    assert header == [
+        "model",
+        "batch_size",
+        "rank",
+        "best_hardware",
+        "best_precision",
+        "throughput",
+        "[1/s]",
+        "n_feasible",
+    ]
     first = found.dataset.isel(model=0, batch_size=0, rank=0)
     assert lines[5].split()[-2:] == [f"{float(first.objective):.4g}", str(int(first.n_feasible))]
     assert len(lines) == 4 + 1 + 5 + 1 and lines[-1] == "... 7 more rows"

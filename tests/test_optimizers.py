@@ -58,12 +58,26 @@ def _brute_parallelism(model, fleet, batch, tps, pps, ms_, eps, objective="mfu",
             for m in ms_:
                 for ep in eps:
                     n += 1
-                    r = DM.solve(model=model, fleet=fleet, batch_size=batch, tp_size=tp, pp_size=pp,
-                                 microbatch_count=m, ep_size=ep, **{"overlap_comm": True, **fixed})
+                    r = DM.solve(
+                        model=model,
+                        fleet=fleet,
+                        batch_size=batch,
+                        tp_size=tp,
+                        pp_size=pp,
+                        microbatch_count=m,
+                        ep_size=ep,
+                        **{"overlap_comm": True, **fixed},
+                    )
                     experts = model.si["experts"]
-                    ok = (r.feasible and r.dp_degree <= batch and tp <= fleet.si["accelerators_per_node"]
-                          and pp <= fleet.si["total_accelerators"] and m <= r.local_batch_size and (pp > 1 or m == 1)
-                          and (ep == 1 or (model.si["is_sparse"] == 1 and experts % ep == 0)))
+                    ok = (
+                        r.feasible
+                        and r.dp_degree <= batch
+                        and tp <= fleet.si["accelerators_per_node"]
+                        and pp <= fleet.si["total_accelerators"]
+                        and m <= r.local_batch_size
+                        and (pp > 1 or m == 1)
+                        and (ep == 1 or (model.si["is_sparse"] == 1 and experts % ep == 0))
+                    )
                     value = r.mfu if objective == "mfu" else r.effective_throughput.magnitude
                     if ok and not math.isnan(value):
                         n_ok += 1
@@ -72,17 +86,29 @@ def _brute_parallelism(model, fleet, batch, tps, pps, ms_, eps, objective="mfu",
     return best, best_value, n_ok, n
 
 
-@pytest.mark.parametrize("model, fleet, batch, fixed", [
-    (L.Llama3_8B, C.Lab_64_H100, 64, {}),
-    (L.Mixtral_8x7B, C.Lab_64_H100, 32, {"precision": "fp8"}),
-    (L.Llama3_70B, C.Lab_64_A100, 16, {"activation_recomputation": True}),
-    (L.GPT2, C.Lab_64_H100, 8, {"zero_stage": 2, "seq_len": 1024}),
-])
+@pytest.mark.parametrize(
+    "model, fleet, batch, fixed",
+    [
+        (L.Llama3_8B, C.Lab_64_H100, 64, {}),
+        (L.Mixtral_8x7B, C.Lab_64_H100, 32, {"precision": "fp8"}),
+        (L.Llama3_70B, C.Lab_64_A100, 16, {"activation_recomputation": True}),
+        (L.GPT2, C.Lab_64_H100, 8, {"zero_stage": 2, "seq_len": 1024}),
+    ],
+)
 def test_parallelism_winner_equals_brute_force(model, fleet, batch, fixed):
     tps, pps, mbs, eps = [1, 2, 8], [1, 2, 4, 64], [1, 2, 8], [1, 2, 8]
     for objective in ("mfu", "throughput"):
-        r = PO.solve(model=model, fleet=fleet, batch_size=batch, tp_size=tps, pp_size=pps, microbatch_count=mbs,
-                     ep_size=eps, objective=objective, **fixed)
+        r = PO.solve(
+            model=model,
+            fleet=fleet,
+            batch_size=batch,
+            tp_size=tps,
+            pp_size=pps,
+            microbatch_count=mbs,
+            ep_size=eps,
+            objective=objective,
+            **fixed,
+        )
         best, value, n_ok, n = _brute_parallelism(model, fleet, batch, tps, pps, mbs, eps, objective, **dict(fixed))
         assert r.n_searched == n and r.n_feasible == n_ok
         assert (r.best_tp_size, r.best_pp_size, r.best_microbatch_count, r.best_ep_size) == best
@@ -94,8 +120,9 @@ def test_parallelism_default_candidates_equal_brute_force():
     """The default candidate set on Lab_64_H100 (8 per node), Llama3_8B (32 layers), batch 16:
     tp 1..8, pp 1..32, microbatches 1..16 — 4 × 6 × 5 = 120 candidates."""
     r = PO.solve(model=L.Llama3_8B, fleet=C.Lab_64_H100, batch_size=16)
-    best, value, n_ok, n = _brute_parallelism(L.Llama3_8B, C.Lab_64_H100, 16, [1, 2, 4, 8], [1, 2, 4, 8, 16, 32],
-                                              [1, 2, 4, 8, 16], [1])
+    best, value, n_ok, n = _brute_parallelism(
+        L.Llama3_8B, C.Lab_64_H100, 16, [1, 2, 4, 8], [1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16], [1]
+    )
     assert (r.n_searched, r.n_feasible) == (n, n_ok) == (120, n_ok)
     assert (r.best_tp_size, r.best_pp_size, r.best_microbatch_count) == best[:3]
     assert r.mfu == pytest.approx(value, rel=1e-12)
@@ -105,12 +132,21 @@ def test_batching_winner_equals_brute_force():
     """The largest b in 1..N whose batch fits, whose queue (λ/b batches/s, service TTFT +
     seq·ITL) is stable and whose P99 meets the SLA — by scalar ServingModel and TailLatencyModel
     calls."""
-    for model, hw, seq, sla, rate, c in [(L.Llama3_8B, H.A100, 256, 4000.0, 2.0, 1),
-                                         (L.Llama2_7B, H.H100, 512, 8000.0, 4.0, 2),
-                                         (L.Llama3_70B, H.H100, 128, 60000.0, 0.5, 1)]:
+    for model, hw, seq, sla, rate, c in [
+        (L.Llama3_8B, H.A100, 256, 4000.0, 2.0, 1),
+        (L.Llama2_7B, H.H100, 512, 8000.0, 4.0, 2),
+        (L.Llama3_70B, H.H100, 128, 60000.0, 0.5, 1),
+    ]:
         n = 40
-        r = BO.solve(model=model, hardware=hw, seq_len=seq, sla_latency_ms=sla, arrival_rate_qps=rate,
-                     num_replicas=c, max_search_batch=n)
+        r = BO.solve(
+            model=model,
+            hardware=hw,
+            seq_len=seq,
+            sla_latency_ms=sla,
+            arrival_rate_qps=rate,
+            num_replicas=c,
+            max_search_batch=n,
+        )
         best, n_ok = None, 0
         for b in range(1, n + 1):
             s = SM.solve(model=model, hardware=hw, seq_len=seq, batch_size=b)
@@ -131,15 +167,18 @@ def test_batching_winner_equals_brute_force():
 
 def test_placement_winner_equals_brute_force():
     """min over every built-in grid of EconomicsModel's TCO + carbon [t] × price, first wins."""
-    for fleet, days, tax, mfu in [(C.Research_256, 30, 100.0, 1.0), (C.Training_1K_B200, 365, 0.0, 0.4),
-                                  (C.Lab_64_A100, 90, 1000.0, 0.7)]:
+    for fleet, days, tax, mfu in [
+        (C.Research_256, 30, 100.0, 1.0),
+        (C.Training_1K_B200, 365, 0.0, 0.4),
+        (C.Lab_64_A100, 90, 1000.0, 0.7),
+    ]:
         r = PL.solve(fleet=fleet, duration_days=days, carbon_tax_per_ton=tax, mfu=mfu, regions="all", top_k=12)
         rows = []
         for key in G.keys():
             e = EM.solve(fleet=fleet, duration_days=days, grid=getattr(G, key), mfu=mfu)
             carbon = e.carbon_footprint.to("kg").magnitude
             rows.append((e.tco.magnitude + carbon / 1000 * tax, key, e.tco.magnitude, carbon))
-        order = sorted(range(len(rows)), key=lambda i: rows[i][0])       # stable: ties in registry order
+        order = sorted(range(len(rows)), key=lambda i: rows[i][0])  # stable: ties in registry order
         ds = r.dataset
         assert list(ds["best_region"].values) == [rows[i][1] for i in order]
         np.testing.assert_allclose(ds["objective"].values, [rows[i][0] for i in order], rtol=1e-12)
@@ -153,8 +192,12 @@ def test_parallelism_grid_equals_loop_of_scalar_calls():
     """One grid call over models × fleets × batches × precision equals scalar optimizer calls
     (the per-point limits are masks, so the shared candidate list changes nothing but
     ``n_searched``)."""
-    axes = dict(model=[L.Llama3_8B, L.Mixtral_8x7B, ms.Models.Vision.ResNet50], fleet=[C.Lab_64_H100, C.Research_256],
-                batch_size=[8, 256], precision=["fp16", "fp8"])
+    axes = dict(
+        model=[L.Llama3_8B, L.Mixtral_8x7B, ms.Models.Vision.ResNet50],
+        fleet=[C.Lab_64_H100, C.Research_256],
+        batch_size=[8, 256],
+        precision=["fp16", "fp8"],
+    )
     ds = PO.solve(**axes).dataset
     for m in axes["model"]:
         for f in axes["fleet"]:
@@ -162,21 +205,36 @@ def test_parallelism_grid_equals_loop_of_scalar_calls():
                 for p in axes["precision"]:
                     one = PO.solve(model=m, fleet=f, batch_size=b, precision=p)
                     point = ds.sel(model=m.name, fleet=f.name, batch_size=b, precision=p)
-                    for name in ("best_tp_size", "best_pp_size", "best_microbatch_count", "mfu", "objective",
-                                 "effective_throughput", "step_latency_total", "dp_degree", "feasible", "n_feasible"):
+                    for name in (
+                        "best_tp_size",
+                        "best_pp_size",
+                        "best_microbatch_count",
+                        "mfu",
+                        "objective",
+                        "effective_throughput",
+                        "step_latency_total",
+                        "dp_degree",
+                        "feasible",
+                        "n_feasible",
+                    ):
                         _same(point[name].values, one.dataset[name].values)
 
 
 def test_batching_and_placement_grid_equal_loop():
-    axes = dict(model=[L.Llama3_8B, L.Llama2_7B], hardware=[H.H100, H.A100], sla_latency_ms=[3000.0, 30000.0],
-                arrival_rate_qps=[0.2, 3.0])
+    axes = dict(
+        model=[L.Llama3_8B, L.Llama2_7B],
+        hardware=[H.H100, H.A100],
+        sla_latency_ms=[3000.0, 30000.0],
+        arrival_rate_qps=[0.2, 3.0],
+    )
     ds = BO.solve(seq_len=256, max_search_batch=64, **axes).dataset
     for m in axes["model"]:
         for h in axes["hardware"]:
             for s in axes["sla_latency_ms"]:
                 for q in axes["arrival_rate_qps"]:
-                    one = BO.solve(model=m, hardware=h, seq_len=256, sla_latency_ms=s, arrival_rate_qps=q,
-                                   max_search_batch=64).dataset
+                    one = BO.solve(
+                        model=m, hardware=h, seq_len=256, sla_latency_ms=s, arrival_rate_qps=q, max_search_batch=64
+                    ).dataset
                     point = ds.sel(model=m.name, hardware=h.name, sla_latency_ms=s, arrival_rate_qps=q)
                     for name in one.data_vars:
                         _same(point[name].values, one[name].values)
@@ -191,14 +249,33 @@ def test_batching_and_placement_grid_equal_loop():
                     _same(point[name].values, one[name].values)
 
 
-@pytest.mark.parametrize("optimizer, kwargs, chunks", [
-    (PO, dict(model=[L.Llama3_8B, L.Mixtral_8x7B], fleet=[C.Lab_64_H100, C.Research_256], batch_size=[16, 256]),
-     {"batch_size": 1}),
-    (BO, dict(model=[L.Llama3_8B, L.Llama3_70B], hardware=[H.H100, H.A100], seq_len=512,
-              sla_latency_ms=[2000.0, 20000.0], arrival_rate_qps=[0.1, 1.0], max_search_batch=64), {"model": 1}),
-    (PL, dict(fleet=list(C)[:4], duration_days=[30, 365], carbon_tax_per_ton=[0, 100, 1000], regions="all"),
-     {"fleet": 2}),
-])
+@pytest.mark.parametrize(
+    "optimizer, kwargs, chunks",
+    [
+        (
+            PO,
+            dict(model=[L.Llama3_8B, L.Mixtral_8x7B], fleet=[C.Lab_64_H100, C.Research_256], batch_size=[16, 256]),
+            {"batch_size": 1},
+        ),
+        (
+            BO,
+            dict(
+                model=[L.Llama3_8B, L.Llama3_70B],
+                hardware=[H.H100, H.A100],
+                seq_len=512,
+                sla_latency_ms=[2000.0, 20000.0],
+                arrival_rate_qps=[0.1, 1.0],
+                max_search_batch=64,
+            ),
+            {"model": 1},
+        ),
+        (
+            PL,
+            dict(fleet=list(C)[:4], duration_days=[30, 365], carbon_tax_per_ton=[0, 100, 1000], regions="all"),
+            {"fleet": 2},
+        ),
+    ],
+)
 def test_chunked_equals_eager(optimizer, kwargs, chunks):
     eager = optimizer.solve(**kwargs, top_k=3).dataset
     lazy = optimizer.solve(**kwargs, top_k=3, chunks=chunks).dataset
@@ -226,7 +303,7 @@ def test_d8_objective_is_real_mfu_by_hand():
     r = PO.solve(L.Llama3_8B, C.Lab_64_H100, 64)
     model, fleet = L.Llama3_8B, C.Lab_64_H100
     flops = 3.0 * model.si["ops_per_sample"] * 2048 * 64
-    peak = fleet.si["accelerator_peak_flops"]              # H100: 989 TFLOP/s, the fp16 headline peak
+    peak = fleet.si["accelerator_peak_flops"]  # H100: 989 TFLOP/s, the fp16 headline peak
     assert r.mfu == pytest.approx(flops / (64 * peak * r.step_latency_total.to("s").magnitude), rel=1e-12)
     t = PO.solve(L.Llama3_8B, C.Lab_64_H100, 64, objective="throughput")
     assert t.effective_throughput.magnitude >= r.effective_throughput.magnitude
@@ -258,7 +335,7 @@ def test_d8_microbatches_and_experts_are_searched():
     forced = PO.solve(L.Mixtral_8x7B, C.Research_256, 1024, ep_size=[16, 32, 3, 8], top_k=50).dataset
     assert set(forced["best_ep_size"].values[forced["feasible"].values]) == {8}
     best = PO.solve(L.Llama3_70B, C.Research_256, 256)
-    assert best.best_microbatch_count == 256 / best.dp_degree          # one sample per microbatch
+    assert best.best_microbatch_count == 256 / best.dp_degree  # one sample per microbatch
 
 
 def test_d8_never_more_stages_than_layers_nor_replicas_than_samples():
@@ -280,15 +357,14 @@ def test_d8_batching_capacity_and_placement_regions():
     every built-in grid (Norway wins for Research_256 over 30 days, part 2 §17), and names are
     case-insensitive."""
     b = BO.solve(L.Llama3_8B, H.H100, 512, 10000, 0.5)
-    assert b.max_throughput.magnitude == pytest.approx(
-        70 * 512 / b.batch_service_time.to("s").magnitude, rel=1e-12)
+    assert b.max_throughput.magnitude == pytest.approx(70 * 512 / b.batch_service_time.to("s").magnitude, rel=1e-12)
     assert b.max_throughput.magnitude > 0.5 * 512
     a = PL.solve(C.Research_256, 30, regions="all")
     assert a.best_region == "Norway" and a.n_searched == len(G.keys())
     assert a.objective == pytest.approx(218192.45, abs=0.01)
     assert PL.solve(C.Research_256, 30, regions=["quebec", "IOWA"]).best_region == "Quebec"
     custom = ms.GridProfile(name="Solar Farm", carbon_intensity_g_kwh=10, pue=1.05, wue=0.5)
-    r = PL.solve(C.Research_256, 30, regions=["Quebec", custom], top_k=2)   # a record is a region too
+    r = PL.solve(C.Research_256, 30, regions=["Quebec", custom], top_k=2)  # a record is a region too
     assert list(r.dataset["best_region"].values) == ["Solar Farm", "Quebec"]
 
 
@@ -299,7 +375,7 @@ def test_nothing_feasible_is_reported_not_raised():
     assert r.best_tp_size is None or math.isnan(r.best_tp_size)
     grid = PO.solve(model=[L.Llama3_405B, L.Llama3_8B], fleet=C.Lab_64_H100, batch_size=64).dataset
     assert grid["feasible"].values.tolist() == [False, True]
-    b = BO.solve(L.Llama3_8B, H.H100, 512, 20000, 10)            # the spec's infeasible example
+    b = BO.solve(L.Llama3_8B, H.H100, 512, 20000, 10)  # the spec's infeasible example
     assert b.feasible is False and b.n_feasible == 0 and math.isnan(b.p99_latency.magnitude)
     assert b.best_batch_size is None or math.isnan(b.best_batch_size)
     top = BO.solve(L.Llama3_8B, H.H100, 512, 10000, 0.5, top_k=3).dataset
@@ -307,30 +383,33 @@ def test_nothing_feasible_is_reported_not_raised():
 
 
 # ============================================================================ bad arguments
-@pytest.mark.parametrize("call, name", [
-    (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, objective="banana"), "objective"),
-    (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, top_k=0), "top_k"),
-    (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, top_k=2.5), "top_k"),
-    (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, search_over="zero_stage"), "search_over"),
-    (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, tp_size=1, pp_size=1, microbatch_count=1), "search"),
-    (lambda: PO.solve(L.Llama3_8B, C.Research_256, 0), "batch_size"),
-    (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, max_tp=0), "max_tp"),
-    (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, precision="fp5"), "precision"),
-    (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, tp_size=[0, 2]), "tp_size"),
-    (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 1000, 1.0, max_search_batch=0), "max_search_batch"),
-    (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 0, 1.0), "sla_latency_ms"),
-    (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 1000, -1.0), "arrival_rate_qps"),
-    (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 1000, 1.0, num_replicas=0), "num_replicas"),
-    (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 1000, 1.0, top_k=-1), "top_k"),
-    (lambda: PL.solve(C.Research_256, 30, regions=["Atlantis"]), "regions"),
-    (lambda: PL.solve(C.Research_256, 30, regions=[]), "regions"),
-    (lambda: PL.solve(C.Research_256, 30, regions=["Quebec", "quebec"]), "regions"),
-    (lambda: PL.solve(C.Research_256, 30, regions=[3]), "regions"),
-    (lambda: PL.solve(C.Research_256, 30, regions="everywhere"), "regions"),
-    (lambda: PL.solve(C.Research_256, -1), "duration_days"),
-    (lambda: PL.solve(C.Research_256, 30, carbon_tax_per_ton=-5), "carbon_tax_per_ton"),
-    (lambda: PL.solve(C.Research_256, 30, mfu=1.5), "mfu"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, objective="banana"), "objective"),
+        (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, top_k=0), "top_k"),
+        (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, top_k=2.5), "top_k"),
+        (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, search_over="zero_stage"), "search_over"),
+        (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, tp_size=1, pp_size=1, microbatch_count=1), "search"),
+        (lambda: PO.solve(L.Llama3_8B, C.Research_256, 0), "batch_size"),
+        (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, max_tp=0), "max_tp"),
+        (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, precision="fp5"), "precision"),
+        (lambda: PO.solve(L.Llama3_8B, C.Research_256, 64, tp_size=[0, 2]), "tp_size"),
+        (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 1000, 1.0, max_search_batch=0), "max_search_batch"),
+        (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 0, 1.0), "sla_latency_ms"),
+        (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 1000, -1.0), "arrival_rate_qps"),
+        (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 1000, 1.0, num_replicas=0), "num_replicas"),
+        (lambda: BO.solve(L.Llama3_8B, H.H100, 512, 1000, 1.0, top_k=-1), "top_k"),
+        (lambda: PL.solve(C.Research_256, 30, regions=["Atlantis"]), "regions"),
+        (lambda: PL.solve(C.Research_256, 30, regions=[]), "regions"),
+        (lambda: PL.solve(C.Research_256, 30, regions=["Quebec", "quebec"]), "regions"),
+        (lambda: PL.solve(C.Research_256, 30, regions=[3]), "regions"),
+        (lambda: PL.solve(C.Research_256, 30, regions="everywhere"), "regions"),
+        (lambda: PL.solve(C.Research_256, -1), "duration_days"),
+        (lambda: PL.solve(C.Research_256, 30, carbon_tax_per_ton=-5), "carbon_tax_per_ton"),
+        (lambda: PL.solve(C.Research_256, 30, mfu=1.5), "mfu"),
+    ],
+)
 def test_bad_arguments_raise_value_error_naming_them(call, name):
     with pytest.raises(ValueError, match=name):
         call()
@@ -359,20 +438,23 @@ def test_regions_all_and_unknown_names_listed():
 # ============================================================================ properties
 @st.composite
 def _batching_case(draw):
-    return dict(model=draw(st.sampled_from([L.Llama3_8B, L.Llama2_7B, L.GPT2])),
-                hardware=draw(st.sampled_from([H.H100, H.A100, H.T4])),
-                seq_len=draw(st.sampled_from([64, 256, 1024])),
-                num_replicas=draw(st.integers(1, 4)))
+    return dict(
+        model=draw(st.sampled_from([L.Llama3_8B, L.Llama2_7B, L.GPT2])),
+        hardware=draw(st.sampled_from([H.H100, H.A100, H.T4])),
+        seq_len=draw(st.sampled_from([64, 256, 1024])),
+        num_replicas=draw(st.integers(1, 4)),
+    )
 
 
 def _batching_monotone(case):
     rates = sorted({0.0, 0.05, 0.5, 2.0, 8.0})
     slas = [500.0, 2000.0, 8000.0, 60000.0]
     ds = BO.solve(**case, arrival_rate_qps=rates, sla_latency_ms=slas, max_search_batch=48).dataset
-    best = np.nan_to_num(ds["best_batch_size"].transpose("sla_latency_ms", "arrival_rate_qps").values.astype(float),
-                         nan=0.0)
-    assert (np.diff(best, axis=1) <= 0).all()           # more traffic: never a larger safe batch
-    assert (np.diff(best, axis=0) >= 0).all()           # a looser SLA: never a smaller one
+    best = np.nan_to_num(
+        ds["best_batch_size"].transpose("sla_latency_ms", "arrival_rate_qps").values.astype(float), nan=0.0
+    )
+    assert (np.diff(best, axis=1) <= 0).all()  # more traffic: never a larger safe batch
+    assert (np.diff(best, axis=0) >= 0).all()  # a looser SLA: never a smaller one
 
 
 @FAST
@@ -390,28 +472,38 @@ def test_batching_monotone_in_rate_and_sla_long(case):
 
 def _placement_monotone(fleet, mfu, regions):
     taxes, days = [0.0, 10.0, 100.0, 1000.0], [1.0, 30.0, 365.0]
-    ds = PL.solve(fleet=fleet, duration_days=days, carbon_tax_per_ton=taxes, mfu=mfu, regions=regions,
-                  top_k=len(regions)).dataset
+    ds = PL.solve(
+        fleet=fleet, duration_days=days, carbon_tax_per_ton=taxes, mfu=mfu, regions=regions, top_k=len(regions)
+    ).dataset
     obj = ds["objective"].transpose("duration_days", "carbon_tax_per_ton", "rank").values
     assert (np.diff(obj[..., 0], axis=0) >= 0).all() and (np.diff(obj[..., 0], axis=1) >= 0).all()
-    assert (np.diff(obj, axis=2) >= 0).all()            # ranks in ascending cost
+    assert (np.diff(obj, axis=2) >= 0).all()  # ranks in ascending cost
     best = obj[..., 0]
-    assert np.allclose(best, ds["tco"].isel(rank=0).transpose("duration_days", "carbon_tax_per_ton").values
-                       + ds["carbon_cost"].isel(rank=0).transpose("duration_days", "carbon_tax_per_ton").values,
-                       rtol=1e-12)
+    assert np.allclose(
+        best,
+        ds["tco"].isel(rank=0).transpose("duration_days", "carbon_tax_per_ton").values
+        + ds["carbon_cost"].isel(rank=0).transpose("duration_days", "carbon_tax_per_ton").values,
+        rtol=1e-12,
+    )
 
 
 @FAST
-@given(st.sampled_from(list(C)), st.floats(0.0, 1.0), st.lists(st.sampled_from(list(G.keys())), min_size=1,
-                                                                 max_size=6, unique=True))
+@given(
+    st.sampled_from(list(C)),
+    st.floats(0.0, 1.0),
+    st.lists(st.sampled_from(list(G.keys())), min_size=1, max_size=6, unique=True),
+)
 def test_placement_cost_grows_with_carbon_price_and_time(fleet, mfu, regions):
     _placement_monotone(fleet, mfu, regions)
 
 
 @pytest.mark.slow
 @LONG
-@given(st.sampled_from(list(C)), st.floats(0.0, 1.0), st.lists(st.sampled_from(list(G.keys())), min_size=1,
-                                                                 max_size=12, unique=True))
+@given(
+    st.sampled_from(list(C)),
+    st.floats(0.0, 1.0),
+    st.lists(st.sampled_from(list(G.keys())), min_size=1, max_size=12, unique=True),
+)
 def test_placement_cost_grows_with_carbon_price_and_time_long(fleet, mfu, regions):
     _placement_monotone(fleet, mfu, regions)
 
@@ -428,21 +520,28 @@ def _parallelism_properties(model, fleet, batch, seq):
     objs = top["objective"].values[top["feasible"].values]
     assert (np.diff(objs) <= 0).all()
     wider = PO.solve(**kw, zero_stage=[0, 3], search_over="zero_stage").dataset
-    assert float(wider["objective"]) >= float(best["objective"])        # a superset is never worse
+    assert float(wider["objective"]) >= float(best["objective"])  # a superset is never worse
 
 
 @FAST
-@given(st.sampled_from([L.Llama3_8B, L.Llama3_70B, L.Mixtral_8x7B, L.GPT2, ms.Models.Vision.ResNet50]),
-       st.sampled_from([C.Lab_64_H100, C.Research_256, C.Training_1K_B200]),
-       st.sampled_from([1, 8, 100, 256, 2048]), st.sampled_from([512, 2048]))
+@given(
+    st.sampled_from([L.Llama3_8B, L.Llama3_70B, L.Mixtral_8x7B, L.GPT2, ms.Models.Vision.ResNet50]),
+    st.sampled_from([C.Lab_64_H100, C.Research_256, C.Training_1K_B200]),
+    st.sampled_from([1, 8, 100, 256, 2048]),
+    st.sampled_from([512, 2048]),
+)
 def test_parallelism_ranks_and_supersets(model, fleet, batch, seq):
     _parallelism_properties(model, fleet, batch, seq)
 
 
 @pytest.mark.slow
 @LONG
-@given(st.sampled_from(list(L) + [ms.Models.Vision.ResNet50]), st.sampled_from(list(C)),
-       st.sampled_from([1, 8, 100, 256, 1000, 2048, 8192]), st.sampled_from([512, 2048, 8192]))
+@given(
+    st.sampled_from(list(L) + [ms.Models.Vision.ResNet50]),
+    st.sampled_from(list(C)),
+    st.sampled_from([1, 8, 100, 256, 1000, 2048, 8192]),
+    st.sampled_from([512, 2048, 8192]),
+)
 def test_parallelism_ranks_and_supersets_long(model, fleet, batch, seq):
     _parallelism_properties(model, fleet, batch, seq)
 

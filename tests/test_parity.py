@@ -9,14 +9,16 @@ from __future__ import annotations
 import math
 
 import pytest
+from parity import close, kwargs_of, load, mismatches
 
 import mlsysim_vec as ms
 from mlsysim_vec.models.types import TransformerWorkload
 
-from parity import close, kwargs_of, load, mismatches
-
-RESOLVERS = {"single_node": ms.SingleNodeModel, "efficiency": ms.EfficiencyModel,
-             "training_memory": ms.TrainingMemoryModel}
+RESOLVERS = {
+    "single_node": ms.SingleNodeModel,
+    "efficiency": ms.EfficiencyModel,
+    "training_memory": ms.TrainingMemoryModel,
+}
 CANONICAL = {"fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"}
 
 
@@ -25,32 +27,35 @@ def deviation(fixture: str, case: dict) -> str | None:
     inputs = case["inputs"]
     kw = kwargs_of(inputs)
     if str(inputs.get("precision", "fp16")).lower() == "fp4":
-        return "D15"             # fp4 is selectable (0.5 byte), not an error
+        return "D15"  # fp4 is selectable (0.5 byte), not an error
     if fixture == "single_node":
         if inputs.get("is_training") and isinstance(kw["model"], TransformerWorkload):
-            return "D3"          # a training sample is seq_len tokens; one training-memory formula
+            return "D3"  # a training sample is seq_len tokens; one training-memory formula
         if inputs.get("zero_stage", 0) not in (0, 1, 2, 3):
-            return "D14"         # validated
+            return "D14"  # validated
         hw = kw["hardware"]
         spills = "outputs" in case and not case["outputs"]["feasible"]
         if spills and (hw.memory.flash_bandwidth is not None or hw.memory.sram_bandwidth is not None):
-            return "D19"         # offload never faster than the fitting tier
+            return "D19"  # offload never faster than the fitting tier
     if fixture == "efficiency":
         if str(inputs.get("precision", "fp16")) not in CANONICAL:
-            return "D15"         # precision canonicalised and validated
-        if inputs.get("workload_type", "ffn") not in ("ffn", "attention", "conv") and \
-                inputs.get("workload_type", "ffn").lower() in ("ffn", "attention", "conv"):
-            return "D14"         # workload_type is case-insensitive
+            return "D15"  # precision canonicalised and validated
+        if inputs.get("workload_type", "ffn") not in ("ffn", "attention", "conv") and inputs.get(
+            "workload_type", "ffn"
+        ).lower() in ("ffn", "attention", "conv"):
+            return "D14"  # workload_type is case-insensitive
         if inputs.get("workload_type", "ffn").lower() not in ("ffn", "attention", "conv", "other"):
-            return "D14"         # unknown kernel classes are rejected, not silently 'other'
+            return "D14"  # unknown kernel classes are rejected, not silently 'other'
         if not 0 < inputs.get("efficiency", 0.5) <= 1:
-            return "D14"         # efficiency validated in (0, 1]
+            return "D14"  # efficiency validated in (0, 1]
     if fixture == "training_memory":
-        if inputs.get("activation_checkpointing", "selective") != \
-                str(inputs.get("activation_checkpointing", "selective")).lower():
-            return "D14"         # choices are case-insensitive
+        if (
+            inputs.get("activation_checkpointing", "selective")
+            != str(inputs.get("activation_checkpointing", "selective")).lower()
+        ):
+            return "D14"  # choices are case-insensitive
         if inputs.get("tp_size", 1) > 1 and inputs.get("sequence_parallel", True) is False:
-            return "V1"          # TP without sequence parallelism shards the block-internal activations
+            return "V1"  # TP without sequence parallelism shards the block-internal activations
     return None
 
 
@@ -95,8 +100,11 @@ def test_parity_values(fixture):
             result = _run(cls, case)
         except Exception as exc:  # noqa: BLE001 - compared against the fixture below
             ours = type(exc).__name__
-            ok = (expected_error == ours or (expected_error in ("AttributeError", "TypeError") and ours == "TypeError")
-                  or (expected_error == "OOMError" and isinstance(exc, ms.OOMError)))
+            ok = (
+                expected_error == ours
+                or (expected_error in ("AttributeError", "TypeError") and ours == "TypeError")
+                or (expected_error == "OOMError" and isinstance(exc, ms.OOMError))
+            )
             if not ok:
                 failures.append(f"case {i} {case['inputs']}: raised {ours}: {exc}; reference: {expected_error}")
             continue
@@ -142,10 +150,14 @@ def test_d19_cases_use_the_fitting_tier():
         host = hw.interconnect.bandwidth_per_direction.to("byte/s").m if hw.interconnect else 64e9
         mem = hw.memory
         bytes_per_el = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}[
-            str(case["inputs"].get("precision", "fp16")).lower()]
+            str(case["inputs"].get("precision", "fp16")).lower()
+        ]
         model = kw["model"]
-        weights = (model.parameters.to("count").m * bytes_per_el if model.parameters is not None
-                   else model.model_size.to("byte").m)   # the inference weights decide the tier
+        weights = (
+            model.parameters.to("count").m * bytes_per_el
+            if model.parameters is not None
+            else model.model_size.to("byte").m
+        )  # the inference weights decide the tier
         in_sram = mem.sram_bandwidth is not None and weights <= mem.sram_capacity.to("byte").m
         fitting = mem.sram_bandwidth if in_sram else (mem.flash_bandwidth or mem.bandwidth)
         expected = min(fitting.to("byte/s").m, host)

@@ -14,13 +14,12 @@ import math
 
 import numpy as np
 import pytest
+from parity import close, kwargs_of, load, record
+from test_analysis import perturbed
 
 import mlsysim_vec as ms
 from mlsysim_vec import ureg
 from mlsysim_vec.solvers.analysis import SENSITIVITY_PARAMETERS
-
-from parity import close, kwargs_of, load, record
-from test_analysis import perturbed
 
 RESOLVERS = {"sensitivity": ms.SensitivitySolver, "synthesis": ms.SynthesisSolver}
 #: Echoed inputs: coordinates of our result rather than outputs.
@@ -44,20 +43,20 @@ def deviation(fixture: str, case: dict) -> str | None:
     """The DECISIONS.md entry under which we knowingly differ on this case, or None."""
     inputs = case["inputs"]
     if str(inputs.get("precision", "fp16")).lower() == "fp4":
-        return "D15"             # fp4 is selectable (0.5 byte), not an error
+        return "D15"  # fp4 is selectable (0.5 byte), not an error
     if fixture == "sensitivity":
         if inputs.get("perturbation_pct", 10) <= -100:
-            return "D14"         # a lever scaled by f <= 0 is rejected (ZeroDivisionError / nonsense)
+            return "D14"  # a lever scaled by f <= 0 is rejected (ZeroDivisionError / nonsense)
         if tiered(record(inputs["hardware"], ms.Hardware)):
             if "outputs" in case and not case["outputs"]["feasible"]:
-                return "D19"     # the baseline offloads: never faster than the fitting tier
-            return "D10"         # the bandwidth lever scales the tier in use (P15)
+                return "D19"  # the baseline offloads: never faster than the fitting tier
+            return "D10"  # the bandwidth lever scales the tier in use (P15)
     if fixture == "synthesis":
         target = ureg.Quantity(*inputs["target_latency"])
         if target.check("[time]") and target.magnitude <= 0:
-            return "D14"         # T validated (ZeroDivisionError / negative requirements)
+            return "D14"  # T validated (ZeroDivisionError / negative requirements)
         if not 1e-9 <= inputs.get("efficiency", 0.5) <= 1:
-            return "D14"         # η validated (ZeroDivisionError / accepted η > 1)
+            return "D14"  # η validated (ZeroDivisionError / accepted η > 1)
     return None
 
 
@@ -78,7 +77,7 @@ def compare(fixture: str, case: dict, result) -> list[str]:
     bad = []
     for name, want in case["outputs"].items():
         if name == ECHOED[fixture]:
-            got = result.dataset[name].values.item()      # s and percent, as the fixture
+            got = result.dataset[name].values.item()  # s and percent, as the fixture
         else:
             got = getattr(result, name)
             if hasattr(got, "to") and units[name] not in (None, "dimensionless"):
@@ -115,8 +114,9 @@ def test_parity_values(fixture):
             result = cls().solve(**kwargs(case))
         except Exception as exc:  # noqa: BLE001 - compared against the fixture below
             if not _same_error(case.get("raises", ""), exc):
-                failures.append(f"case {i} {case['inputs']}: raised {type(exc).__name__}: {exc}; "
-                                f"reference: {case.get('raises')}")
+                failures.append(
+                    f"case {i} {case['inputs']}: raised {type(exc).__name__}: {exc}; reference: {case.get('raises')}"
+                )
             continue
         if "raises" in case:
             failures.append(f"case {i} {case['inputs']}: reference raised {case['raises']}, we returned")
@@ -209,10 +209,15 @@ def test_d19_offloading_baseline_on_tiered_devices():
         devices = [kw["hardware"]] + [perturbed(kw["hardware"], p, f) for p in SENSITIVITY_PARAMETERS]
         lat = SNM.solve(hardware=devices, **run).latency.pint.to("s").pint.magnitude
         for k, lever in enumerate(SENSITIVITY_PARAMETERS):
-            assert getattr(r, f"sensitivity_{lever}") == pytest.approx((lat[k + 1] - lat[0]) / lat[0], rel=1e-9,
-                                                                        abs=1e-12), lever
-    assert any(not close(ms.SensitivitySolver().solve(**kwargs(c)).baseline_latency.to("s").m,
-                         c["outputs"]["baseline_latency"]) for c in cases)
+            assert getattr(r, f"sensitivity_{lever}") == pytest.approx(
+                (lat[k + 1] - lat[0]) / lat[0], rel=1e-9, abs=1e-12
+            ), lever
+    assert any(
+        not close(
+            ms.SensitivitySolver().solve(**kwargs(c)).baseline_latency.to("s").m, c["outputs"]["baseline_latency"]
+        )
+        for c in cases
+    )
 
 
 @pytest.mark.parametrize("fixture", list(RESOLVERS))

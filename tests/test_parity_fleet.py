@@ -23,6 +23,8 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
+from parity import close, record
+from parity import load as _load
 
 import mlsysim_vec as ms
 from mlsysim_vec.models.types import SparseTransformerWorkload
@@ -31,37 +33,79 @@ from mlsysim_vec.physics.topology import TOPOLOGIES
 from mlsysim_vec.systems.types import Fleet
 from mlsysim_vec.variables import variable
 
-from parity import close, record
-from parity import load as _load
-
 load = functools.lru_cache(maxsize=None)(_load)
 
-RESOLVERS = {"distributed": ms.DistributedModel, "moe_routing": ms.MoERoutingModel, "topology": ms.TopologyModel,
-             "network_roofline": ms.NetworkRooflineModel, "reliability": ms.ReliabilityModel,
-             "checkpoint": ms.CheckpointModel, "orchestration": ms.OrchestrationModel}
+RESOLVERS = {
+    "distributed": ms.DistributedModel,
+    "moe_routing": ms.MoERoutingModel,
+    "topology": ms.TopologyModel,
+    "network_roofline": ms.NetworkRooflineModel,
+    "reliability": ms.ReliabilityModel,
+    "checkpoint": ms.CheckpointModel,
+    "orchestration": ms.OrchestrationModel,
+}
 RENAME = {
-    "distributed": {"node_memory_footprint": "memory_footprint", "node_peak_flops_actual": "peak_flops_actual",
-                    "node_peak_bw_actual": "peak_bw_actual", "dp": "dp_degree"},
-    "network_roofline": {"latency_memory": "latency_network", "memory_footprint": "sync_bytes",
-                         "peak_bw_actual": "network_bandwidth"},
-    "checkpoint": {"write_time_seconds": "write_time", "max_bandwidth_required": "storage_bandwidth",
-                   "mfu_penalty_pct": "mfu_penalty_fraction"},
+    "distributed": {
+        "node_memory_footprint": "memory_footprint",
+        "node_peak_flops_actual": "peak_flops_actual",
+        "node_peak_bw_actual": "peak_bw_actual",
+        "dp": "dp_degree",
+    },
+    "network_roofline": {
+        "latency_memory": "latency_network",
+        "memory_footprint": "sync_bytes",
+        "peak_bw_actual": "network_bandwidth",
+    },
+    "checkpoint": {
+        "write_time_seconds": "write_time",
+        "max_bandwidth_required": "storage_bandwidth",
+        "mfu_penalty_pct": "mfu_penalty_fraction",
+    },
     "orchestration": {"avg_wait_time_days": "avg_wait_time"},
 }
 #: Reference fields that echo an input (compared with the input in ``test_skipped_fields...``).
-ECHOES = {"distributed": ("tp", "pp", "ep"), "moe_routing": ("routing_imbalance_factor", "ep_size"),
-          "topology": ("topology", "num_nodes")}
+ECHOES = {
+    "distributed": ("tp", "pp", "ep"),
+    "moe_routing": ("routing_imbalance_factor", "ep_size"),
+    "topology": ("topology", "num_nodes"),
+}
 #: NetworkRooflineModel fields the reference fills with constants (part 2 §14, P2e).
-CONSTANTS = {"network_roofline": {"latency_overhead": 0.0, "energy": 0.0, "feasible": True,
-                                  "offload_spill_bytes": None, "offload_effective_bw": None,
-                                  "overhead_dominated": False}}
+CONSTANTS = {
+    "network_roofline": {
+        "latency_overhead": 0.0,
+        "energy": 0.0,
+        "feasible": True,
+        "offload_spill_bytes": None,
+        "offload_effective_bw": None,
+        "overhead_dominated": False,
+    }
+}
 #: Outputs a communication-only deviation changes (the replica step and memory stay comparable).
-COMM = frozenset({"dp_communication_latency", "ep_communication_latency", "communication_latency",
-                  "step_latency_total", "scaling_efficiency", "effective_throughput"})
+COMM = frozenset(
+    {
+        "dp_communication_latency",
+        "ep_communication_latency",
+        "communication_latency",
+        "step_latency_total",
+        "scaling_efficiency",
+        "effective_throughput",
+    }
+)
 ALL = None
 #: NetworkRooflineModel outputs that depend on the compute ceiling.
-COMPUTE = frozenset({"latency", "latency_compute", "latency_memory", "throughput", "bottleneck", "mfu", "hfu",
-                     "peak_flops_actual", "arithmetic_intensity"})
+COMPUTE = frozenset(
+    {
+        "latency",
+        "latency_compute",
+        "latency_memory",
+        "throughput",
+        "bottleneck",
+        "mfu",
+        "hfu",
+        "peak_flops_actual",
+        "arithmetic_intensity",
+    }
+)
 REF_TOPOLOGIES = ("fat_tree", "dragonfly", "torus_3d", "ring")
 TOPOLOGY_ALIASES = dict(ms.TopologyModel.arguments()["topology"].aliases)
 
@@ -84,8 +128,12 @@ def _fleet(value):
 
 
 def kwargs_of(inputs: dict) -> dict:
-    builders = {"model": _model, "fleet": _fleet, "fabric": lambda v: record(v, ms.Systems),
-                "hardware": lambda v: record(v, ms.Hardware)}
+    builders = {
+        "model": _model,
+        "fleet": _fleet,
+        "fabric": lambda v: record(v, ms.Systems),
+        "hardware": lambda v: record(v, ms.Hardware),
+    }
     return {k: builders[k](v) if k in builders else v for k, v in inputs.items()}
 
 
@@ -99,48 +147,55 @@ def deviation(fixture: str, case: dict):
     inputs, out = case["inputs"], case.get("outputs")
     precision = str(inputs.get("precision", "fp16"))
     if precision.lower() == "fp4":
-        return "D15", ALL                         # fp4 is selectable (0.5 byte), not an error
+        return "D15", ALL  # fp4 is selectable (0.5 byte), not an error
     if fixture == "distributed":
         if case.get("raises") == "ValueError" and case["message"].startswith("Infeasible 4D Parallelism"):
-            return "D7", ALL                      # not dividing the fleet: an infeasible point, not an error
+            return "D7", ALL  # not dividing the fleet: an infeasible point, not an error
         if out is None:
             return None
         dp = out["dp"]
         if inputs.get("batch_size", 1) % dp:
-            return "D7", ALL                      # local batch ⌈batch/dp⌉ (the reference: ⌊⌋)
+            return "D7", ALL  # local batch ⌈batch/dp⌉ (the reference: ⌊⌋)
         if inputs.get("ep_size", 1) > 1:
-            return "D7", COMM                     # EP: DP bytes ÷ ep (MoE), 4 all-to-alls per layer
-        if dp > 1 and (inputs.get("topology_override") not in (None, "auto")
-                       or inputs.get("zero_stage", 0) == 3 or inputs.get("gradient_accumulation_steps", 1) > 1):
-            return "D7", COMM                     # algorithm honoured; ZeRO-3 ×1.5; GA does not divide
+            return "D7", COMM  # EP: DP bytes ÷ ep (MoE), 4 all-to-alls per layer
+        if dp > 1 and (
+            inputs.get("topology_override") not in (None, "auto")
+            or inputs.get("zero_stage", 0) == 3
+            or inputs.get("gradient_accumulation_steps", 1) > 1
+        ):
+            return "D7", COMM  # algorithm honoured; ZeRO-3 ×1.5; GA does not divide
     if fixture == "topology":
         name, nodes = inputs.get("topology", "fat_tree"), inputs.get("num_nodes", 64)
         if nodes < 1:
-            return "D14", ALL                     # num_nodes >= 1 (the reference: 0 bisection, ZeroDivisionError)
+            return "D14", ALL  # num_nodes >= 1 (the reference: 0 bisection, ZeroDivisionError)
         canonical = TOPOLOGY_ALIASES.get(name.lower(), name.lower())
         if name not in REF_TOPOLOGIES and canonical != "fat_tree":
-            return "D14", ALL                     # case-insensitive names, unknown ones rejected (P14)
+            return "D14", ALL  # case-insensitive names, unknown ones rejected (P14)
     if fixture == "network_roofline":
         if precision != precision.lower():
-            return "D11", COMPUTE                 # canonicalised before the peak lookup (P2c)
+            return "D11", COMPUTE  # canonicalised before the peak lookup (P2c)
         if out is not None and _model(inputs["model"]).si["is_sparse"]:
-            return "D11", COMPUTE                 # MoE FLOPs from active parameters (P2d)
+            return "D11", COMPUTE  # MoE FLOPs from active parameters (P2d)
     if fixture == "reliability":
         if inputs.get("avg_recovery_time_s", 300.0) < 0:
-            return "D14", ALL                     # a negative duration raises
+            return "D14", ALL  # a negative duration raises
         if isinstance(inputs["fleet"], dict) and "mtbf_hours" in inputs["fleet"]:
-            return "D6", ALL                      # the fleet's own MTBF is used (B7)
+            return "D6", ALL  # the fleet's own MTBF is used (B7)
         return "D6", frozenset({"goodput_ratio"})  # goodput includes the rework τ/(2·MTBF) (B6)
     if fixture == "checkpoint":
         optimizer = str(inputs.get("optimizer", "adam")).lower()
-        if (inputs.get("n_writers", 1) < 1 or inputs.get("filesystem_limit_gbs", 500.0) <= 0
-                or inputs.get("checkpoint_interval_hours", 4.0) < 0 or optimizer not in OPTIMIZERS):
-            return "D14", ALL                     # zero/negative writers, limit, interval, unknown optimizer (B8)
+        if (
+            inputs.get("n_writers", 1) < 1
+            or inputs.get("filesystem_limit_gbs", 500.0) <= 0
+            or inputs.get("checkpoint_interval_hours", 4.0) < 0
+            or optimizer not in OPTIMIZERS
+        ):
+            return "D14", ALL  # zero/negative writers, limit, interval, unknown optimizer (B8)
         if optimizer == "adamw" and "outputs" in case:
-            return "D14", ALL                     # optimizer names canonicalised: adamw is Adam (14 B)
+            return "D14", ALL  # optimizer names canonicalised: adamw is Adam (14 B)
     if fixture == "orchestration":
         if inputs["arrival_rate_jobs_per_day"] < 0 or inputs["avg_job_duration_days"] <= 0:
-            return "D14", ALL                     # negative rates and non-positive durations raise (P14)
+            return "D14", ALL  # negative rates and non-positive durations raise (P14)
     return None
 
 
@@ -191,7 +246,7 @@ def _solve_group(fixture, cases):
     return [_values(ds, j) for j in range(len(cases))]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def outcomes(fixture):
     """Our result of every fixture case: a dict of outputs (dataset units, which are the fixture's
     SI units) or the exception raised. Cases expected to run are solved in a few grid calls."""
@@ -203,8 +258,9 @@ def outcomes(fixture):
         if "raises" in case or (tag is not None and tag[0] == "D14"):
             out[i] = _solve_one(fixture, case)
             continue
-        optional = tuple(a.name for a in RESOLVERS[fixture].ARGS
-                         if a.default is None and case["inputs"].get(a.name) is not None)
+        optional = tuple(
+            a.name for a in RESOLVERS[fixture].ARGS if a.default is None and case["inputs"].get(a.name) is not None
+        )
         groups.setdefault(optional, []).append(i)
     for index in groups.values():
         for i, values in zip(index, _solve_group(fixture, [cases[i] for i in index])):
@@ -215,7 +271,7 @@ def outcomes(fixture):
 def _ours(values, fixture, name):
     """Our value of the reference output ``name``."""
     if fixture == "distributed" and name == "node_feasible":
-        return values["memory_utilization"] <= 1.0          # the replica fits in memory
+        return values["memory_utilization"] <= 1.0  # the replica fits in memory
     return values[RENAME.get(fixture, {}).get(name, name)]
 
 
@@ -357,13 +413,15 @@ def test_d7_comm_cases_follow_d7():
         model = _model(inputs["model"])
         ep, pp, ga = inputs.get("ep_size", 1), inputs.get("pp_size", 1), inputs.get("gradient_accumulation_steps", 1)
         stages = max(1.0, math.ceil(_layers(model) / pp))
-        assert ours["ep_communication_latency"] == pytest.approx(4 * stages * out["ep_communication_latency"],
-                                                                 rel=1e-9, abs=1e-300)
+        assert ours["ep_communication_latency"] == pytest.approx(
+            4 * stages * out["ep_communication_latency"], rel=1e-9, abs=1e-300
+        )
         n_ep += ep > 1
         dense_dp = ep == 1 or not model.si["is_sparse"]
         if dense_dp and inputs.get("zero_stage", 0) != 3 and inputs.get("topology_override") in (None, "auto"):
-            assert ours["dp_communication_latency"] == pytest.approx(ga * out["dp_communication_latency"],
-                                                                     rel=1e-9, abs=1e-300)
+            assert ours["dp_communication_latency"] == pytest.approx(
+                ga * out["dp_communication_latency"], rel=1e-9, abs=1e-300
+            )
             n_ga += ga > 1
         elif dense_dp and inputs.get("zero_stage", 0) == 3 and inputs.get("topology_override") in (None, "auto"):
             assert ours["dp_communication_latency"] > ga * out["dp_communication_latency"]
@@ -418,8 +476,9 @@ def test_d11_cases_use_canonical_precision_and_active_parameters():
         fleet, model = kw["fleet"], kw["model"]
         peak = fleet.si[f"accelerator_flops_{str(inputs.get('precision', 'fp16')).lower()}"]
         peak = fleet.si["accelerator_peak_flops"] if math.isnan(peak) else peak
-        expected = 6 * model.si["active_parameters"] / (fleet.si["total_accelerators"] * peak
-                                                        * inputs.get("efficiency", 0.5))
+        expected = (
+            6 * model.si["active_parameters"] / (fleet.si["total_accelerators"] * peak * inputs.get("efficiency", 0.5))
+        )
         assert ours["latency_compute"] == pytest.approx(expected, rel=1e-12)
         assert ours["sync_bytes"] == pytest.approx(case["outputs"]["memory_footprint"], rel=1e-12)
         n += 1
@@ -439,13 +498,15 @@ def test_d14_cases():
                 if fixture == "topology":
                     name = inputs.get("topology", "fat_tree")
                     canonical = TOPOLOGY_ALIASES.get(name.lower(), name.lower())
-                    ref = ms.TopologyModel().solve(fabric=kwargs_of(inputs)["fabric"], topology=canonical,
-                                                   num_nodes=inputs.get("num_nodes", 64))
+                    ref = ms.TopologyModel().solve(
+                        fabric=kwargs_of(inputs)["fabric"], topology=canonical, num_nodes=inputs.get("num_nodes", 64)
+                    )
                     assert canonical in TOPOLOGIES and ours["bisection_bw_fraction"] == ref.bisection_bw_fraction
                 else:
                     assert fixture == "checkpoint" and str(inputs["optimizer"]).lower() == "adamw"
                     assert ours["checkpoint_size"] == pytest.approx(
-                        14 * kwargs_of(inputs)["model"].si["parameters"], rel=1e-12)
+                        14 * kwargs_of(inputs)["model"].si["parameters"], rel=1e-12
+                    )
                 continue
             assert isinstance(ours, ValueError) and "is not allowed" in str(ours), (fixture, inputs, ours)
             n += 1
@@ -454,7 +515,10 @@ def test_d14_cases():
 
 def test_d15_fp4_cases_run():
     """D15: fp4 (0.5 byte) is a precision; the reference rejected it."""
-    for fixture, output in (("distributed", "node_latency"), ("moe_routing", "token_dispatch_bytes"),
-                            ("network_roofline", "latency")):
+    for fixture, output in (
+        ("distributed", "node_latency"),
+        ("moe_routing", "token_dispatch_bytes"),
+        ("network_roofline", "latency"),
+    ):
         cases = list(_cases(fixture, "D15"))
         assert cases and all(math.isfinite(ours[output]) for _, ours in cases)

@@ -19,23 +19,37 @@ import math
 
 import numpy as np
 import pytest
+from parity import close, load
 
 import mlsysim_vec as ms
 from mlsysim_vec import Q_
 
-from parity import close, load
-
-RESOLVERS = {"data": ms.DataModel, "transformation": ms.TransformationModel, "scaling": ms.ScalingModel,
-             "compression": ms.CompressionModel, "economics": ms.EconomicsModel,
-             "sustainability": ms.SustainabilityModel, "responsible": ms.ResponsibleEngineeringModel}
+RESOLVERS = {
+    "data": ms.DataModel,
+    "transformation": ms.TransformationModel,
+    "scaling": ms.ScalingModel,
+    "compression": ms.CompressionModel,
+    "economics": ms.EconomicsModel,
+    "sustainability": ms.SustainabilityModel,
+    "responsible": ms.ResponsibleEngineeringModel,
+}
 #: reference output name -> (our output or echoed input, factor from ours in the fixture's unit)
-NAMES = {"capex_usd": ("capex", 1), "opex_energy_usd": ("opex_energy", 1),
-         "opex_maintenance_usd": ("opex_maintenance", 1), "total_opex_usd": ("total_opex", 1),
-         "tco_usd": ("tco", 1), "it_energy_kwh": ("it_energy", 1), "total_energy_kwh": ("total_energy", 1),
-         "carbon_footprint_kg": ("carbon_footprint", 1), "water_usage_liters": ("water_usage", 1),
-         "embodied_carbon_kg": ("embodied_carbon", 1), "original_size_gb": ("original_size", 1),
-         "compressed_size_gb": ("compressed_size", 1), "memory_savings_pct": ("memory_savings_fraction", 100),
-         "bottleneck": ("ingestion_bottleneck", 1)}
+NAMES = {
+    "capex_usd": ("capex", 1),
+    "opex_energy_usd": ("opex_energy", 1),
+    "opex_maintenance_usd": ("opex_maintenance", 1),
+    "total_opex_usd": ("total_opex", 1),
+    "tco_usd": ("tco", 1),
+    "it_energy_kwh": ("it_energy", 1),
+    "total_energy_kwh": ("total_energy", 1),
+    "carbon_footprint_kg": ("carbon_footprint", 1),
+    "water_usage_liters": ("water_usage", 1),
+    "embodied_carbon_kg": ("embodied_carbon", 1),
+    "original_size_gb": ("original_size", 1),
+    "compressed_size_gb": ("compressed_size", 1),
+    "memory_savings_pct": ("memory_savings_fraction", 100),
+    "bottleneck": ("ingestion_bottleneck", 1),
+}
 REGISTRIES = {"Clusters": ms.Systems.Clusters, "Grids": ms.Infra.Grids, "Datacenters": ms.Infra.Datacenters}
 RECORD_ARGS = {"fleet", "datacenter", "grid", "model", "hardware"}
 CHOICES = {"method": ("quantization", "pruning"), "sparsity_type": ("unstructured", "structured", "n_m")}
@@ -49,7 +63,7 @@ def to_record(arg: str, ref: str):
     family, key = ref.split(".")
     if family in REGISTRIES:
         return getattr(REGISTRIES[family], key)
-    registry = ms.Models if arg == "model" else ms.Hardware        # "Tiny" is a family of both
+    registry = ms.Models if arg == "model" else ms.Hardware  # "Tiny" is a family of both
     return getattr(getattr(registry, family), key)
 
 
@@ -84,51 +98,54 @@ def deviation(fixture: str, case: dict, fx: dict) -> str | None:
     """The DECISIONS.md entry under which we knowingly differ on this case, or None."""
     inputs = case["inputs"]
     if _plain_quantity(fx, inputs):
-        return "D14"                # plain numbers are read in the documented unit (no raw AttributeError)
+        return "D14"  # plain numbers are read in the documented unit (no raw AttributeError)
     if fixture == "data":
         rate = inputs["workload_data_rate"]
         if not _is_rate(rate) or rate["value"] < 0:
-            return "D14"            # P12: a rate must be bytes/time and >= 0
+            return "D14"  # P12: a rate must be bytes/time and >= 0
     if fixture == "transformation":
         if inputs["batch_size"] < 1 or _magnitude(inputs["accelerator_step_time"], "ms") < 0:
-            return "D14"            # P14: batch >= 1, time >= 0
-        if not quantity(inputs["sample_size_bytes"]).check("[information]") or \
-                not _is_rate(inputs["cpu_throughput"]):
-            return "D14"            # P12: sizes in bytes, rates in bytes/time
+            return "D14"  # P14: batch >= 1, time >= 0
+        if not quantity(inputs["sample_size_bytes"]).check("[information]") or not _is_rate(inputs["cpu_throughput"]):
+            return "D14"  # P12: sizes in bytes, rates in bytes/time
         if case.get("raises") == "ZeroDivisionError":
-            return "D14"            # a zero CPU rate is a ValueError naming cpu_throughput
+            return "D14"  # a zero CPU rate is a ValueError naming cpu_throughput
     if fixture == "scaling":
         budget, target = inputs["compute_budget"], inputs.get("target_model_size")
         if target is not None and (target["value"] <= 0 or budget["value"] < 0):
-            return "D14"            # a zero/negative target or a negative budget raises
+            return "D14"  # a zero/negative target or a negative budget raises
         unit = budget["unit"]
         if unit != "flop" and Q_(1, unit).check("[flop]") and budget["value"] >= 0:
-            return "D20"            # P1: a FLOP budget in any unit is converted
+            return "D20"  # P1: a FLOP budget in any unit is converted
     if fixture == "compression":
         method = inputs.get("method", "quantization")
         if method.lower() not in CHOICES["method"]:
-            return "D14"            # an unknown method raises (the reference did nothing)
+            return "D14"  # an unknown method raises (the reference did nothing)
         if method not in CHOICES["method"]:
-            return "D15"            # P9f: the method is case-insensitive
+            return "D15"  # P9f: the method is case-insensitive
         kind = inputs.get("sparsity_type", "unstructured")
         if method.lower() == "pruning" and kind not in CHOICES["sparsity_type"]:
-            return "D15"            # P9f: "2:4", "nm", "Structured" ... are canonicalised
+            return "D15"  # P9f: "2:4", "nm", "Structured" ... are canonicalised
         if str(inputs.get("baseline_precision", "fp32")).lower() == "fp4":
-            return "D15"            # fp4 is selectable (0.5 byte)
+            return "D15"  # fp4 is selectable (0.5 byte)
     if fixture in ("economics", "sustainability"):
         if inputs["duration_days"] < 0:
-            return "D14"            # negative durations raise
+            return "D14"  # negative durations raise
         if fixture == "economics":
             if inputs.get("amortization_years", 3.0) <= 0 or inputs.get("infrastructure_multiplier", 1.0) < 0:
-                return "D14"        # amortization <= 0 (ZeroDivisionError / negative CapEx), multiplier < 0
+                return "D14"  # amortization <= 0 (ZeroDivisionError / negative CapEx), multiplier < 0
             price = inputs.get("kwh_price")
             if isinstance(price, dict) or (price is not None and price < 0):
-                return "D14"        # a price Quantity is accepted (the reference raised); negative raises
+                return "D14"  # a price Quantity is accepted (the reference raised); negative raises
     if fixture == "responsible":
         t = inputs["base_training_time"]
-        if inputs.get("epsilon", 1.0) <= 0 or not 0 < inputs.get("min_subgroup_prevalence", 0.01) <= 1 or \
-                not 0 < inputs.get("delta", 1e-5) < 1 or t["value"] < 0:
-            return "D14"            # P14: ε > 0, p in (0, 1], δ in (0, 1), time >= 0
+        if (
+            inputs.get("epsilon", 1.0) <= 0
+            or not 0 < inputs.get("min_subgroup_prevalence", 0.01) <= 1
+            or not 0 < inputs.get("delta", 1e-5) < 1
+            or t["value"] < 0
+        ):
+            return "D14"  # P14: ε > 0, p in (0, 1], δ in (0, 1), time >= 0
     return None
 
 
@@ -146,7 +163,7 @@ def _ours(fixture, result, name, unit):
     ours, factor = NAMES.get(name, (name, 1))
     if ours in result.outputs:
         value = getattr(result, ours)
-    else:                                     # an input the reference echoes: our coordinate
+    else:  # an input the reference echoes: our coordinate
         value = result.dataset[ours].values.item()
         arg = RESOLVERS[fixture].arguments()[ours]
         if arg.unit:
@@ -205,8 +222,9 @@ def test_parity_values(fixture):
             result = _run(fixture, case)
         except Exception as exc:  # noqa: BLE001 - compared against the fixture below
             if expected_error != type(exc).__name__:
-                failures.append(f"case {i} {case['inputs']}: raised {type(exc).__name__}: {exc}; "
-                                f"reference: {expected_error}")
+                failures.append(
+                    f"case {i} {case['inputs']}: raised {type(exc).__name__}: {exc}; reference: {expected_error}"
+                )
             continue
         if expected_error:
             failures.append(f"case {i} {case['inputs']}: reference raised {expected_error}, we returned")
@@ -230,10 +248,15 @@ def test_parity_deviation_counts():
         assert seen.get((fixture, "D14"), 0) > 0, fixture
 
 
-_DOCUMENTED_UNIT = {("data", "workload_data_rate"): "GB/s", ("transformation", "sample_size_bytes"): "byte",
-                    ("transformation", "cpu_throughput"): "GB/s", ("transformation", "accelerator_step_time"): "ms",
-                    ("scaling", "compute_budget"): "flop", ("scaling", "target_model_size"): "count",
-                    ("responsible", "base_training_time"): "hour"}
+_DOCUMENTED_UNIT = {
+    ("data", "workload_data_rate"): "GB/s",
+    ("transformation", "sample_size_bytes"): "byte",
+    ("transformation", "cpu_throughput"): "GB/s",
+    ("transformation", "accelerator_step_time"): "ms",
+    ("scaling", "compute_budget"): "flop",
+    ("scaling", "target_model_size"): "count",
+    ("responsible", "base_training_time"): "hour",
+}
 
 
 def _comparable(result):
@@ -273,8 +296,9 @@ def test_d14_cases(fixture):
         else:
             price = inputs["kwh_price"]
             assert isinstance(price, dict) and case.get("raises") == "DimensionalityError", (i, inputs)
-            plain_price = _comparable(RESOLVERS[fixture]().solve(**dict(kw, kwh_price=quantity(price).to(
-                "USD/kWh").magnitude)))
+            plain_price = _comparable(
+                RESOLVERS[fixture]().solve(**dict(kw, kwh_price=quantity(price).to("USD/kWh").magnitude))
+            )
             assert _comparable(result) == plain_price, i
     assert n > 0
 
@@ -294,8 +318,9 @@ def test_d15_compression_cases_are_canonicalised():
         result = _run("compression", case)
         if str(kw.get("baseline_precision", "")).lower() == "fp4":
             model = kw["model"]
-            expected = model.parameters.to("count").m * 0.5 if model.parameters is not None else \
-                model.model_size.to("byte").m
+            expected = (
+                model.parameters.to("count").m * 0.5 if model.parameters is not None else model.model_size.to("byte").m
+            )
             assert result.original_size.to("byte").m == pytest.approx(expected, rel=1e-12)
             continue
         canon = dict(kw, method=kw.get("method", "quantization").lower())
@@ -325,8 +350,9 @@ def test_d20_scaling_cases_convert_units():
             assert result.optimal_tokens == pytest.approx(budget / (6 * size), rel=1e-12)
         else:
             assert result.optimal_parameters == pytest.approx(math.sqrt(budget / 120), rel=1e-12)
-        assert not close(result.optimal_parameters, case["outputs"]["optimal_parameters"]) or \
-            not close(result.optimal_tokens, case["outputs"]["optimal_tokens"]), i
+        assert not close(result.optimal_parameters, case["outputs"]["optimal_parameters"]) or not close(
+            result.optimal_tokens, case["outputs"]["optimal_tokens"]
+        ), i
     assert n >= 20
 
 
@@ -338,10 +364,15 @@ def test_d12_d13_leave_builtin_numbers_unchanged():
     assert ms.Infra.Grids.US_Avg.pue == 1.12
     assert all(math.isnan(r.si["kwh_price"]) for r in [*ms.Infra.Grids, *ms.Infra.Datacenters])
     fx, cases = _cases("economics")
-    unplaced = [c for _, c, tag in cases if tag is None and "outputs" in c
-                and c["inputs"].get("datacenter") is None and c["inputs"].get("grid") is None]
-    assert unplaced and all(c["outputs"]["pue"] == 1.12 and c["outputs"]["region_name"] == "US Average"
-                            for c in unplaced)
-    r = ms.EconomicsModel().solve(fleet=ms.Systems.Clusters.Research_256, duration_days=30,
-                                  grid=ms.Infra.Grids, datacenter=None)
+    unplaced = [
+        c
+        for _, c, tag in cases
+        if tag is None and "outputs" in c and c["inputs"].get("datacenter") is None and c["inputs"].get("grid") is None
+    ]
+    assert unplaced and all(
+        c["outputs"]["pue"] == 1.12 and c["outputs"]["region_name"] == "US Average" for c in unplaced
+    )
+    r = ms.EconomicsModel().solve(
+        fleet=ms.Systems.Clusters.Research_256, duration_days=30, grid=ms.Infra.Grids, datacenter=None
+    )
     assert np.allclose(r.electricity_price.pint.to("USD/kWh").pint.magnitude, 0.12, rtol=1e-12)

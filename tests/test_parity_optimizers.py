@@ -27,14 +27,18 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
+from parity import close, load, record
 
 import mlsysim_vec as ms
 
-from parity import close, load, record
-
-PAD = 2**20              # a parallel degree no fleet has: pads a candidate list (never feasible)
-DEFAULTS = {"precision": "fp16", "efficiency": 0.5, "overlap_comm": True, "seq_len": 2048,
-            "activation_recomputation": False}
+PAD = 2**20  # a parallel degree no fleet has: pads a candidate list (never feasible)
+DEFAULTS = {
+    "precision": "fp16",
+    "efficiency": 0.5,
+    "overlap_comm": True,
+    "seq_len": 2048,
+    "activation_recomputation": False,
+}
 #: Models whose ServingModel times deviate (D1: MoE prefill FLOPs from active parameters; D2: MLA KV).
 SERVING_DEVIATING = {"Language.Mixtral_8x7B": "D1", "Language.DeepSeek_V3": "D1/D2", "Language.GPT4": "D1"}
 
@@ -42,7 +46,8 @@ SERVING_DEVIATING = {"Language.Mixtral_8x7B": "D1", "Language.DeepSeek_V3": "D1/
 def _zip(values, dim="case"):
     """One DataArray along ``dim`` (object dtype for records and strings)."""
     if any(isinstance(v, (str, bool)) or hasattr(v, "name") for v in values) and not all(
-            isinstance(v, bool) for v in values):
+        isinstance(v, bool) for v in values
+    ):
         data = np.empty(len(values), dtype=object)
         data[:] = values
         return xr.DataArray(data, dims=dim)
@@ -71,17 +76,17 @@ def _placement_deviation(inputs, case):
     """Why our outcome differs from the reference's for this case (None: parity)."""
     regions = inputs.get("regions")
     if inputs["duration_days"] < 0:
-        return "D14"                                   # a negative duration raises
+        return "D14"  # a negative duration raises
     if inputs.get("carbon_tax_per_ton", 100.0) < 0:
-        return "D14"                                   # a negative carbon price raises
+        return "D14"  # a negative carbon price raises
     if regions is not None:
         keys = set(ms.Infra.Grids.keys())
         if not regions or any(r not in keys for r in regions):
-            return "D8"                                # unknown names raise, listing the valid ones (P13)
+            return "D8"  # unknown names raise, listing the valid ones (P13)
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def placement_outcomes():
     """Our outcome of every placement case that should run: {index: dataset}, in a few grid calls
     (one per region list and duration sign; fleet, duration, carbon price and mfu zipped)."""
@@ -97,9 +102,13 @@ def placement_outcomes():
         ins = [cases[i]["inputs"] for i in idx]
         n_regions = len(regions) if regions else 3
         r = ms.PlacementOptimizer().solve(
-            fleet=_zip([_fleet(x["fleet"]) for x in ins]), duration_days=_zip([x["duration_days"] for x in ins]),
-            regions=list(regions) or None, carbon_tax_per_ton=_zip([x.get("carbon_tax_per_ton", 100.0) for x in ins]),
-            mfu=_zip([x.get("mfu", 1.0) for x in ins]), top_k=n_regions)
+            fleet=_zip([_fleet(x["fleet"]) for x in ins]),
+            duration_days=_zip([x["duration_days"] for x in ins]),
+            regions=list(regions) or None,
+            carbon_tax_per_ton=_zip([x.get("carbon_tax_per_ton", 100.0) for x in ins]),
+            mfu=_zip([x.get("mfu", 1.0) for x in ins]),
+            top_k=n_regions,
+        )
         for j, i in enumerate(idx):
             out[i] = r.dataset.isel(case=j)
     return out
@@ -120,16 +129,26 @@ def test_placement_matches_reference():
     for i, ds in placement_outcomes().items():
         want = cases[i]["outputs"]
         best = ds.isel(rank=0)
-        got = {"best_region": str(best["best_region"].item()), "objective_value": float(best["objective"]),
-               "lowest_tco": float(best["tco"]), "carbon_footprint": float(best["carbon_footprint"]) / 1000.0,
-               "pue": float(best["pue"]), "total_searched": float(ds["n_searched"]),
-               "region": str(best["best_region"].item())}
+        got = {
+            "best_region": str(best["best_region"].item()),
+            "objective_value": float(best["objective"]),
+            "lowest_tco": float(best["tco"]),
+            "carbon_footprint": float(best["carbon_footprint"]) / 1000.0,
+            "pue": float(best["pue"]),
+            "total_searched": float(ds["n_searched"]),
+            "region": str(best["best_region"].item()),
+        }
         for rank in range(ds.sizes["rank"]):
             c = ds.isel(rank=rank)
-            got.update({f"cand{rank + 1}_region": str(c["best_region"].item()),
-                        f"cand{rank + 1}_tco": float(c["tco"]),
-                        f"cand{rank + 1}_carbon": float(c["carbon_footprint"]) / 1e3,
-                        f"cand{rank + 1}_pue": float(c["pue"]), f"cand{rank + 1}_objective": float(c["objective"])})
+            got.update(
+                {
+                    f"cand{rank + 1}_region": str(c["best_region"].item()),
+                    f"cand{rank + 1}_tco": float(c["tco"]),
+                    f"cand{rank + 1}_carbon": float(c["carbon_footprint"]) / 1e3,
+                    f"cand{rank + 1}_pue": float(c["pue"]),
+                    f"cand{rank + 1}_objective": float(c["objective"]),
+                }
+            )
         assert int(ds["n_feasible"]) == ds.sizes["rank"] == want["total_searched"]
         for name, value in want.items():
             if value is None:
@@ -162,24 +181,27 @@ def test_placement_deviations_raise_where_the_reference_skips():
         kwargs = {k: (_fleet(v) if k == "fleet" else v) for k, v in inputs.items()}
         regions = inputs.get("regions")
         folded = {k.lower() for k in ms.Infra.Grids.keys()}
-        lower_only = regions and all(r.lower() in folded for r in regions) and len(set(r.lower() for r in regions)) \
-            == len(regions)
+        lower_only = (
+            regions
+            and all(r.lower() in folded for r in regions)
+            and len(set(r.lower() for r in regions)) == len(regions)
+        )
         if lower_only and _placement_deviation(inputs, case) == "D8":
-            r = ms.PlacementOptimizer().solve(**kwargs)      # "quebec" is Quebec for us
+            r = ms.PlacementOptimizer().solve(**kwargs)  # "quebec" is Quebec for us
             assert r.best_region in ms.Infra.Grids.keys()
             seen.add("case-insensitive")
             if "outputs" in case:
-                assert case["outputs"]["total_searched"] < len(regions)     # the reference skipped it
+                assert case["outputs"]["total_searched"] < len(regions)  # the reference skipped it
             continue
         with pytest.raises(ValueError) as err:
             ms.PlacementOptimizer().solve(**kwargs)
         message = str(err.value)
         if _placement_deviation(inputs, case) == "D8":
             if regions and len({r.lower() for r in regions}) < len(regions):
-                assert "more than once" in message                   # "quebec" and "Quebec" are one region
+                assert "more than once" in message  # "quebec" and "Quebec" are one region
                 seen.add("repeated")
             else:
-                assert "US_Avg" in message and "Quebec" in message      # the valid names are listed
+                assert "US_Avg" in message and "Quebec" in message  # the valid names are listed
                 seen.add(case.get("raises", "skipped silently"))
         else:
             assert "duration_days" in message or "carbon_tax_per_ton" in message
@@ -201,7 +223,7 @@ def _batching_cases():
     return load("batching")["cases"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def batching_outcomes():
     """Our outcome of every runnable batching case, in ONE grid call (every argument zipped along
     ``case``, each case's own ``max_search_batch`` masking the larger batches)."""
@@ -209,13 +231,16 @@ def batching_outcomes():
     idx = [i for i, c in enumerate(cases) if "outputs" in c]
     ins = [cases[i]["inputs"] for i in idx]
     r = ms.BatchingOptimizer().solve(
-        model=_zip([_model(x["model"]) for x in ins]), hardware=_zip([record(x["hardware"], ms.Hardware) for x in ins]),
-        seq_len=_zip([x["seq_len"] for x in ins]), sla_latency_ms=_zip([x["sla_latency_ms"] for x in ins]),
+        model=_zip([_model(x["model"]) for x in ins]),
+        hardware=_zip([record(x["hardware"], ms.Hardware) for x in ins]),
+        seq_len=_zip([x["seq_len"] for x in ins]),
+        sla_latency_ms=_zip([x["sla_latency_ms"] for x in ins]),
         arrival_rate_qps=_zip([x["arrival_rate_qps"] for x in ins]),
         num_replicas=_zip([x.get("num_replicas", 1) for x in ins]),
         precision=_zip([x.get("precision", "fp16") for x in ins]),
         efficiency=_zip([x.get("efficiency", 0.5) for x in ins]),
-        max_search_batch=_zip([x.get("max_search_batch", 256) for x in ins]))
+        max_search_batch=_zip([x.get("max_search_batch", 256) for x in ins]),
+    )
     return {i: r.dataset.isel(case=j) for j, i in enumerate(idx)}
 
 
@@ -233,8 +258,12 @@ def test_batching_matches_reference():
         feasible = bool(ds["feasible"])
         assert feasible == want["is_feasible"], case["inputs"]
         if feasible:
-            got = {"best_batch_size": float(ds["best_batch_size"]), "max_batch_size": float(ds["best_batch_size"]),
-                   "p99_latency": float(ds["p99_latency"]), "slo_headroom_ratio": float(ds["slo_headroom_ratio"])}
+            got = {
+                "best_batch_size": float(ds["best_batch_size"]),
+                "max_batch_size": float(ds["best_batch_size"]),
+                "p99_latency": float(ds["p99_latency"]),
+                "slo_headroom_ratio": float(ds["slo_headroom_ratio"]),
+            }
         else:
             assert math.isnan(float(ds["best_batch_size"])) and int(ds["n_feasible"]) == 0
             assert want["best_batch_size"] == want["p99_latency"] == want["max_throughput"] == 0.0
@@ -266,8 +295,10 @@ def test_batching_d1_moe_prefill_uses_active_parameters():
             continue
         assert bool(ds["feasible"]) and float(ds["best_batch_size"]) >= want["best_batch_size"]
         larger += float(ds["best_batch_size"]) > want["best_batch_size"]
-        kw = {k: (_model(v) if k == "model" else record(v, ms.Hardware) if k == "hardware" else v)
-              for k, v in inputs.items()}
+        kw = {
+            k: (_model(v) if k == "model" else record(v, ms.Hardware) if k == "hardware" else v)
+            for k, v in inputs.items()
+        }
         at = ms.BatchingOptimizer().solve(**{**kw, "max_search_batch": int(want["best_batch_size"])})
         assert at.best_batch_size == want["best_batch_size"]
         assert at.p99_latency.to("s").magnitude < want["p99_latency"]
@@ -286,13 +317,13 @@ def test_batching_max_throughput_is_the_capacity():
         case, inputs = cases[i], cases[i]["inputs"]
         want = case["outputs"]
         if not want["is_feasible"] or inputs["model"] in SERVING_DEVIATING:
-            continue                                      # D1 cases: another batch service time
+            continue  # D1 cases: another batch service time
         assert want["max_throughput"] == pytest.approx(inputs["arrival_rate_qps"] * inputs["seq_len"], rel=1e-12)
         service = want["p99_latency"] / (1.0 + 5.0 * want["slo_headroom_ratio"])
         capacity = inputs.get("num_replicas", 1) * want["best_batch_size"] * inputs["seq_len"] / service
         assert float(ds["max_throughput"]) == pytest.approx(capacity, rel=1e-9)
         if inputs["arrival_rate_qps"] > 0:
-            assert float(ds["max_throughput"]) > want["max_throughput"]      # the capacity exceeds the load
+            assert float(ds["max_throughput"]) > want["max_throughput"]  # the capacity exceeds the load
         checked += 1
     assert checked >= 100
 
@@ -305,13 +336,22 @@ def test_batching_reference_errors():
     for case in _batching_cases():
         if "raises" not in case:
             continue
-        kwargs = {k: (_model(v) if k == "model" else record(v, ms.Hardware) if k == "hardware" else v)
-                  for k, v in case["inputs"].items()}
+        kwargs = {
+            k: (_model(v) if k == "model" else record(v, ms.Hardware) if k == "hardware" else v)
+            for k, v in case["inputs"].items()
+        }
         expected = TypeError if case["raises"] == "AttributeError" else ValueError
         with pytest.raises(expected) as err:
             ms.BatchingOptimizer().solve(**kwargs)
-        name = ("model" if expected is TypeError else "max_search_batch" if "argmin" in case["message"]
-                else "precision" if "precision" in case["message"] else "efficiency")
+        name = (
+            "model"
+            if expected is TypeError
+            else "max_search_batch"
+            if "argmin" in case["message"]
+            else "precision"
+            if "precision" in case["message"]
+            else "efficiency"
+        )
         assert name in str(err.value)
         seen.add(name)
     assert seen == {"model", "max_search_batch", "precision", "efficiency"}
@@ -342,14 +382,20 @@ def _ok_parallelism():
 def _candidates(case):
     """The reference's ranked candidates: (tp, pp, dp, mfu, throughput, step_time)."""
     out = case["outputs"]
-    return [tuple(out[f"top{k}_{f}"] for f in ("tp", "pp", "dp", "mfu", "throughput", "step_time"))
-            for k in range(1, 6) if out[f"top{k}_tp"] is not None]
+    return [
+        tuple(out[f"top{k}_{f}"] for f in ("tp", "pp", "dp", "mfu", "throughput", "step_time"))
+        for k in range(1, 6)
+        if out[f"top{k}_tp"] is not None
+    ]
 
 
 def _common(ins, max_degree=None):
     """The zipped arguments shared by the parity calls (reference defaults filled in)."""
-    kw = {"model": _zip([_model(x["model"]) for x in ins]), "fleet": _zip([_fleet(x["fleet"]) for x in ins]),
-          "batch_size": _zip([x["batch_size"] for x in ins])}
+    kw = {
+        "model": _zip([_model(x["model"]) for x in ins]),
+        "fleet": _zip([_fleet(x["fleet"]) for x in ins]),
+        "batch_size": _zip([x["batch_size"] for x in ins]),
+    }
     for key, default in DEFAULTS.items():
         kw[key] = _zip([x.get(key, default) for x in ins])
     if max_degree is None:
@@ -360,7 +406,7 @@ def _common(ins, max_degree=None):
     return kw
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference_candidates_ranked():
     """ONE call: every case's reference candidates (tp, pp, the reference's microbatch rule
     m = max(1, ⌊batch/dp⌋) under a pipeline) zipped along ``candidate``, ranked by throughput."""
@@ -374,10 +420,15 @@ def reference_candidates_ranked():
             tp[row, k], pp[row, k] = t, p
             m[row, k] = max(1, case["inputs"]["batch_size"] // d) if p > 1 else 1
     dims = ("case", "candidate")
-    r = ms.ParallelismOptimizer().solve(**_common(ins, max_degree=PAD), tp_size=xr.DataArray(tp, dims=dims),
-                                        pp_size=xr.DataArray(pp, dims=dims),
-                                        microbatch_count=xr.DataArray(m, dims=dims), ep_size=1,
-                                        objective="throughput", top_k=5)
+    r = ms.ParallelismOptimizer().solve(
+        **_common(ins, max_degree=PAD),
+        tp_size=xr.DataArray(tp, dims=dims),
+        pp_size=xr.DataArray(pp, dims=dims),
+        microbatch_count=xr.DataArray(m, dims=dims),
+        ep_size=1,
+        objective="throughput",
+        top_k=5,
+    )
     return ok, r.dataset
 
 
@@ -406,11 +457,14 @@ def test_parallelism_candidates_match_reference():
                 excluded += 1
                 continue
             if batch % dp:
-                continue                                  # D7: ⌈batch/dp⌉ samples per replica (may not fit)
+                continue  # D7: ⌈batch/dp⌉ samples per replica (may not fit)
             assert k in ranked, (ins, tp, pp, dp)
             at = point.isel(rank=ranked.index(k))
-            got = {"throughput": float(at["effective_throughput"]), "step_time": float(at["step_latency_total"]),
-                   "mfu": float(at["scaling_efficiency"]) * eta}
+            got = {
+                "throughput": float(at["effective_throughput"]),
+                "step_time": float(at["step_latency_total"]),
+                "mfu": float(at["scaling_efficiency"]) * eta,
+            }
             for name, want in [("throughput", thr), ("step_time", step), ("mfu", mfu)]:
                 if not close(got[name], want):
                     bad.append((ins, (tp, pp, dp), name, got[name], want))
@@ -427,18 +481,21 @@ def test_parallelism_ranking_is_a_stable_sort_of_the_reference_numbers():
     for row, (_, case) in enumerate(ok):
         ins = case["inputs"]
         layers = _layers(_model(ins["model"]))
-        cands = [(k, c) for k, c in enumerate(_candidates(case))
-                 if c[1] <= layers and c[2] <= ins["batch_size"] and ins["batch_size"] % c[2] == 0]
+        cands = [
+            (k, c)
+            for k, c in enumerate(_candidates(case))
+            if c[1] <= layers and c[2] <= ins["batch_size"] and ins["batch_size"] % c[2] == 0
+        ]
         if len(cands) < 2 or len(cands) != len(_candidates(case)):
             continue
         order = [k for k, _ in sorted(cands, key=lambda kc: -kc[1][4])]
         point = ds.isel(case=row)
-        assert [int(c) for c in point["best_candidate"].values[:len(order)]] == order, ins
+        assert [int(c) for c in point["best_candidate"].values[: len(order)]] == order, ins
         checked += 1
     assert checked >= 80
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_search():
     """ONE call: the default D8 search for every case (the reference's caps per case)."""
     ok = _ok_parallelism()

@@ -14,27 +14,42 @@ import math
 from collections import Counter
 
 import pytest
+from parity import close, load, record
 
 import mlsysim_vec as ms
 from mlsysim_vec.models.types import SparseTransformerWorkload
 
-from parity import close, load, record
-
-RESOLVERS = {"serving": ms.ServingModel, "continuous_batching": ms.ContinuousBatchingModel,
-             "weight_streaming": ms.WeightStreamingModel, "tail_latency": ms.TailLatencyModel,
-             "serving_capacity": ms.ServingCapacityModel, "inference_scaling": ms.InferenceScalingModel}
+RESOLVERS = {
+    "serving": ms.ServingModel,
+    "continuous_batching": ms.ContinuousBatchingModel,
+    "weight_streaming": ms.WeightStreamingModel,
+    "tail_latency": ms.TailLatencyModel,
+    "serving_capacity": ms.ServingCapacityModel,
+    "inference_scaling": ms.InferenceScalingModel,
+}
 ALL = frozenset({"*"})
-ALIASES = {"seq_len": "max_seq_len", "max_batch": "max_batch_size"}      # D21
-TAX = 0.01e-3                                       # FRAMEWORK_LAYER_TAX_MS
+ALIASES = {"seq_len": "max_seq_len", "max_batch": "max_batch_size"}  # D21
+TAX = 0.01e-3  # FRAMEWORK_LAYER_TAX_MS
 WS_BOTTLENECK = {"Compute-Bound": "Compute", "Interconnect-Bandwidth-Bound": "Injection"}
 BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5, "fp4": 0.5}
 PREFILL = frozenset({"ttft", "prefill_chunk_time", "decode_stall_bound"})
 CB_D5 = frozenset({"ttft", "itl", "throughput_tokens_per_sec", "static_throughput_tokens_per_sec", "speedup_vs_static"})
-CAPACITY_QUEUE = frozenset({"required_replicas", "qps_capacity", "per_replica_qps_capacity", "utilization",
-                            "estimated_p99_latency", "queue_wait_p99", "bottleneck", "feasible"})
+CAPACITY_QUEUE = frozenset(
+    {
+        "required_replicas",
+        "qps_capacity",
+        "per_replica_qps_capacity",
+        "utilization",
+        "estimated_p99_latency",
+        "queue_wait_p99",
+        "bottleneck",
+        "feasible",
+    }
+)
 
 
 # ---- reading the fixtures ----------------------------------------------------------------
+
 
 def kwargs_of(inputs: dict) -> dict:
     out = {}
@@ -82,6 +97,7 @@ def _transformer(ref) -> bool:
 
 # ---- the deviations ----------------------------------------------------------------------
 
+
 def deviations(fixture: str, case: dict) -> dict[str, frozenset]:
     """DECISIONS entries under which we knowingly differ on this case, with the outputs each
     one moves (``ALL``: the whole case, e.g. the reference raises and we do not)."""
@@ -92,13 +108,14 @@ def deviations(fixture: str, case: dict) -> dict[str, frozenset]:
         out.setdefault(entry, set()).update(fields)
 
     if str(inputs.get("precision", "fp16")).lower() == "fp4":
-        tag("D15", ALL)                               # fp4 is selectable (0.5 byte)
+        tag("D15", ALL)  # fp4 is selectable (0.5 byte)
     if fixture in ("continuous_batching", "serving_capacity") and any(
-            alias in inputs and canonical not in inputs for alias, canonical in ALIASES.items()):
-        tag("D21", ALL)                               # the guides' keyword names work
+        alias in inputs and canonical not in inputs for alias, canonical in ALIASES.items()
+    ):
+        tag("D21", ALL)  # the guides' keyword names work
     for name in ("model", "draft_model"):
         if name in inputs and not _transformer(inputs[name]):
-            return {k: frozenset(v) for k, v in out.items()}   # ref AttributeError, ours TypeError (D14)
+            return {k: frozenset(v) for k, v in out.items()}  # ref AttributeError, ours TypeError (D14)
     if out:
         return {k: frozenset(v) for k, v in out.items()}
     model = record(inputs["model"], ms.Models) if "model" in inputs else None
@@ -106,47 +123,51 @@ def deviations(fixture: str, case: dict) -> dict[str, frozenset]:
 
     if fixture == "serving":
         if _is_d1(model):
-            tag("D1", PREFILL)                        # prefill FLOPs use active parameters
+            tag("D1", PREFILL)  # prefill FLOPs use active parameters
         if _is_d2(model):
-            tag("D2", PREFILL)                        # attention FLOPs use head_dim
+            tag("D2", PREFILL)  # attention FLOPs use head_dim
         if "draft_model" in inputs:
-            tag("D5", {"itl", "total_memory_required", "memory_utilization", "feasible"})   # draft step, draft KV
+            tag("D5", {"itl", "total_memory_required", "memory_utilization", "feasible"})  # draft step, draft KV
         if "decode_hardware" in inputs and outputs:
             prefill_capacity = _si(record(inputs["hardware"], ms.Hardware).memory.capacity, "byte")
             if outputs["model_weights_size"] + outputs["kv_cache_size"] > prefill_capacity:
-                tag("D5", {"feasible"})              # the prefill device must hold W + KV
+                tag("D5", {"feasible"})  # the prefill device must hold W + KV
     elif fixture == "continuous_batching":
-        tag("D5", CB_D5)                              # layer tax in the decode step; TTFT of admitted requests
+        tag("D5", CB_D5)  # layer tax in the decode step; TTFT of admitted requests
         if _is_d1(model):
             tag("D1", {"ttft"})
         if _is_d2(model):
             tag("D2", {"ttft"})
     elif fixture == "weight_streaming":
         phase = inputs.get("phase", "decode")
-        if phase not in ("decode", "prefill") or inputs["seq_len"] < 1 or inputs.get("batch_size", 1) < 1 \
-                or not 0 < inputs.get("efficiency", 0.5) <= 1:
-            tag("D14", ALL)                           # validated (phase case-insensitive, no silent decode)
+        if (
+            phase not in ("decode", "prefill")
+            or inputs["seq_len"] < 1
+            or inputs.get("batch_size", 1) < 1
+            or not 0 < inputs.get("efficiency", 0.5) <= 1
+        ):
+            tag("D14", ALL)  # validated (phase case-insensitive, no silent decode)
         else:
             moved = {"layer_compute_time", "optimal_batch_size", "bottleneck", "throughput_tokens_per_sec"}
             if _is_d1(model):
-                tag("D1", moved)                      # compute uses the active parameters
+                tag("D1", moved)  # compute uses the active parameters
             if _is_d2(model):
-                tag("D2", moved | {"wafer_memory_utilization", "feasible"})     # head_dim in KV and attention
+                tag("D2", moved | {"wafer_memory_utilization", "feasible"})  # head_dim in KV and attention
             if _is_mla(model):
                 tag("D2", {"wafer_memory_utilization", "feasible", "throughput_tokens_per_sec"})  # one KV formula
     elif fixture == "tail_latency":
         if inputs["arrival_rate_qps"] < 0 or inputs.get("num_replicas", 1) < 1 or inputs["service_latency_ms"] < 0:
-            tag("D14", ALL)                           # negative rates/durations, zero replicas raise
+            tag("D14", ALL)  # negative rates/durations, zero replicas raise
     elif fixture == "serving_capacity":
         if outputs and outputs["bottleneck"] != "Memory":
-            tag("D5", CAPACITY_QUEUE)                 # per-replica capacity from the one decode step
+            tag("D5", CAPACITY_QUEUE)  # per-replica capacity from the one decode step
             if outputs["base_request_latency"] > outputs["target_p99_latency"]:
-                tag("D9", CAPACITY_QUEUE)             # base-latency verdict, no scan
+                tag("D9", CAPACITY_QUEUE)  # base-latency verdict, no scan
         if _is_d1(model) or _is_d2(model):
             tag("D1" if _is_d1(model) else "D2", {"ttft", "base_request_latency"} | CAPACITY_QUEUE)
     elif fixture == "inference_scaling":
         if inputs.get("reasoning_steps", 8) < 0:
-            tag("D14", ALL)                           # a negative step count raises
+            tag("D14", ALL)  # a negative step count raises
         elif _is_d1(model) or _is_d2(model):
             tag("D1" if _is_d1(model) else "D2", {"ttft", "total_reasoning_time", "energy_per_query"})
     return {k: frozenset(v) for k, v in out.items()}
@@ -193,6 +214,7 @@ def _compare(fixture, case, result, units, skip) -> list[str]:
 
 # ---- parity ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fixture", list(RESOLVERS))
 def test_parity_counts(fixture):
     """>= 300 reference configurations per resolver, and >= 300 of them compared on at least
@@ -219,8 +241,11 @@ def test_parity_values(fixture):
             result = _run(fixture, case)
         except (TypeError, ValueError) as exc:
             ours = type(exc).__name__
-            ok = expected == ours or (expected == "AttributeError" and ours == "TypeError") or \
-                (expected == "ZeroDivisionError" and ours == "ValueError")
+            ok = (
+                expected == ours
+                or (expected == "AttributeError" and ours == "TypeError")
+                or (expected == "ZeroDivisionError" and ours == "ValueError")
+            )
             if not ok:
                 failures.append(f"case {i} {case['inputs']}: raised {ours}: {exc}; reference: {expected}")
             continue
@@ -261,6 +286,7 @@ def test_every_deviation_is_exercised():
 
 # ---- the corrected behaviour, case by case ---------------------------------------------
 
+
 def _flops_per_token(model, context, active: bool, head_width: int) -> float:
     params = _si(model.active_parameters if active and _is_d1(model) else model.parameters, "count")
     return 2 * params + 4 * model.layers * (model.heads or 32) * head_width * context
@@ -285,14 +311,16 @@ def test_d1_d2_serving_prefill():
         model, hw = kw["model"], kw["hardware"]
         tax = _si(hw.dispatch_tax, "s")
         transfer = out["kv_cache_size"] / inputs.get("network_bandwidth", 100e9) if "decode_hardware" in inputs else 0
-        ratio = _flops_per_token(model, inputs["seq_len"], True, model.head_width) / \
-            _flops_per_token(model, inputs["seq_len"], False, _narrow_head(model))
+        ratio = _flops_per_token(model, inputs["seq_len"], True, model.head_width) / _flops_per_token(
+            model, inputs["seq_len"], False, _narrow_head(model)
+        )
         fixed = tax * out["prefill_chunks"] + transfer
         r = ms.ServingModel().solve(**kw)
         assert r.ttft.to("s").m == pytest.approx(fixed + (out["ttft"] - fixed) * ratio, rel=1e-9)
         if out["prefill_chunk_time"] is not None:
             assert r.prefill_chunk_time.to("s").m == pytest.approx(
-                tax + (out["prefill_chunk_time"] - tax) * ratio, rel=1e-9)
+                tax + (out["prefill_chunk_time"] - tax) * ratio, rel=1e-9
+            )
         n += 1
     assert n > 70
 
@@ -309,7 +337,7 @@ def _draft_kv(draft, inputs):
 
 
 def _tokens_per_step(alpha, k=4):
-    return 1 + k if alpha >= 1 else 1 + alpha * (1 - alpha ** k) / (1 - alpha)
+    return 1 + k if alpha >= 1 else 1 + alpha * (1 - alpha**k) / (1 - alpha)
 
 
 def test_d5_speculative_decoding():
@@ -330,8 +358,11 @@ def test_d5_speculative_decoding():
         total = out["total_memory_required"] + _draft_kv(draft, inputs)
         assert r.total_memory_required.to("byte").m == pytest.approx(total, rel=1e-12)
         assert r.memory_utilization == pytest.approx(total / capacity, rel=1e-12)
-        prefill_ok = out["model_weights_size"] + out["kv_cache_size"] <= \
-            _si(kw["hardware"].memory.capacity, "byte") if "decode_hardware" in inputs else True
+        prefill_ok = (
+            out["model_weights_size"] + out["kv_cache_size"] <= _si(kw["hardware"].memory.capacity, "byte")
+            if "decode_hardware" in inputs
+            else True
+        )
         assert r.feasible == (total <= capacity and prefill_ok)
         n += 1
     assert n > 250
@@ -372,20 +403,26 @@ def test_d5_continuous_batching():
         tax = model.layers * TAX
         r = ms.ContinuousBatchingModel().solve(**kw)
 
-        def corrected(n_req, tps):
+        def corrected(n_req, tps, tax=tax):
             return n_req / (n_req / tps + tax) if n_req else 0.0
 
         n_p, n_s = out["max_active_requests"], out["static_max_active_requests"]
-        paged, static = corrected(n_p, out["throughput_tokens_per_sec"]), \
-            corrected(n_s, out["static_throughput_tokens_per_sec"])
+        paged, static = (
+            corrected(n_p, out["throughput_tokens_per_sec"]),
+            corrected(n_s, out["static_throughput_tokens_per_sec"]),
+        )
         assert r.throughput_tokens_per_sec.to("1/s").m == pytest.approx(paged, rel=1e-9)
         assert r.static_throughput_tokens_per_sec.to("1/s").m == pytest.approx(static, rel=1e-9)
         if n_p:
             assert r.itl.to("s").m == pytest.approx(out["itl"] + tax, rel=1e-9)
             s_max, b_max = inputs["max_seq_len"], inputs.get("max_batch_size", 1)
             dispatch = _si(hw.dispatch_tax, "s")
-            ratio = n_p / b_max * _flops_per_token(model, s_max, True, model.head_width) / \
-                _flops_per_token(model, s_max, False, _narrow_head(model))
+            ratio = (
+                n_p
+                / b_max
+                * _flops_per_token(model, s_max, True, model.head_width)
+                / _flops_per_token(model, s_max, False, _narrow_head(model))
+            )
             assert r.ttft.to("s").m == pytest.approx(dispatch + (out["ttft"] - dispatch) * ratio, rel=1e-9)
             expected_speedup = paged / static if n_s else math.inf
             assert r.speedup_vs_static == pytest.approx(expected_speedup, rel=1e-9)
@@ -401,8 +438,9 @@ def _ws_flops(model, inputs, active, head_width, phase):
     params = _si(model.active_parameters if active and _is_d1(model) else model.parameters, "count") / model.layers
     s, b = inputs["seq_len"], inputs.get("batch_size", 1)
     a_kv = model.kv_heads or model.heads or 32
-    return 2 * params * b * (s if phase == "prefill" else 1) + (2 * b * a_kv * s * s * head_width if phase == "prefill"
-                                                                else 0)
+    return 2 * params * b * (s if phase == "prefill" else 1) + (
+        2 * b * a_kv * s * s * head_width if phase == "prefill" else 0
+    )
 
 
 def test_d1_d2_weight_streaming():
@@ -419,10 +457,12 @@ def test_d1_d2_weight_streaming():
             phase = inputs.get("phase", "decode")
             tax = _si(hw.dispatch_tax, "s")
             r = ms.WeightStreamingModel().solve(**kw)
-            ratio = _ws_flops(model, inputs, True, model.head_width, phase) / \
-                _ws_flops(model, inputs, False, _narrow_head(model), phase)
-            assert r.layer_compute_time.to("s").m == pytest.approx(tax + (out["layer_compute_time"] - tax) * ratio,
-                                                                   rel=1e-9)
+            ratio = _ws_flops(model, inputs, True, model.head_width, phase) / _ws_flops(
+                model, inputs, False, _narrow_head(model), phase
+            )
+            assert r.layer_compute_time.to("s").m == pytest.approx(
+                tax + (out["layer_compute_time"] - tax) * ratio, rel=1e-9
+            )
             assert r.layer_injection_time.to("s").m == pytest.approx(out["layer_injection_time"], rel=1e-12)
             required = 1.1 * _kv_per_token(model, inputs) * inputs["seq_len"] * inputs.get("batch_size", 1)
             assert r.wafer_memory_required.to("byte").m == pytest.approx(required, rel=1e-12)
@@ -471,7 +511,7 @@ def test_d5_d9_serving_capacity():
         kw = kwargs_of(inputs)
         model = kw["model"]
         if _is_d1(model) or _is_d2(model):
-            continue                                 # base latency moved by D1/D2 (tested above)
+            continue  # base latency moved by D1/D2 (tested above)
         r = ms.ServingCapacityModel().solve(**kw)
         out_tokens = inputs.get("output_tokens", 128)
         active = out["active_batch_size"]
@@ -512,8 +552,9 @@ def test_d1_d2_inference_scaling():
             model, hw = kw["model"], kw["hardware"]
             tax = _si(hw.dispatch_tax, "s")
             s = inputs.get("context_length", 2048)
-            ratio = _flops_per_token(model, s, True, model.head_width) / _flops_per_token(model, s, False,
-                                                                                          _narrow_head(model))
+            ratio = _flops_per_token(model, s, True, model.head_width) / _flops_per_token(
+                model, s, False, _narrow_head(model)
+            )
             ttft = tax + (out["ttft"] - tax) * ratio
             r = ms.InferenceScalingModel().solve(**kw)
             assert r.ttft.to("s").m == pytest.approx(ttft, rel=1e-9)
@@ -525,8 +566,7 @@ def test_d1_d2_inference_scaling():
     assert n > 100
 
 
-CASE_LEVEL = {"serving": 1, "continuous_batching": 2, "weight_streaming": 11, "tail_latency": 5,
-              "inference_scaling": 2}
+CASE_LEVEL = {"serving": 1, "continuous_batching": 2, "weight_streaming": 11, "tail_latency": 5, "inference_scaling": 2}
 
 
 @pytest.mark.parametrize("fixture", list(CASE_LEVEL))
@@ -550,7 +590,7 @@ def test_d14_d15_d21_cases(fixture):
                 _run(fixture, case)
             assert str(info.value).split("=")[0] in inputs
         else:
-            r = _run(fixture, case)                 # D15 / D21: a result, no error
+            r = _run(fixture, case)  # D15 / D21: a result, no error
             if "D21" in entries:
                 kw = {ALIASES.get(k, k): v for k, v in kwargs_of(inputs).items()}
                 assert r.dataset.identical(RESOLVERS[fixture]().solve(**kw).dataset)

@@ -42,7 +42,7 @@ def engine(name, which):
 
 
 def same(x, y):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))       # NaN == NaN, exact otherwise
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))  # NaN == NaN, exact otherwise
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -99,8 +99,9 @@ def loop_pareto(a, b, mask, axes, minimize):
     sa, sb = (1 if minimize[0] else -1), (1 if minimize[1] else -1)
     out = np.zeros(a.shape, bool)
     for _, positions in _slices(a.shape, axes):
-        pts = [(p, sa * a[p], sb * b[p]) for p in positions
-               if mask[p] and not math.isnan(a[p]) and not math.isnan(b[p])]
+        pts = [
+            (p, sa * a[p], sb * b[p]) for p in positions if mask[p] and not math.isnan(a[p]) and not math.isnan(b[p])
+        ]
         for p, x, y in pts:
             out[p] = not any(u <= x and v <= y and (u < x or v < y) for _, u, v in pts)
     return out
@@ -117,13 +118,13 @@ def problems(draw, max_side=5):
     other = draw(hnp.arrays(np.float64, shape, elements=elements))
     mask = None
     if draw(st.booleans()):
-        mask_shape = tuple(n if draw(st.booleans()) else 1 for n in shape)     # broadcastable
+        mask_shape = tuple(n if draw(st.booleans()) else 1 for n in shape)  # broadcastable
         mask = draw(hnp.arrays(np.bool_, mask_shape))
     axes = sorted(draw(st.sets(st.integers(0, ndim - 1), min_size=1)))
     if len(axes) == 1 and draw(st.booleans()):
         axis = axes[0] - ndim if draw(st.booleans()) else axes[0]
     else:
-        axis = tuple(draw(st.permutations(axes)))                              # any order: C order of the array
+        axis = tuple(draw(st.permutations(axes)))  # any order: C order of the array
     full_mask = np.broadcast_to(True if mask is None else mask, shape)
     return values, other, mask, full_mask, axis, tuple(axes)
 
@@ -211,8 +212,10 @@ def test_pareto_front__hand_case(which):
     b = np.array([5.0, 3, 4, 1, 3, 5, nan])
     same(f(a, b), [True, True, False, True, True, False, False])
     same(f(a, b, minimize=(True, False)), [True, False, False, False, False, False, False])
-    same(f(a, b, mask=np.array([False, True, True, True, True, True, True])),
-         [False, True, False, True, True, False, False])
+    same(
+        f(a, b, mask=np.array([False, True, True, True, True, True, True])),
+        [False, True, False, True, True, False, False],
+    )
 
 
 @pytest.mark.parametrize("which", ENGINES)
@@ -271,15 +274,17 @@ def test_dask_outputs_are_lazy_and_keep_the_kept_chunks():
     assert idx.chunks == ((4, 2), (3,))
     same(idx.compute(), [[3, 2, 1]] * 6)
     mixed = reduce.masked_argmax(np.array([1.0, 9, 3, 2]), da.from_array(np.array([True, False, True, True]), chunks=2))
-    same(dask.compute(*mixed), (2, 3.0, 3))                            # numpy values, dask mask
+    same(dask.compute(*mixed), (2, 3.0, 3))  # numpy values, dask mask
     front = reduce.pareto_front(x, -x)
-    assert front.chunks == x.chunks and front.compute().all()        # a = -b: nothing dominates
+    assert front.chunks == x.chunks and front.compute().all()  # a = -b: nothing dominates
 
 
 def test_import_compiles_nothing():
     """D18: importing the module (and the package) imports neither numba nor dask.array."""
-    code = ("import sys, mlsysim_vec, mlsysim_vec.reduce; "
-            "bad = [m for m in ('numba', 'llvmlite', 'dask.array') if m in sys.modules]; assert not bad, bad")
+    code = (
+        "import sys, mlsysim_vec, mlsysim_vec.reduce; "
+        "bad = [m for m in ('numba', 'llvmlite', 'dask.array') if m in sys.modules]; assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -334,16 +339,21 @@ def check_chunked(data, problem):
     values, b, mask, full_mask, axis, axes = problem
     chunks = data.draw(chunkings(values.shape))
     lazy = da.from_array(values, chunks=chunks)
-    lazy_mask = None if mask is None else (da.from_array(full_mask, chunks=chunks) if data.draw(st.booleans())
-                                           else mask)
+    lazy_mask = (
+        None if mask is None else (da.from_array(full_mask, chunks=chunks) if data.draw(st.booleans()) else mask)
+    )
     minimize = data.draw(st.booleans())
     k = data.draw(st.integers(1, 6))
-    same(dask.compute(*reduce.masked_argmax(lazy, lazy_mask, axis, minimize)),
-         reduce.masked_argmax(values, mask, axis, minimize))
+    same(
+        dask.compute(*reduce.masked_argmax(lazy, lazy_mask, axis, minimize)),
+        reduce.masked_argmax(values, mask, axis, minimize),
+    )
     same(dask.compute(*reduce.top_k(lazy, k, lazy_mask, axis, minimize)), reduce.top_k(values, k, mask, axis, minimize))
     pair = (minimize, data.draw(st.booleans()))
-    same(reduce.pareto_front_along(lazy, b, lazy_mask, axis, pair).compute(),
-         reduce.pareto_front_along(values, b, mask, axis, pair))
+    same(
+        reduce.pareto_front_along(lazy, b, lazy_mask, axis, pair).compute(),
+        reduce.pareto_front_along(values, b, mask, axis, pair),
+    )
 
 
 @CHUNKED_FAST

@@ -17,8 +17,13 @@ from mlsysim_vec import ureg
 def test_counts_match_the_reference_registry():
     """Entries in the 0.3.0 registry (spec §10): 52 accelerators, 42 models, 8 nodes,
     14 fabrics, 18 clusters, 12 grids, 7 datacenters, 6 cooling profiles."""
-    assert {f: len(v) for f, v in ms.Hardware.families().items()} == \
-        {"Cloud": 31, "Workstation": 3, "Mobile": 4, "Edge": 8, "Tiny": 6}
+    assert {f: len(v) for f, v in ms.Hardware.families().items()} == {
+        "Cloud": 31,
+        "Workstation": 3,
+        "Mobile": 4,
+        "Edge": 8,
+        "Tiny": 6,
+    }
     assert len(ms.Models) == 42
     assert (len(ms.Systems.Nodes), len(ms.Systems.Fabrics), len(ms.Systems.Clusters)) == (8, 14, 18)
     assert (len(ms.Infra.Grids), len(ms.Infra.Datacenters), len(ms.Infra.FacilityCooling)) == (12, 7, 6)
@@ -42,7 +47,7 @@ def test_published_values_and_sources():
     assert h100.memory.capacity.to("GB").m == pytest.approx(85.89934592)
     assert h100.memory.bandwidth == 3350 * ureg("GB/s") and h100.tdp == 700 * ureg.W
     assert h100.interconnect.bandwidth_per_direction == 64 * ureg("GB/s")
-    assert h100.nvlink.bandwidth_per_direction == 450 * ureg("GB/s")      # 900 GB/s bidirectional total
+    assert h100.nvlink.bandwidth_per_direction == 450 * ureg("GB/s")  # 900 GB/s bidirectional total
     assert h100.source and h100.source_url.startswith("http")
     llama = ms.Models.Language.Llama3_70B
     assert (llama.layers, llama.hidden_dim, llama.heads, llama.kv_heads) == (80, 8192, 64, 8)
@@ -64,14 +69,25 @@ def test_records_are_immutable():
 
 
 def test_user_records_from_the_guide():
-    moe = ms.SparseTransformerWorkload(name="Toy-MoE-64B", architecture="Sparse Transformer",
-                                       parameters=64e9 * ureg.count, active_parameters=8e9 * ureg.count,
-                                       experts=8, active_experts_per_token=2, layers=32, hidden_dim=4096, heads=32)
+    moe = ms.SparseTransformerWorkload(
+        name="Toy-MoE-64B",
+        architecture="Sparse Transformer",
+        parameters=64e9 * ureg.count,
+        active_parameters=8e9 * ureg.count,
+        experts=8,
+        active_experts_per_token=2,
+        layers=32,
+        hidden_dim=4096,
+        heads=32,
+    )
     assert moe.si["active_parameters"] == 8e9 and moe.si["ops_per_sample"] == 16e9
     r = ms.SingleNodeModel().solve(model=moe, hardware=ms.Hardware.Cloud.H100)
-    assert r.memory_footprint.to("GB").m == pytest.approx(128)        # weights: total parameters
-    gpu = ms.HardwareNode(name="MyGPU", compute=ms.ComputeCore(peak_flops=500 * ureg("TFLOP/s")),
-                          memory=ms.MemoryHierarchy(capacity=96, bandwidth=3 * ureg("TB/s")))
+    assert r.memory_footprint.to("GB").m == pytest.approx(128)  # weights: total parameters
+    gpu = ms.HardwareNode(
+        name="MyGPU",
+        compute=ms.ComputeCore(peak_flops=500 * ureg("TFLOP/s")),
+        memory=ms.MemoryHierarchy(capacity=96, bandwidth=3 * ureg("TB/s")),
+    )
     assert gpu.memory.capacity == 96 * ureg.GiB and gpu.dispatch_tax == 0.01 * ureg.ms
     with pytest.raises(TypeError, match="memory.bandwidth=.*expected a quantity convertible to GB/s"):
         ms.MemoryHierarchy(capacity=96, bandwidth=3 * ureg.s)
@@ -84,10 +100,12 @@ def test_user_records_from_the_guide():
 def test_import_loads_no_data_and_compiles_nothing():
     """D18: `import mlsysim_vec` reads no data file and imports neither numba, dask.array nor
     xarray (pint itself imports dask's core when dask is installed)."""
-    code = ("import sys, mlsysim_vec, mlsysim_vec.registry as r; "
-            "assert r._read.cache_info().currsize == 0; "
-            "bad = [m for m in ('numba', 'dask.array', 'xarray', 'pint_xarray') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, mlsysim_vec, mlsysim_vec.registry as r; "
+        "assert r._read.cache_info().currsize == 0; "
+        "bad = [m for m in ('numba', 'dask.array', 'xarray', 'pint_xarray') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -106,9 +124,18 @@ def test_model_from_huggingface_config(tmp_path):
     """Parameter counts from config shapes: Llama-3.1-8B 8.03 B (registry 8.03e9), Mixtral-8x7B
     46.7 B total / 12.9 B active (registry 4.67e10 / 1.29e10)."""
     import json
-    llama = {"num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8,
-             "intermediate_size": 14336, "vocab_size": 128256, "max_position_embeddings": 131072,
-             "model_type": "llama", "tie_word_embeddings": False}
+
+    llama = {
+        "num_hidden_layers": 32,
+        "hidden_size": 4096,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "intermediate_size": 14336,
+        "vocab_size": 128256,
+        "max_position_embeddings": 131072,
+        "model_type": "llama",
+        "tie_word_embeddings": False,
+    }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(llama))
     m = ms.from_hf_config(path, name="Llama-3.1-8B (config.json)")

@@ -16,9 +16,12 @@ H100, A100 = ms.Hardware.Cloud.H100, ms.Hardware.Cloud.A100
 
 @pytest.fixture(scope="module")
 def grid_result():
-    return ms.SingleNodeModel().solve(model=[ms.Models.ResNet50, ms.Models.Language.Llama3_70B],
-                                      hardware=[H100, A100, ms.Hardware.Cloud.T4], batch_size=[1, 8, 64],
-                                      precision=["fp16", "fp8"])
+    return ms.SingleNodeModel().solve(
+        model=[ms.Models.ResNet50, ms.Models.Language.Llama3_70B],
+        hardware=[H100, A100, ms.Hardware.Cloud.T4],
+        batch_size=[1, 8, 64],
+        precision=["fp16", "fp8"],
+    )
 
 
 def test_scalar_facade_types():
@@ -39,7 +42,7 @@ def test_grid_attributes_and_dataset(grid_result):
     ds = r.dataset
     assert ds.latency.attrs["units"] == "s" and ds.mfu.attrs["units"] == "1"
     assert ds.bottleneck.attrs["flag_meanings"].startswith("Compute Memory ") and ds.bottleneck.dtype == np.int8
-    assert ds.efficiency.ndim == 0 and float(ds.efficiency) == 0.5          # fixed inputs are scalar coords
+    assert ds.efficiency.ndim == 0 and float(ds.efficiency) == 0.5  # fixed inputs are scalar coords
     assert "mlsysim" not in repr(r).lower() or "SingleNodeModel" in repr(r)
 
 
@@ -48,8 +51,11 @@ def test_sel_by_record_or_name(grid_result):
     b = grid_result.sel(hardware="NVIDIA H100", precision="fp16")
     xr.testing.assert_identical(a.dataset, b.dataset)
     one = grid_result.sel(model=ms.Models.ResNet50, hardware=H100, batch_size=8, precision="fp8")
-    assert one.is_scalar and one.latency == ms.SingleNodeModel().solve(
-        model=ms.Models.ResNet50, hardware=H100, batch_size=8, precision="fp8").latency
+    assert (
+        one.is_scalar
+        and one.latency
+        == ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=H100, batch_size=8, precision="fp8").latency
+    )
 
 
 def test_tidy_dataframe(grid_result):
@@ -58,10 +64,14 @@ def test_tidy_dataframe(grid_result):
     assert list(df.columns[:4]) == ["model", "hardware", "batch_size", "precision"]
     for name in ("model", "hardware", "precision", "bottleneck", "infeasible_reason"):
         assert isinstance(df[name].dtype, pd.CategoricalDtype), name
-    assert df["peak_flops_actual"].notna().all()                # broadcast over batch_size
-    row = df[(df.model == "ResNet-50") & (df.hardware == "NVIDIA A100") & (df.batch_size == 8) & (df.precision == "fp16")]
-    assert row.latency.item() == ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=A100,
-                                                            batch_size=8).latency.to("s").m
+    assert df["peak_flops_actual"].notna().all()  # broadcast over batch_size
+    row = df[
+        (df.model == "ResNet-50") & (df.hardware == "NVIDIA A100") & (df.batch_size == 8) & (df.precision == "fp16")
+    ]
+    assert (
+        row.latency.item()
+        == ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=A100, batch_size=8).latency.to("s").m
+    )
     scalar = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=A100).to_dataframe()
     assert len(scalar) == 1 and scalar.bottleneck.item() == "Compute"
 
@@ -96,7 +106,7 @@ def test_chunked_sweep_is_lazy_and_equal(tmp_path):
     lazy = ms.SingleNodeModel().solve(chunks={"batch_size": 16}, **kwargs)
     assert lazy.dataset.latency.chunks is not None
     xr.testing.assert_identical(lazy.compute().dataset, eager.dataset)
-    path = lazy.to_parquet(tmp_path / "lazy.parquet")          # written chunk by chunk
+    path = lazy.to_parquet(tmp_path / "lazy.parquet")  # written chunk by chunk
     xr.testing.assert_identical(ms.read_parquet(path).dataset, eager.dataset)
 
 
@@ -116,10 +126,15 @@ def test_unknown_chunk_dimension():
 def test_local_cluster_smoke():
     """The same call runs on a 2-worker dask.distributed LocalCluster (no code change)."""
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster):
-        kwargs = dict(model=[ms.Models.ResNet50, ms.Models.Language.Llama3_8B], hardware=ms.Hardware.Cloud,
-                      batch_size=np.arange(1, 257))
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster),
+    ):
+        kwargs = dict(
+            model=[ms.Models.ResNet50, ms.Models.Language.Llama3_8B],
+            hardware=ms.Hardware.Cloud,
+            batch_size=np.arange(1, 257),
+        )
         lazy = ms.SingleNodeModel().solve(chunks={"batch_size": 64}, **kwargs)
         result = lazy.compute()
     eager = ms.SingleNodeModel().solve(**kwargs)
@@ -139,16 +154,18 @@ def test_integer_coordinates_and_categorical_order():
     r = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=[H100, A100], batch_size=[8, 1])
     assert r.dataset.batch_size.dtype == np.int64
     df = r.to_dataframe()
-    assert list(df.hardware.cat.categories) == ["NVIDIA H100", "NVIDIA A100"]      # grid order
+    assert list(df.hardware.cat.categories) == ["NVIDIA H100", "NVIDIA A100"]  # grid order
     assert df.batch_size.dtype == np.int64
 
 
 def test_zipped_inputs_are_echoed_as_coordinates(tmp_path):
     """Arguments zipped along one dimension are recorded as coordinates on it (labels for records
     and choices), appear in the DataFrame and survive the parquet round trip."""
-    config = dict(hardware=xr.DataArray(np.array([H100, A100], dtype=object), dims="config"),
-                  batch_size=xr.DataArray([1, 32], dims="config"),
-                  precision=xr.DataArray(["FP16", "fp8"], dims="config"))
+    config = dict(
+        hardware=xr.DataArray(np.array([H100, A100], dtype=object), dims="config"),
+        batch_size=xr.DataArray([1, 32], dims="config"),
+        precision=xr.DataArray(["FP16", "fp8"], dims="config"),
+    )
     r = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, **config)
     ds = r.dataset
     assert list(ds.hardware.values) == ["NVIDIA H100", "NVIDIA A100"] and ds.hardware.dims == ("config",)

@@ -8,11 +8,7 @@ from mlsysim_vec import SingleNodeModel, TrainingMemoryModel
 
 def test_single_node_roofline_example(capsys):
     solver = SingleNodeModel()
-    profile = solver.solve(
-        model=mlsysim.Models.ResNet50,
-        hardware=mlsysim.Hardware.Cloud.A100,
-        batch_size=1
-    )
+    profile = solver.solve(model=mlsysim.Models.ResNet50, hardware=mlsysim.Hardware.Cloud.A100, batch_size=1)
     print(f"Bottleneck: {profile.bottleneck}")  # → Memory
     print(f"Latency: {profile.latency.to('ms'):~.2f}")
     print(f"MFU: {profile.mfu:.1%}")
@@ -28,7 +24,7 @@ def test_training_memory_example(capsys):
         batch_size=8,
         seq_len=2048,
         zero_stage=2,
-        dp_size=8
+        dp_size=8,
     )
     print(f"Total: {memory.total_memory:~.2f}")
     print(f"Weights: {memory.weights:~.2f}")
@@ -52,8 +48,12 @@ def test_parameter_sweep_example(capsys):
         print(f"{hw.name:20s} {p.latency.to('ms'):>8.2f~} {p.bottleneck}")
     lines = capsys.readouterr().out.splitlines()
     # reference §12.2: 8.6038, 2.1971, 1.0406, 0.7412 ms, all compute-bound
-    assert lines == ["NVIDIA T4                8.60 ms Compute", "NVIDIA A100              2.20 ms Compute",
-                     "NVIDIA H100              1.04 ms Compute", "NVIDIA B200              0.74 ms Compute"]
+    assert lines == [
+        "NVIDIA T4                8.60 ms Compute",
+        "NVIDIA A100              2.20 ms Compute",
+        "NVIDIA H100              1.04 ms Compute",
+        "NVIDIA B200              0.74 ms Compute",
+    ]
 
 
 def test_custom_solver_example(capsys):
@@ -75,8 +75,12 @@ def test_custom_solver_example(capsys):
 
     # Use it
     solver = PowerEfficiencyModel()
-    for hw in [mlsysim.Hardware.Cloud.H100, mlsysim.Hardware.Cloud.A100,
-               mlsysim.Hardware.Cloud.T4, mlsysim.Hardware.Edge.JetsonOrinNX]:
+    for hw in [
+        mlsysim.Hardware.Cloud.H100,
+        mlsysim.Hardware.Cloud.A100,
+        mlsysim.Hardware.Cloud.T4,
+        mlsysim.Hardware.Edge.JetsonOrinNX,
+    ]:
         r = solver.solve(hw)
         print(f"{r['device']:25s} {r['flops_per_watt']:>10.1f~}")
     lines = capsys.readouterr().out.splitlines()

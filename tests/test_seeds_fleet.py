@@ -20,7 +20,7 @@ def test_distributed_training_at_scale_example(capsys):
         batch_size=2048,
         tp_size=8,
         pp_size=4,
-        microbatch_count=16
+        microbatch_count=16,
     )
     print(f"Scaling efficiency: {result.scaling_efficiency:.1%}")
     print(f"Bubble fraction: {result.bubble_fraction:.1%}")
@@ -28,7 +28,7 @@ def test_distributed_training_at_scale_example(capsys):
     out = capsys.readouterr().out
     # reference: scaling_efficiency 0.5609825105855499, bubble_fraction 3/19, dp 0.178360546875 s
     assert out == "Scaling efficiency: 56.1%\nBubble fraction: 15.8%\nDP comm latency: 178.36 ms\n"
-    assert result.microbatches_exceed_local_batch is True      # 16 microbatches of 8 samples (D7)
+    assert result.microbatches_exceed_local_batch is True  # 16 microbatches of 8 samples (D7)
     assert result.feasible is True and result.dp_degree == 256
 
 

@@ -11,10 +11,7 @@ from mlsysim_vec import ServingCapacityModel, ServingModel
 def test_llm_serving_analysis_example(capsys):
     serving = ServingModel()
     result = serving.solve(
-        model=mlsysim.Models.Language.Llama3_8B,
-        hardware=mlsysim.Hardware.Cloud.H100,
-        seq_len=2048,
-        batch_size=1
+        model=mlsysim.Models.Language.Llama3_8B, hardware=mlsysim.Hardware.Cloud.H100, seq_len=2048, batch_size=1
     )
     print(f"TTFT: {result.ttft.to('ms'):~.1f}")
     print(f"ITL: {result.itl.to('ms'):~.2f}")
@@ -32,7 +29,7 @@ def test_serving_capacity_planning_example(capsys):
         qps=20,
         target_p99_latency_ms=2000,
         seq_len=1024,
-        output_tokens=64
+        output_tokens=64,
     )
     print(f"Replicas: {capacity.required_replicas}")
     print(f"P99: {capacity.estimated_p99_latency:~.1f}")

@@ -57,56 +57,111 @@ def assert_grid_equals_loop(cls, axes: dict, fixed: dict):
 
 # ---- grid == loop ------------------------------------------------------------------------
 
+
 def test_serving_grid_equals_loop():
-    assert_grid_equals_loop(ms.ServingModel, dict(model=[LLAMA8B, L.Mixtral_8x7B, L.PaLM_540B], hardware=[H100, A100],
-                                                  seq_len=[512, 8192], batch_size=[1, 64], precision=["fp16", "int4"]),
-                            {})
+    assert_grid_equals_loop(
+        ms.ServingModel,
+        dict(
+            model=[LLAMA8B, L.Mixtral_8x7B, L.PaLM_540B],
+            hardware=[H100, A100],
+            seq_len=[512, 8192],
+            batch_size=[1, 64],
+            precision=["fp16", "int4"],
+        ),
+        {},
+    )
 
 
 def test_serving_grid_equals_loop_with_every_option():
     """decode_hardware and draft_model lists are dimensions; chunking and caching swept too."""
-    assert_grid_equals_loop(ms.ServingModel, dict(decode_hardware=[A100, H.H200], draft_model=[L.GPT2, L.Llama2_7B],
-                                                  draft_acceptance_rate=[0.0, 0.8], cached_prefix_len=[0, 1000],
-                                                  prefill_chunk_tokens=[256, 4096]),
-                            dict(model=LLAMA8B, hardware=H100, seq_len=2048, batch_size=4,
-                                 network_bandwidth=50 * ureg("GB/s")))
+    assert_grid_equals_loop(
+        ms.ServingModel,
+        dict(
+            decode_hardware=[A100, H.H200],
+            draft_model=[L.GPT2, L.Llama2_7B],
+            draft_acceptance_rate=[0.0, 0.8],
+            cached_prefix_len=[0, 1000],
+            prefill_chunk_tokens=[256, 4096],
+        ),
+        dict(model=LLAMA8B, hardware=H100, seq_len=2048, batch_size=4, network_bandwidth=50 * ureg("GB/s")),
+    )
 
 
 def test_batching_streaming_scaling_grids_equal_loops():
-    assert_grid_equals_loop(ms.ContinuousBatchingModel,
-                            dict(model=[LLAMA8B, L.DeepSeek_V3, L.Llama3_70B], hardware=[H100, H.B200],
-                                 max_seq_len=[2048, 32768], mean_request_tokens=[512, 2048],
-                                 max_batch_size=[1, 256], page_size=[16, 128]), {})
-    assert_grid_equals_loop(ms.WeightStreamingModel,
-                            dict(model=[L.Llama3_70B, L.DeepSeek_V3], hardware=[H.Cerebras_CS3, H100],
-                                 seq_len=[128, 8192], batch_size=[1, 64, 65], phase=["decode", "prefill"]), {})
-    assert_grid_equals_loop(ms.InferenceScalingModel,
-                            dict(model=[LLAMA8B, L.Mixtral_8x7B], hardware=[H100, H.T4], reasoning_steps=[0, 8, 64],
-                                 context_length=[512, 8192]), {})
+    assert_grid_equals_loop(
+        ms.ContinuousBatchingModel,
+        dict(
+            model=[LLAMA8B, L.DeepSeek_V3, L.Llama3_70B],
+            hardware=[H100, H.B200],
+            max_seq_len=[2048, 32768],
+            mean_request_tokens=[512, 2048],
+            max_batch_size=[1, 256],
+            page_size=[16, 128],
+        ),
+        {},
+    )
+    assert_grid_equals_loop(
+        ms.WeightStreamingModel,
+        dict(
+            model=[L.Llama3_70B, L.DeepSeek_V3],
+            hardware=[H.Cerebras_CS3, H100],
+            seq_len=[128, 8192],
+            batch_size=[1, 64, 65],
+            phase=["decode", "prefill"],
+        ),
+        {},
+    )
+    assert_grid_equals_loop(
+        ms.InferenceScalingModel,
+        dict(
+            model=[LLAMA8B, L.Mixtral_8x7B],
+            hardware=[H100, H.T4],
+            reasoning_steps=[0, 8, 64],
+            context_length=[512, 8192],
+        ),
+        {},
+    )
 
 
 def test_queue_grids_equal_loops():
-    assert_grid_equals_loop(ms.TailLatencyModel, dict(arrival_rate_qps=[0, 10, 399, 1000],
-                                                      service_latency_ms=[0, 5, 50], num_replicas=[1, 2, 20, 1024],
-                                                      service_time_cv=[0.5, 1.0]), {})
-    assert_grid_equals_loop(ms.ServingCapacityModel,
-                            dict(model=[LLAMA8B, L.Llama3_70B, L.GPT2], hardware=[H100, H.H200],
-                                 qps=[0.5, 20, 900], target_p99_latency_ms=[300, 2000, 20000]),
-                            dict(max_seq_len=1024, output_tokens=64, max_replicas=64))
+    assert_grid_equals_loop(
+        ms.TailLatencyModel,
+        dict(
+            arrival_rate_qps=[0, 10, 399, 1000],
+            service_latency_ms=[0, 5, 50],
+            num_replicas=[1, 2, 20, 1024],
+            service_time_cv=[0.5, 1.0],
+        ),
+        {},
+    )
+    assert_grid_equals_loop(
+        ms.ServingCapacityModel,
+        dict(
+            model=[LLAMA8B, L.Llama3_70B, L.GPT2],
+            hardware=[H100, H.H200],
+            qps=[0.5, 20, 900],
+            target_p99_latency_ms=[300, 2000, 20000],
+        ),
+        dict(max_seq_len=1024, output_tokens=64, max_replicas=64),
+    )
 
 
 # ---- the input-type matrix of the unit-bearing inputs -----------------------------------
 
-@pytest.mark.parametrize("value, dims", [
-    (25e9, ()),
-    (25 * ureg("GB/s"), ()),
-    (200 * ureg("Gbit/s"), ()),
-    ([25e9], ("network_bandwidth",)),
-    ([25 * ureg("GB/s")], ("network_bandwidth",)),
-    (np.array([25.0]) * ureg("GB/s"), ("network_bandwidth",)),
-    (xr.DataArray([25.0], dims="link", attrs={"units": "GB/s"}), ("link",)),
-    (xr.DataArray(ureg.Quantity(np.array([25.0]), "GB/s"), dims="link"), ("link",)),
-])
+
+@pytest.mark.parametrize(
+    "value, dims",
+    [
+        (25e9, ()),
+        (25 * ureg("GB/s"), ()),
+        (200 * ureg("Gbit/s"), ()),
+        ([25e9], ("network_bandwidth",)),
+        ([25 * ureg("GB/s")], ("network_bandwidth",)),
+        (np.array([25.0]) * ureg("GB/s"), ("network_bandwidth",)),
+        (xr.DataArray([25.0], dims="link", attrs={"units": "GB/s"}), ("link",)),
+        (xr.DataArray(ureg.Quantity(np.array([25.0]), "GB/s"), dims="link"), ("link",)),
+    ],
+)
 def test_network_bandwidth_input_types(value, dims):
     """Every form of 25 GB/s gives the same TTFT; sequences add a dimension."""
     kw = dict(model=LLAMA8B, hardware=H100, seq_len=2048, decode_hardware=A100)
@@ -116,14 +171,17 @@ def test_network_bandwidth_input_types(value, dims):
     assert np.all(np.asarray(magnitude(r.ttft, "s")) == expected)
 
 
-@pytest.mark.parametrize("qps, target", [
-    (20, 2000),
-    (20 / ureg.s, 2 * ureg.s),
-    (1200 / ureg.minute, 2000 * ureg.ms),
-    ([20], [2000]),
-    (np.array([20.0]) / ureg.s, np.array([2.0]) * ureg.s),
-    (xr.DataArray([20.0], dims="q"), xr.DataArray([2000.0], dims="t", attrs={"units": "ms"})),
-])
+@pytest.mark.parametrize(
+    "qps, target",
+    [
+        (20, 2000),
+        (20 / ureg.s, 2 * ureg.s),
+        (1200 / ureg.minute, 2000 * ureg.ms),
+        ([20], [2000]),
+        (np.array([20.0]) / ureg.s, np.array([2.0]) * ureg.s),
+        (xr.DataArray([20.0], dims="q"), xr.DataArray([2000.0], dims="t", attrs={"units": "ms"})),
+    ],
+)
 def test_capacity_unit_inputs(qps, target):
     kw = dict(model=LLAMA8B, hardware=H100, max_seq_len=1024, output_tokens=64)
     expected = ms.ServingCapacityModel().solve(**kw, qps=20, target_p99_latency_ms=2000).estimated_p99_latency
@@ -148,11 +206,13 @@ def test_nan_input_propagates():
 
 # ---- dimensions, zipping, cross-argument checks -----------------------------------------
 
+
 def test_optional_records_are_off_by_default_and_dimensions_as_lists():
     base = ms.ServingModel().solve(model=LLAMA8B, hardware=H100, seq_len=2048, decode_hardware=None, draft_model=None)
     assert base.kv_transfer_time is None
-    r = ms.ServingModel().solve(model=LLAMA8B, hardware=H100, seq_len=2048, decode_hardware=[H100, A100],
-                                draft_model=L.GPT2_Small)
+    r = ms.ServingModel().solve(
+        model=LLAMA8B, hardware=H100, seq_len=2048, decode_hardware=[H100, A100], draft_model=L.GPT2_Small
+    )
     assert r.dims == ("decode_hardware",)
     assert list(r.dataset.decode_hardware.values) == [H100.name, A100.name]
     assert r.dataset.draft_model.item() == L.GPT2_Small.name
@@ -177,17 +237,24 @@ def test_zipped_seq_len_and_cached_prefix():
 
 def test_capacity_sweep_dimension_names():
     """D21: the seed's seq_len keyword sweeps the max_seq_len dimension."""
-    r = ms.ServingCapacityModel().solve(model=LLAMA8B, hardware=H100, qps=20, target_p99_latency_ms=2000,
-                                        seq_len=[512, 1024])
+    r = ms.ServingCapacityModel().solve(
+        model=LLAMA8B, hardware=H100, qps=20, target_p99_latency_ms=2000, seq_len=[512, 1024]
+    )
     assert r.dims == ("max_seq_len",)
 
 
 def test_infeasible_points_do_not_raise():
     """One grid with a point that does not fit, one whose base latency misses the target (D9),
     one unstable at the cap and feasible ones: every point has its verdict."""
-    r = ms.ServingCapacityModel().solve(model=[LLAMA8B, L.Llama3_70B], hardware=H100, qps=[20, 5000],
-                                        target_p99_latency_ms=[1000, 2000], max_seq_len=1024, output_tokens=64,
-                                        max_replicas=16)
+    r = ms.ServingCapacityModel().solve(
+        model=[LLAMA8B, L.Llama3_70B],
+        hardware=H100,
+        qps=[20, 5000],
+        target_p99_latency_ms=[1000, 2000],
+        max_seq_len=1024,
+        output_tokens=64,
+        max_replicas=16,
+    )
     b = r.bottleneck
     assert set(np.unique(b.values)) == {"Feasible", "Base Latency", "Memory", "Capacity"}
     assert (r.infeasible_reason.sel(model="Llama-3.1-70B").values == "no_kv_budget").all()
@@ -196,36 +263,49 @@ def test_infeasible_points_do_not_raise():
 
 # ---- properties --------------------------------------------------------------------------
 
+
 def device(name, peak_tflops, bandwidth_gbs, capacity_gib):
-    return HardwareNode(name=name, compute=ComputeCore(peak_flops=peak_tflops * ureg("TFLOP/s")),
-                        memory=MemoryHierarchy(capacity=capacity_gib * ureg.GiB,
-                                               bandwidth=bandwidth_gbs * ureg("GB/s")),
-                        tdp=500 * ureg.W)
+    return HardwareNode(
+        name=name,
+        compute=ComputeCore(peak_flops=peak_tflops * ureg("TFLOP/s")),
+        memory=MemoryHierarchy(capacity=capacity_gib * ureg.GiB, bandwidth=bandwidth_gbs * ureg("GB/s")),
+        tdp=500 * ureg.W,
+    )
 
 
 devices = st.tuples(st.floats(1, 5000), st.floats(10, 20000), st.floats(1, 1024))
-serving_points = st.fixed_dictionaries({
-    "model": st.sampled_from(LANGUAGE),
-    "seq_len": st.integers(1, 65536),
-    "batch_size": st.integers(1, 512),
-    "precision": st.sampled_from(PRECISIONS),
-})
+serving_points = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(LANGUAGE),
+        "seq_len": st.integers(1, 65536),
+        "batch_size": st.integers(1, 512),
+        "precision": st.sampled_from(PRECISIONS),
+    }
+)
 
 
 def check_serving_monotone(spec, factor, point):
     peak, bw, cap = spec
-    hw = [device("base", peak, bw, cap), device("faster memory", peak, bw * factor, cap),
-          device("faster compute", peak * factor, bw, cap)]
+    hw = [
+        device("base", peak, bw, cap),
+        device("faster memory", peak, bw * factor, cap),
+        device("faster compute", peak * factor, bw, cap),
+    ]
     r = ms.ServingModel().solve(hardware=hw, **point)
     ttft, itl = magnitude(r.ttft, "s"), magnitude(r.itl, "s")
     assert itl[1] <= itl[0] * (1 + 1e-12) and ttft[2] <= ttft[0] * (1 + 1e-12)
     assert ttft[1] == ttft[0] and itl[2] == itl[0]
-    longer = ms.ServingModel().solve(hardware=hw[0], **{**point, "seq_len": point["seq_len"] + 1,
-                                                        "batch_size": point["batch_size"] + 1})
+    longer = ms.ServingModel().solve(
+        hardware=hw[0], **{**point, "seq_len": point["seq_len"] + 1, "batch_size": point["batch_size"] + 1}
+    )
     assert longer.ttft.to("s").m >= ttft[0] and longer.itl.to("s").m >= itl[0]
     assert longer.kv_cache_size.to("byte").m == pytest.approx(
-        float(magnitude(r.kv_cache_size, "byte")) * (point["seq_len"] + 1) * (point["batch_size"] + 1)
-        / (point["seq_len"] * point["batch_size"]), rel=1e-12)
+        float(magnitude(r.kv_cache_size, "byte"))
+        * (point["seq_len"] + 1)
+        * (point["batch_size"] + 1)
+        / (point["seq_len"] * point["batch_size"]),
+        rel=1e-12,
+    )
 
 
 @FAST
@@ -279,13 +359,15 @@ def test_queue_search_equals_scan_long(queue):
     check_search_equals_scan(queue)
 
 
-capacity_points = st.fixed_dictionaries({
-    "model": st.sampled_from([LLAMA8B, L.GPT2, L.Llama2_13B, L.Mixtral_8x7B]),
-    "hardware": st.sampled_from([H100, A100, H.H200, H.B200]),
-    "max_seq_len": st.sampled_from([256, 1024, 4096]),
-    "output_tokens": st.integers(1, 512),
-    "service_time_cv": st.floats(0, 3),
-})
+capacity_points = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from([LLAMA8B, L.GPT2, L.Llama2_13B, L.Mixtral_8x7B]),
+        "hardware": st.sampled_from([H100, A100, H.H200, H.B200]),
+        "max_seq_len": st.sampled_from([256, 1024, 4096]),
+        "output_tokens": st.integers(1, 512),
+        "service_time_cv": st.floats(0, 3),
+    }
+)
 
 
 def check_capacity_monotone(point, qps, targets):
@@ -305,16 +387,22 @@ def check_capacity_monotone(point, qps, targets):
 
 
 @FAST
-@given(capacity_points, st.lists(st.floats(0.1, 3000), min_size=1, max_size=4),
-       st.lists(st.floats(50, 60000), min_size=1, max_size=4))
+@given(
+    capacity_points,
+    st.lists(st.floats(0.1, 3000), min_size=1, max_size=4),
+    st.lists(st.floats(50, 60000), min_size=1, max_size=4),
+)
 def test_capacity_monotone(point, qps, targets):
     check_capacity_monotone(point, qps, targets)
 
 
 @pytest.mark.slow
 @LONG
-@given(capacity_points, st.lists(st.floats(0.1, 3000), min_size=1, max_size=4),
-       st.lists(st.floats(50, 60000), min_size=1, max_size=4))
+@given(
+    capacity_points,
+    st.lists(st.floats(0.1, 3000), min_size=1, max_size=4),
+    st.lists(st.floats(50, 60000), min_size=1, max_size=4),
+)
 def test_capacity_monotone_long(point, qps, targets):
     check_capacity_monotone(point, qps, targets)
 
@@ -326,11 +414,16 @@ def check_tail_monotone(lam, service, replicas):
     r = ms.TailLatencyModel().solve(arrival_rate_qps=lam, service_latency_ms=service, num_replicas=replicas)
     p99 = np.broadcast_to(magnitude(r.p99_latency, "s"), (len(replicas),))
     assert np.all(p99[1:] <= p99[:-1] * (1 + 1e-12))
-    zipped = ms.TailLatencyModel().solve(arrival_rate_qps=xr.DataArray([lam] * len(replicas), dims="config"),
-                                         service_latency_ms=service,
-                                         num_replicas=xr.DataArray(replicas, dims="config"))
-    np.testing.assert_allclose(np.broadcast_to(zipped.dataset.wait_probability.values, (len(replicas),)),
-                               np.broadcast_to(r.dataset.wait_probability.values, (len(replicas),)), rtol=1e-10)
+    zipped = ms.TailLatencyModel().solve(
+        arrival_rate_qps=xr.DataArray([lam] * len(replicas), dims="config"),
+        service_latency_ms=service,
+        num_replicas=xr.DataArray(replicas, dims="config"),
+    )
+    np.testing.assert_allclose(
+        np.broadcast_to(zipped.dataset.wait_probability.values, (len(replicas),)),
+        np.broadcast_to(r.dataset.wait_probability.values, (len(replicas),)),
+        rtol=1e-10,
+    )
 
 
 @FAST
@@ -350,16 +443,27 @@ def check_batching(model, hardware, pages, mean_fraction, b_max, page):
     """With S_max a whole number of pages (so a paged allocation never exceeds a static
     reservation), paged admission >= static admission, both within the batch cap."""
     s_max = pages * page
-    r = ms.ContinuousBatchingModel().solve(model=model, hardware=hardware, max_seq_len=s_max,
-                                           mean_request_tokens=max(1.0, mean_fraction * s_max), max_batch_size=b_max,
-                                           page_size=page)
+    r = ms.ContinuousBatchingModel().solve(
+        model=model,
+        hardware=hardware,
+        max_seq_len=s_max,
+        mean_request_tokens=max(1.0, mean_fraction * s_max),
+        max_batch_size=b_max,
+        page_size=page,
+    )
     assert b_max >= r.max_active_requests >= r.static_max_active_requests >= 0
     assert r.speedup_vs_static >= 1.0 - 1e-12
     assert 0 <= r.paged_internal_fragmentation < 1
 
 
-batching = (st.sampled_from(LANGUAGE), st.sampled_from(CLOUD), st.integers(1, 8192), st.floats(0.01, 1.0),
-            st.integers(1, 4096), st.sampled_from([1, 8, 16, 64]))
+batching = (
+    st.sampled_from(LANGUAGE),
+    st.sampled_from(CLOUD),
+    st.integers(1, 8192),
+    st.floats(0.01, 1.0),
+    st.integers(1, 4096),
+    st.sampled_from([1, 8, 16, 64]),
+)
 
 
 @FAST
@@ -375,20 +479,53 @@ def test_paged_admits_at_least_static_long(model, hardware, pages, mean_fraction
     check_batching(model, hardware, pages, mean_fraction, b_max, page)
 
 
-@pytest.mark.parametrize("cls, kwargs, chunks", [
-    (ms.ServingModel, dict(model=LANGUAGE[:5], hardware=CLOUD[:6], seq_len=[128, 2048, 32768], batch_size=[1, 8, 64],
-                           decode_hardware=[A100, H.H200]), {"hardware": 2, "batch_size": 2}),
-    (ms.ContinuousBatchingModel, dict(model=LANGUAGE[:4], hardware=CLOUD[:5], max_seq_len=[2048, 8192],
-                                      mean_request_tokens=[100, 2048], max_batch_size=[1, 64]), {"hardware": 2}),
-    (ms.WeightStreamingModel, dict(model=LANGUAGE[:4], hardware=CLOUD[:5], seq_len=[128, 4096],
-                                   phase=["decode", "prefill"]), {"model": 3}),
-    (ms.InferenceScalingModel, dict(model=LANGUAGE[:4], hardware=CLOUD[:5], reasoning_steps=[1, 8, 32]),
-     {"reasoning_steps": 2}),
-    (ms.TailLatencyModel, dict(arrival_rate_qps=[1, 50, 500], service_latency_ms=[5, 50], num_replicas=[1, 16, 64]),
-     {"num_replicas": 2}),
-    (ms.ServingCapacityModel, dict(model=LANGUAGE[:3], hardware=CLOUD[:3], qps=[1, 100], target_p99_latency_ms=2000),
-     {"qps": 1}),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, chunks",
+    [
+        (
+            ms.ServingModel,
+            dict(
+                model=LANGUAGE[:5],
+                hardware=CLOUD[:6],
+                seq_len=[128, 2048, 32768],
+                batch_size=[1, 8, 64],
+                decode_hardware=[A100, H.H200],
+            ),
+            {"hardware": 2, "batch_size": 2},
+        ),
+        (
+            ms.ContinuousBatchingModel,
+            dict(
+                model=LANGUAGE[:4],
+                hardware=CLOUD[:5],
+                max_seq_len=[2048, 8192],
+                mean_request_tokens=[100, 2048],
+                max_batch_size=[1, 64],
+            ),
+            {"hardware": 2},
+        ),
+        (
+            ms.WeightStreamingModel,
+            dict(model=LANGUAGE[:4], hardware=CLOUD[:5], seq_len=[128, 4096], phase=["decode", "prefill"]),
+            {"model": 3},
+        ),
+        (
+            ms.InferenceScalingModel,
+            dict(model=LANGUAGE[:4], hardware=CLOUD[:5], reasoning_steps=[1, 8, 32]),
+            {"reasoning_steps": 2},
+        ),
+        (
+            ms.TailLatencyModel,
+            dict(arrival_rate_qps=[1, 50, 500], service_latency_ms=[5, 50], num_replicas=[1, 16, 64]),
+            {"num_replicas": 2},
+        ),
+        (
+            ms.ServingCapacityModel,
+            dict(model=LANGUAGE[:3], hardware=CLOUD[:3], qps=[1, 100], target_p99_latency_ms=2000),
+            {"qps": 1},
+        ),
+    ],
+)
 def test_chunked_equals_eager(cls, kwargs, chunks):
     """With ``chunks`` the elementwise resolvers stay lazy; the queue resolvers evaluate eagerly
     (their search gathers across points) — both equal the eager result."""

@@ -33,6 +33,7 @@ def ms_(q):
 
 # ---- kernels -----------------------------------------------------------------------------
 
+
 def test_log_factorial_matches_lgamma():
     n = np.array([0, 1, 2, 5, 15, 16, 17, 100, 1023, 5000, 123456, 3_000_000], dtype=float)
     expected = np.array([math.lgamma(x + 1) for x in n])
@@ -47,8 +48,10 @@ def _erlang_c_recursion(load, servers):
     return servers * b / (servers - load * (1 - b))
 
 
-@pytest.mark.parametrize("load, servers", [(0.5, 1), (1.5, 2), (10, 12), (100, 110), (999.5, 1024),
-                                           (4900, 5000), (1e-6, 3), (3.7, 40), (700, 2048)])
+@pytest.mark.parametrize(
+    "load, servers",
+    [(0.5, 1), (1.5, 2), (10, 12), (100, 110), (999.5, 1024), (4900, 5000), (1e-6, 3), (3.7, 40), (700, 2048)],
+)
 def test_erlang_c_against_the_recursion(load, servers):
     """Log-space Erlang C (windowed and cumulative paths) = the classical recursion; M/M/1:
     C = ρ; M/M/2: C = 2ρ²/(1 + ρ)."""
@@ -56,7 +59,7 @@ def test_erlang_c_against_the_recursion(load, servers):
     assert qu.erlang_c(load, servers) == approx(expected, 1e-11)
     grid = qu.erlang_c(np.array([load, load / 2])[:, None], np.array([servers, servers + 1])[None, :])
     assert grid[0, 0] == approx(expected, 1e-11)
-    assert qu.erlang_c(0.3, 1) == approx(0.3) and qu.erlang_c(1.2, 2) == approx(2 * 0.6 ** 2 / 1.6)
+    assert qu.erlang_c(0.3, 1) == approx(0.3) and qu.erlang_c(1.2, 2) == approx(2 * 0.6**2 / 1.6)
 
 
 def test_erlang_c_edges():
@@ -132,19 +135,20 @@ def test_speculative_tokens_per_step():
 
 # ---- ServingModel ------------------------------------------------------------------------
 
+
 def test_llama8b_h100_serving_by_hand():
     """Spec §12.3: prefill FLOPs 2·8.03e9·2048 + 4·32·32·128·2048² = 3.5094e13, at 989.5 TF ×
     0.5: 70.960 ms, + 0.01 ms dispatch = 70.970 ms; KV = 2·32·8·128·2048·2 B = 268.4 MB;
     ITL = (16.06 + 0.268) GB / 3.35 TB/s + 32·0.01 ms = 5.194 ms; 16.33 GB of 80 GiB."""
     r = ms.ServingModel().solve(model=LLAMA8B, hardware=H100, seq_len=2048)
-    flops = 2 * 8.03e9 * 2048 + 4 * 32 * 32 * 128 * 2048 ** 2
+    flops = 2 * 8.03e9 * 2048 + 4 * 32 * 32 * 128 * 2048**2
     assert r.ttft.to("s").m == approx(flops / (989e12 * 0.5) + 1e-5)
     assert ms_(r.ttft) == approx(70.97037058756726, 1e-14)
     kv = 2 * 32 * 8 * 128 * 2048 * 2
     assert r.kv_cache_size.to("byte").m == kv
     assert r.itl.to("s").m == approx((16.06e9 + kv) / 3.35e12 + 32 * TAX)
     assert r.total_memory_required.to("byte").m == approx(16.06e9 + kv)
-    assert r.memory_utilization == approx((16.06e9 + kv) / (80 * 2 ** 30))
+    assert r.memory_utilization == approx((16.06e9 + kv) / (80 * 2**30))
     assert r.feasible is True and r.infeasible_reason == "none"
     assert r.prefill_chunks == 1 and r.prefill_chunk_time is None and r.decode_stall_bound is None
     assert r.kv_transfer_time is None and r.prompt_cache_hit_ratio == 0.0
@@ -159,7 +163,7 @@ def test_spec_serving_examples():
     assert ms_(r.ttft) == approx(70.97037058756726 + 2.68435456, 1e-13)
     assert ms_(r.itl) == approx(((16.06e9 + 268435456) / 2039e9 + 32 * TAX) * 1e3)
     assert ms_(r.kv_transfer_time) == approx(2.68435456)
-    assert r.prefill_memory_utilization == approx((16.06e9 + 268435456) / (80 * 2 ** 30))
+    assert r.prefill_memory_utilization == approx((16.06e9 + 268435456) / (80 * 2**30))
     r = s.solve(model=LLAMA8B, hardware=H100, seq_len=2048, cached_prefix_len=1536)
     assert ms_(r.ttft) == pytest.approx(17.75, abs=5e-3) and r.prompt_cache_hit_ratio == 0.75
     r = s.solve(model=LLAMA8B, hardware=H100, seq_len=2048, prefill_chunk_tokens=512)
@@ -187,7 +191,7 @@ def test_d1_moe_prefill_uses_active_parameters():
     4·32·32·128·2048²)/494.5 TF = 111.3 ms (the reference's 391.3 ms uses 46.7 B); memory and
     the decode step keep all 46.7 B."""
     r = ms.ServingModel().solve(model=L.Mixtral_8x7B, hardware=H100, seq_len=2048)
-    flops = 2 * 12.9e9 * 2048 + 4 * 32 * 32 * 128 * 2048 ** 2
+    flops = 2 * 12.9e9 * 2048 + 4 * 32 * 32 * 128 * 2048**2
     assert r.ttft.to("s").m == approx(flops / 494.5e12 + 1e-5)
     assert r.model_weights_size.to("byte").m == approx(46.7e9 * 2)
     assert r.itl.to("s").m == approx((46.7e9 * 2 + r.kv_cache_size.to("byte").m) / 3.35e12 + 32 * TAX)
@@ -197,7 +201,7 @@ def test_d2_head_dim_in_attention_flops():
     """D2 (B3): PaLM-540B has head_dim 256 while 18432/48 = 384: the attention FLOPs use 256,
     as its KV cache does (1 KV head: 2·118·1·256·S·B·b)."""
     r = ms.ServingModel().solve(model=L.PaLM_540B, hardware=ms.Hardware.Cloud.GB200_NVL72, seq_len=4096)
-    flops = 2 * 540e9 * 4096 + 4 * 118 * 48 * 256 * 4096 ** 2
+    flops = 2 * 540e9 * 4096 + 4 * 118 * 48 * 256 * 4096**2
     compute = ms.Hardware.Cloud.GB200_NVL72.compute
     peak = compute.precision_flops.get("fp16", compute.peak_flops).to("flop/s").m
     tax = ms.Hardware.Cloud.GB200_NVL72.dispatch_tax.to("s").m
@@ -217,8 +221,9 @@ def test_d5_speculative_decoding_by_hand():
     GPT-2 (1.5 B, 48 layers, 25 heads of 64) drafting for Llama-3.1-8B on H100 at α = 0.7:
     KV_d = 2·48·25·64·2048·2 B; ITL = (4·t_d + 5.194 ms)/2.7731 = 4.128 ms (the reference's
     3.44 ms leaves out the draft's 0.48 ms layer tax); memory counts W_d and KV_d."""
-    r = ms.ServingModel().solve(model=LLAMA8B, hardware=H100, seq_len=2048, draft_model=L.GPT2,
-                                draft_acceptance_rate=[0.0, 0.7, 1.0])
+    r = ms.ServingModel().solve(
+        model=LLAMA8B, hardware=H100, seq_len=2048, draft_model=L.GPT2, draft_acceptance_rate=[0.0, 0.7, 1.0]
+    )
     kv_d = 2 * 48 * 25 * 64 * 2048 * 2
     t_d = (3e9 + kv_d) / 3.35e12 + 48 * TAX
     target = (16.06e9 + 268435456) / 3.35e12 + 32 * TAX
@@ -239,14 +244,15 @@ def test_d5_disaggregated_checks_both_devices():
     assert r.feasible is False and r.infeasible_reason == "decode_memory_capacity"
     r = ms.ServingModel().solve(model=LLAMA70B, hardware=H100, seq_len=1024)
     assert r.feasible is False and r.infeasible_reason == "memory_capacity"
-    assert math.isfinite(ms_(r.ttft)) and math.isfinite(ms_(r.itl))   # infeasible points still report times
+    assert math.isfinite(ms_(r.ttft)) and math.isfinite(ms_(r.itl))  # infeasible points still report times
 
 
 def test_d15_fp4_serving():
     """D15: fp4 is selectable (0.5 byte): weights 8.03e9·0.5, KV half of fp8's; B200 has an fp4
     peak (9 PF), H100 has none (headline peak, flagged)."""
-    r = ms.ServingModel().solve(model=LLAMA8B, hardware=[H100, ms.Hardware.Cloud.B200], seq_len=2048,
-                                precision=["fp8", "fp4"])
+    r = ms.ServingModel().solve(
+        model=LLAMA8B, hardware=[H100, ms.Hardware.Cloud.B200], seq_len=2048, precision=["fp8", "fp4"]
+    )
     weights = r.model_weights_size.pint.to("byte").pint.magnitude
     np.testing.assert_allclose(weights, [8.03e9, 4.015e9])
     kv = r.kv_cache_size.pint.to("byte").pint.magnitude
@@ -262,22 +268,37 @@ def test_chunked_prefill_shorter_than_a_chunk():
     assert r.prefill_chunks == 1 and r.ttft == one.ttft and r.prefill_chunk_time == one.ttft
 
 
-@pytest.mark.parametrize("kwargs, error, pattern", [
-    (dict(seq_len=0), ValueError, r"seq_len=0 is not allowed"),
-    (dict(cached_prefix_len=2048), ValueError, r"cached_prefix_len=2048 with seq_len=2048 is not allowed; "
-                                                r"cached_prefix_len must be < seq_len"),
-    (dict(cached_prefix_len=[0, 4096]), ValueError, r"cached_prefix_len=4096"),
-    (dict(draft_acceptance_rate=1.5), ValueError, r"draft_acceptance_rate=1.5"),
-    (dict(prefill_chunk_tokens=0), ValueError, r"prefill_chunk_tokens=0"),
-    (dict(network_bandwidth=0), ValueError, r"network_bandwidth=0 is not allowed; network_bandwidth must be a "
-                                            r"number \[byte/s\] > 0"),
-    (dict(efficiency=0), ValueError, r"efficiency=0"),
-    (dict(model=ms.Models.ResNet50), TypeError, r"model=CNNWorkload\('ResNet-50'\) is a CNNWorkload; model must "
-                                                r"be a TransformerWorkload"),
-    (dict(draft_model=ms.Models.ResNet50), TypeError, r"draft_model=CNNWorkload"),
-    (dict(decode_hardware=LLAMA8B), TypeError, r"decode_hardware=.* must be a HardwareNode"),
-    (dict(precision="fp12"), ValueError, r"precision='fp12'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (dict(seq_len=0), ValueError, r"seq_len=0 is not allowed"),
+        (
+            dict(cached_prefix_len=2048),
+            ValueError,
+            r"cached_prefix_len=2048 with seq_len=2048 is not allowed; "
+            r"cached_prefix_len must be < seq_len",
+        ),
+        (dict(cached_prefix_len=[0, 4096]), ValueError, r"cached_prefix_len=4096"),
+        (dict(draft_acceptance_rate=1.5), ValueError, r"draft_acceptance_rate=1.5"),
+        (dict(prefill_chunk_tokens=0), ValueError, r"prefill_chunk_tokens=0"),
+        (
+            dict(network_bandwidth=0),
+            ValueError,
+            r"network_bandwidth=0 is not allowed; network_bandwidth must be a "
+            r"number \[byte/s\] > 0",
+        ),
+        (dict(efficiency=0), ValueError, r"efficiency=0"),
+        (
+            dict(model=ms.Models.ResNet50),
+            TypeError,
+            r"model=CNNWorkload\('ResNet-50'\) is a CNNWorkload; model must "
+            r"be a TransformerWorkload",
+        ),
+        (dict(draft_model=ms.Models.ResNet50), TypeError, r"draft_model=CNNWorkload"),
+        (dict(decode_hardware=LLAMA8B), TypeError, r"decode_hardware=.* must be a HardwareNode"),
+        (dict(precision="fp12"), ValueError, r"precision='fp12'"),
+    ],
+)
 def test_serving_bad_arguments(kwargs, error, pattern):
     """D14: bad arguments raise naming the argument and what is allowed."""
     with pytest.raises(error, match=pattern):
@@ -286,14 +307,16 @@ def test_serving_bad_arguments(kwargs, error, pattern):
 
 # ---- ContinuousBatchingModel -------------------------------------------------------------
 
+
 def test_continuous_batching_spec_example():
     """Spec §5.4: Llama-3.1-8B/H100, S_max 8192, mean 1024, B_max 1024: KV budget
     85.899 − 16.06 = 69.84 GB at 131,072 B/token = 532,836 tokens; static admits ⌊532836/8192⌋
     = 65 (87.5 % unused), paged 516 (0.78 % unused). D5: the decode step carries 32·0.01 ms,
     so throughput = 516/((16.06e9 + 131072·516·1024)/3.35e12 + 0.32 ms) = 20,010 tok/s (the
     reference's 20,261 omits the tax), and TTFT is the prefill of the 516 admitted requests."""
-    r = ms.ContinuousBatchingModel().solve(model=LLAMA8B, hardware=H100, max_seq_len=8192, mean_request_tokens=1024,
-                                           max_batch_size=1024)
+    r = ms.ContinuousBatchingModel().solve(
+        model=LLAMA8B, hardware=H100, max_seq_len=8192, mean_request_tokens=1024, max_batch_size=1024
+    )
     assert r.max_active_requests == 516 and r.static_max_active_requests == 65
     assert r.static_internal_fragmentation == 0.875
     assert r.paged_internal_fragmentation == pytest.approx(0.0077693677, rel=1e-8)
@@ -318,8 +341,11 @@ def test_continuous_batching_no_budget():
 
 def test_continuous_batching_one_request_too_large():
     """A budget that holds no request's pages: memory_capacity (budget exists, nothing admitted)."""
-    gpu = HardwareNode(name="16.2GB", compute=ComputeCore(peak_flops=100 * ureg("TFLOP/s")),
-                       memory=MemoryHierarchy(capacity=16.2 * ureg.GB, bandwidth=1 * ureg("TB/s")))
+    gpu = HardwareNode(
+        name="16.2GB",
+        compute=ComputeCore(peak_flops=100 * ureg("TFLOP/s")),
+        memory=MemoryHierarchy(capacity=16.2 * ureg.GB, bandwidth=1 * ureg("TB/s")),
+    )
     r = ms.ContinuousBatchingModel().solve(model=LLAMA8B, hardware=gpu, max_seq_len=8192)
     assert r.feasible is False and r.infeasible_reason == "memory_capacity"
 
@@ -336,6 +362,7 @@ def test_d21_continuous_batching_keywords():
 
 
 # ---- WeightStreamingModel ----------------------------------------------------------------
+
 
 def test_weight_streaming_spec_example():
     """Part 2 §3: Llama-3.1-70B on CS-3, S 2048, B 8, prefill: KV 5.369 GB ×1.1 = 5.906 GB of
@@ -371,7 +398,7 @@ def test_weight_streaming_d1_and_mla():
     tax = CS3.dispatch_tax.to("s").m
     assert r.layer_compute_time.to("s").m == approx(2 * 37e9 / 61 * 8 / (peak * 0.5) + tax)
     assert r.wafer_memory_required.to("byte").m == approx(1.1 * 61 * 576 * 2 * 4096 * 8)
-    assert r.feasible is True                                           # the reference: 63 GB, infeasible
+    assert r.feasible is True  # the reference: 63 GB, infeasible
     assert r.optimal_batch_size == math.floor(2 * (671 / 37) * peak * 0.5 / (2 * 1.2e12))
 
 
@@ -392,6 +419,7 @@ def test_weight_streaming_fallback_injection_link():
 
 # ---- TailLatencyModel --------------------------------------------------------------------
 
+
 def test_tail_latency_spec_example():
     """Spec §5.3: λ = 10/s, s = 50 ms, one replica: ρ = 0.5, p50 = 0 + 50 ms,
     p99 = ln(0.5/0.01)/(20 − 10) s + 50 ms = 441.2 ms, headroom 391.2/250."""
@@ -405,15 +433,18 @@ def test_tail_latency_spec_example():
 def test_tail_latency_mmc_and_kingman():
     """M/M/2 (λ = 30/s, s = 50 ms: A = 1.5, ρ = 0.75): C = 2ρ²/(1 + ρ) = 0.642857, P99 wait
     = ln(C/0.01)/(40 − 30) s; cv = 0: waits × (0 + 1)/2; cv = 2: × 2.5."""
-    r = ms.TailLatencyModel().solve(arrival_rate_qps=30, service_latency_ms=50, num_replicas=2,
-                                    service_time_cv=[0.0, 1.0, 2.0])
-    c = 2 * 0.75 ** 2 / 1.75
+    r = ms.TailLatencyModel().solve(
+        arrival_rate_qps=30, service_latency_ms=50, num_replicas=2, service_time_cv=[0.0, 1.0, 2.0]
+    )
+    c = 2 * 0.75**2 / 1.75
     w99 = math.log(c / 0.01) / 10
     w50 = math.log(c / 0.5) / 10
-    np.testing.assert_allclose(r.p99_latency.pint.to("s").pint.magnitude, [0.5 * w99 + 0.05, w99 + 0.05,
-                                                                             2.5 * w99 + 0.05], rtol=1e-12)
-    np.testing.assert_allclose(r.p50_latency.pint.to("s").pint.magnitude, [0.5 * w50 + 0.05, w50 + 0.05,
-                                                                             2.5 * w50 + 0.05], rtol=1e-12)
+    np.testing.assert_allclose(
+        r.p99_latency.pint.to("s").pint.magnitude, [0.5 * w99 + 0.05, w99 + 0.05, 2.5 * w99 + 0.05], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        r.p50_latency.pint.to("s").pint.magnitude, [0.5 * w50 + 0.05, w50 + 0.05, 2.5 * w50 + 0.05], rtol=1e-12
+    )
 
 
 def test_tail_latency_unstable_and_thousands_of_replicas():
@@ -431,13 +462,19 @@ def test_tail_latency_unstable_and_thousands_of_replicas():
     assert big.p99_latency.to("s").m == approx(math.log(expected / 0.01) / (3000 * 20 - 59_940) + 0.05, 1e-9)
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    (dict(arrival_rate_qps=-10), r"arrival_rate_qps=-10 is not allowed; arrival_rate_qps must be a number "
-                                 r"\[1/s\] >= 0"),
-    (dict(num_replicas=0), r"num_replicas=0 is not allowed"),
-    (dict(service_latency_ms=-5), r"service_latency_ms=-5 is not allowed"),
-    (dict(service_time_cv=-1), r"service_time_cv=-1 is not allowed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (
+            dict(arrival_rate_qps=-10),
+            r"arrival_rate_qps=-10 is not allowed; arrival_rate_qps must be a number "
+            r"\[1/s\] >= 0",
+        ),
+        (dict(num_replicas=0), r"num_replicas=0 is not allowed"),
+        (dict(service_latency_ms=-5), r"service_latency_ms=-5 is not allowed"),
+        (dict(service_time_cv=-1), r"service_time_cv=-1 is not allowed"),
+    ],
+)
 def test_d14_tail_latency_validation(kwargs, pattern):
     """D14 (B17): negative arrival rates, zero replicas, negative durations raise."""
     with pytest.raises(ValueError, match=pattern):
@@ -453,6 +490,7 @@ def test_tail_latency_units():
 
 # ---- ServingCapacityModel ----------------------------------------------------------------
 
+
 def test_serving_capacity_seed_case():
     """Spec §12.5 with D5: continuous batching admits 32 requests of 1024 tokens; their decode
     step is (16.06e9 + 131072·32·1024)/3.35e12 + 0.32 ms = 6.3961 ms, so a replica makes
@@ -460,8 +498,9 @@ def test_serving_capacity_seed_case():
     the layer tax; its own ServingModel ITL, 6.396 ms, has it). Base latency 1099.80 +
     64·6.3961 = 1509.15 ms (as the reference); M/M/1 at ρ = 20/78.17: P99 wait
     ln(ρ/0.01)/(78.17 − 20) = 55.73 ms; one replica; P99 1564.88 ms."""
-    r = ms.ServingCapacityModel().solve(model=LLAMA8B, hardware=H100, qps=20, target_p99_latency_ms=2000,
-                                        seq_len=1024, output_tokens=64)
+    r = ms.ServingCapacityModel().solve(
+        model=LLAMA8B, hardware=H100, qps=20, target_p99_latency_ms=2000, seq_len=1024, output_tokens=64
+    )
     step = (16.06e9 + 131072 * 32 * 1024) / 3.35e12 + 32 * TAX
     q = 32 / step / 64
     assert r.per_replica_qps_capacity.to("1/s").m == approx(q)
@@ -479,8 +518,9 @@ def test_d9_base_latency_verdict():
     """D9 (B1): target 1000 ms < base 1509 ms: infeasible at once, bottleneck Base Latency;
     no replica count (None), P99 = the base latency (its limit with many replicas). The
     reference scans 1,024 replicas and reports 'Tail Latency'."""
-    r = ms.ServingCapacityModel().solve(model=LLAMA8B, hardware=H100, qps=20, target_p99_latency_ms=1000,
-                                        max_seq_len=1024, output_tokens=64)
+    r = ms.ServingCapacityModel().solve(
+        model=LLAMA8B, hardware=H100, qps=20, target_p99_latency_ms=1000, max_seq_len=1024, output_tokens=64
+    )
     assert (r.feasible, r.bottleneck, r.infeasible_reason) == (False, "Base Latency", "base_latency")
     assert r.required_replicas is None and r.qps_capacity is None and r.utilization is None
     assert r.queue_wait_p99 is None and r.estimated_p99_latency == r.base_request_latency
@@ -509,26 +549,32 @@ def test_serving_capacity_scales_out_and_runs_out():
 def test_serving_capacity_memory_wall():
     """Llama-3.1-70B does not fit one H100: bottleneck Memory, reason no_kv_budget, capacity 0,
     P99 ∞, required = max_replicas (as the reference)."""
-    r = ms.ServingCapacityModel().solve(model=LLAMA70B, hardware=H100, qps=20, target_p99_latency_ms=1000,
-                                        max_replicas=8)
+    r = ms.ServingCapacityModel().solve(
+        model=LLAMA70B, hardware=H100, qps=20, target_p99_latency_ms=1000, max_replicas=8
+    )
     assert (r.feasible, r.bottleneck, r.infeasible_reason) == (False, "Memory", "no_kv_budget")
     assert r.required_replicas == 8 and r.qps_capacity.m == 0 and math.isinf(r.estimated_p99_latency.m)
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    (dict(qps=0), r"qps=0 is not allowed; qps must be a number \[1/s\] > 0"),
-    (dict(target_p99_latency_ms=-5), r"target_p99_latency_ms=-5"),
-    (dict(max_replicas=0), r"max_replicas=0"),
-    (dict(output_tokens=0), r"output_tokens=0"),
-    (dict(mean_request_tokens=4096, max_seq_len=1024), r"mean_request_tokens=4096 with max_seq_len=1024"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (dict(qps=0), r"qps=0 is not allowed; qps must be a number \[1/s\] > 0"),
+        (dict(target_p99_latency_ms=-5), r"target_p99_latency_ms=-5"),
+        (dict(max_replicas=0), r"max_replicas=0"),
+        (dict(output_tokens=0), r"output_tokens=0"),
+        (dict(mean_request_tokens=4096, max_seq_len=1024), r"mean_request_tokens=4096 with max_seq_len=1024"),
+    ],
+)
 def test_serving_capacity_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
-        ms.ServingCapacityModel().solve(**(dict(model=LLAMA8B, hardware=H100, qps=20, target_p99_latency_ms=2000)
-                                           | kwargs))
+        ms.ServingCapacityModel().solve(
+            **(dict(model=LLAMA8B, hardware=H100, qps=20, target_p99_latency_ms=2000) | kwargs)
+        )
 
 
 # ---- InferenceScalingModel ---------------------------------------------------------------
+
 
 def test_inference_scaling_spec_examples():
     """Part 2 §8 / §20: Llama-3.1-8B/H100, 8 steps of 50 tokens at 2048 context:
@@ -538,16 +584,18 @@ def test_inference_scaling_spec_examples():
     assert ms_(r.total_reasoning_time) == approx(2148.6343056323435, 1e-13)
     assert r.energy_per_query.to("J").m == approx(1504.0440139426403, 1e-13)
     assert r.tokens_generated == 400 and ms_(r.time_per_step) == approx(259.70799188059704, 1e-13)
-    r = ms.InferenceScalingModel().solve(model=LLAMA70B, hardware=H200, reasoning_steps=32, context_length=8192,
-                                         precision="fp8")
+    r = ms.InferenceScalingModel().solve(
+        model=LLAMA70B, hardware=H200, reasoning_steps=32, context_length=8192, precision="fp8"
+    )
     assert ms_(r.total_reasoning_time) == approx(26607.509140944076, 1e-13)
     assert r.energy_per_query.to("J").m == approx(18625.25639866085, 1e-13)
 
 
 def test_inference_scaling_steps_and_validation():
     """Zero steps is just the prefill; tokens_per_step scales the step; negative steps raise (D14)."""
-    r = ms.InferenceScalingModel().solve(model=LLAMA8B, hardware=H100, reasoning_steps=[0, 4],
-                                         tokens_per_step=[50, 100])
+    r = ms.InferenceScalingModel().solve(
+        model=LLAMA8B, hardware=H100, reasoning_steps=[0, 4], tokens_per_step=[50, 100]
+    )
     total = r.total_reasoning_time.pint.to("s").pint.magnitude
     ttft = float(r.ttft.pint.to("s").pint.magnitude)
     itl = float(r.itl.pint.to("s").pint.magnitude)

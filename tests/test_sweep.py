@@ -12,8 +12,18 @@ import mlsysim_vec as ms
 from mlsysim_vec import specs
 from mlsysim_vec.grid import Arg
 from mlsysim_vec.solvers.base import Resolver
-from mlsysim_vec.sweep import (Spec, SpecError, format_table, format_value, grid_points, load_spec, point_counts,
-                               resolvers, run_spec, summarize)
+from mlsysim_vec.sweep import (
+    Spec,
+    SpecError,
+    format_table,
+    format_value,
+    grid_points,
+    load_spec,
+    point_counts,
+    resolvers,
+    run_spec,
+    summarize,
+)
 
 H100, RESNET = ms.Hardware.Cloud.H100, ms.Models.ResNet50
 
@@ -27,9 +37,11 @@ def node_spec(sweep=None, fixed=None, **top):
 
 # ---- value forms ---------------------------------------------------------------------------------
 
+
 def test_list_and_fixed_values():
-    spec = load_spec(node_spec({"batch_size": [1, 8], "precision": ["fp16", "fp8"]},
-                               {"efficiency": 0.4, "is_training": False}))
+    spec = load_spec(
+        node_spec({"batch_size": [1, 8], "precision": ["fp16", "fp8"]}, {"efficiency": 0.4, "is_training": False})
+    )
     assert spec.resolver is ms.SingleNodeModel
     assert spec.sweep == {"batch_size": [1, 8], "precision": ["fp16", "fp8"]}
     assert spec.fixed == {"model": RESNET, "hardware": H100, "efficiency": 0.4, "is_training": False}
@@ -37,19 +49,22 @@ def test_list_and_fixed_values():
     assert spec.chunks is None and spec.output is None
 
 
-@pytest.mark.parametrize("table, expected", [
-    ({"start": 0.2, "stop": 0.8, "num": 4}, np.linspace(0.2, 0.8, 4)),
-    ({"start": 0.2, "stop": 0.8, "num": 4, "scale": "linear"}, np.linspace(0.2, 0.8, 4)),
-    ({"start": 1, "stop": 1000, "num": 4, "scale": "log"}, [1.0, 10.0, 100.0, 1000.0]),
-    ({"start": 1, "stop": 1024, "num": 11, "scale": "log", "integer": True}, 2 ** np.arange(11)),
-    ({"start": 1, "stop": 4, "num": 6, "scale": "log", "integer": True}, [1, 2, 3, 4]),   # repeats dropped
-    ({"start": 1, "stop": 9, "num": 3, "integer": True}, [1, 5, 9]),
-    ({"range": [1, 9, 2]}, [1, 3, 5, 7, 9]),                # stop included when it falls on a step
-    ({"range": [1, 10, 2]}, [1, 3, 5, 7, 9]),
-    ({"range": [1, 4]}, [1, 2, 3, 4]),                      # step 1
-    ({"range": [0.3, 0.7, 0.1]}, [0.3, 0.4, 0.5, 0.6, 0.7]),
-    ({"range": [8, 2, -3]}, [8, 5, 2]),
-])
+@pytest.mark.parametrize(
+    "table, expected",
+    [
+        ({"start": 0.2, "stop": 0.8, "num": 4}, np.linspace(0.2, 0.8, 4)),
+        ({"start": 0.2, "stop": 0.8, "num": 4, "scale": "linear"}, np.linspace(0.2, 0.8, 4)),
+        ({"start": 1, "stop": 1000, "num": 4, "scale": "log"}, [1.0, 10.0, 100.0, 1000.0]),
+        ({"start": 1, "stop": 1024, "num": 11, "scale": "log", "integer": True}, 2 ** np.arange(11)),
+        ({"start": 1, "stop": 4, "num": 6, "scale": "log", "integer": True}, [1, 2, 3, 4]),  # repeats dropped
+        ({"start": 1, "stop": 9, "num": 3, "integer": True}, [1, 5, 9]),
+        ({"range": [1, 9, 2]}, [1, 3, 5, 7, 9]),  # stop included when it falls on a step
+        ({"range": [1, 10, 2]}, [1, 3, 5, 7, 9]),
+        ({"range": [1, 4]}, [1, 2, 3, 4]),  # step 1
+        ({"range": [0.3, 0.7, 0.1]}, [0.3, 0.4, 0.5, 0.6, 0.7]),
+        ({"range": [8, 2, -3]}, [8, 5, 2]),
+    ],
+)
 def test_range_tables(table, expected):
     values = load_spec(node_spec({"activation_traffic_ratio": table})).sweep["activation_traffic_ratio"]
     np.testing.assert_allclose(values, expected)
@@ -58,26 +73,41 @@ def test_range_tables(table, expected):
 
 
 def test_registry_references():
-    spec = load_spec({"resolver": "SingleNodeModel",
-                      "sweep": {"model": "Models", "hardware": "Hardware.Cloud", "precision": ["fp16"]}})
+    spec = load_spec(
+        {
+            "resolver": "SingleNodeModel",
+            "sweep": {"model": "Models", "hardware": "Hardware.Cloud", "precision": ["fp16"]},
+        }
+    )
     assert spec.sweep["model"] is ms.Models and spec.sweep["hardware"] is ms.Hardware.Cloud
     one = load_spec(node_spec({"hardware": "Hardware.Cloud.H100"}))
-    assert one.sweep["hardware"] == [H100]                  # a swept record is a 1-long dimension
+    assert one.sweep["hardware"] == [H100]  # a swept record is a 1-long dimension
     flat = load_spec(node_spec(fixed={"model": "Models.Language.Llama3_8B", "hardware": "Hardware.Edge.Coral"}))
     assert flat.fixed["model"] is ms.Models.Llama3_8B and flat.fixed["hardware"] is ms.Hardware.Edge.Coral
 
 
 def test_mixed_list_flattens_families():
-    spec = load_spec(node_spec({"model": ["Models.ResNet50", "Models.Language.Llama3_8B", "Models.Tiny"],
-                                "hardware": ["Hardware.Cloud.H100", "Hardware.Mobile"]}))
+    spec = load_spec(
+        node_spec(
+            {
+                "model": ["Models.ResNet50", "Models.Language.Llama3_8B", "Models.Tiny"],
+                "hardware": ["Hardware.Cloud.H100", "Hardware.Mobile"],
+            }
+        )
+    )
     assert spec.sweep["model"] == [RESNET, ms.Models.Llama3_8B, *ms.Models.Tiny.list()]
     assert spec.sweep["hardware"] == [H100, *ms.Hardware.Mobile.list()]
 
 
 def test_python_objects_pass_through_and_chunks_output():
-    spec = load_spec({"resolver": ms.SingleNodeModel, "sweep": {"model": [RESNET], "hardware": ms.Hardware.Cloud,
-                                                                "batch_size": np.array([1, 2])},
-                      "chunks": {"hardware": 8}, "output": "out.parquet"})
+    spec = load_spec(
+        {
+            "resolver": ms.SingleNodeModel,
+            "sweep": {"model": [RESNET], "hardware": ms.Hardware.Cloud, "batch_size": np.array([1, 2])},
+            "chunks": {"hardware": 8},
+            "output": "out.parquet",
+        }
+    )
     assert spec.sweep["hardware"] is ms.Hardware.Cloud and spec.sweep["model"] == [RESNET]
     assert spec.chunks == {"hardware": 8} and spec.output == "out.parquet"
 
@@ -151,61 +181,106 @@ def test_builtin_specs():
 
 ERRORS = [
     ({"sweep": {"batch_size": [1]}}, "the spec names no resolver; add resolver = one of "),
-    ({"resolver": "SingleNode"}, "resolver = 'SingleNode' is not a resolver (did you mean 'SingleNodeModel'?); "
-                                 "allowed: "),
+    (
+        {"resolver": "SingleNode"},
+        "resolver = 'SingleNode' is not a resolver (did you mean 'SingleNodeModel'?); allowed: ",
+    ),
     ({"resolver": ["SingleNodeModel"]}, "is not a resolver"),
     (node_spec(sweeps={}), "unknown key 'sweeps'; allowed: resolver, sweep, fixed, chunks, output"),
-    (node_spec({"batch": [1]}), "sweep.batch: SingleNodeModel has no argument 'batch' (did you mean "
-                                "'batch_size'?); arguments: model, hardware, batch_size"),
+    (
+        node_spec({"batch": [1]}),
+        "sweep.batch: SingleNodeModel has no argument 'batch' (did you mean "
+        "'batch_size'?); arguments: model, hardware, batch_size",
+    ),
     (node_spec(fixed={"bogus": 1}), "fixed.bogus: SingleNodeModel has no argument 'bogus'; arguments:"),
     ({"resolver": "SingleNodeModel", "sweep": [1]}, "sweep = [1] must be a table of argument names"),
     (node_spec({"batch_size": [1]}, {"batch_size": 2}), "'batch_size' is in both sweep and fixed"),
-    (node_spec({"hardware": "Hardwear.Cloud"}), "sweep.hardware = 'Hardwear.Cloud' is not a registry reference; "
-                                                "hardware takes a HardwareNode record (Hardware.*) named like "
-                                                "'Hardware.Cloud.H100' (registries: Hardware, Models, Systems, Infra)"),
+    (
+        node_spec({"hardware": "Hardwear.Cloud"}),
+        "sweep.hardware = 'Hardwear.Cloud' is not a registry reference; "
+        "hardware takes a HardwareNode record (Hardware.*) named like "
+        "'Hardware.Cloud.H100' (registries: Hardware, Models, Systems, Infra)",
+    ),
     (node_spec(fixed={"model": "ResNet50"}), "fixed.model = 'ResNet50' is not a registry reference"),
-    (node_spec({"hardware": "Hardware.Clod"}), "sweep.hardware = 'Hardware.Clod': Hardware has no 'Clod' (did you "
-                                               "mean 'Cloud'?); families: Cloud, Workstation, Mobile, Edge, Tiny"),
-    (node_spec({"hardware": ["Hardware.Cloud.H1000"]}), "sweep.hardware = 'Hardware.Cloud.H1000': Hardware.Cloud "
-                                                        "has no 'H1000' (did you mean 'H100'?); available: A100,"),
-    (node_spec(fixed={"hardware": "Hardware.Cloud.H100.memory"}), "Hardware.Cloud.H100 is a record; a reference "
-                                                                  "ends at a record"),
-    (node_spec(fixed={"hardware": "Hardware.Cloud"}), "fixed.hardware = 'Hardware.Cloud' is a family of 31 records; "
-                                                      "a fixed argument takes one record (e.g. Hardware.Cloud.A100)"),
-    (node_spec(fixed={"batch_size": [1, 2]}), "fixed.batch_size = [1, 2]: a fixed argument takes one value; move "
-                                              "lists, ranges and families to [sweep]"),
+    (
+        node_spec({"hardware": "Hardware.Clod"}),
+        "sweep.hardware = 'Hardware.Clod': Hardware has no 'Clod' (did you "
+        "mean 'Cloud'?); families: Cloud, Workstation, Mobile, Edge, Tiny",
+    ),
+    (
+        node_spec({"hardware": ["Hardware.Cloud.H1000"]}),
+        "sweep.hardware = 'Hardware.Cloud.H1000': Hardware.Cloud "
+        "has no 'H1000' (did you mean 'H100'?); available: A100,",
+    ),
+    (
+        node_spec(fixed={"hardware": "Hardware.Cloud.H100.memory"}),
+        "Hardware.Cloud.H100 is a record; a reference ends at a record",
+    ),
+    (
+        node_spec(fixed={"hardware": "Hardware.Cloud"}),
+        "fixed.hardware = 'Hardware.Cloud' is a family of 31 records; "
+        "a fixed argument takes one record (e.g. Hardware.Cloud.A100)",
+    ),
+    (
+        node_spec(fixed={"batch_size": [1, 2]}),
+        "fixed.batch_size = [1, 2]: a fixed argument takes one value; move lists, ranges and families to [sweep]",
+    ),
     (node_spec({"batch_size": 8}), "sweep.batch_size = 8: a swept value must be a list, a range table"),
     (node_spec({"batch_size": []}), "sweep.batch_size = []: an empty list gives an empty dimension"),
     (node_spec({"batch_size": {"start": 1, "stop": 8}}), "sweep.batch_size = {'start': 1, 'stop': 8}: missing num"),
-    (node_spec({"batch_size": {"start": 1, "stop": 8, "num": 2, "step": 1}}), "unknown key 'step'; a range table "
-                                                                             "has start, stop, num"),
+    (
+        node_spec({"batch_size": {"start": 1, "stop": 8, "num": 2, "step": 1}}),
+        "unknown key 'step'; a range table has start, stop, num",
+    ),
     (node_spec({"batch_size": {"start": 1, "stop": 8, "num": 0}}), "sweep.batch_size.num = 0 must be a whole number"),
     (node_spec({"batch_size": {"start": 1, "stop": 8, "num": 2.5}}), "sweep.batch_size.num = 2.5 must be a whole"),
     (node_spec({"batch_size": {"start": "1", "stop": 8, "num": 2}}), "sweep.batch_size.start = '1' must be a number"),
-    (node_spec({"batch_size": {"start": 1, "stop": 8, "num": 2, "scale": "ln"}}),
-     "sweep.batch_size.scale = 'ln'; allowed: 'linear', 'log'"),
-    (node_spec({"batch_size": {"start": 1, "stop": 8, "num": 2, "integer": "yes"}}),
-     "sweep.batch_size.integer = 'yes'; allowed: true, false"),
-    (node_spec({"efficiency": {"start": 0, "stop": 1, "num": 3, "scale": "log"}}),
-     "sweep.efficiency: scale = 'log' needs start > 0 and stop > 0; got start=0, stop=1"),
-    (node_spec({"batch_size": {"range": [1, 8], "num": 3}}), "a {range = [start, stop, step]} table takes no other "
-                                                            "key; got 'num'"),
-    (node_spec({"batch_size": {"range": [1, 8, 1, 1]}}), "sweep.batch_size.range = [1, 8, 1, 1]: expected "
-                                                        "[start, stop] or [start, stop, step] (numbers)"),
-    (node_spec({"batch_size": {"range": [1, 8, 0]}}), "sweep.batch_size.range = [1, 8, 0] is empty: step must be "
-                                                     "non-zero and go from start towards stop"),
+    (
+        node_spec({"batch_size": {"start": 1, "stop": 8, "num": 2, "scale": "ln"}}),
+        "sweep.batch_size.scale = 'ln'; allowed: 'linear', 'log'",
+    ),
+    (
+        node_spec({"batch_size": {"start": 1, "stop": 8, "num": 2, "integer": "yes"}}),
+        "sweep.batch_size.integer = 'yes'; allowed: true, false",
+    ),
+    (
+        node_spec({"efficiency": {"start": 0, "stop": 1, "num": 3, "scale": "log"}}),
+        "sweep.efficiency: scale = 'log' needs start > 0 and stop > 0; got start=0, stop=1",
+    ),
+    (
+        node_spec({"batch_size": {"range": [1, 8], "num": 3}}),
+        "a {range = [start, stop, step]} table takes no other key; got 'num'",
+    ),
+    (
+        node_spec({"batch_size": {"range": [1, 8, 1, 1]}}),
+        "sweep.batch_size.range = [1, 8, 1, 1]: expected [start, stop] or [start, stop, step] (numbers)",
+    ),
+    (
+        node_spec({"batch_size": {"range": [1, 8, 0]}}),
+        "sweep.batch_size.range = [1, 8, 0] is empty: step must be non-zero and go from start towards stop",
+    ),
     (node_spec({"batch_size": {"range": [8, 1, 1]}}), "is empty"),
-    (node_spec({"batch_size": [1, -2]}), "batch_size=-2 is not allowed (1 of 2 values rejected); batch_size must be "
-                                         "a whole number >= 1"),
+    (
+        node_spec({"batch_size": [1, -2]}),
+        "batch_size=-2 is not allowed (1 of 2 values rejected); batch_size must be a whole number >= 1",
+    ),
     (node_spec({"precision": ["fp16", "fp17"]}), "precision='fp17' is not allowed; precision must be one of 'fp32'"),
-    ({"resolver": "SingleNodeModel", "fixed": {"hardware": "Hardware.Cloud.H100"}},
-     "SingleNodeModel.solve() missing required argument 'model'"),
-    (node_spec(fixed={"model": "Hardware.Cloud.A100"}), "model=HardwareNode('NVIDIA A100') is a HardwareNode; "
-                                                        "model must be a Workload record (Models.*)"),
-    (node_spec({"model": ["Models.ResNet50", "Models.Vision"]}), "model: record names must be unique along a "
-                                                                  "dimension; repeated: ['ResNet-50']"),
-    (node_spec({"batch_size": [1, 2]}, chunks={"batch": 1}), "chunks names dimensions ['batch'] that are not in "
-                                                             "the grid ['batch_size']"),
+    (
+        {"resolver": "SingleNodeModel", "fixed": {"hardware": "Hardware.Cloud.H100"}},
+        "SingleNodeModel.solve() missing required argument 'model'",
+    ),
+    (
+        node_spec(fixed={"model": "Hardware.Cloud.A100"}),
+        "model=HardwareNode('NVIDIA A100') is a HardwareNode; model must be a Workload record (Models.*)",
+    ),
+    (
+        node_spec({"model": ["Models.ResNet50", "Models.Vision"]}),
+        "model: record names must be unique along a dimension; repeated: ['ResNet-50']",
+    ),
+    (
+        node_spec({"batch_size": [1, 2]}, chunks={"batch": 1}),
+        "chunks names dimensions ['batch'] that are not in the grid ['batch_size']",
+    ),
     (node_spec(chunks={"batch_size": 0}), "chunks.batch_size = 0 must be a whole number >= 1"),
     (node_spec(chunks=4), "chunks = 4 must be a table of dimension = chunk size"),
     (node_spec(output=3), "output = 3 must be a file path (a string)"),
@@ -217,18 +292,25 @@ def test_errors_name_key_value_and_allowed(spec, message):
     with pytest.raises(ValueError, match=re.escape(message)) as caught:
         load_spec(spec)
     assert caught.type is SpecError
-    if message.startswith(("the spec names no resolver", "resolver = ")):   # lists every resolver
+    if message.startswith(("the spec names no resolver", "resolver = ")):  # lists every resolver
         for name in ("SingleNodeModel", "EfficiencyModel", "TrainingMemoryModel"):
             assert name in str(caught.value)
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("s.json", "{}", "s.json: unknown spec format '.json'; allowed: .toml, .yaml, .yml"),
-    ("s.toml", "resolver = ", "s.toml: invalid TOML: "),
-    ("s.yaml", "sweep: [1,", "s.yaml: invalid YAML: "),
-    ("s.yaml", "- 1\n- 2\n", "s.yaml: a spec is a table of keys (resolver, sweep, fixed, chunks, output), not a list"),
-    ("s.toml", 'resolver = "Nope"', "s.toml: resolver = 'Nope' is not a resolver"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("s.json", "{}", "s.json: unknown spec format '.json'; allowed: .toml, .yaml, .yml"),
+        ("s.toml", "resolver = ", "s.toml: invalid TOML: "),
+        ("s.yaml", "sweep: [1,", "s.yaml: invalid YAML: "),
+        (
+            "s.yaml",
+            "- 1\n- 2\n",
+            "s.yaml: a spec is a table of keys (resolver, sweep, fixed, chunks, output), not a list",
+        ),
+        ("s.toml", 'resolver = "Nope"', "s.toml: resolver = 'Nope' is not a resolver"),
+    ],
+)
 def test_file_errors(tmp_path, name, text, message):
     (tmp_path / name).write_text(text)
     with pytest.raises(SpecError, match=re.escape(message)):
@@ -252,10 +334,15 @@ def test_missing_file_and_missing_pyyaml(tmp_path, monkeypatch):
 
 # ---- running -------------------------------------------------------------------------------------
 
+
 def test_run_spec_equals_direct_solve(tmp_path):
-    direct = ms.SingleNodeModel().solve(model=[RESNET, ms.Models.Llama3_8B], hardware=ms.Hardware.Cloud,
-                                        batch_size=np.array([1, 4, 16, 64]), precision=["fp16", "fp8"],
-                                        efficiency=0.4)
+    direct = ms.SingleNodeModel().solve(
+        model=[RESNET, ms.Models.Llama3_8B],
+        hardware=ms.Hardware.Cloud,
+        batch_size=np.array([1, 4, 16, 64]),
+        precision=["fp16", "fp8"],
+        efficiency=0.4,
+    )
     (tmp_path / "s.toml").write_text(TOML.replace("[chunks]\nhardware = 8\n", ""))
     xr.testing.assert_identical(run_spec(tmp_path / "s.toml").dataset, direct.dataset)
     chunked = run_spec(dataclasses.replace(load_spec(tmp_path / "s.toml"), chunks={"hardware": 8}))
@@ -264,12 +351,18 @@ def test_run_spec_equals_direct_solve(tmp_path):
 
 
 def test_run_spec_other_resolver():
-    spec = {"resolver": "TrainingMemoryModel",
-            "sweep": {"model": ["Models.Llama3_8B", "Models.Llama3_70B"], "zero_stage": {"range": [0, 3]}},
-            "fixed": {"hardware": "Hardware.Cloud.H100", "batch_size": 256, "optimizer": "adam"}}
-    direct = ms.TrainingMemoryModel().solve(model=[ms.Models.Llama3_8B, ms.Models.Llama3_70B],
-                                            zero_stage=np.arange(4), hardware=H100, batch_size=256,
-                                            optimizer="adam")
+    spec = {
+        "resolver": "TrainingMemoryModel",
+        "sweep": {"model": ["Models.Llama3_8B", "Models.Llama3_70B"], "zero_stage": {"range": [0, 3]}},
+        "fixed": {"hardware": "Hardware.Cloud.H100", "batch_size": 256, "optimizer": "adam"},
+    }
+    direct = ms.TrainingMemoryModel().solve(
+        model=[ms.Models.Llama3_8B, ms.Models.Llama3_70B],
+        zero_stage=np.arange(4),
+        hardware=H100,
+        batch_size=256,
+        optimizer="adam",
+    )
     xr.testing.assert_identical(run_spec(spec).dataset, direct.dataset)
 
 
@@ -281,13 +374,23 @@ def test_resolvers_are_the_exported_resolver_classes():
 
 # ---- summary -------------------------------------------------------------------------------------
 
+
 def test_summarize_counts_every_grid_point():
-    result = run_spec(node_spec({"model": ["Models.ResNet50", "Models.Llama3_70B"], "hardware": "Hardware.Cloud",
-                                 "batch_size": [1, 64, 1024], "precision": ["fp32", "fp8"]}))
+    result = run_spec(
+        node_spec(
+            {
+                "model": ["Models.ResNet50", "Models.Llama3_70B"],
+                "hardware": "Hardware.Cloud",
+                "batch_size": [1, 64, 1024],
+                "precision": ["fp32", "fp8"],
+            }
+        )
+    )
     df = result.to_dataframe()
     text = summarize(result)
-    assert text.startswith(f"SingleNodeModel: {len(df):,} points over model (2) × hardware (31) × "
-                           f"batch_size (3) × precision (2)")
+    assert text.startswith(
+        f"SingleNodeModel: {len(df):,} points over model (2) × hardware (31) × batch_size (3) × precision (2)"
+    )
     assert "  batch_size: 1, 64, 1024" in text
     counts = df["bottleneck"].value_counts()
     assert f"Memory {counts['Memory']:,} " in text and f"Compute {counts['Compute']:,} " in text
@@ -297,12 +400,19 @@ def test_summarize_counts_every_grid_point():
     assert latency.split()[1] == "ms"
     assert float(latency.split()[2]) == pytest.approx(df["latency"].min() * 1e3, rel=1e-3)
     spill = next(line for line in text.splitlines() if line.startswith("offload_spill_bytes"))
-    assert spill.split()[-1] == str(int(df["feasible"].sum()))   # NaN wherever the model fits
+    assert spill.split()[-1] == str(int(df["feasible"].sum()))  # NaN wherever the model fits
 
 
 def test_point_counts_broadcast_outputs_stored_without_some_dimensions():
-    result = run_spec(node_spec({"model": ["Models.ResNet50", "Models.Llama3_70B"], "hardware": "Hardware.Cloud",
-                                 "batch_size": [1, 64, 1024]}))
+    result = run_spec(
+        node_spec(
+            {
+                "model": ["Models.ResNet50", "Models.Llama3_70B"],
+                "hardware": "Hardware.Cloud",
+                "batch_size": [1, 64, 1024],
+            }
+        )
+    )
     assert "batch_size" not in result.dataset["feasible"].dims
     df = result.to_dataframe()
     assert grid_points(result) == len(df) == 2 * 31 * 3
@@ -319,8 +429,19 @@ def test_summarize_other_resolvers_and_scalars():
 
 
 def test_format_helpers():
-    assert [format_value(v) for v in (None, np.nan, 2.0, 1024.0, 0.12345, 2.1e7, np.inf, True, "x", 3)] == \
-        ["", "", "2", "1024", "0.1235", "2.1e+07", "inf", "True", "x", "3"]
+    assert [format_value(v) for v in (None, np.nan, 2.0, 1024.0, 0.12345, 2.1e7, np.inf, True, "x", 3)] == [
+        "",
+        "",
+        "2",
+        "1024",
+        "0.1235",
+        "2.1e+07",
+        "inf",
+        "True",
+        "x",
+        "3",
+    ]
     import pandas as pd
+
     text = format_table(pd.DataFrame({"name": ["a", "bbb"], "value": [1.5, np.nan]}))
     assert text.splitlines() == ["name  value", "a       1.5", "bbb"]

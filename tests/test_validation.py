@@ -34,6 +34,7 @@ def _published(name):
 
 # ---- published data ---------------------------------------------------------------------------
 
+
 def test_megatron_transcription_is_consistent():
     """Narayanan et al. 2021 Table 1 as stored: the aggregate PFLOP/s is the per-GPU TFLOP/s × GPUs
     (to the table's rounding), the percentage of peak is per-GPU / 312 TFLOP/s, the degrees split
@@ -63,14 +64,15 @@ def test_korthikanti_transcription_matches_the_papers_formulas():
       same interleaving factor, e.g. 22B: 2048·4·6144·48·(13 + 40/3) B = 59.25 GiB.
     """
     data = _published("validation_korthikanti.csv")
-    s, b, h, l, a, t, p, v = (data[c].astype(float) for c in
-                              ("seq_len", "micro_batch", "hidden", "layers", "heads", "tp", "pp", "interleave"))
+    s, b, h, l, a, t, p, v = (
+        data[c].astype(float) for c in ("seq_len", "micro_batch", "hidden", "layers", "heads", "tp", "pp", "interleave")
+    )
     interleave = np.where(v > 1, 1 + (p - 1) / (p * v), 1.0)
-    state = 18 * 12 * l * h ** 2 / (t * p)
+    state = 18 * 12 * l * h**2 / (t * p)
     selective_sp = 34 * s * b * h * l / t * interleave
     tp_only = s * b * h * l * (10 + 24 / t + 5 * a * s / (h * t)) * interleave
     sp = data["sequence_parallel"].astype(str) == "True"
-    expected = np.where(data["quantity"] == "model_state", state, np.where(sp, selective_sp, tp_only)) / 2 ** 30
+    expected = np.where(data["quantity"] == "model_state", state, np.where(sp, selective_sp, tp_only)) / 2**30
     assert np.allclose(expected, data["published"], rtol=1e-12)
     assert data["source"].str.contains("Korthikanti").all()
 
@@ -80,14 +82,16 @@ def test_megatron_flops_is_eq3():
     l 128, h 25600, V 51200: 96·3072·2048·128·25600² = 5.0666·10¹⁹, × (1 + 0.013333 + 0.000977)
     = 5.1391·10¹⁹ FLOP. Its Eq. 4 approximates it by 8·P·B·s (P = 1008B, 5.0735·10¹⁹): within 3 %."""
     f = val.megatron_flops(3072, 2048, 128, 25600, 51200)
-    base = 96.0 * 3072 * 2048 * 128 * 25600.0 ** 2
+    base = 96.0 * 3072 * 2048 * 128 * 25600.0**2
     assert math.isclose(f, base * (1 + 2048 / (6 * 25600) + 51200 / (16 * 128 * 25600)), rel_tol=1e-12)
     assert math.isclose(f, 5.1391e19, rel_tol=1e-4)
     assert math.isclose(f / (8 * 1008e9 * 3072 * 2048), 1, rel_tol=0.03)
 
 
-@pytest.mark.parametrize("layers, pp, expected", [(24, 1, 1), (48, 2, 2), (60, 4, 3), (80, 8, 2), (96, 16, 2),
-                                                  (105, 35, 3), (128, 64, 2), (8, 8, 1)])
+@pytest.mark.parametrize(
+    "layers, pp, expected",
+    [(24, 1, 1), (48, 2, 2), (60, 4, 3), (80, 8, 2), (96, 16, 2), (105, 35, 3), (128, 64, 2), (8, 8, 1)],
+)
 def test_interleave_depth(layers, pp, expected):
     """Smallest depth above 1 dividing the stage's layers (1 without a pipeline or with one layer
     per stage)."""
@@ -95,6 +99,7 @@ def test_interleave_depth(layers, pp, expected):
 
 
 # ---- Megatron-LM 2021 Table 1 -------------------------------------------------------------------
+
 
 def test_megatron_meets_targets(mega):
     """Mean |error| ≤ 10 % and max ≤ 20 % over the ten rows, η calibrated on the 39.1B row (which
@@ -118,13 +123,13 @@ def test_megatron_prediction_is_the_distributed_model_step(mega):
     data, rows = val._megatron_inputs()
     eta = mega.calibration["efficiency"]
     for i in (0, 6, 9):
-        point = ms.DistributedModel().solve(**rows[i], precision="fp16", activation_recomputation=True,
-                                            efficiency=eta)
+        point = ms.DistributedModel().solve(**rows[i], precision="fp16", activation_recomputation=True, efficiency=eta)
         step = point.step_latency_total.to("s").magnitude
         flops = val.megatron_flops(data["batch"][i], 2048, data["layers"][i], data["hidden"][i], 51200)
         assert math.isclose(mega.table["predicted"][i], flops / (data["gpus"][i] * step) / 1e12, rel_tol=1e-9)
-        assert math.isclose(mega.table["model_tflops"][i], point.achieved_flops_per_gpu.to("TFLOP/s").magnitude,
-                            rel_tol=1e-9)
+        assert math.isclose(
+            mega.table["model_tflops"][i], point.achieved_flops_per_gpu.to("TFLOP/s").magnitude, rel_tol=1e-9
+        )
         assert bool(point.feasible)
 
 
@@ -154,7 +159,7 @@ def test_solve_efficiency():
     target faster than η = 1 allows and a step time that ignores η."""
     eta = val._solve_efficiency(lambda e: 2.0 / e + 1.0, target=2.0 / 0.37 + 1.0)
     assert math.isclose(eta, 0.37, rel_tol=1e-12)
-    eta = val._solve_efficiency(lambda e: 2.0 / e + 0.5 / e ** 0.5, target=2.0 / 0.6 + 0.5 / 0.6 ** 0.5)
+    eta = val._solve_efficiency(lambda e: 2.0 / e + 0.5 / e**0.5, target=2.0 / 0.6 + 0.5 / 0.6**0.5)
     assert math.isclose(eta, 0.6, rel_tol=1e-9)
     with pytest.raises(ValueError, match="at efficiency 1"):
         val._solve_efficiency(lambda e: 2.0 / e, target=1.0)
@@ -163,6 +168,7 @@ def test_solve_efficiency():
 
 
 # ---- Korthikanti et al. 2022 Figure 1 -----------------------------------------------------------
+
 
 def _rows(study, quantity, scenario=""):
     table = study.table
@@ -207,6 +213,7 @@ def test_memory_model_state_with_fp32_gradients(memory):
 
 
 # ---- report ------------------------------------------------------------------------------------
+
 
 def test_report_lists_every_row_and_the_summaries(mega, memory):
     text = val.report((mega, memory))

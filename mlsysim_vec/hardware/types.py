@@ -15,16 +15,15 @@ Plain numbers are accepted and read in the unit each field documents.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Mapping
 
 from ..physics.constants import PRECISIONS
 from ..units import Q_, as_quantity, si
 
 __all__ = ["ComputeCore", "MemoryHierarchy", "StorageHierarchy", "IOInterconnect", "HardwareNode"]
-
 
 
 def _set(obj, name, value):
@@ -47,8 +46,9 @@ class ComputeCore:
 
     def __post_init__(self):
         _set(self, "peak_flops", as_quantity(self.peak_flops, "TFLOP/s", "peak_flops"))
-        table = {str(k): as_quantity(v, "TFLOP/s", f"precision_flops[{k!r}]")
-                 for k, v in dict(self.precision_flops).items()}
+        table = {
+            str(k): as_quantity(v, "TFLOP/s", f"precision_flops[{k!r}]") for k, v in dict(self.precision_flops).items()
+        }
         _set(self, "precision_flops", MappingProxyType(table))
 
 
@@ -68,10 +68,16 @@ class MemoryHierarchy:
         _set(self, "capacity", as_quantity(self.capacity, "GiB", "memory.capacity"))
         _set(self, "bandwidth", as_quantity(self.bandwidth, "GB/s", "memory.bandwidth"))
         for tier in ("sram", "flash"):
-            _set(self, f"{tier}_capacity",
-                 as_quantity(getattr(self, f"{tier}_capacity"), "MiB", f"memory.{tier}_capacity", True))
-            _set(self, f"{tier}_bandwidth",
-                 as_quantity(getattr(self, f"{tier}_bandwidth"), "GB/s", f"memory.{tier}_bandwidth", True))
+            _set(
+                self,
+                f"{tier}_capacity",
+                as_quantity(getattr(self, f"{tier}_capacity"), "MiB", f"memory.{tier}_capacity", True),
+            )
+            _set(
+                self,
+                f"{tier}_bandwidth",
+                as_quantity(getattr(self, f"{tier}_bandwidth"), "GB/s", f"memory.{tier}_bandwidth", True),
+            )
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, repr=False)

@@ -50,8 +50,12 @@ class GridProfile:
     def si(self) -> dict[str, float]:
         """Numbers for the kernels: carbon intensity [kg CO2e/J], PUE, WUE [L/J], electricity
         price [USD/J] (NaN when the grid has none)."""
-        return {"carbon_intensity": self.carbon_intensity_g_kwh / 1000.0 / _KWH, "pue": float(self.pue),
-                "wue": float(self.wue) / _KWH, "kwh_price": si(self.kwh_price, "USD/J")}
+        return {
+            "carbon_intensity": self.carbon_intensity_g_kwh / 1000.0 / _KWH,
+            "pue": float(self.pue),
+            "wue": float(self.wue) / _KWH,
+            "kwh_price": si(self.kwh_price, "USD/J"),
+        }
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, repr=False)

@@ -16,16 +16,37 @@ from functools import cached_property
 from ..physics.constants import DEFAULT_HEADS, DEFAULT_HIDDEN_DIM
 from ..units import as_quantity, si
 
-__all__ = ["Workload", "TransformerWorkload", "SparseTransformerWorkload", "CNNWorkload",
-           "SSMWorkload", "DiffusionWorkload", "EmbodiedWorkload", "from_hf_config"]
+__all__ = [
+    "Workload",
+    "TransformerWorkload",
+    "SparseTransformerWorkload",
+    "CNNWorkload",
+    "SSMWorkload",
+    "DiffusionWorkload",
+    "EmbodiedWorkload",
+    "from_hf_config",
+]
 
 #: How the weight bytes W of a model are found (see ``Workload.si``).
 WEIGHTS_FROM_PARAMETERS, WEIGHTS_FROM_SIZE_AT_16BIT, WEIGHTS_FROM_SIZE = 0, 1, 2
 
-_INT_FIELDS = ("layers", "hidden_dim", "heads", "kv_heads", "head_dim", "experts",
-               "active_experts_per_token", "kv_lora_rank", "qk_rope_head_dim", "context_length",
-               "vocab_size", "state_size", "denoising_steps", "resolution",
-               "training_accelerators_ref")
+_INT_FIELDS = (
+    "layers",
+    "hidden_dim",
+    "heads",
+    "kv_heads",
+    "head_dim",
+    "experts",
+    "active_experts_per_token",
+    "kv_lora_rank",
+    "qk_rope_head_dim",
+    "context_length",
+    "vocab_size",
+    "state_size",
+    "denoising_steps",
+    "resolution",
+    "training_accelerators_ref",
+)
 
 
 def _set(obj, name, value):
@@ -127,8 +148,19 @@ class Workload:
             value = getattr(self, name, None)
             return float(value) if value else nan
 
-        for name in ("layers", "hidden_dim", "heads", "kv_heads", "head_dim", "kv_lora_rank", "qk_rope_head_dim",
-                     "experts", "context_length", "vocab_size", "state_size"):
+        for name in (
+            "layers",
+            "hidden_dim",
+            "heads",
+            "kv_heads",
+            "head_dim",
+            "kv_lora_rank",
+            "qk_rope_head_dim",
+            "experts",
+            "context_length",
+            "vocab_size",
+            "state_size",
+        ):
             out[name] = number(name)
         out["active_experts_per_token"] = float(getattr(self, "active_experts_per_token", 1) or 1)
         if self.is_transformer:
@@ -269,16 +301,29 @@ def from_hf_config(config, name: str | None = None, parameters=None):
     attention = 2 * hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim + 2 * hidden
     embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", False) else 2) + hidden
     name = name or config.get("_name_or_path") or config.get("model_type") or "hf-model"
-    common = dict(name=name, architecture=str(config.get("model_type", "Transformer")), layers=layers,
-                  hidden_dim=hidden, heads=heads, kv_heads=kv_heads, head_dim=head_dim, vocab_size=vocab or None,
-                  context_length=_hf_int(config, "max_position_embeddings"),
-                  kv_lora_rank=_hf_int(config, "kv_lora_rank"), qk_rope_head_dim=_hf_int(config, "qk_rope_head_dim"),
-                  source="HuggingFace config.json")
+    common = dict(
+        name=name,
+        architecture=str(config.get("model_type", "Transformer")),
+        layers=layers,
+        hidden_dim=hidden,
+        heads=heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        vocab_size=vocab or None,
+        context_length=_hf_int(config, "max_position_embeddings"),
+        kv_lora_rank=_hf_int(config, "kv_lora_rank"),
+        qk_rope_head_dim=_hf_int(config, "qk_rope_head_dim"),
+        source="HuggingFace config.json",
+    )
     if experts:
         total = layers * (attention + experts * 3 * hidden * expert_inter + hidden * experts) + embeddings
         active = layers * (attention + top_k * 3 * hidden * expert_inter + hidden * experts) + embeddings
-        return SparseTransformerWorkload(parameters=parameters if parameters is not None else float(total),
-                                         active_parameters=float(active), experts=experts,
-                                         active_experts_per_token=top_k, **common)
+        return SparseTransformerWorkload(
+            parameters=parameters if parameters is not None else float(total),
+            active_parameters=float(active),
+            experts=experts,
+            active_experts_per_token=top_k,
+            **common,
+        )
     total = layers * (attention + 3 * hidden * inter) + embeddings
     return TransformerWorkload(parameters=parameters if parameters is not None else float(total), **common)

@@ -19,10 +19,24 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COMPUTE_CONSTANT", "TOKENS_PER_PARAMETER", "REFERENCE_PEAK_FLOPS", "REFERENCE_MFU",
-           "SPARSITY_TYPES", "time_budget_flops", "compute_optimal", "tokens_for_size", "tokens_per_parameter",
-           "quantization_ratio", "quantization_accuracy_delta", "quantization_speedup", "pruning_ratio",
-           "pruning_accuracy_delta", "pruning_speedup", "savings_fraction"]
+__all__ = [
+    "COMPUTE_CONSTANT",
+    "TOKENS_PER_PARAMETER",
+    "REFERENCE_PEAK_FLOPS",
+    "REFERENCE_MFU",
+    "SPARSITY_TYPES",
+    "time_budget_flops",
+    "compute_optimal",
+    "tokens_for_size",
+    "tokens_per_parameter",
+    "quantization_ratio",
+    "quantization_accuracy_delta",
+    "quantization_speedup",
+    "pruning_ratio",
+    "pruning_accuracy_delta",
+    "pruning_speedup",
+    "savings_fraction",
+]
 
 #: FLOPs per parameter per training token (forward 2 + backward 4; Literature.Chinchilla.ComputeConstant).
 COMPUTE_CONSTANT = 6.0
@@ -77,8 +91,11 @@ def quantization_ratio(baseline_bytes, target_bits):
 def quantization_accuracy_delta(target_bits):
     """Signed accuracy change: 0 at ≥ 16 bits, −0.002 at 8, −0.025 at 4–15, −0.05 below 4.
     (8 bits takes the FP8 constant; the reference's INT8 constant −0.005 is unused, P9.)"""
-    return np.where(target_bits >= 16, 0.0,
-                    np.where(target_bits == 8, _DELTA_8BIT, np.where(target_bits >= 4, _DELTA_4BIT, _DELTA_SUB4)))
+    return np.where(
+        target_bits >= 16,
+        0.0,
+        np.where(target_bits == 8, _DELTA_8BIT, np.where(target_bits >= 4, _DELTA_4BIT, _DELTA_SUB4)),
+    )
 
 
 def quantization_speedup(memory_bound, ratio, target_peak, headline_peak):

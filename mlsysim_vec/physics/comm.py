@@ -16,9 +16,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_INTRA_NODE_LATENCY", "DEFAULT_FABRIC_LATENCY", "DBT_LATENCY_FACTOR", "DBT_BANDWIDTH_FACTOR",
-           "point_to_point", "ring_allreduce", "tree_allreduce", "double_binary_tree_allreduce",
-           "hierarchical_allreduce", "all_to_all", "ALGORITHMS", "allreduce_by_algorithm"]
+__all__ = [
+    "DEFAULT_INTRA_NODE_LATENCY",
+    "DEFAULT_FABRIC_LATENCY",
+    "DBT_LATENCY_FACTOR",
+    "DBT_BANDWIDTH_FACTOR",
+    "point_to_point",
+    "ring_allreduce",
+    "tree_allreduce",
+    "double_binary_tree_allreduce",
+    "hierarchical_allreduce",
+    "all_to_all",
+    "ALGORITHMS",
+    "allreduce_by_algorithm",
+]
 
 #: Per-step latency of an intra-node (NVLink-class) link when the accelerator has none on
 #: record [s] (the reference's ``Hardware.Tech`` NVLink figure, 500 ns).
@@ -64,8 +75,10 @@ def double_binary_tree_allreduce(message, n, bandwidth, latency):
 
     ``T = 1.2 · 2 log2(n) · α + 1.05 · 2(n−1)/n · M/β``; 0 for ``n = 1``.
     """
-    return (DBT_LATENCY_FACTOR * 2.0 * np.log2(n) * latency
-            + DBT_BANDWIDTH_FACTOR * 2.0 * (n - 1.0) / n * message / bandwidth)
+    return (
+        DBT_LATENCY_FACTOR * 2.0 * np.log2(n) * latency
+        + DBT_BANDWIDTH_FACTOR * 2.0 * (n - 1.0) / n * message / bandwidth
+    )
 
 
 def hierarchical_allreduce(message, nodes, per_node, bw_intra, bw_inter, lat_intra, lat_inter):
@@ -93,18 +106,18 @@ def all_to_all(message, n, bandwidth, latency):
 ALGORITHMS = ("auto", "ring", "tree", "double_binary_tree", "hierarchical")
 
 
-def allreduce_by_algorithm(algorithm, message, n, per_node, bw_intra, bw_inter, lat_intra, lat_inter,
-                           present=None):
+def allreduce_by_algorithm(algorithm, message, n, per_node, bw_intra, bw_inter, lat_intra, lat_inter, present=None):
     """All-reduce of ``message`` bytes over ``n`` ranks placed ``per_node`` to a node [s], by
     algorithm code (``ALGORITHMS``).
 
     Ranks span ``nodes = ⌈n/per_node⌉`` nodes. A flat algorithm (ring, tree, double binary
     tree) runs over the intra-node link when all ranks share one node, else over the
     inter-node fabric (its slowest link). "hierarchical" is ``hierarchical_allreduce`` over the
-    ``min(per_node, n)`` ranks that share a node, with the node's own link latency. "auto" is the reference's rule: one node → intra-node ring; one
-    rank per node → inter-node ring; otherwise hierarchical with the 500 ns intra-node latency
-    default (``reference/anchor-0.3.0-spec.md`` §6.4). ``present`` lists the codes that occur
-    (default all), so that only those are evaluated.
+    ``min(per_node, n)`` ranks that share a node, with the node's own link latency. "auto" is
+    the reference's rule: one node → intra-node ring; one rank per node → inter-node ring;
+    otherwise hierarchical with the 500 ns intra-node latency default
+    (``reference/anchor-0.3.0-spec.md`` §6.4). ``present`` lists the codes that occur (default
+    all), so that only those are evaluated.
     """
     nodes = np.ceil(n / per_node)
     one_node = nodes <= 1.0
@@ -112,17 +125,24 @@ def allreduce_by_algorithm(algorithm, message, n, per_node, bw_intra, bw_inter, 
     flat_lat = np.where(one_node, lat_intra, lat_inter)
 
     def auto():
-        hier = hierarchical_allreduce(message, nodes, per_node, bw_intra, bw_inter,
-                                      DEFAULT_INTRA_NODE_LATENCY, lat_inter)
-        return np.where(one_node, ring_allreduce(message, n, bw_intra, lat_intra),
-                        np.where(per_node <= 1.0, ring_allreduce(message, n, bw_inter, lat_inter), hier))
+        hier = hierarchical_allreduce(
+            message, nodes, per_node, bw_intra, bw_inter, DEFAULT_INTRA_NODE_LATENCY, lat_inter
+        )
+        return np.where(
+            one_node,
+            ring_allreduce(message, n, bw_intra, lat_intra),
+            np.where(per_node <= 1.0, ring_allreduce(message, n, bw_inter, lat_inter), hier),
+        )
 
-    kernels = (auto,
-               lambda: ring_allreduce(message, n, flat_bw, flat_lat),
-               lambda: tree_allreduce(message, n, flat_bw, flat_lat),
-               lambda: double_binary_tree_allreduce(message, n, flat_bw, flat_lat),
-               lambda: hierarchical_allreduce(message, nodes, np.minimum(per_node, n), bw_intra, bw_inter,
-                                              lat_intra, lat_inter))
+    kernels = (
+        auto,
+        lambda: ring_allreduce(message, n, flat_bw, flat_lat),
+        lambda: tree_allreduce(message, n, flat_bw, flat_lat),
+        lambda: double_binary_tree_allreduce(message, n, flat_bw, flat_lat),
+        lambda: hierarchical_allreduce(
+            message, nodes, np.minimum(per_node, n), bw_intra, bw_inter, lat_intra, lat_inter
+        ),
+    )
     codes = range(len(ALGORITHMS)) if present is None else sorted(set(int(c) for c in present))
     if len(codes) == 1:
         return kernels[codes[0]]()

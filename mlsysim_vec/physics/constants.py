@@ -6,8 +6,7 @@ Values follow mlsysim 0.3.0 (``engine/calibration.py`` as described in
 
 #: Bytes per element of each selectable precision (DECISIONS D15). Keys are canonical
 #: lower-case names; the order fixes the integer precision codes used on grids.
-PRECISION_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0,
-                   "fp8": 1.0, "int8": 1.0, "int4": 0.5, "fp4": 0.5}
+PRECISION_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5, "fp4": 0.5}
 PRECISIONS = tuple(PRECISION_BYTES)
 
 #: Framework launch tax per layer per pass [s] (FRAMEWORK_LAYER_TAX_MS = 0.01 ms).

@@ -28,7 +28,7 @@ def ingestion_supply(storage_bw, interconnect_bw):
     A path counts when its bandwidth is set (not NaN) and > 0. The supply is the slower of the
     paths that count (storage wins a tie); 0 when neither counts (code ``Unknown``).
     """
-    has_storage = storage_bw > 0          # False for NaN
+    has_storage = storage_bw > 0  # False for NaN
     has_link = interconnect_bw > 0
     storage = np.where(has_storage, storage_bw, np.inf)
     link = np.where(has_link, interconnect_bw, np.inf)

@@ -23,10 +23,27 @@ import numpy as np
 
 from .constants import ENERGY_DYNAMIC_FRACTION, ENERGY_IDLE_FRACTION
 
-__all__ = ["SECONDS_PER_DAY", "SECONDS_PER_YEAR", "JOULES_PER_KWH", "DEFAULT_KWH_PRICE", "DEFAULT_TDP",
-           "MAINTENANCE_RATIO_PER_YEAR", "DP_SGD_SLOWDOWN_COEFFICIENT", "EPSILON_FLOOR", "PREVALENCE_FLOOR",
-           "first_available", "device_power", "it_energy", "facility_energy", "embodied_carbon", "capex_total",
-           "amortized_capex", "maintenance_cost", "dp_sgd_slowdown", "subgroup_data_factor"]
+__all__ = [
+    "SECONDS_PER_DAY",
+    "SECONDS_PER_YEAR",
+    "JOULES_PER_KWH",
+    "DEFAULT_KWH_PRICE",
+    "DEFAULT_TDP",
+    "MAINTENANCE_RATIO_PER_YEAR",
+    "DP_SGD_SLOWDOWN_COEFFICIENT",
+    "EPSILON_FLOOR",
+    "PREVALENCE_FLOOR",
+    "first_available",
+    "device_power",
+    "it_energy",
+    "facility_energy",
+    "embodied_carbon",
+    "capex_total",
+    "amortized_capex",
+    "maintenance_cost",
+    "dp_sgd_slowdown",
+    "subgroup_data_factor",
+]
 
 SECONDS_PER_DAY = 86_400.0
 #: The reference prorates yearly figures by days/365.

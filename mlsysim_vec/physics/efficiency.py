@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import (MFU_CONV_CAP, MFU_FFN_CAP, MFU_FLASH_ATTENTION, MFU_FLASH_ATTENTION_CAP, MFU_HIGH,
-                        MFU_LOW, SM_OCCUPANCY_HEADROOM)
+from .constants import (
+    MFU_CONV_CAP,
+    MFU_FFN_CAP,
+    MFU_FLASH_ATTENTION,
+    MFU_FLASH_ATTENTION_CAP,
+    MFU_HIGH,
+    MFU_LOW,
+    SM_OCCUPANCY_HEADROOM,
+)
 from .roofline import select_by_code
 
 __all__ = ["WORKLOAD_TYPES", "achievable_mfu", "efficiency_losses"]
@@ -29,12 +36,16 @@ def achievable_mfu(workload_type, flash_attention, efficiency):
     clipped to [0, 1].
     """
     s = efficiency / 0.5
-    attention = np.where(flash_attention, np.minimum(MFU_FLASH_ATTENTION * s, MFU_FLASH_ATTENTION_CAP),
-                         MFU_LOW * s)
-    mfu = select_by_code(workload_type, (np.minimum(MFU_HIGH * s, MFU_FFN_CAP),
-                                         attention,
-                                         np.minimum(0.5 * (MFU_LOW + MFU_HIGH) * s, MFU_CONV_CAP),
-                                         MFU_LOW * s))
+    attention = np.where(flash_attention, np.minimum(MFU_FLASH_ATTENTION * s, MFU_FLASH_ATTENTION_CAP), MFU_LOW * s)
+    mfu = select_by_code(
+        workload_type,
+        (
+            np.minimum(MFU_HIGH * s, MFU_FFN_CAP),
+            attention,
+            np.minimum(0.5 * (MFU_LOW + MFU_HIGH) * s, MFU_CONV_CAP),
+            MFU_LOW * s,
+        ),
+    )
     return np.clip(mfu, 0.0, 1.0)
 
 

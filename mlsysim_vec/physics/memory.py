@@ -35,8 +35,9 @@ __all__ = ["activation_bytes", "training_memory"]
 NONE, SELECTIVE, FULL = 0, 1, 2
 
 
-def activation_bytes(layers, seq_len, micro_batch, hidden, heads, bytes_per_el, strategy, tp=1.0,
-                     sequence_parallel=True):
+def activation_bytes(
+    layers, seq_len, micro_batch, hidden, heads, bytes_per_el, strategy, tp=1.0, sequence_parallel=True
+):
     """Stored activations of ``layers`` Transformer layers on one of ``tp`` tensor-parallel ranks
     [byte] (Korthikanti et al. 2022, eq. 1, 2 and 6).
 
@@ -44,18 +45,41 @@ def activation_bytes(layers, seq_len, micro_batch, hidden, heads, bytes_per_el, 
     """
     sbh = seq_len * micro_batch * hidden
     scores = 5.0 * heads * seq_len * seq_len * micro_batch
-    sharded = np.where(sequence_parallel, 1.0, 0.0)       # the 10·sbh (and full's 2·sbh) that SP shards
-    per_layer = select_by_code(strategy, (
-        (10.0 * sbh) * (sharded / tp + 1.0 - sharded) + (24.0 * sbh + scores) / tp,
-        (10.0 * sbh) * (sharded / tp + 1.0 - sharded) + 24.0 * sbh / tp,
-        (2.0 * sbh) * (sharded / tp + 1.0 - sharded)))
+    sharded = np.where(sequence_parallel, 1.0, 0.0)  # the 10·sbh (and full's 2·sbh) that SP shards
+    per_layer = select_by_code(
+        strategy,
+        (
+            (10.0 * sbh) * (sharded / tp + 1.0 - sharded) + (24.0 * sbh + scores) / tp,
+            (10.0 * sbh) * (sharded / tp + 1.0 - sharded) + 24.0 * sbh / tp,
+            (2.0 * sbh) * (sharded / tp + 1.0 - sharded),
+        ),
+    )
     return per_layer * (bytes_per_el / 2.0) * layers
 
 
-def training_memory(parameters, bytes_per_el, optimizer_bytes, trainable_fraction, *, tp, pp, dp, ep,
-                    zero_stage, global_batch, seq_len, accumulation_steps, layers, hidden, heads,
-                    strategy, buffer_fraction, sequence_parallel, gradient_bytes_per_el=None,
-                    interleave=1.0):
+def training_memory(
+    parameters,
+    bytes_per_el,
+    optimizer_bytes,
+    trainable_fraction,
+    *,
+    tp,
+    pp,
+    dp,
+    ep,
+    zero_stage,
+    global_batch,
+    seq_len,
+    accumulation_steps,
+    layers,
+    hidden,
+    heads,
+    strategy,
+    buffer_fraction,
+    sequence_parallel,
+    gradient_bytes_per_el=None,
+    interleave=1.0,
+):
     """Training memory per accelerator [byte], as a dict of the parts and their ``total``.
 
     parameters [count]; bytes_per_el [byte] of weights and activations; gradient_bytes_per_el
@@ -77,12 +101,20 @@ def training_memory(parameters, bytes_per_el, optimizer_bytes, trainable_fractio
     weights = np.where(zero_stage >= 3, weights / dp, weights)
     micro = np.maximum(1.0, np.ceil(global_batch / (dp * accumulation_steps)))
     stage_layers = np.maximum(1.0, np.ceil(layers / pp))
-    activations = activation_bytes(stage_layers, seq_len, micro, hidden, heads, bytes_per_el, strategy, tp,
-                                   sequence_parallel)
-    activations = np.where((pp > 1) & (interleave > 1), activations * (1.0 + (pp - 1.0) / (pp * interleave)),
-                           activations)
+    activations = activation_bytes(
+        stage_layers, seq_len, micro, hidden, heads, bytes_per_el, strategy, tp, sequence_parallel
+    )
+    activations = np.where(
+        (pp > 1) & (interleave > 1), activations * (1.0 + (pp - 1.0) / (pp * interleave)), activations
+    )
     pipeline_buffers = np.where(pp > 1, 2.0 * micro * seq_len * hidden * bytes_per_el, 0.0)
     buffers = buffer_fraction * gradients + pipeline_buffers
     total = weights + gradients + optimizer + activations + buffers
-    return {"weights": weights, "gradients": gradients, "optimizer_state": optimizer,
-            "activations": activations, "communication_buffers": buffers, "total_memory": total}
+    return {
+        "weights": weights,
+        "gradients": gradients,
+        "optimizer_state": optimizer,
+        "activations": activations,
+        "communication_buffers": buffers,
+        "total_memory": total,
+    }

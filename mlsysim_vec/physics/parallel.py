@@ -23,10 +23,25 @@ from . import roofline as rl
 from .comm import all_to_all, allreduce_by_algorithm, ring_allreduce
 from .constants import LAYER_TAX_S
 
-__all__ = ["TP_ALLREDUCES_PER_LAYER", "EP_ALLTOALLS_PER_LAYER", "ZERO3_DP_TRAFFIC", "LORA_DP_TRAFFIC",
-           "TRAINING_PASSES", "replica_degrees", "local_batch", "stage_layers", "pipeline_accumulation_steps",
-           "pipeline_bubble_fraction", "bubble_latency", "replica_step", "dp_gradient_bytes", "dp_allreduce_time",
-           "tp_allreduce_time", "ep_alltoall_time", "step_latency"]
+__all__ = [
+    "TP_ALLREDUCES_PER_LAYER",
+    "EP_ALLTOALLS_PER_LAYER",
+    "ZERO3_DP_TRAFFIC",
+    "LORA_DP_TRAFFIC",
+    "TRAINING_PASSES",
+    "replica_degrees",
+    "local_batch",
+    "stage_layers",
+    "pipeline_accumulation_steps",
+    "pipeline_bubble_fraction",
+    "bubble_latency",
+    "replica_step",
+    "dp_gradient_bytes",
+    "dp_allreduce_time",
+    "tp_allreduce_time",
+    "ep_alltoall_time",
+    "step_latency",
+]
 
 #: Tensor-parallel all-reduces per layer per training step (2 forward + 2 backward; D7).
 TP_ALLREDUCES_PER_LAYER = 4.0
@@ -76,8 +91,7 @@ def pipeline_accumulation_steps(accumulation_steps, microbatches, pp):
     With a pipeline, the first stage holds about ``pp`` microbatches of the ``m`` in flight, so
     the memory model sees ``GA·max(1, ⌊m/pp⌋)`` accumulation steps; without one, ``GA``.
     """
-    return np.where(pp > 1, accumulation_steps * np.maximum(1.0, np.floor(microbatches / pp)),
-                    accumulation_steps)
+    return np.where(pp > 1, accumulation_steps * np.maximum(1.0, np.floor(microbatches / pp)), accumulation_steps)
 
 
 def pipeline_bubble_fraction(pp, microbatches, v_stages):
@@ -108,9 +122,15 @@ def replica_step(model_ops, executed_ops, traffic, group, peak, efficiency, band
     overhead = dispatch_tax + TRAINING_PASSES * layers * LAYER_TAX_S
     latency, _ = rl.step_latency(t_compute, t_memory, overhead)
     scale = 1.0 / (peak * group)
-    return {"latency": latency, "latency_compute": t_compute, "latency_memory": t_memory,
-            "latency_overhead": overhead, "memory_bound": rl.memory_bound(t_compute, t_memory),
-            "mfu": rl.utilization(model_ops * scale, latency), "hfu": rl.utilization(executed_ops * scale, latency)}
+    return {
+        "latency": latency,
+        "latency_compute": t_compute,
+        "latency_memory": t_memory,
+        "latency_overhead": overhead,
+        "memory_bound": rl.memory_bound(t_compute, t_memory),
+        "mfu": rl.utilization(model_ops * scale, latency),
+        "hfu": rl.utilization(executed_ops * scale, latency),
+    }
 
 
 def dp_gradient_bytes(weight_bytes, tp, pp, ep, sparse, lora, zero_stage):
@@ -126,8 +146,7 @@ def dp_gradient_bytes(weight_bytes, tp, pp, ep, sparse, lora, zero_stage):
     return np.where(zero_stage >= 3, ZERO3_DP_TRAFFIC * message, message)
 
 
-def dp_allreduce_time(message, dp, group, per_node, bw_intra, bw_inter, lat_intra, lat_inter, algorithm,
-                      present=None):
+def dp_allreduce_time(message, dp, group, per_node, bw_intra, bw_inter, lat_intra, lat_inter, algorithm, present=None):
     """Data-parallel gradient all-reduce [s], once per step whatever the accumulation (D7).
 
     One replica of ``G`` accelerators leaves ``max(1, ⌊apn/G⌋)`` DP ranks on a node of ``apn``
@@ -135,8 +154,9 @@ def dp_allreduce_time(message, dp, group, per_node, bw_intra, bw_inter, lat_intr
     ``topology_override``) — see ``comm.allreduce_by_algorithm``.
     """
     ranks_per_node = np.maximum(1.0, np.floor(per_node / group))
-    return allreduce_by_algorithm(algorithm, message, dp, ranks_per_node, bw_intra, bw_inter, lat_intra,
-                                  lat_inter, present)
+    return allreduce_by_algorithm(
+        algorithm, message, dp, ranks_per_node, bw_intra, bw_inter, lat_intra, lat_inter, present
+    )
 
 
 def tp_allreduce_time(activation_bytes, tp, layers_per_stage, bandwidth, latency):

@@ -24,8 +24,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["log_factorial", "log_poisson_head", "log_poisson_heads", "erlang_c", "wait_quantile", "kingman_factor",
-           "min_stable_servers", "min_servers_for_wait"]
+__all__ = [
+    "log_factorial",
+    "log_poisson_head",
+    "log_poisson_heads",
+    "erlang_c",
+    "wait_quantile",
+    "kingman_factor",
+    "min_stable_servers",
+    "min_servers_for_wait",
+]
 
 #: Elements per chunk of (points × window) work arrays (bounds the kernels' memory).
 _CHUNK_ELEMENTS = 1 << 21
@@ -139,8 +147,11 @@ def erlang_c(load, servers):
         return out.reshape(shape)
     c_max = float(c[live].max())
     live_loads = np.isfinite(load) & (load > 0)
-    by_column = _separable(load.shape, servers.shape) and c_max < _TABLE_MAX and \
-        np.count_nonzero(live_loads) * c_max <= np.sum(np.minimum(c[live], 2 * _half_window(a[live]) + 1))
+    by_column = (
+        _separable(load.shape, servers.shape)
+        and c_max < _TABLE_MAX
+        and np.count_nonzero(live_loads) * c_max <= np.sum(np.minimum(c[live], 2 * _half_window(a[live]) + 1))
+    )
     if by_column:
         rows = np.flatnonzero(live_loads.reshape(-1))
         row_of = np.full(load.size, -1)
@@ -173,7 +184,7 @@ def kingman_factor(cv):
 def min_stable_servers(arrival_rate, service_rate):
     """Smallest whole c with ``c·μ > λ`` (a stable queue)."""
     c = np.floor(arrival_rate / service_rate) + 1.0
-    c = np.where((c - 1.0) * service_rate > arrival_rate, c - 1.0, c)   # float rounding of λ/μ
+    c = np.where((c - 1.0) * service_rate > arrival_rate, c - 1.0, c)  # float rounding of λ/μ
     c = np.where(c * service_rate <= arrival_rate, c + 1.0, c)
     return np.maximum(c, 1.0)
 
@@ -183,8 +194,7 @@ def _wait_table(arrival, rate, start, width, quantile):
     load = arrival / rate
     c = start[:, None] + np.arange(width)
     terms = c[:, :-1] * np.log(load)[:, None] - log_factorial(c[:, :-1])
-    log_head = np.logaddexp.accumulate(np.concatenate([log_poisson_head(load, start)[:, None], terms], axis=1),
-                                       axis=1)
+    log_head = np.logaddexp.accumulate(np.concatenate([log_poisson_head(load, start)[:, None], terms], axis=1), axis=1)
     log_t = c * np.log(load)[:, None] - log_factorial(c) - np.log1p(-load[:, None] / c)
     with np.errstate(over="ignore"):
         p_wait = 1.0 / (1.0 + np.exp(log_head - log_t))
@@ -215,20 +225,20 @@ def min_servers_for_wait(arrival_rate, service_rate, wait_budget, max_servers, s
     cap = np.broadcast_to(max_servers, shape).reshape(-1)
     servers = np.full(queue.shape, np.nan)
     wait = np.full(queue.shape, np.nan)
-    start = min_stable_servers(lam, mu)                         # per queue
+    start = min_stable_servers(lam, mu)  # per queue
     pending = np.broadcast_to(search, shape).reshape(-1) & (start[queue] <= cap) & ~np.isnan(budget)
     width = None
     while pending.any():
         points = np.flatnonzero(pending)
         rows, where = np.unique(queue[points], return_inverse=True)
-        if width is None:       # about the square-root staffing margin of the largest load
+        if width is None:  # about the square-root staffing margin of the largest load
             span = np.max(cap[points] - start[queue[points]]) + 1
             width = int(min(span, np.ceil(3.0 * np.sqrt(np.max(lam[rows] / mu[rows]))) + 16))
         table = _wait_table(lam[rows], mu[rows], start[rows], width, quantile)
         ok_budget = budget[points]
         lo = np.zeros(points.size, dtype=np.int64)
         hi = np.full(points.size, width, dtype=np.int64)
-        for _ in range(int(np.ceil(np.log2(width + 1)))):       # first column whose wait fits
+        for _ in range(int(np.ceil(np.log2(width + 1)))):  # first column whose wait fits
             mid = (lo + hi) // 2
             fits = table[where, np.minimum(mid, width - 1)] <= ok_budget
             fits &= mid < width

@@ -22,10 +22,26 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HOUR", "DAY", "GPU_MTTF", "NIC_MTTF", "PSU_MTTF", "CHECKPOINT_BYTES_PER_PARAM",
-           "FALLBACK_STORAGE_BW", "STORAGE_BOTTLENECK_S", "node_mtbf", "fleet_mtbf", "failure_probability",
-           "expected_failures", "young_daly_interval", "goodput", "checkpoint_bytes", "checkpoint_write_time",
-           "checkpoint_overhead_fraction", "md1_queue"]
+__all__ = [
+    "HOUR",
+    "DAY",
+    "GPU_MTTF",
+    "NIC_MTTF",
+    "PSU_MTTF",
+    "CHECKPOINT_BYTES_PER_PARAM",
+    "FALLBACK_STORAGE_BW",
+    "STORAGE_BOTTLENECK_S",
+    "node_mtbf",
+    "fleet_mtbf",
+    "failure_probability",
+    "expected_failures",
+    "young_daly_interval",
+    "goodput",
+    "checkpoint_bytes",
+    "checkpoint_write_time",
+    "checkpoint_overhead_fraction",
+    "md1_queue",
+]
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -16,9 +16,20 @@ import numpy as np
 
 from .constants import ENERGY_DYNAMIC_FRACTION, ENERGY_IDLE_FRACTION, FALLBACK_HOST_LINK_BW, PRECISION_BYTES
 
-__all__ = ["select_by_code", "peak_flops_for_precision", "bytes_per_element", "weight_bytes", "fitting_bandwidth",
-           "effective_bandwidth", "roofline_times", "step_latency", "memory_bound", "arithmetic_intensity",
-           "utilization", "step_energy"]
+__all__ = [
+    "select_by_code",
+    "peak_flops_for_precision",
+    "bytes_per_element",
+    "weight_bytes",
+    "fitting_bandwidth",
+    "effective_bandwidth",
+    "roofline_times",
+    "step_latency",
+    "memory_bound",
+    "arithmetic_intensity",
+    "utilization",
+    "step_energy",
+]
 
 #: Both times below this [s] (1e-15 ms) count as "no time": the bottleneck is then "Compute".
 _NEGLIGIBLE_S = 1e-18
@@ -58,8 +69,7 @@ def weight_bytes(parameters, model_size, weights_rule, bytes_per_el, is_16bit):
     precision (rule 1), as the reference's ``size_in_bytes``.
     """
     from_params = parameters * bytes_per_el
-    return np.where(weights_rule == 2, model_size,
-                    np.where((weights_rule == 1) & is_16bit, model_size, from_params))
+    return np.where(weights_rule == 2, model_size, np.where((weights_rule == 1) & is_16bit, model_size, from_params))
 
 
 def fitting_bandwidth(weights, memory_bw, sram_capacity, sram_bw, flash_bw):

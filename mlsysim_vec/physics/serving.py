@@ -30,11 +30,25 @@ import numpy as np
 
 from .constants import LAYER_TAX_S
 
-__all__ = ["SPECULATIVE_DRAFT_TOKENS", "KV_WORKING_SET_OVERHEAD", "FALLBACK_INJECTION_BW", "ADMISSION_SLACK",
-           "kv_bytes_per_token", "prefill_flops", "decode_step_time", "prefill_chunking",
-           "speculative_tokens_per_step", "speculative_step_time", "capped_exponential_scale",
-           "expected_paged_kv_tokens", "static_admission", "paged_admission", "injection_bandwidth",
-           "streaming_layer_flops", "balance_batch"]
+__all__ = [
+    "SPECULATIVE_DRAFT_TOKENS",
+    "KV_WORKING_SET_OVERHEAD",
+    "FALLBACK_INJECTION_BW",
+    "ADMISSION_SLACK",
+    "kv_bytes_per_token",
+    "prefill_flops",
+    "decode_step_time",
+    "prefill_chunking",
+    "speculative_tokens_per_step",
+    "speculative_step_time",
+    "capped_exponential_scale",
+    "expected_paged_kv_tokens",
+    "static_admission",
+    "paged_admission",
+    "injection_bandwidth",
+    "streaming_layer_flops",
+    "balance_batch",
+]
 
 #: Draft tokens proposed per verification step (SPECULATIVE_GAMMA).
 SPECULATIVE_DRAFT_TOKENS = 4
@@ -82,7 +96,7 @@ def prefill_chunking(new_tokens, chunk_tokens):
 def speculative_tokens_per_step(acceptance, draft_tokens=SPECULATIVE_DRAFT_TOKENS):
     """Expected tokens per verification step ``E = 1 + α(1 − α^K)/(1 − α)`` (``1 + K`` at α = 1)."""
     below = acceptance < 1.0
-    partial = 1.0 + acceptance * (1.0 - acceptance ** draft_tokens) / np.where(below, 1.0 - acceptance, 1.0)
+    partial = 1.0 + acceptance * (1.0 - acceptance**draft_tokens) / np.where(below, 1.0 - acceptance, 1.0)
     return np.where(below, partial, 1.0 + draft_tokens)
 
 
@@ -98,8 +112,10 @@ def capped_exponential_scale(mean, cap):
     are solved block by block (the iteration stays out of the task graph)."""
     if hasattr(mean, "dask") or hasattr(cap, "dask"):
         import dask.array as da
-        return da.map_blocks(_capped_exponential_scale, *da.broadcast_arrays(da.asarray(mean), da.asarray(cap)),
-                             dtype=float)
+
+        return da.map_blocks(
+            _capped_exponential_scale, *da.broadcast_arrays(da.asarray(mean), da.asarray(cap)), dtype=float
+        )
     return _capped_exponential_scale(mean, cap)
 
 
@@ -109,7 +125,7 @@ def _capped_exponential_scale(mean, cap):
     hi = 1.0 / target
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
-        above = -np.expm1(-mid) / mid > target      # the capped mean falls as t grows
+        above = -np.expm1(-mid) / mid > target  # the capped mean falls as t grows
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
     with np.errstate(divide="ignore"):

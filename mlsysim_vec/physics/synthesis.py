@@ -53,6 +53,6 @@ def exact_requirements(ops, traffic, efficiency, budget):
     Returns ``(ops/(η·τ) [FLOP/s], traffic/τ [byte/s])``: ``max(ops/(F·η), traffic/BW) = τ`` at
     exactly these rates. Where ``τ ≤ 0`` no device meets the target: both are ``inf``.
     """
-    unmeetable = budget <= 0                  # NaN budgets stay NaN
+    unmeetable = budget <= 0  # NaN budgets stay NaN
     budget = np.where(unmeetable, 1.0, budget)
     return np.where(unmeetable, np.inf, ops / (efficiency * budget)), np.where(unmeetable, np.inf, traffic / budget)

@@ -22,8 +22,17 @@ import numpy as np
 
 from .roofline import select_by_code
 
-__all__ = ["TOPOLOGIES", "FAT_TREE", "DRAGONFLY", "TORUS_3D", "RING", "bisection_fraction", "average_hops",
-           "effective_bandwidth", "bisection_bandwidth"]
+__all__ = [
+    "TOPOLOGIES",
+    "FAT_TREE",
+    "DRAGONFLY",
+    "TORUS_3D",
+    "RING",
+    "bisection_fraction",
+    "average_hops",
+    "effective_bandwidth",
+    "bisection_bandwidth",
+]
 
 #: Topology codes.
 TOPOLOGIES = ("fat_tree", "dragonfly", "torus_3d", "ring")
@@ -35,8 +44,9 @@ FAT_TREE_HOPS, DRAGONFLY_HOPS = 4.0, 3.0
 
 def bisection_fraction(topology, nodes):
     """Fraction of full bisection bandwidth φ of a topology code at ``nodes`` nodes."""
-    return select_by_code(topology, (FAT_TREE_BISECTION, DRAGONFLY_BISECTION,
-                                     2.0 * nodes ** (-1.0 / 3.0), 2.0 / np.maximum(nodes, 1.0)))
+    return select_by_code(
+        topology, (FAT_TREE_BISECTION, DRAGONFLY_BISECTION, 2.0 * nodes ** (-1.0 / 3.0), 2.0 / np.maximum(nodes, 1.0))
+    )
 
 
 def average_hops(topology, nodes):

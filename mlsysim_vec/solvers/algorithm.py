@@ -102,15 +102,20 @@ class ScalingModel(Resolver):
             raise TypeError("ScalingModel.solve() got a time compute_budget and accelerator_days; give one budget")
         kwargs = {"compute_budget": budget, **kwargs} if args else kwargs
         # renamed in place: the dimension order follows the keyword order
-        kwargs = {("accelerator_days" if k == "compute_budget" else k): v for k, v in kwargs.items()
-                  if k != "accelerator_days"}
+        kwargs = {
+            ("accelerator_days" if k == "compute_budget" else k): v
+            for k, v in kwargs.items()
+            if k != "accelerator_days"
+        }
         return super().grid(None, *args[1:], chunks=chunks, **kwargs)
 
     def _check(self, g: Grid) -> None:
         given = [name for name in ("compute_budget", "accelerator_days") if name in g.inputs]
         if not given:
-            raise TypeError("ScalingModel.solve() missing required argument 'compute_budget' (a FLOP count, or an "
-                            "accelerator-time Quantity / accelerator_days)")
+            raise TypeError(
+                "ScalingModel.solve() missing required argument 'compute_budget' (a FLOP count, or an "
+                "accelerator-time Quantity / accelerator_days)"
+            )
         if len(given) == 2:
             raise TypeError("ScalingModel.solve() got both compute_budget and accelerator_days; give one budget")
 
@@ -130,9 +135,13 @@ class ScalingModel(Resolver):
             pinned = ~np.isnan(target)
             params = np.where(pinned, target, params)
             tokens = np.where(pinned, alg.tokens_for_size(budget, np.where(pinned, target, 1.0)), tokens)
-        return {"optimal_parameters": params, "optimal_tokens": tokens, "compute_budget_flops": budget,
-                "tokens_per_parameter": alg.tokens_per_parameter(params, tokens),
-                "peak_flops_fallback": fallback}
+        return {
+            "optimal_parameters": params,
+            "optimal_tokens": tokens,
+            "compute_budget_flops": budget,
+            "tokens_per_parameter": alg.tokens_per_parameter(params, tokens),
+            "peak_flops_fallback": fallback,
+        }
 
 
 _METHODS = ("quantization", "pruning")
@@ -191,7 +200,7 @@ class CompressionModel(Resolver):
         model, hw = (lambda k: g.field("model", k)), (lambda k: g.field("hardware", k))
         code = g["baseline_precision"]
         b0 = rl.select_by_code(code, tuple(PRECISION_BYTES.values()))
-        is_16bit = (b0 == 2.0)
+        is_16bit = b0 == 2.0
         original = rl.weight_bytes(model("parameters"), model("model_size"), model("weights_rule"), b0, is_16bit)
         headline = hw("peak_flops")
         t_compute, t_memory = rl.roofline_times(model("ops_per_sample"), original, headline, hw("memory_bandwidth"))
@@ -211,11 +220,13 @@ class CompressionModel(Resolver):
             "original_size": original,
             "compressed_size": original / ratio,
             "compression_ratio": ratio,
-            "estimated_accuracy_delta": np.where(pruning, alg.pruning_accuracy_delta(sparsity),
-                                                 alg.quantization_accuracy_delta(bits)),
+            "estimated_accuracy_delta": np.where(
+                pruning, alg.pruning_accuracy_delta(sparsity), alg.quantization_accuracy_delta(bits)
+            ),
             "memory_savings_fraction": alg.savings_fraction(ratio),
-            "inference_speedup": np.where(pruning, alg.pruning_speedup(g["sparsity_type"], sparsity, p_ratio),
-                                          q_speedup),
+            "inference_speedup": np.where(
+                pruning, alg.pruning_speedup(g["sparsity_type"], sparsity, p_ratio), q_speedup
+            ),
             "bottleneck": np.where(memory_bound, _MEMORY, _COMPUTE).astype(np.int8),
             "peak_flops_fallback": ~pruning & ~memory_bound & np.isnan(target_peak),
         }

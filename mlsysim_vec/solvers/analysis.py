@@ -32,36 +32,68 @@ _LEVER_MEANING = {
 }
 
 register(
-    perturbation_pct=Variable("percent", "percent", "upgrade applied to one hardware lever at a time, in percent "
-                                                    "(10 scales it by 1.1; negative values model a downgrade)"),
+    perturbation_pct=Variable(
+        "percent",
+        "percent",
+        "upgrade applied to one hardware lever at a time, in percent "
+        "(10 scales it by 1.1; negative values model a downgrade)",
+    ),
     baseline_latency=Variable("s", "ms", "SingleNodeModel latency of the unperturbed device"),
-    binding_constraint=Variable(description="hardware lever whose perturbation changes latency the most "
-                                            "(memory_capacity when the baseline does not fit)",
-                                kind="category", categories=SENSITIVITY_PARAMETERS),
-    **{f"sensitivity_{p}": Variable("", "", f"relative latency change (T' - T)/T when the {m} is scaled by "
-                                            f"1 + perturbation_pct/100")
-       for p, m in _LEVER_MEANING.items()},
-    **{f"elasticity_{p}": Variable("", "", f"elasticity of latency to the {m}: relative latency change / "
-                                           f"relative perturbation (NaN at a zero perturbation; D10)", optional=True)
-       for p, m in _LEVER_MEANING.items()},
+    binding_constraint=Variable(
+        description="hardware lever whose perturbation changes latency the most "
+        "(memory_capacity when the baseline does not fit)",
+        kind="category",
+        categories=SENSITIVITY_PARAMETERS,
+    ),
+    **{
+        f"sensitivity_{p}": Variable(
+            "", "", f"relative latency change (T' - T)/T when the {m} is scaled by 1 + perturbation_pct/100"
+        )
+        for p, m in _LEVER_MEANING.items()
+    },
+    **{
+        f"elasticity_{p}": Variable(
+            "",
+            "",
+            f"elasticity of latency to the {m}: relative latency change / "
+            f"relative perturbation (NaN at a zero perturbation; D10)",
+            optional=True,
+        )
+        for p, m in _LEVER_MEANING.items()
+    },
     target_latency=Variable("s", "ms", "target time of one step"),
     dispatch_tax=Variable("s", "ms", "fixed launch overhead per pass of a device"),
-    required_bw=Variable("byte/s", "GB/s", "memory bandwidth to stream the weights once within the target: W/T "
-                                           "(the reference's synthesis)"),
-    required_flops=Variable("flop/s", "TFLOP/s", "peak FLOP/s to do the step's work within the target at the "
-                                                 "efficiency: ops/(T x efficiency) (the reference's synthesis)"),
+    required_bw=Variable(
+        "byte/s",
+        "GB/s",
+        "memory bandwidth to stream the weights once within the target: W/T (the reference's synthesis)",
+    ),
+    required_flops=Variable(
+        "flop/s",
+        "TFLOP/s",
+        "peak FLOP/s to do the step's work within the target at the "
+        "efficiency: ops/(T x efficiency) (the reference's synthesis)",
+    ),
     required_memory=Variable("byte", "GB", "device memory the weights need: W"),
-    compute_memory_ratio=Variable("flop/byte", "flop/byte", "required_flops / required_bw: the ridge point the "
-                                                            "target calls for"),
+    compute_memory_ratio=Variable(
+        "flop/byte", "flop/byte", "required_flops / required_bw: the ridge point the target calls for"
+    ),
     model_size=Variable("byte", "GB", "weight bytes W of the model at the precision"),
     total_ops=Variable("flop", "GFLOP", "FLOPs of one step (all samples of the batch)"),
-    required_bw_exact=Variable("byte/s", "GB/s", "least memory bandwidth for which SingleNodeModel meets the target: "
-                                                 "W(1 + r B)/(T - overhead); inf when no device can"),
-    required_flops_exact=Variable("flop/s", "TFLOP/s", "least peak FLOP/s for which SingleNodeModel meets the "
-                                                       "target: ops/(efficiency (T - overhead)); inf when no device "
-                                                       "can"),
+    required_bw_exact=Variable(
+        "byte/s",
+        "GB/s",
+        "least memory bandwidth for which SingleNodeModel meets the target: "
+        "W(1 + r B)/(T - overhead); inf when no device can",
+    ),
+    required_flops_exact=Variable(
+        "flop/s",
+        "TFLOP/s",
+        "least peak FLOP/s for which SingleNodeModel meets the "
+        "target: ops/(efficiency (T - overhead)); inf when no device "
+        "can",
+    ),
 )
-
 
 
 def _inference_overhead(dispatch_tax, layers):
@@ -133,25 +165,24 @@ class SensitivitySolver(Resolver):
         traffic = weights * (1.0 + g["activation_traffic_ratio"] * batch)
         overhead = _inference_overhead(hw("dispatch_tax"), model("layers"))
         # Scaling every tier by f scales the fitting tier's bandwidth by f (P15 choice above).
-        fitting = rl.fitting_bandwidth(weights, hw("memory_bandwidth"), hw("sram_capacity"),
-                                       hw("sram_bandwidth"), hw("flash_bandwidth"))
+        fitting = rl.fitting_bandwidth(
+            weights, hw("memory_bandwidth"), hw("sram_capacity"), hw("sram_bandwidth"), hw("flash_bandwidth")
+        )
 
         # Lever axis (last): baseline, then SENSITIVITY_PARAMETERS in order. Each lever's factor
         # is f on its own slot and 1 elsewhere; the factors vary along perturbation_pct only.
         relative = g["perturbation_pct"] / 100.0
         up, one = 1.0 + relative, np.ones_like(relative)
-        flops_f, bw_f, cap_f = (np.stack([one] + [up if j == k else one for j in range(3)], axis=-1)
-                                for k in range(3))
+        flops_f, bw_f, cap_f = (np.stack([one] + [up if j == k else one for j in range(3)], axis=-1) for k in range(3))
         e = _along_levers
         fits = e(weights) <= e(hw("memory_capacity")) * cap_f
         bandwidth = rl.effective_bandwidth(fits, e(fitting) * bw_f, e(hw("host_link_bandwidth")))
-        t_compute, t_memory = rl.roofline_times(e(executed), e(traffic), e(peak * g["efficiency"]) * flops_f,
-                                                bandwidth)
+        t_compute, t_memory = rl.roofline_times(e(executed), e(traffic), e(peak * g["efficiency"]) * flops_f, bandwidth)
         latency, _ = rl.step_latency(t_compute, t_memory, e(overhead))
 
         baseline, fits0 = latency[..., 0], fits[..., 0]
         t0, zero = e(baseline), e(relative) == 0
-        idle = t0 <= 0                         # no time to change: 0, as the reference (NaN stays NaN)
+        idle = t0 <= 0  # no time to change: 0, as the reference (NaN stays NaN)
         change = np.where(idle, 0.0, (latency[..., 1:] - t0) / np.where(idle, 1.0, t0))
         elasticity = np.where(zero, np.nan, change / np.where(zero, 1.0, e(relative)))
         binding = np.where(fits0, np.argmax(np.abs(change), axis=-1), _CAPACITY).astype(np.int8)
@@ -218,14 +249,16 @@ class SynthesisSolver(Resolver):
         model = lambda k: g.field("model", k)  # noqa: E731
         code, batch, eta = g["precision"], g["batch_size"], g["efficiency"]
         target = g["target_latency"]
-        weights = rl.weight_bytes(model("parameters"), model("model_size"), model("weights_rule"),
-                                  *precision_bytes(code))
+        weights = rl.weight_bytes(
+            model("parameters"), model("model_size"), model("weights_rule"), *precision_bytes(code)
+        )
         ops = model("ops_per_sample") * batch
         bandwidth, flops = syn.reference_requirements(weights, ops, target, eta)
         overhead = _inference_overhead(g["dispatch_tax"], model("layers"))
         budget = target - overhead
         flops_exact, bandwidth_exact = syn.exact_requirements(
-            ops, weights * (1.0 + g["activation_traffic_ratio"] * batch), eta, budget)
+            ops, weights * (1.0 + g["activation_traffic_ratio"] * batch), eta, budget
+        )
         feasible = budget > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = flops / bandwidth

@@ -29,9 +29,12 @@ register(
     demand_bw=Variable("byte/s", "GB/s", "data rate the workload needs"),
     supply_bw=Variable("byte/s", "GB/s", "data rate the slower ingestion path delivers (0 when none is modelled)"),
     margin=Variable("byte/s", "GB/s", "supply - demand (negative: stalled)"),
-    ingestion_bottleneck=Variable(description="the slower ingestion path: Storage, Interconnect (the "
-                                              "accelerator's host link) or Unknown (neither is modelled)",
-                                  kind="category", categories=dp.INGESTION_PATHS),
+    ingestion_bottleneck=Variable(
+        description="the slower ingestion path: Storage, Interconnect (the "
+        "accelerator's host link) or Unknown (neither is modelled)",
+        kind="category",
+        categories=dp.INGESTION_PATHS,
+    ),
     # ---- TransformationModel outputs ----------------------------------------------------
     transform_time=Variable("s", "ms", "CPU time to preprocess one batch"),
     is_bottleneck=Variable(description="CPU preprocessing is slower than the accelerator step", kind="bool"),
@@ -60,12 +63,19 @@ class DataModel(Resolver):
     ARGS = (Arg("workload_data_rate", unit="GB/s", low=0.0), HARDWARE)
 
     def _compute(self, g: Grid) -> dict:
-        supply, path = dp.ingestion_supply(g.field("hardware", "storage_bandwidth"),
-                                           g.field("hardware", "host_link_bandwidth_raw"))
+        supply, path = dp.ingestion_supply(
+            g.field("hardware", "storage_bandwidth"), g.field("hardware", "host_link_bandwidth_raw")
+        )
         demand = g["workload_data_rate"] * _GB
         utilization = dp.supply_utilization(demand, supply)
-        return {"is_stalled": utilization > 1.0, "utilization": utilization, "demand_bw": demand,
-                "supply_bw": supply, "margin": supply - demand, "ingestion_bottleneck": path}
+        return {
+            "is_stalled": utilization > 1.0,
+            "utilization": utilization,
+            "demand_bw": demand,
+            "supply_bw": supply,
+            "margin": supply - demand,
+            "ingestion_bottleneck": path,
+        }
 
 
 _CPU, _ACCELERATOR = BOTTLENECKS.index("CPU"), BOTTLENECKS.index("Compute")
@@ -101,6 +111,10 @@ class TransformationModel(Resolver):
         t_a = g["accelerator_step_time"] * _MS
         utilization, slowdown = dp.overlapped_step(t_x, t_a)
         cpu_binds = t_x > t_a
-        return {"transform_time": t_x, "is_bottleneck": cpu_binds, "accelerator_utilization": utilization,
-                "slowdown_factor": slowdown,
-                "bottleneck": np.where(cpu_binds, _CPU, _ACCELERATOR).astype(np.int8)}
+        return {
+            "transform_time": t_x,
+            "is_bottleneck": cpu_binds,
+            "accelerator_utilization": utilization,
+            "slowdown_factor": slowdown,
+            "bottleneck": np.where(cpu_binds, _CPU, _ACCELERATOR).astype(np.int8),
+        }

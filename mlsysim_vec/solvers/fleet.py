@@ -13,21 +13,26 @@ import numpy as np
 
 from ..grid import Arg, Grid
 from ..models.types import SparseTransformerWorkload
-from ..physics import comm
+from ..physics import comm, moe
 from ..physics import memory as mem
-from ..physics import moe
 from ..physics import parallel as par
 from ..physics import reliability as rel
 from ..physics import roofline as rl
 from ..physics import topology as topo
-from ..physics.constants import (ACTIVATION_TRAFFIC_RATIO, DEFAULT_HIDDEN_DIM, LORA_RANK, OPTIMIZER_BYTES,
-                                 OPTIMIZERS)
+from ..physics.constants import ACTIVATION_TRAFFIC_RATIO, DEFAULT_HIDDEN_DIM, LORA_RANK, OPTIMIZER_BYTES, OPTIMIZERS
 from ..systems.types import Fleet, NetworkFabric
 from ..variables import BOTTLENECKS, Variable, reason, register
 from .base import HARDWARE, PRECISION, Resolver, model_arg, precision_terms
 
-__all__ = ["DistributedModel", "MoERoutingModel", "TopologyModel", "NetworkRooflineModel", "ReliabilityModel",
-           "CheckpointModel", "OrchestrationModel"]
+__all__ = [
+    "DistributedModel",
+    "MoERoutingModel",
+    "TopologyModel",
+    "NetworkRooflineModel",
+    "ReliabilityModel",
+    "CheckpointModel",
+    "OrchestrationModel",
+]
 
 
 def _t(description, optional=False):
@@ -40,8 +45,9 @@ register(
     fabric=Variable(description="network fabric (record name)", kind="record"),
     v_stages=Variable("", "", "virtual pipeline stages per device (interleaved schedule)"),
     microbatch_count=Variable("", "", "microbatches per pipeline flush"),
-    topology_override=Variable(description="data-parallel all-reduce algorithm (auto = the reference's choice)",
-                               kind="text"),
+    topology_override=Variable(
+        description="data-parallel all-reduce algorithm (auto = the reference's choice)", kind="text"
+    ),
     overlap_comm=Variable(description="the data-parallel all-reduce overlaps the backward pass", kind="bool"),
     overlap_efficiency=Variable("", "", "fraction of the data-parallel all-reduce hidden by overlap"),
     congestion_factor=Variable("", "", "multiplier on every communication time (1 = the alpha-beta model)"),
@@ -64,8 +70,9 @@ register(
     node_latency_memory=_t("replica memory time: bytes per accelerator / effective bandwidth"),
     node_latency_overhead=_t("replica fixed overhead: dispatch tax + 3 passes x layers x 0.01 ms"),
     node_throughput=Variable("1/s", "1/s", "samples per second of one replica (local batch / node latency)"),
-    node_bottleneck=Variable(description="binding roofline ceiling of the replica step", kind="category",
-                             categories=BOTTLENECKS),
+    node_bottleneck=Variable(
+        description="binding roofline ceiling of the replica step", kind="category", categories=BOTTLENECKS
+    ),
     node_mfu=Variable("", "", "model FLOPs utilisation of the replica's compute step (no communication)"),
     node_hfu=Variable("", "", "hardware FLOPs utilisation of the replica's compute step (no communication)"),
     node_energy=Variable("J", "J", "energy of one replica step: G x TDP x (0.3 + 0.7 HFU) x node latency"),
@@ -83,15 +90,20 @@ register(
     accelerators_used=Variable("", "", "accelerators used: dp x tp x pp x ep"),
     local_batch_size=Variable("", "", "samples per replica per step: ceil(global batch / dp)"),
     microbatches_exceed_local_batch=Variable(
-        description="microbatch_count exceeds the local batch (fractional microbatches; computed as the "
-                    "reference, D7)", kind="bool"),
+        description="microbatch_count exceeds the local batch (fractional microbatches; computed as the reference, D7)",
+        kind="bool",
+    ),
     # ---- MoERoutingModel ----------------------------------------------------------------
     effective_active_experts=Variable("", "", "experts a token effectively occupies under imbalance"),
     effective_active_parameters=Variable("", "", "active parameters scaled by the imbalance multiplier"),
     active_parameter_multiplier=Variable("", "", "effective active experts / top-k"),
     token_dispatch_bytes=Variable("byte", "MB", "routed token bytes that leave the rank"),
-    all_to_all_latency=Variable("s", "ms", "one dispatch all-to-all on the fleet's fabric (None without a fleet "
-                                           "or with ep_size 1)", optional=True),
+    all_to_all_latency=Variable(
+        "s",
+        "ms",
+        "one dispatch all-to-all on the fleet's fabric (None without a fleet or with ep_size 1)",
+        optional=True,
+    ),
     # ---- TopologyModel -------------------------------------------------------------------
     effective_bw=Variable("byte/s", "GB/s", "per-node bandwidth: link x bisection fraction / oversubscription"),
     bisection_bw=Variable("byte/s", "GB/s", "bandwidth across a bisection (fat-tree normalised)"),
@@ -128,15 +140,16 @@ FLEET = Arg("fleet", "record", types=(Fleet,), type_hint="Fleet record (Systems.
 _COMPUTE, _MEMORY, _NETWORK = (BOTTLENECKS.index(k) for k in ("Compute", "Memory", "Network"))
 
 
-
 def _or_default(values, default):
     return np.where(np.isnan(values), default, values)
 
 
 def _latencies(g: Grid):
     """(intra-node link latency, fabric latency) [s] of the fleet, with the reference's fallbacks."""
-    return (_or_default(g.field("fleet", "accelerator_nvlink_latency"), comm.DEFAULT_INTRA_NODE_LATENCY),
-            _or_default(g.field("fleet", "fabric_latency"), comm.DEFAULT_FABRIC_LATENCY))
+    return (
+        _or_default(g.field("fleet", "accelerator_nvlink_latency"), comm.DEFAULT_INTRA_NODE_LATENCY),
+        _or_default(g.field("fleet", "fabric_latency"), comm.DEFAULT_FABRIC_LATENCY),
+    )
 
 
 def _codes(g: Grid, name: str):
@@ -156,8 +169,10 @@ def _auto(value):
 def _check_weights(g: Grid, resolver: str):
     for record in g.records("model"):
         if record.parameters is None and record.model_size is None:
-            raise TypeError(f"model={record!r} has neither parameters nor model_size; {resolver} needs the "
-                            f"weight bytes of the model")
+            raise TypeError(
+                f"model={record!r} has neither parameters nor model_size; {resolver} needs the "
+                f"weight bytes of the model"
+            )
 
 
 class DistributedModel(Resolver):
@@ -224,8 +239,13 @@ class DistributedModel(Resolver):
         Arg("ep_size", "integer", default=1, low=1),
         Arg("v_stages", "integer", default=1, low=1),
         Arg("microbatch_count", "integer", default=1, low=1),
-        Arg("topology_override", "choice", default="auto", choices=comm.ALGORITHMS,
-            aliases={"none": "auto", "double-binary-tree": "double_binary_tree", "dbt": "double_binary_tree"}),
+        Arg(
+            "topology_override",
+            "choice",
+            default="auto",
+            choices=comm.ALGORITHMS,
+            aliases={"none": "auto", "double-binary-tree": "double_binary_tree", "dbt": "double_binary_tree"},
+        ),
         Arg("zero_stage", "integer", default=0, low=0, high=3),
         Arg("is_lora", "bool", default=False),
         Arg("activation_recomputation", "bool", default=False),
@@ -243,7 +263,7 @@ class DistributedModel(Resolver):
         """As ``Resolver.grid``; ``topology_override=None`` (the reference's default) means "auto"."""
         position = [a.name for a in self.ARGS].index("topology_override")
         if len(args) > position:
-            args = args[:position] + (_auto(args[position]),) + args[position + 1:]
+            args = args[:position] + (_auto(args[position]),) + args[position + 1 :]
         if "topology_override" in kwargs:
             kwargs["topology_override"] = _auto(kwargs["topology_override"])
         return super().grid(*args, chunks=chunks, **kwargs)
@@ -256,8 +276,9 @@ class DistributedModel(Resolver):
         b, is_16bit, peak, fallback = precision_terms(g, records="fleet", prefix="accelerator_")
         tp, pp, ep = g["tp_size"], g["pp_size"], g["ep_size"]
         group = tp * pp * ep
-        dp, used = par.replica_degrees(fleet("total_accelerators"), tp, pp, ep,
-                                       g["dp_size"] if "dp_size" in g.inputs else None)
+        dp, used = par.replica_degrees(
+            fleet("total_accelerators"), tp, pp, ep, g["dp_size"] if "dp_size" in g.inputs else None
+        )
         batch, seq, eta = g["batch_size"], g["seq_len"], g["efficiency"]
         b_loc = par.local_batch(batch, dp)
         transformer = model("is_transformer") == 1.0
@@ -269,19 +290,32 @@ class DistributedModel(Resolver):
         weights = rl.weight_bytes(model("parameters"), model("model_size"), model("weights_rule"), b, is_16bit)
 
         # ---- the replica's compute step (small arrays first, the batch last)
-        ops_sample = model("ops_per_sample") * np.where(transformer, seq, 1.0)   # a sample is seq_len tokens
+        ops_sample = model("ops_per_sample") * np.where(transformer, seq, 1.0)  # a sample is seq_len tokens
         passes = np.where(recompute, 4.0, 3.0)
         footprint, parts = self._memory(g, weights, b, transformer, lora, recompute, dp, b_loc, group)
         capacity = fleet("accelerator_memory_capacity")
         fits = footprint <= capacity
         shard = weights / group
-        fitting_bw = rl.fitting_bandwidth(shard, fleet("accelerator_memory_bandwidth"),
-                                          fleet("accelerator_sram_capacity"), fleet("accelerator_sram_bandwidth"),
-                                          fleet("accelerator_flash_bandwidth"))
+        fitting_bw = rl.fitting_bandwidth(
+            shard,
+            fleet("accelerator_memory_bandwidth"),
+            fleet("accelerator_sram_capacity"),
+            fleet("accelerator_sram_bandwidth"),
+            fleet("accelerator_flash_bandwidth"),
+        )
         bandwidth = rl.effective_bandwidth(fits, fitting_bw, fleet("accelerator_host_link_bandwidth"))
         work = ops_sample * b_loc
-        node = par.replica_step(3.0 * work, passes * work, shard * (1.0 + ACTIVATION_TRAFFIC_RATIO * b_loc), group,
-                                peak, eta, bandwidth, fleet("accelerator_dispatch_tax"), layers)
+        node = par.replica_step(
+            3.0 * work,
+            passes * work,
+            shard * (1.0 + ACTIVATION_TRAFFIC_RATIO * b_loc),
+            group,
+            peak,
+            eta,
+            bandwidth,
+            fleet("accelerator_dispatch_tax"),
+            layers,
+        )
         t_node = node["latency"]
 
         # ---- communication
@@ -291,25 +325,45 @@ class DistributedModel(Resolver):
         per_node = fleet("accelerators_per_node")
         congestion = g["congestion_factor"]
         dp_bytes = par.dp_gradient_bytes(weights, tp, pp, ep, sparse, lora, g["zero_stage"])
-        t_dp = par.dp_allreduce_time(dp_bytes, dp, group, per_node, bw_intra, bw_inter, lat_intra, lat_inter,
-                                     g["topology_override"], _codes(g, "topology_override")) * congestion
+        t_dp = (
+            par.dp_allreduce_time(
+                dp_bytes,
+                dp,
+                group,
+                per_node,
+                bw_intra,
+                bw_inter,
+                lat_intra,
+                lat_inter,
+                g["topology_override"],
+                _codes(g, "topology_override"),
+            )
+            * congestion
+        )
         activations = b_loc * seq * hidden * b
         intra = tp <= per_node
-        t_tp = par.tp_allreduce_time(activations, tp, stage, np.where(intra, bw_intra, bw_inter),
-                                     np.where(intra, lat_intra, lat_inter)) * congestion
+        t_tp = (
+            par.tp_allreduce_time(
+                activations, tp, stage, np.where(intra, bw_intra, bw_inter), np.where(intra, lat_intra, lat_inter)
+            )
+            * congestion
+        )
         routed = activations * (model("active_experts_per_token") * g["moe_routing_imbalance_factor"])
         t_ep = par.ep_alltoall_time(routed, ep, stage, bw_inter, lat_inter) * congestion
 
         # ---- the step
         bubble_fraction = par.pipeline_bubble_fraction(pp, g["microbatch_count"], g["v_stages"])
         bubble = par.bubble_latency(t_node, bubble_fraction)
-        step = par.step_latency(t_node, t_dp, t_tp, t_ep, bubble, g["overlap_comm"], g["overlap_efficiency"],
-                                g["straggler_factor"])
+        step = par.step_latency(
+            t_node, t_dp, t_tp, t_ep, bubble, g["overlap_comm"], g["overlap_efficiency"], g["straggler_factor"]
+        )
         fleet_peak = used * peak
         model_flops = 3.0 * ops_sample * batch
-        reasons = np.where(np.isnan(dp), reason("not_divisible"),
-                           np.where(pp > layers, reason("too_many_stages"),
-                                    np.where(fits, 0, reason("memory_capacity")))).astype(np.int8)
+        reasons = np.where(
+            np.isnan(dp),
+            reason("not_divisible"),
+            np.where(pp > layers, reason("too_many_stages"), np.where(fits, 0, reason("memory_capacity"))),
+        ).astype(np.int8)
         exceed = g["microbatch_count"] > b_loc
         return {
             "node_latency": t_node,
@@ -368,13 +422,28 @@ class DistributedModel(Resolver):
         tp, pp = g["tp_size"], g["pp_size"]
         accumulation = par.pipeline_accumulation_steps(g["gradient_accumulation_steps"], g["microbatch_count"], pp)
         parts = mem.training_memory(
-            params, b, OPTIMIZER_BYTES["adam"], np.where(lora, lora_fraction, 1.0), tp=tp, pp=pp, dp=dp,
-            ep=g["ep_size"], zero_stage=g["zero_stage"], global_batch=b_loc * dp, seq_len=g["seq_len"],
-            accumulation_steps=accumulation, layers=_or_default(layers, 1.0), hidden=hidden,
-            heads=model("heads_or_default"), strategy=np.where(recompute, mem.FULL, mem.SELECTIVE),
-            buffer_fraction=0.05, sequence_parallel=True)
-        other = np.where(lora & (group == 1.0), 1.1 * weights,
-                         (2.0 * weights + OPTIMIZER_BYTES["adam"] * weights / b) / group)
+            params,
+            b,
+            OPTIMIZER_BYTES["adam"],
+            np.where(lora, lora_fraction, 1.0),
+            tp=tp,
+            pp=pp,
+            dp=dp,
+            ep=g["ep_size"],
+            zero_stage=g["zero_stage"],
+            global_batch=b_loc * dp,
+            seq_len=g["seq_len"],
+            accumulation_steps=accumulation,
+            layers=_or_default(layers, 1.0),
+            hidden=hidden,
+            heads=model("heads_or_default"),
+            strategy=np.where(recompute, mem.FULL, mem.SELECTIVE),
+            buffer_fraction=0.05,
+            sequence_parallel=True,
+        )
+        other = np.where(
+            lora & (group == 1.0), 1.1 * weights, (2.0 * weights + OPTIMIZER_BYTES["adam"] * weights / b) / group
+        )
         total = np.where(transformer, parts.pop("total_memory"), other)
         return total, {k: np.where(transformer, v, np.nan) for k, v in parts.items()}
 
@@ -442,9 +511,20 @@ class TopologyModel(Resolver):
 
     ARGS = (
         Arg("fabric", "record", types=(NetworkFabric,), type_hint="NetworkFabric record (Systems.Fabrics.*)"),
-        Arg("topology", "choice", default="fat_tree", choices=topo.TOPOLOGIES,
-            aliases={"fat-tree": "fat_tree", "fattree": "fat_tree", "torus": "torus_3d", "3d_torus": "torus_3d",
-                     "torus-3d": "torus_3d", "3d-torus": "torus_3d"}),
+        Arg(
+            "topology",
+            "choice",
+            default="fat_tree",
+            choices=topo.TOPOLOGIES,
+            aliases={
+                "fat-tree": "fat_tree",
+                "fattree": "fat_tree",
+                "torus": "torus_3d",
+                "3d_torus": "torus_3d",
+                "torus-3d": "torus_3d",
+                "3d-torus": "torus_3d",
+            },
+        ),
         Arg("num_nodes", "integer", default=64, low=1),
     )
 
@@ -492,8 +572,10 @@ class NetworkRooflineModel(Resolver):
     def _check(self, g: Grid) -> None:
         for record in g.records("model"):
             if record.parameters is None:
-                raise ValueError(f"model={record!r} has no parameter count; NetworkRooflineModel needs a workload "
-                                 f"with parameters (gradient bytes and 6·P FLOPs per token)")
+                raise ValueError(
+                    f"model={record!r} has no parameter count; NetworkRooflineModel needs a workload "
+                    f"with parameters (gradient bytes and 6·P FLOPs per token)"
+                )
 
     def _compute(self, g: Grid) -> dict:
         model, fleet = (lambda k: g.field("model", k)), (lambda k: g.field("fleet", k))
@@ -590,12 +672,14 @@ class CheckpointModel(Resolver):
     def _check(self, g: Grid) -> None:
         for record in g.records("model"):
             if record.parameters is None:
-                raise TypeError(f"model={record!r} has no parameter count; CheckpointModel sizes a checkpoint "
-                                f"from the parameters")
+                raise TypeError(
+                    f"model={record!r} has no parameter count; CheckpointModel sizes a checkpoint from the parameters"
+                )
 
     def _compute(self, g: Grid) -> dict:
-        size = rel.checkpoint_bytes(g.field("model", "parameters"),
-                                    rl.select_by_code(g["optimizer"], rel.CHECKPOINT_BYTES_PER_PARAM))
+        size = rel.checkpoint_bytes(
+            g.field("model", "parameters"), rl.select_by_code(g["optimizer"], rel.CHECKPOINT_BYTES_PER_PARAM)
+        )
         device = g.field("hardware", "storage_bandwidth")
         write, bandwidth = rel.checkpoint_write_time(size, device, g["n_writers"], g["filesystem_limit_gbs"] * 1e9)
         return {

@@ -14,12 +14,22 @@ from ..models.types import EmbodiedWorkload, SSMWorkload, TransformerWorkload
 from ..physics import efficiency as eff
 from ..physics import memory as mem
 from ..physics import roofline as rl
-from ..physics.constants import (ACTIVATION_TRAFFIC_RATIO, CHECKPOINTING, DEFAULT_HEADS, DEFAULT_HIDDEN_DIM,
-                                 LAYER_TAX_S, LORA_RANK, OPTIMIZER_BYTES, OPTIMIZERS, PRECISIONS)
+from ..physics.constants import (
+    ACTIVATION_TRAFFIC_RATIO,
+    CHECKPOINTING,
+    DEFAULT_HEADS,
+    DEFAULT_HIDDEN_DIM,
+    LAYER_TAX_S,
+    LORA_RANK,
+    OPTIMIZER_BYTES,
+    OPTIMIZERS,
+    PRECISIONS,
+)
 from ..variables import reason
 from .base import HARDWARE, PRECISION, Resolver, is_false, model_arg, precision_terms
 
 __all__ = ["SingleNodeModel", "Engine", "EfficiencyModel", "TrainingMemoryModel", "OOMError"]
+
 
 class OOMError(MemoryError):
     """Raised by ``SingleNodeModel.solve(..., raise_errors=True)`` when a point does not fit.
@@ -31,7 +41,6 @@ class OOMError(MemoryError):
         super().__init__(message)
         self.required_bytes = required_bytes
         self.available_bytes = available_bytes
-
 
 
 class SingleNodeModel(Resolver):
@@ -95,7 +104,7 @@ class SingleNodeModel(Resolver):
         else:
             transformer = model("is_transformer") == 1.0
             recompute = g["activation_recomputation"]
-            tokens = np.where(training & transformer, g["seq_len"], 1.0)   # D3: a sample is seq_len tokens
+            tokens = np.where(training & transformer, g["seq_len"], 1.0)  # D3: a sample is seq_len tokens
             ops_sample = model("ops_per_sample") * tokens
             k_exec = np.where(training, np.where(recompute, 4.0, 3.0), 1.0)
             k_model = np.where(training, 3.0, 1.0)
@@ -104,8 +113,9 @@ class SingleNodeModel(Resolver):
 
         capacity = hw("memory_capacity")
         fits = footprint <= capacity
-        fitting_bw = rl.fitting_bandwidth(weights, hw("memory_bandwidth"), hw("sram_capacity"),
-                                          hw("sram_bandwidth"), hw("flash_bandwidth"))
+        fitting_bw = rl.fitting_bandwidth(
+            weights, hw("memory_bandwidth"), hw("sram_capacity"), hw("sram_bandwidth"), hw("flash_bandwidth")
+        )
         bandwidth = rl.effective_bandwidth(fits, fitting_bw, hw("host_link_bandwidth"))
         flops_eff = peak * eta
         executed = ops_sample * k_exec * batch
@@ -160,11 +170,25 @@ class SingleNodeModel(Resolver):
             lora_fraction = np.minimum(2.0 * LORA_RANK * hidden * 4.0 * layers / params, 1.0)
         dp = g["dp_size"]
         transformer_total = mem.training_memory(
-            params, b, OPTIMIZER_BYTES["adam"], np.where(lora, lora_fraction, 1.0),
-            tp=1.0, pp=1.0, dp=dp, ep=1.0, zero_stage=g["zero_stage"], global_batch=g["batch_size"] * dp,
-            seq_len=g["seq_len"], accumulation_steps=1.0, layers=np.where(np.isnan(layers), 1.0, layers),
-            hidden=hidden, heads=heads, strategy=np.where(recompute, mem.FULL, mem.NONE),
-            buffer_fraction=0.05, sequence_parallel=False)["total_memory"]
+            params,
+            b,
+            OPTIMIZER_BYTES["adam"],
+            np.where(lora, lora_fraction, 1.0),
+            tp=1.0,
+            pp=1.0,
+            dp=dp,
+            ep=1.0,
+            zero_stage=g["zero_stage"],
+            global_batch=g["batch_size"] * dp,
+            seq_len=g["seq_len"],
+            accumulation_steps=1.0,
+            layers=np.where(np.isnan(layers), 1.0, layers),
+            hidden=hidden,
+            heads=heads,
+            strategy=np.where(recompute, mem.FULL, mem.NONE),
+            buffer_fraction=0.05,
+            sequence_parallel=False,
+        )["total_memory"]
         other = np.where(lora, 1.1 * weights, 2.0 * weights + OPTIMIZER_BYTES["adam"] * weights / b)
         return np.where(transformer, transformer_total, other)
 
@@ -179,11 +203,19 @@ def _raise_if_infeasible(result):
     point = ds.sel(index) if index else ds
     required = float(point["memory_footprint"].values)
     spill = float(point["offload_spill_bytes"].values)
-    where = ", ".join(f"{k}={v}" for k, v in {**index, **{k: ds[k].item() for k in ("model", "hardware")
-                                                            if k in ds.coords and ds[k].ndim == 0}}.items())
-    raise OOMError(f"{where}: requires {required / 1e9:.3f} GB but the hardware has only "
-                   f"{(required - spill) / 1e9:.3f} GB ({int((~fits).sum())} of {fits.size} points do not fit)",
-                   required_bytes=required, available_bytes=required - spill)
+    where = ", ".join(
+        f"{k}={v}"
+        for k, v in {
+            **index,
+            **{k: ds[k].item() for k in ("model", "hardware") if k in ds.coords and ds[k].ndim == 0},
+        }.items()
+    )
+    raise OOMError(
+        f"{where}: requires {required / 1e9:.3f} GB but the hardware has only "
+        f"{(required - spill) / 1e9:.3f} GB ({int((~fits).sum())} of {fits.size} points do not fit)",
+        required_bytes=required,
+        available_bytes=required - spill,
+    )
 
 
 class Engine:
@@ -222,8 +254,14 @@ class EfficiencyModel(Resolver):
         eta = g["efficiency"]
         mfu = eff.achievable_mfu(g["workload_type"], g["use_flash_attention"], eta)
         occupancy, stall = eff.efficiency_losses(mfu, eta)
-        return {"mfu": mfu, "achievable_flops": peak * mfu, "peak_flops": peak, "occupancy_loss": occupancy,
-                "memory_stall": stall, "peak_flops_fallback": fallback}
+        return {
+            "mfu": mfu,
+            "achievable_flops": peak * mfu,
+            "peak_flops": peak,
+            "occupancy_loss": occupancy,
+            "memory_stall": stall,
+            "peak_flops_fallback": fallback,
+        }
 
 
 def _has_transformer_shape(record) -> bool:
@@ -257,8 +295,10 @@ class TrainingMemoryModel(Resolver):
     """
 
     ARGS = (
-        model_arg(types=(TransformerWorkload, SSMWorkload, EmbodiedWorkload),
-                   hint="TransformerWorkload (or a layered model with parameters, layers and hidden_dim)"),
+        model_arg(
+            types=(TransformerWorkload, SSMWorkload, EmbodiedWorkload),
+            hint="TransformerWorkload (or a layered model with parameters, layers and hidden_dim)",
+        ),
         HARDWARE,
         Arg("batch_size", "integer", low=1),
         Arg("seq_len", "integer", default=2048, low=1),
@@ -281,12 +321,16 @@ class TrainingMemoryModel(Resolver):
     def _check(self, g: Grid) -> None:
         for record in g.records("model"):
             if not _has_transformer_shape(record):
-                raise TypeError(f"model={record!r} has no parameters or no layers; TrainingMemoryModel needs a "
-                                f"TransformerWorkload (or a layered model with parameters, layers, hidden_dim)")
+                raise TypeError(
+                    f"model={record!r} has no parameters or no layers; TrainingMemoryModel needs a "
+                    f"TransformerWorkload (or a layered model with parameters, layers, hidden_dim)"
+                )
         no_heads = [r for r in g.records("model") if not getattr(r, "heads", None)]
         if no_heads and CHECKPOINTING.index("none") in np.unique(g.inputs["activation_checkpointing"].values):
-            raise ValueError(f"activation_checkpointing='none' needs the number of attention heads (the "
-                             f"attention-score term), which {no_heads[0]!r} does not have; use 'selective' or 'full'")
+            raise ValueError(
+                f"activation_checkpointing='none' needs the number of attention heads (the "
+                f"attention-score term), which {no_heads[0]!r} does not have; use 'selective' or 'full'"
+            )
 
     def _compute(self, g: Grid) -> dict:
         model = lambda k: g.field("model", k)  # noqa: E731
@@ -294,14 +338,33 @@ class TrainingMemoryModel(Resolver):
         hidden = model("hidden_dim")
         gradient_b = rl.bytes_per_element(g["gradient_precision"]) if "gradient_precision" in g.inputs else b
         parts = mem.training_memory(
-            model("parameters"), b, rl.select_by_code(g["optimizer"], tuple(OPTIMIZER_BYTES.values())),
-            g["trainable_fraction"], tp=g["tp_size"], pp=g["pp_size"], dp=g["dp_size"], ep=g["ep_size"],
-            zero_stage=g["zero_stage"], global_batch=g["batch_size"], seq_len=g["seq_len"],
-            accumulation_steps=g["gradient_accumulation_steps"], layers=model("layers"),
-            hidden=np.where(np.isnan(hidden), DEFAULT_HIDDEN_DIM, hidden), heads=model("heads"),
-            strategy=g["activation_checkpointing"], buffer_fraction=g["communication_buffer_fraction"],
-            sequence_parallel=g["sequence_parallel"], gradient_bytes_per_el=gradient_b, interleave=g["v_stages"])
+            model("parameters"),
+            b,
+            rl.select_by_code(g["optimizer"], tuple(OPTIMIZER_BYTES.values())),
+            g["trainable_fraction"],
+            tp=g["tp_size"],
+            pp=g["pp_size"],
+            dp=g["dp_size"],
+            ep=g["ep_size"],
+            zero_stage=g["zero_stage"],
+            global_batch=g["batch_size"],
+            seq_len=g["seq_len"],
+            accumulation_steps=g["gradient_accumulation_steps"],
+            layers=model("layers"),
+            hidden=np.where(np.isnan(hidden), DEFAULT_HIDDEN_DIM, hidden),
+            heads=model("heads"),
+            strategy=g["activation_checkpointing"],
+            buffer_fraction=g["communication_buffer_fraction"],
+            sequence_parallel=g["sequence_parallel"],
+            gradient_bytes_per_el=gradient_b,
+            interleave=g["v_stages"],
+        )
         capacity = g.field("hardware", "memory_capacity")
         fits = parts["total_memory"] <= capacity
-        return {**parts, "available_memory": capacity, "memory_utilization": parts["total_memory"] / capacity,
-                "feasible": fits, "infeasible_reason": np.where(fits, 0, reason("memory_capacity")).astype(np.int8)}
+        return {
+            **parts,
+            "available_memory": capacity,
+            "memory_utilization": parts["total_memory"] / capacity,
+            "feasible": fits,
+            "infeasible_reason": np.where(fits, 0, reason("memory_capacity")).astype(np.int8),
+        }

@@ -36,8 +36,9 @@ register(
     # ---- sustainability outputs ---------------------------------------------------------
     it_energy=Variable("J", "kWh", "energy drawn by the accelerators over the period"),
     total_energy=Variable("J", "kWh", "energy drawn by the facility: IT energy x PUE"),
-    carbon_footprint=Variable("kg", "kg", "operational carbon (facility energy x grid intensity) plus embodied "
-                                          "carbon [kg CO2e]"),
+    carbon_footprint=Variable(
+        "kg", "kg", "operational carbon (facility energy x grid intensity) plus embodied carbon [kg CO2e]"
+    ),
     embodied_carbon=Variable("kg", "kg", "embodied carbon of the fleet's accelerators [kg CO2e]"),
     water_usage=Variable("L", "L", "water consumed on site: facility energy x WUE"),
     pue=Variable("", "", "power usage effectiveness of the facility used (D12)"),
@@ -48,20 +49,27 @@ register(
     opex_maintenance=Variable("USD", "USD", "maintenance: 5 % of the full purchase cost per year"),
     total_opex=Variable("USD", "USD", "energy + maintenance"),
     tco=Variable("USD", "USD", "total cost of ownership over the period: amortised CapEx + OpEx"),
-    electricity_price=Variable("USD/J", "USD/kWh", "electricity price charged (D13: argument, datacenter, grid, "
-                                                   "fleet's placement, else 0.12 USD/kWh)"),
+    electricity_price=Variable(
+        "USD/J",
+        "USD/kWh",
+        "electricity price charged (D13: argument, datacenter, grid, fleet's placement, else 0.12 USD/kWh)",
+    ),
     # ---- responsible-engineering outputs ------------------------------------------------
     dp_slowdown_factor=Variable("", "", "training-time factor of DP-SGD: 1 + 2/max(ε, 0.01)"),
     privacy_cost_ratio=Variable("", "", "the same factor, the reference's second name for it"),
     effective_training_time=Variable("s", "hour", "training time with DP-SGD"),
-    additional_data_requirement=Variable("", "", "data factor to represent the rarest subgroup: "
-                                                 "1/max(p, 1e-6)"),
+    additional_data_requirement=Variable("", "", "data factor to represent the rarest subgroup: 1/max(p, 1e-6)"),
     fairness_data_ratio=Variable("", "", "the same factor, the reference's second name for it"),
 )
 
 _FLEET = Arg("fleet", "record", types=(Fleet,), type_hint="Fleet record (Systems.Clusters.* or ms.Fleet(...))")
-_DATACENTER = Arg("datacenter", "record", default=None, types=(Datacenter, GridProfile),
-                  type_hint="Datacenter or GridProfile record (Infra.Datacenters.*, Infra.Grids.*)")
+_DATACENTER = Arg(
+    "datacenter",
+    "record",
+    default=None,
+    types=(Datacenter, GridProfile),
+    type_hint="Datacenter or GridProfile record (Infra.Datacenters.*, Infra.Grids.*)",
+)
 _GRID = Arg("grid", "record", default=None, types=(GridProfile,), type_hint="GridProfile record (Infra.Grids.*)")
 _DURATION = Arg("duration_days", unit="day", low=0.0)
 _MFU = Arg("mfu", default=1.0, low=0.0, high=1.0)
@@ -114,8 +122,12 @@ def _environment(g: Grid):
     """
     for name in ("datacenter", "grid"):
         if name in g.inputs:
-            return (g.field(name, "carbon_intensity"), g.field(name, "pue"), g.field(name, "wue"),
-                    _record_values(g, name, lambda r: _grid_of(r).name, numeric=False))
+            return (
+                g.field(name, "carbon_intensity"),
+                g.field(name, "pue"),
+                g.field(name, "wue"),
+                _record_values(g, name, lambda r: _grid_of(r).name, numeric=False),
+            )
     from ..registry import Infra
 
     us = Infra.Grids.US_Avg
@@ -123,10 +135,12 @@ def _environment(g: Grid):
     def env_of(fleet):
         return _fleet_env(fleet) or us
 
-    return (_record_values(g, "fleet", lambda f: env_of(f).si["carbon_intensity"]),
-            _record_values(g, "fleet", lambda f: env_of(f).si["pue"]),
-            _record_values(g, "fleet", lambda f: env_of(f).si["wue"]),
-            _record_values(g, "fleet", lambda f: _grid_of(env_of(f)).name, numeric=False))
+    return (
+        _record_values(g, "fleet", lambda f: env_of(f).si["carbon_intensity"]),
+        _record_values(g, "fleet", lambda f: env_of(f).si["pue"]),
+        _record_values(g, "fleet", lambda f: env_of(f).si["wue"]),
+        _record_values(g, "fleet", lambda f: _grid_of(env_of(f)).name, numeric=False),
+    )
 
 
 def _is_zero(g: Grid, name: str) -> bool:
@@ -146,8 +160,15 @@ def _sustainability(g: Grid) -> tuple[dict, object, object]:
     carbon = it * (pue * ci)
     if not _is_zero(g, "embodied_carbon_per_device"):
         carbon = carbon + embodied
-    out = {"it_energy": it, "total_energy": eco.facility_energy(it, pue), "carbon_footprint": carbon,
-           "embodied_carbon": embodied, "water_usage": it * (pue * wue), "pue": pue, "region_name": region}
+    out = {
+        "it_energy": it,
+        "total_energy": eco.facility_energy(it, pue),
+        "carbon_footprint": carbon,
+        "embodied_carbon": embodied,
+        "water_usage": it * (pue * wue),
+        "pue": pue,
+        "region_name": region,
+    }
     return out, it, pue
 
 
@@ -208,12 +229,17 @@ class EconomicsModel(Resolver):
     [USD/J; USD/kWh as scalars] and the sustainability outputs.
     """
 
-    ARGS = (_FLEET, _DURATION,
-            Arg("kwh_price", default=None, unit="USD/kWh", low=0.0),
-            _DATACENTER, _GRID, _MFU,
-            Arg("amortization_years", default=3.0, unit="year", low=0.0, low_open=True),
-            Arg("infrastructure_multiplier", default=1.0, low=0.0),
-            _EMBODIED)
+    ARGS = (
+        _FLEET,
+        _DURATION,
+        Arg("kwh_price", default=None, unit="USD/kWh", low=0.0),
+        _DATACENTER,
+        _GRID,
+        _MFU,
+        Arg("amortization_years", default=3.0, unit="year", low=0.0, low_open=True),
+        Arg("infrastructure_multiplier", default=1.0, low=0.0),
+        _EMBODIED,
+    )
 
     def _compute(self, g: Grid) -> dict:
         out, it, pue = _sustainability(g)
@@ -225,8 +251,15 @@ class EconomicsModel(Resolver):
         maintenance = eco.maintenance_cost(purchase, duration)
         energy_cost = it * (pue * price)
         total_opex = energy_cost + maintenance
-        return {"capex": capex, "opex_energy": energy_cost, "opex_maintenance": maintenance,
-                "total_opex": total_opex, "tco": total_opex + capex, "electricity_price": price, **out}
+        return {
+            "capex": capex,
+            "opex_energy": energy_cost,
+            "opex_maintenance": maintenance,
+            "total_opex": total_opex,
+            "tco": total_opex + capex,
+            "electricity_price": price,
+            **out,
+        }
 
     @staticmethod
     def _price(g: Grid):
@@ -266,6 +299,10 @@ class ResponsibleEngineeringModel(Resolver):
     def _compute(self, g: Grid) -> dict:
         slowdown = eco.dp_sgd_slowdown(g["epsilon"])
         data = eco.subgroup_data_factor(g["min_subgroup_prevalence"])
-        return {"dp_slowdown_factor": slowdown, "privacy_cost_ratio": slowdown,
-                "effective_training_time": g["base_training_time"] * _SECONDS_PER_HOUR * slowdown,
-                "additional_data_requirement": data, "fairness_data_ratio": data}
+        return {
+            "dp_slowdown_factor": slowdown,
+            "privacy_cost_ratio": slowdown,
+            "effective_training_time": g["base_training_time"] * _SECONDS_PER_HOUR * slowdown,
+            "additional_data_requirement": data,
+            "fairness_data_ratio": data,
+        }

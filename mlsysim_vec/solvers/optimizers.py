@@ -44,17 +44,25 @@ register(
     carbon_tax_per_ton=Variable("USD/t", "USD/t", "carbon price per tonne of CO2e"),
     region=Variable(description="grid region searched (registry key, or a GridProfile's name)", kind="text"),
     # ---- outputs ------------------------------------------------------------------------
-    best_tp_size=Variable(description="tensor-parallel degree of the winning configuration (missing when "
-                                      "nothing is feasible)", kind="text"),
-    best_pp_size=Variable(description="pipeline-parallel degree of the winning configuration (missing when "
-                                      "nothing is feasible)", kind="text"),
-    best_microbatch_count=Variable(description="microbatch count of the winning configuration (missing when "
-                                               "nothing is feasible)", kind="text"),
-    best_ep_size=Variable(description="expert-parallel degree of the winning configuration (missing when "
-                                      "nothing is feasible)", kind="text"),
+    best_tp_size=Variable(
+        description="tensor-parallel degree of the winning configuration (missing when nothing is feasible)",
+        kind="text",
+    ),
+    best_pp_size=Variable(
+        description="pipeline-parallel degree of the winning configuration (missing when nothing is feasible)",
+        kind="text",
+    ),
+    best_microbatch_count=Variable(
+        description="microbatch count of the winning configuration (missing when nothing is feasible)", kind="text"
+    ),
+    best_ep_size=Variable(
+        description="expert-parallel degree of the winning configuration (missing when nothing is feasible)",
+        kind="text",
+    ),
     batch_service_time=Variable("s", "ms", "service time of one batch: prefill of the batch + seq_len decode steps"),
-    max_throughput=Variable("1/s", "1/s", "token capacity at the chosen batch: replicas x batch x seq_len / batch "
-                                          "service time (D8)"),
+    max_throughput=Variable(
+        "1/s", "1/s", "token capacity at the chosen batch: replicas x batch x seq_len / batch service time (D8)"
+    ),
     carbon_cost=Variable("USD", "USD", "carbon price x carbon footprint"),
     carbon_adjusted_tco=Variable("USD", "USD", "total cost of ownership + carbon price x carbon footprint"),
 )
@@ -85,8 +93,7 @@ def _field(g: Grid, name: str, key: str):
 def _keywords(resolver: str, names: list[str], positional: tuple, kwargs: dict) -> dict:
     """Every argument by name: the positional ones in the order ``names``, then the keywords."""
     if len(positional) > len(names):
-        raise TypeError(f"{resolver}.solve() takes at most {len(names)} positional arguments "
-                        f"({len(positional)} given)")
+        raise TypeError(f"{resolver}.solve() takes at most {len(names)} positional arguments ({len(positional)} given)")
     named = dict(zip(names, positional))
     for key in named.keys() & kwargs.keys():
         raise TypeError(f"{resolver}.solve() got multiple values for argument {key!r}")
@@ -117,8 +124,9 @@ def _powers_of_two(upper: float) -> list[int]:
 
 def _check_top_k(top_k):
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
-        raise ValueError(f"top_k={top_k!r} is not allowed; top_k must be a whole number >= 1 (or None: the best "
-                         f"candidate only)")
+        raise ValueError(
+            f"top_k={top_k!r} is not allowed; top_k must be a whole number >= 1 (or None: the best candidate only)"
+        )
 
 
 def _gather(ds, found, over, names):
@@ -130,9 +138,9 @@ def _gather(ds, found, over, names):
     at = {}
     for dim in over:
         coord = pd.Index(np.asarray(ds[dim].values))
-        first = ~coord.duplicated(keep="first")          # a repeated label: its first position wins
+        first = ~coord.duplicated(keep="first")  # a repeated label: its first position wins
         labels = found[f"best_{dim}"].transpose(*ok.dims)
-        wanted = np.where(ok.values, labels.values, coord[0])   # missing labels: any valid one, masked below
+        wanted = np.where(ok.values, labels.values, coord[0])  # missing labels: any valid one, masked below
         index = np.flatnonzero(first)[coord[first].get_indexer(wanted.reshape(-1))]
         at[dim] = _data_array(index.reshape(wanted.shape), ok.dims)
     out = {}
@@ -209,31 +217,63 @@ class ParallelismOptimizer(Resolver):
         DistributedModel.arguments()["seq_len"],
         DistributedModel.arguments()["activation_recomputation"],
         *(Arg(name, "integer", default=None, low=1) for name in _PARALLEL),
-        *(a for a in DistributedModel.ARGS if a.name not in (
-            "model", "fleet", "batch_size", "precision", "efficiency", "overlap_comm", "seq_len",
-            "activation_recomputation", *_PARALLEL)),
+        *(
+            a
+            for a in DistributedModel.ARGS
+            if a.name
+            not in (
+                "model",
+                "fleet",
+                "batch_size",
+                "precision",
+                "efficiency",
+                "overlap_comm",
+                "seq_len",
+                "activation_recomputation",
+                *_PARALLEL,
+            )
+        ),
     )
     OBJECTIVES = {"mfu": "mfu", "throughput": "effective_throughput"}
-    REPORTED = ("mfu", "effective_throughput", "step_latency_total", "scaling_efficiency", "dp_degree",
-                "memory_footprint", "memory_utilization")
+    REPORTED = (
+        "mfu",
+        "effective_throughput",
+        "step_latency_total",
+        "scaling_efficiency",
+        "dp_degree",
+        "memory_footprint",
+        "memory_utilization",
+    )
 
-    def solve(self, *args, objective: str = "mfu", top_k: int | None = None, search_over=(), chunks=None,
-              **kwargs) -> Result:
+    def solve(
+        self, *args, objective: str = "mfu", top_k: int | None = None, search_over=(), chunks=None, **kwargs
+    ) -> Result:
         if objective not in self.OBJECTIVES:
-            raise ValueError(f"objective={objective!r} is not allowed; objective must be one of "
-                             f"{', '.join(map(repr, self.OBJECTIVES))}")
+            raise ValueError(
+                f"objective={objective!r} is not allowed; objective must be one of "
+                f"{', '.join(map(repr, self.OBJECTIVES))}"
+            )
         _check_top_k(top_k)
         kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
         kwargs.update(self.candidates(**kwargs))
         g = self.grid(chunks=chunks, **kwargs)
         over = self._over(g, search_over)
         ds = Result.from_arrays(type(self).__name__, g, DistributedModel()._compute(g)).dataset
-        zipped = {n: (g.inputs[n].dims, np.asarray(g.inputs[n].values)) for n in _PARALLEL
-                  if g.inputs[n].dims not in ((), (n,))}
+        zipped = {
+            n: (g.inputs[n].dims, np.asarray(g.inputs[n].values))
+            for n in _PARALLEL
+            if g.inputs[n].dims not in ((), (n,))
+        }
         ds = ds.assign_coords(zipped)
         constraints = ["feasible", self._allowed(g, ds)]
-        found = optimize.search(Result.from_dataset(ds), self.OBJECTIVES[objective], minimize=False,
-                                constraints=constraints, over=over, top_k=top_k)
+        found = optimize.search(
+            Result.from_dataset(ds),
+            self.OBJECTIVES[objective],
+            minimize=False,
+            constraints=constraints,
+            over=over,
+            top_k=top_k,
+        )
         extra = _gather(ds, found.dataset, over, [n for n in self.REPORTED if n not in found.dataset])
         extra.update({f"best_{n}": found.dataset[n] for n in zipped})
         return _finish(type(self).__name__, Result.from_dataset(found.dataset.drop_vars(list(zipped))), extra)
@@ -259,14 +299,23 @@ class ParallelismOptimizer(Resolver):
     @staticmethod
     def _candidates(g: Grid) -> dict:
         fleets, models = g.records("fleet"), g.records("model")
-        max_tp = (np.max(g.inputs["max_tp"].values) if "max_tp" in g.inputs
-                  else max(f.si["accelerators_per_node"] for f in fleets))
-        max_pp = (np.max(g.inputs["max_pp"].values) if "max_pp" in g.inputs
-                  else max(f.si["total_accelerators"] for f in fleets))
+        max_tp = (
+            np.max(g.inputs["max_tp"].values)
+            if "max_tp" in g.inputs
+            else max(f.si["accelerators_per_node"] for f in fleets)
+        )
+        max_pp = (
+            np.max(g.inputs["max_pp"].values)
+            if "max_pp" in g.inputs
+            else max(f.si["total_accelerators"] for f in fleets)
+        )
         layers = max(m.si["layers"] if m.si["layers"] == m.si["layers"] else 1.0 for m in models)
         experts = [m.si["experts"] for m in models if m.si["is_sparse"] == 1.0 and m.si["experts"] > 1]
-        out = {"tp_size": _powers_of_two(max_tp), "pp_size": _powers_of_two(min(max_pp, layers)),
-               "microbatch_count": _powers_of_two(np.max(g.inputs["batch_size"].values))}
+        out = {
+            "tp_size": _powers_of_two(max_tp),
+            "pp_size": _powers_of_two(min(max_pp, layers)),
+            "microbatch_count": _powers_of_two(np.max(g.inputs["batch_size"].values)),
+        }
         out["ep_size"] = _powers_of_two(max(experts)) if experts else 1
         return out
 
@@ -275,14 +324,18 @@ class ParallelismOptimizer(Resolver):
         names = [search_over] if isinstance(search_over, str) else list(search_over or ())
         bad = [n for n in names if n not in g.dims]
         if bad:
-            raise ValueError(f"search_over={search_over!r}: {bad[0]!r} is not a dimension of the grid; give the "
-                             f"argument as a list to search it; dimensions: {', '.join(g.dims)}")
+            raise ValueError(
+                f"search_over={search_over!r}: {bad[0]!r} is not a dimension of the grid; give the "
+                f"argument as a list to search it; dimensions: {', '.join(g.dims)}"
+            )
         shared = {d for name, inp in g.inputs.items() if name not in _PARALLEL for d in inp.dims}
         over = [d for n in _PARALLEL for d in g.inputs[n].dims if d not in shared] + names
         over = [d for i, d in enumerate(over) if d not in over[:i]]
         if not over:
-            raise ValueError("nothing to search: tp_size, pp_size, microbatch_count and ep_size are all fixed and "
-                             "search_over is empty")
+            raise ValueError(
+                "nothing to search: tp_size, pp_size, microbatch_count and ep_size are all fixed and "
+                "search_over is empty"
+            )
         return over
 
     @staticmethod
@@ -340,8 +393,15 @@ class BatchingOptimizer(Resolver):
         ServingModel.arguments()["efficiency"],
         Arg("max_search_batch", "integer", default=256, low=1),
     )
-    REPORTED = ("p99_latency", "slo_headroom_ratio", "queue_utilization", "ttft", "itl", "batch_service_time",
-                "max_throughput")
+    REPORTED = (
+        "p99_latency",
+        "slo_headroom_ratio",
+        "queue_utilization",
+        "ttft",
+        "itl",
+        "batch_service_time",
+        "max_throughput",
+    )
 
     def solve(self, *args, top_k: int | None = None, chunks=None, **kwargs) -> Result:
         import xarray as xr
@@ -356,17 +416,37 @@ class BatchingOptimizer(Resolver):
         batch = _data_array(np.arange(1.0, n_max + 1), "batch_size")
         seq, replicas = _input(g, "seq_len"), _input(g, "num_replicas")
         service = _plain(served["ttft"] + seq * served["itl"])
-        queue = TailLatencyModel().solve(arrival_rate_qps=_input(g, "arrival_rate_qps") / batch,
-                                         service_latency_ms=service * 1e3, num_replicas=replicas).dataset
+        queue = (
+            TailLatencyModel()
+            .solve(
+                arrival_rate_qps=_input(g, "arrival_rate_qps") / batch,
+                service_latency_ms=service * 1e3,
+                num_replicas=replicas,
+            )
+            .dataset
+        )
         ds = xr.merge([served[["ttft", "itl"]], queue.drop_vars([c for c in queue.coords])])
-        ds = ds.assign(batch_service_time=service.assign_attrs(units="s"),
-                       max_throughput=(replicas * batch * seq / service).assign_attrs(units="1/s"))
-        allowed = (served["feasible"] & ds["is_stable"] & (ds["p99_latency"] <= _input(g, "sla_latency_ms") * 1e-3)
-                   & (batch <= _input(g, "max_search_batch")))
-        ds = _with_grid(ds.assign_coords(batch_size=batch.values.astype(np.int64)), g, type(self).__name__,
-                        last=("batch_size",))
-        found = optimize.search(Result.from_dataset(ds), "batch_size", minimize=False, constraints=[_plain(allowed)],
-                                over="batch_size", top_k=top_k)
+        ds = ds.assign(
+            batch_service_time=service.assign_attrs(units="s"),
+            max_throughput=(replicas * batch * seq / service).assign_attrs(units="1/s"),
+        )
+        allowed = (
+            served["feasible"]
+            & ds["is_stable"]
+            & (ds["p99_latency"] <= _input(g, "sla_latency_ms") * 1e-3)
+            & (batch <= _input(g, "max_search_batch"))
+        )
+        ds = _with_grid(
+            ds.assign_coords(batch_size=batch.values.astype(np.int64)), g, type(self).__name__, last=("batch_size",)
+        )
+        found = optimize.search(
+            Result.from_dataset(ds),
+            "batch_size",
+            minimize=False,
+            constraints=[_plain(allowed)],
+            over="batch_size",
+            top_k=top_k,
+        )
         return _finish(type(self).__name__, found, _gather(ds, found.dataset, ["batch_size"], self.REPORTED))
 
 
@@ -422,11 +502,14 @@ class PlacementOptimizer(Resolver):
         econ_args = {k: v for k, v in kwargs.items() if k != "carbon_tax_per_ton"}
         ds = EconomicsModel().solve(**econ_args, grid=region, chunks=chunks).dataset
         carbon_cost = _plain(ds["carbon_footprint"]) / _TONNE * _input(g, "carbon_tax_per_ton")
-        ds = ds.assign(carbon_cost=carbon_cost.assign_attrs(units="USD"),
-                       carbon_adjusted_tco=(_plain(ds["tco"]) + carbon_cost).assign_attrs(units="USD"))
+        ds = ds.assign(
+            carbon_cost=carbon_cost.assign_attrs(units="USD"),
+            carbon_adjusted_tco=(_plain(ds["tco"]) + carbon_cost).assign_attrs(units="USD"),
+        )
         ds = _with_grid(ds, g, type(self).__name__, last=("region",))
-        found = optimize.search(Result.from_dataset(ds), "carbon_adjusted_tco", minimize=True, over="region",
-                                top_k=top_k)
+        found = optimize.search(
+            Result.from_dataset(ds), "carbon_adjusted_tco", minimize=True, over="region", top_k=top_k
+        )
         return _finish(type(self).__name__, found, _gather(ds, found.dataset, ["region"], self.REPORTED))
 
     @staticmethod
@@ -446,22 +529,28 @@ class PlacementOptimizer(Resolver):
             regions = [regions]
         regions = list(regions)
         if not regions:
-            raise ValueError("regions=[] is not allowed; give at least one region: 'all', None (the default "
-                             f"{list(DEFAULT_REGIONS)}) or names among {', '.join(keys)}")
+            raise ValueError(
+                "regions=[] is not allowed; give at least one region: 'all', None (the default "
+                f"{list(DEFAULT_REGIONS)}) or names among {', '.join(keys)}"
+            )
         folded = {k.lower(): k for k in keys}
         key_of = {id(getattr(Infra.Grids, k)): k for k in keys}
         labels, records = [], []
         for item in regions:
             if isinstance(item, GridProfile):
-                labels.append(key_of.get(id(item), item.name))     # a built-in record is named by its key
+                labels.append(key_of.get(id(item), item.name))  # a built-in record is named by its key
                 records.append(item)
             elif isinstance(item, str) and item.lower() in folded:
                 labels.append(folded[item.lower()])
                 records.append(getattr(Infra.Grids, folded[item.lower()]))
             else:
-                raise ValueError(f"regions: {item!r} is not a known region; regions are 'all', None or a list of "
-                                 f"GridProfile records and names among {', '.join(keys)}")
+                raise ValueError(
+                    f"regions: {item!r} is not a known region; regions are 'all', None or a list of "
+                    f"GridProfile records and names among {', '.join(keys)}"
+                )
         if len(set(labels)) != len(labels):
-            raise ValueError(f"regions: {sorted({x for x in labels if labels.count(x) > 1})} listed more than once; "
-                             f"each region may appear once")
+            raise ValueError(
+                f"regions: {sorted({x for x in labels if labels.count(x) > 1})} listed more than once; "
+                f"each region may appear once"
+            )
         return labels, records

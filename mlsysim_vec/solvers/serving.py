@@ -21,8 +21,14 @@ from ..physics import serving as sv
 from ..variables import BOTTLENECKS, Variable, reason, register
 from .base import HARDWARE, PRECISION, Resolver, model_arg, precision_terms
 
-__all__ = ["ServingModel", "ContinuousBatchingModel", "WeightStreamingModel", "TailLatencyModel",
-           "ServingCapacityModel", "InferenceScalingModel"]
+__all__ = [
+    "ServingModel",
+    "ContinuousBatchingModel",
+    "WeightStreamingModel",
+    "TailLatencyModel",
+    "ServingCapacityModel",
+    "InferenceScalingModel",
+]
 
 
 def _ms(description, optional=False):
@@ -39,8 +45,9 @@ def _count(description, optional=False):
 
 register(
     # ---- inputs -----------------------------------------------------------------------------
-    decode_hardware=Variable(description="decode accelerator of disaggregated serving (None: the prefill one)",
-                             kind="record"),
+    decode_hardware=Variable(
+        description="decode accelerator of disaggregated serving (None: the prefill one)", kind="record"
+    ),
     network_bandwidth=Variable("byte/s", "GB/s", "prefill-to-decode link carrying the KV cache (disaggregated)"),
     draft_model=Variable(description="draft model of speculative decoding (None: no speculation)", kind="record"),
     draft_acceptance_rate=Variable("", "", "probability that the target model accepts a draft token"),
@@ -63,10 +70,16 @@ register(
     context_length=Variable("", "", "context tokens of a reasoning query"),
     tokens_per_step=Variable("", "", "tokens generated per reasoning step"),
     # ---- ServingModel -----------------------------------------------------------------------
-    ttft=_ms("time to first token: prefill + dispatch taxes (+ KV transfer when disaggregated); NaN when no "
-             "request is admitted", optional=True),
-    itl=_ms("inter-token latency: one decode step (W + KV)/BW + layer tax (per accepted token with speculation); "
-            "NaN when no request is admitted", optional=True),
+    ttft=_ms(
+        "time to first token: prefill + dispatch taxes (+ KV transfer when disaggregated); NaN when no "
+        "request is admitted",
+        optional=True,
+    ),
+    itl=_ms(
+        "inter-token latency: one decode step (W + KV)/BW + layer tax (per accepted token with speculation); "
+        "NaN when no request is admitted",
+        optional=True,
+    ),
     kv_cache_size=_gb("KV cache of the batch at the full context"),
     model_weights_size=_gb("weight bytes at the precision"),
     total_memory_required=_gb("decode-device memory: weights + KV cache (+ draft weights and KV)"),
@@ -75,8 +88,9 @@ register(
     prefill_chunk_time=_ms("time of the largest prefill chunk (NaN without chunking)", optional=True),
     decode_stall_bound=_ms("longest decode stall behind one prefill chunk (NaN without chunking)", optional=True),
     kv_transfer_time=_ms("KV-cache transfer to the decode device (NaN when colocated)", optional=True),
-    prefill_memory_utilization=Variable("", "", "prefill-device memory (weights + KV) / capacity "
-                                                "(NaN when colocated)", optional=True),
+    prefill_memory_utilization=Variable(
+        "", "", "prefill-device memory (weights + KV) / capacity (NaN when colocated)", optional=True
+    ),
     # ---- ContinuousBatchingModel ------------------------------------------------------------
     throughput_tokens_per_sec=Variable("1/s", "1/s", "decode throughput: tokens generated per second"),
     max_active_requests=_count("requests a paged KV allocator admits"),
@@ -101,8 +115,11 @@ register(
     slo_headroom_ratio=Variable("", "", "P99 wait / (5 × service time) (1 when unstable)"),
     wait_probability=Variable("", "", "Erlang C: probability that a request waits (1 when unstable)"),
     # ---- ServingCapacityModel ---------------------------------------------------------------
-    required_replicas=_count("smallest replica count meeting the P99 target (max_replicas when none does; "
-                             "NaN when one request alone misses it, D9)", optional=True),
+    required_replicas=_count(
+        "smallest replica count meeting the P99 target (max_replicas when none does; "
+        "NaN when one request alone misses it, D9)",
+        optional=True,
+    ),
     qps_target=Variable("1/s", "1/s", "arrival rate to serve"),
     qps_capacity=Variable("1/s", "1/s", "requests/s the replicas sustain", optional=True),
     per_replica_qps_capacity=Variable("1/s", "1/s", "requests/s one replica sustains (continuous batching)"),
@@ -121,14 +138,18 @@ register(
 
 _COMPUTE, _MEMORY = BOTTLENECKS.index("Compute"), BOTTLENECKS.index("Memory")
 _CAPACITY, _TAIL = BOTTLENECKS.index("Capacity"), BOTTLENECKS.index("Tail Latency")
-_BASE, _FEASIBLE, _INJECTION = BOTTLENECKS.index("Base Latency"), BOTTLENECKS.index("Feasible"), \
-    BOTTLENECKS.index("Injection")
-_PREFILL = 1   # code of "prefill" in WeightStreamingModel's phase choices
+_BASE, _FEASIBLE, _INJECTION = (
+    BOTTLENECKS.index("Base Latency"),
+    BOTTLENECKS.index("Feasible"),
+    BOTTLENECKS.index("Injection"),
+)
+_PREFILL = 1  # code of "prefill" in WeightStreamingModel's phase choices
 
 
 def _model(name="model", optional=False):
-    return model_arg(name, (TransformerWorkload,), "TransformerWorkload (Models.Language.*)",
-                     default=None if optional else REQUIRED)
+    return model_arg(
+        name, (TransformerWorkload,), "TransformerWorkload (Models.Language.*)", default=None if optional else REQUIRED
+    )
 
 
 def _code(mask, code):
@@ -143,9 +164,9 @@ class _Transformer:
         self.layers = field("layers")
         self.heads = field("heads_or_default")
         self.kv_heads = field("kv_heads_or_default")
-        self.head_width = field("head_width")                   # D2
+        self.head_width = field("head_width")  # D2
         self.parameters = field("parameters")
-        self.active_parameters = field("active_parameters")     # D1
+        self.active_parameters = field("active_parameters")  # D1
         self.weights = rl.weight_bytes(self.parameters, field("model_size"), field("weights_rule"), b, is_16bit)
         mla = np.where(field("is_mla") == 1.0, field("kv_lora_rank") + field("qk_rope_head_dim"), np.nan)
         self.kv_per_token = sv.kv_bytes_per_token(self.layers, self.kv_heads, self.head_width, mla, b)
@@ -220,8 +241,13 @@ class ServingModel(Resolver):
         Arg("batch_size", "integer", default=1, low=1),
         PRECISION,
         Arg("efficiency", default=0.5, low=0.0, low_open=True, high=1.0),
-        Arg("decode_hardware", "record", default=None, types=(HardwareNode,),
-            type_hint="HardwareNode record (Hardware.*) or None"),
+        Arg(
+            "decode_hardware",
+            "record",
+            default=None,
+            types=(HardwareNode,),
+            type_hint="HardwareNode record (Hardware.*) or None",
+        ),
         Arg("network_bandwidth", default=100e9, unit="byte/s", low=0.0, low_open=True),
         _model("draft_model", optional=True),
         Arg("draft_acceptance_rate", default=0.7, low=0.0, high=1.0),
@@ -248,8 +274,11 @@ class ServingModel(Resolver):
             out.update(prefill_chunks=chunks, prefill_chunk_time=chunk_time, decode_stall_bound=chunk_time)
         else:
             ttft = prefill + dispatch
-            out.update(prefill_chunks=np.float64(1.0), prefill_chunk_time=np.float64(np.nan),
-                       decode_stall_bound=np.float64(np.nan))
+            out.update(
+                prefill_chunks=np.float64(1.0),
+                prefill_chunk_time=np.float64(np.nan),
+                decode_stall_bound=np.float64(np.nan),
+            )
         decode = "decode_hardware" if "decode_hardware" in g.inputs else "hardware"
         bandwidth = g.field(decode, "memory_bandwidth")
         capacity = g.field(decode, "memory_capacity")
@@ -260,16 +289,17 @@ class ServingModel(Resolver):
             draft_kv = d.kv_per_token * seq * batch
             draft_step = sv.decode_step_time(d.weights, draft_kv, bandwidth, d.layers)
             itl = sv.speculative_step_time(itl, draft_step, g["draft_acceptance_rate"])
-            required = required + d.weights + draft_kv            # D5: the draft's KV counts
+            required = required + d.weights + draft_kv  # D5: the draft's KV counts
         fits = required <= capacity
         if decode == "decode_hardware":
             transfer = kv / g["network_bandwidth"]
             ttft = ttft + transfer
             prefill_use = (m.weights + kv) / g.field("hardware", "memory_capacity")
-            prefill_fits = prefill_use <= 1.0                    # D5: the prefill device holds W + KV
+            prefill_fits = prefill_use <= 1.0  # D5: the prefill device holds W + KV
             feasible = fits & prefill_fits
-            why = np.where(~fits, reason("decode_memory_capacity"),
-                           np.where(~prefill_fits, reason("prefill_memory_capacity"), 0)).astype(np.int8)
+            why = np.where(
+                ~fits, reason("decode_memory_capacity"), np.where(~prefill_fits, reason("prefill_memory_capacity"), 0)
+            ).astype(np.int8)
             out.update(kv_transfer_time=transfer, prefill_memory_utilization=prefill_use)
         else:
             feasible = fits
@@ -304,13 +334,22 @@ def _batching(m: _Transformer, capacity, bandwidth, max_seq_len, mean, max_batch
 
     paged_tps, paged_step = throughput(n_paged)
     static_tps, _ = throughput(n_static)
-    return dict(budget=budget, allocated=allocated, paged_frag=paged_frag, n_static=n_static, n_paged=n_paged,
-                paged_tps=paged_tps, paged_step=paged_step, static_tps=static_tps)
+    return dict(
+        budget=budget,
+        allocated=allocated,
+        paged_frag=paged_frag,
+        n_static=n_static,
+        n_paged=n_paged,
+        paged_tps=paged_tps,
+        paged_step=paged_step,
+        static_tps=static_tps,
+    )
 
 
 def _batching_reason(budget, admitted):
-    return np.where(budget <= 0, reason("no_kv_budget"),
-                    np.where(admitted > 0, 0, reason("memory_capacity"))).astype(np.int8)
+    return np.where(budget <= 0, reason("no_kv_budget"), np.where(admitted > 0, 0, reason("memory_capacity"))).astype(
+        np.int8
+    )
 
 
 _MAX_SEQ_LEN = dict(kind="integer", low=1)
@@ -362,15 +401,23 @@ class ContinuousBatchingModel(Resolver):
         m = _Transformer(g, "model", b, is_16bit)
         s_max = g["max_seq_len"]
         mean = g["mean_request_tokens"] if "mean_request_tokens" in g.inputs else s_max
-        cb = _batching(m, g.field("hardware", "memory_capacity"), g.field("hardware", "memory_bandwidth"),
-                       s_max, mean, g["max_batch_size"], g["page_size"])
+        cb = _batching(
+            m,
+            g.field("hardware", "memory_capacity"),
+            g.field("hardware", "memory_bandwidth"),
+            s_max,
+            mean,
+            g["max_batch_size"],
+            g["page_size"],
+        )
         n_p, n_s = cb["n_paged"], cb["n_static"]
         admitted = n_p > 0
         has_budget = cb["budget"] > 0
         prefill = n_p * s_max * m.prefill_flops_per_token(s_max) / (peak * g["efficiency"])
         static_fits = n_s > 0
-        speedup = np.where(static_fits, cb["paged_tps"] / np.where(static_fits, cb["static_tps"], 1.0),
-                           np.where(admitted, np.inf, 1.0))
+        speedup = np.where(
+            static_fits, cb["paged_tps"] / np.where(static_fits, cb["static_tps"], 1.0), np.where(admitted, np.inf, 1.0)
+        )
         return {
             "feasible": admitted,
             "infeasible_reason": _batching_reason(cb["budget"], n_p),
@@ -485,13 +532,13 @@ class TailLatencyModel(Resolver):
             rate = np.where(service > 0, 1.0 / service, 0.0)
         load = lam * service
         stable = (rate > 0) & (lam < c * rate)
-        p_wait = qu.erlang_c(load, c)                            # 1 where unstable
+        p_wait = qu.erlang_c(load, c)  # 1 where unstable
         k = qu.kingman_factor(g["service_time_cv"])
         w50 = qu.wait_quantile(p_wait, c, rate, lam, 0.5) * k
         w99 = qu.wait_quantile(p_wait, c, rate, lam, 0.99) * k
         with np.errstate(divide="ignore", invalid="ignore"):
             headroom = w99 / (5.0 * service)
-        unknown = np.isnan(load * c * k)                         # a NaN input stays NaN
+        unknown = np.isnan(load * c * k)  # a NaN input stays NaN
 
         def unstable(value):
             return np.where(unknown, np.nan, value)
@@ -575,16 +622,16 @@ class ServingCapacityModel(Resolver):
         fits = (cb["n_paged"] > 0) & (m.weights + kv <= capacity)
         servable = fits & (per_replica > 0)
         target = np.asarray(g["target_p99_latency_ms"]) * 1e-3
-        too_slow = servable & (base > target)                    # D9
+        too_slow = servable & (base > target)  # D9
         qps = np.asarray(g["qps"])
         k = qu.kingman_factor(g["service_time_cv"])
         max_r = g["max_replicas"]
         rate = np.where(per_replica > 0, per_replica, np.nan)
         searched = servable & ~too_slow
         replicas, fitted_wait, found = qu.min_servers_for_wait(qps, rate, (target - base) / k, max_r, searched)
-        at = np.where(found, replicas, max_r)                    # the count the outputs describe
+        at = np.where(found, replicas, max_r)  # the count the outputs describe
         stable = at * rate > qps
-        missed = searched & ~found & stable                      # the wait at max_replicas
+        missed = searched & ~found & stable  # the wait at max_replicas
         p_wait = qu.erlang_c(np.where(missed, qps / rate, np.nan), np.where(missed, at, 1.0))
         wait = np.where(found, fitted_wait, np.where(stable, qu.wait_quantile(p_wait, at, rate, qps, 0.99), np.inf)) * k
         r_out = np.where(too_slow, np.nan, np.where(servable, at, max_r))
@@ -593,12 +640,29 @@ class ServingCapacityModel(Resolver):
             util = np.where(too_slow, np.nan, np.where(servable, qps / cap_out, np.inf))
         wait_out = np.where(too_slow, np.nan, np.where(servable, wait, np.inf))
         p99 = np.where(too_slow, base, np.where(servable, base + wait, np.inf))
-        bottleneck = np.where(~fits, _MEMORY, np.where(~servable, _CAPACITY, np.where(
-            too_slow, _BASE, np.where(found, _FEASIBLE, np.where(stable, _TAIL, _CAPACITY)))))
-        why = np.where(~fits, _batching_reason(cb["budget"], cb["n_paged"]), np.where(
-            ~servable, reason("no_capacity"), np.where(too_slow, reason("base_latency"), np.where(
-                found, 0, np.where(stable, reason("latency_target"), reason("unstable_queue")))))).astype(np.int8)
-        unknown = np.isnan(qps * target * base * per_replica * k * max_r)   # a NaN input stays NaN
+        bottleneck = np.where(
+            ~fits,
+            _MEMORY,
+            np.where(
+                ~servable,
+                _CAPACITY,
+                np.where(too_slow, _BASE, np.where(found, _FEASIBLE, np.where(stable, _TAIL, _CAPACITY))),
+            ),
+        )
+        why = np.where(
+            ~fits,
+            _batching_reason(cb["budget"], cb["n_paged"]),
+            np.where(
+                ~servable,
+                reason("no_capacity"),
+                np.where(
+                    too_slow,
+                    reason("base_latency"),
+                    np.where(found, 0, np.where(stable, reason("latency_target"), reason("unstable_queue"))),
+                ),
+            ),
+        ).astype(np.int8)
+        unknown = np.isnan(qps * target * base * per_replica * k * max_r)  # a NaN input stays NaN
         known = lambda value: np.where(unknown, np.nan, value)  # noqa: E731
         return {
             "feasible": searched & found,

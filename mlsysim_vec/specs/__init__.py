@@ -1,8 +1,8 @@
 """Built-in sweep specs (TOML files in this package), read with ``mlsysim_vec.sweep.load_spec``.
 
-    from mlsysim_vec import specs
-    from mlsysim_vec.sweep import run_spec
-    result = run_spec(specs.path("demo"))
+from mlsysim_vec import specs
+from mlsysim_vec.sweep import run_spec
+result = run_spec(specs.path("demo"))
 """
 
 from importlib import resources
@@ -12,8 +12,7 @@ __all__ = ["names", "path"]
 
 def names() -> list[str]:
     """Names of the built-in specs (file names without ``.toml``)."""
-    return sorted(f.name.removesuffix(".toml") for f in resources.files(__name__).iterdir()
-                  if f.name.endswith(".toml"))
+    return sorted(f.name.removesuffix(".toml") for f in resources.files(__name__).iterdir() if f.name.endswith(".toml"))
 
 
 def path(name: str):

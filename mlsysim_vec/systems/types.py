@@ -86,8 +86,11 @@ class NetworkFabric:
     def si(self) -> dict[str, float]:
         """Numbers for the kernels: link ``bandwidth`` [byte/s], ``latency`` [s] (NaN when
         unset), ``oversubscription_ratio``."""
-        return {"bandwidth": si(self.bandwidth, "byte/s"), "latency": si(self.latency, "s"),
-                "oversubscription_ratio": float(self.oversubscription_ratio)}
+        return {
+            "bandwidth": si(self.bandwidth, "byte/s"),
+            "latency": si(self.latency, "s"),
+            "oversubscription_ratio": float(self.oversubscription_ratio),
+        }
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, repr=False)
