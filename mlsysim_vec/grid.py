@@ -9,10 +9,13 @@ Rules (DESIGN §2):
   dimension (``tp_size`` and ``pp_size`` along ``config``). Shared dimensions must have equal
   coordinates.
 * Scalars (numbers, 0-d Quantities, strings, records) add no dimension.
-* Every value is converted once, here, to the unit the kernels use; plain numbers are read in
-  the argument's documented unit. Then every argument is validated over all of its values
-  *before* any computation: a bad value raises ``ValueError``/``TypeError`` naming the
-  argument, the value and what is allowed.
+* **SI at the boundary.** An argument's declared unit (``Arg.unit``) only says how a plain
+  number is read (``sla_latency_ms=50`` is 50 ms); a Quantity is converted from its own unit.
+  Every argument is validated over all of its values in the declared unit *before* any
+  computation (a bad value raises ``ValueError``/``TypeError`` naming the argument, the value
+  and what is allowed), then handed to the kernels in the canonical SI unit of its dimension
+  (seconds, bytes, FLOP, byte/s, USD/J...; ``units.si_factor``). Coordinates and echoed scalars
+  keep the declared unit, which is what the user wrote.
 
 The grid never materialises the full product: each argument becomes an array with one axis
 per grid dimension, of length 1 on the dimensions it does not vary along, and the kernels
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .units import Q_, is_quantity, to_magnitude
+from .units import Q_, is_quantity, si_factor, to_magnitude
 
 __all__ = ["Arg", "Grid", "build_grid", "REQUIRED"]
 
@@ -50,6 +53,8 @@ class Arg:
     low/high: allowed closed range; ``low_open`` / ``high_open`` make an end open.
     aliases: other spellings of a choice (``{"bfloat16": "bf16"}``); keyword_aliases: other
     keyword names for the argument (the reference's and the user guides' names, D21).
+    doc: what the argument means for this resolver, when that is more specific than the
+    catalogue's description of the name (``variables``).
     """
 
     name: str
@@ -65,6 +70,7 @@ class Arg:
     type_hint: str = ""
     aliases: dict[str, str] = field(default_factory=dict)
     keyword_aliases: tuple[str, ...] = ()
+    doc: str = ""
 
     def allowed(self) -> str:
         if self.kind == "choice":
@@ -104,8 +110,27 @@ def _is_sequence(value) -> bool:
 class _Input:
     arg: Arg
     dims: tuple[str, ...]
-    values: np.ndarray  # numbers, bools, choice codes or record objects
-    coords: dict[str, Any]  # coordinates of dims it introduces
+    values: np.ndarray  # kernel values: numbers in SI, bools, choice codes or record objects
+    shown: Any  # numbers in the declared unit when that differs from SI (labels, echoes); else None
+    coords: dict[str, Any] = field(default_factory=dict)  # coordinates of dims it introduces (declared unit)
+
+    @property
+    def labels(self):
+        """The values as the user gave them: numbers in the argument's declared unit."""
+        return self.values if self.shown is None else self.shown
+
+
+def _to_si(arg: Arg, values):
+    """``values`` (validated, in the declared unit) and their SI form, or None when equal."""
+    if arg.kind not in ("number", "integer") or not arg.unit:
+        return values, None
+    factor = si_factor(arg.unit)[0]
+    if factor == 1.0:
+        return values, None
+    divisor = 1.0 / factor
+    if factor < 1.0 and abs(divisor - round(divisor)) <= 1e-9 * divisor:  # 1/day, ms...: divide by the exact integer,
+        return values / round(divisor), values  # one rounding instead of two (10/day · 0.1 day == 1)
+    return values * factor, values
 
 
 def _fail(arg: Arg, value, extra: str = ""):
@@ -193,11 +218,13 @@ def _normalise(arg: Arg, value) -> _Input:
             data = to_magnitude(Q_(np.asarray(data), value.attrs["units"]), arg.unit, arg.name)
         if type(data).__module__.startswith("dask") and arg.kind in ("number", "integer"):
             _validate_lazy(arg, data)  # stays lazy: chunked inputs give chunked outputs
-            return _Input(arg, tuple(value.dims), data, coords)
-        return _Input(arg, tuple(value.dims), _convert(arg, np.asarray(data)), coords)
+            return _Input(arg, tuple(value.dims), *_to_si(arg, data), coords=coords)
+        return _Input(arg, tuple(value.dims), *_to_si(arg, _convert(arg, np.asarray(data))), coords=coords)
     if _is_sequence(value):
-        if is_quantity(value):
+        if is_quantity(value) or (isinstance(value, np.ndarray) and value.dtype != object):
             raw = value
+            if np.size(raw) == 0:
+                raise ValueError(f"{arg.name}: an empty sequence gives an empty dimension; pass at least one value")
         else:
             items = list(value)
             if not items:
@@ -209,8 +236,8 @@ def _normalise(arg: Arg, value) -> _Input:
                 f"{arg.name}: a {values.ndim}-d array has no dimension names; "
                 f"pass an xarray.DataArray with named dims instead"
             )
-        return _Input(arg, (arg.name,), values, {arg.name: _coord_of(arg, values)})
-    return _Input(arg, (), _convert(arg, value), {})
+        return _Input(arg, (arg.name,), *_to_si(arg, values), coords={arg.name: _coord_of(arg, values)})
+    return _Input(arg, (), *_to_si(arg, _convert(arg, value)), coords={})
 
 
 def _object_array(items) -> np.ndarray:
@@ -332,10 +359,10 @@ class Grid:
                 out[name] = inp.arg.choices[int(inp.values)]
             elif inp.arg.kind == "bool":
                 out[name] = bool(inp.values)
-            elif inp.arg.kind == "integer" and np.isfinite(inp.values):
-                out[name] = int(inp.values)
+            elif inp.arg.kind == "integer" and np.isfinite(inp.labels):
+                out[name] = int(inp.labels)
             else:
-                out[name] = float(inp.values)
+                out[name] = float(inp.labels)
         return out
 
     def zipped(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
@@ -351,7 +378,7 @@ class Grid:
 
 def _labels(inp: _Input) -> np.ndarray:
     """Printable values of an input: record names, choice labels, or the numbers themselves."""
-    values = inp.values
+    values = inp.labels
     if inp.arg.kind == "record":
         flat = values.reshape(-1)
         return np.array([r.name for r in flat], dtype=object).reshape(values.shape)
@@ -392,5 +419,17 @@ def build_grid(args: tuple[Arg, ...], kwargs: dict, resolver: str, chunks=None) 
             raise TypeError(f"{resolver}.solve() missing required argument {arg.name!r} ({arg.allowed()})")
         if arg.default is None:
             continue
-        inputs[arg.name] = _normalise(arg, arg.default)
+        inputs[arg.name] = _default_input(arg)
     return Grid(inputs, chunks)
+
+
+#: Validated defaults, by the identity of their ``Arg`` (declared once per resolver class).
+_DEFAULTS: dict[int, tuple[Arg, _Input]] = {}
+
+
+def _default_input(arg: Arg) -> _Input:
+    """The argument's default, validated and converted once per process (inputs are read-only)."""
+    hit = _DEFAULTS.get(id(arg))
+    if hit is None or hit[0] is not arg:
+        hit = _DEFAULTS[id(arg)] = (arg, _normalise(arg, arg.default))
+    return hit[1]

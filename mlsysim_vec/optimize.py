@@ -36,31 +36,13 @@ import numpy as np
 from . import reduce
 from .result import Result
 from .units import ureg
-from .variables import VARIABLES, Variable, register, variable
+from .variables import variable
 
 __all__ = ["search", "pareto", "run_spec", "describe", "parse_constraint", "Constraint", "OPERATORS"]
 
 #: Comparison operators of a constraint, longest first (the parser tries them in this order).
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 
-register(
-    objective=Variable(
-        description="objective at the winning point, in the objective's canonical unit (attrs['units'])"
-    ),
-    n_searched=Variable(
-        description="candidate points searched per result point (product of the searched dimensions' sizes)", kind="int"
-    ),
-    n_feasible=Variable(
-        description="candidates that satisfy every constraint and have a numeric objective", kind="int"
-    ),
-    rank=Variable(description="position in the top-k list (1 = best)", kind="int"),
-    on_front=Variable(
-        description="on the 2-objective Pareto front (allowed, and no allowed point is at least "
-        "as good in both objectives and better in one)",
-        kind="bool",
-    ),
-    meets_constraints=Variable(description="the point satisfies every constraint of the search", kind="bool"),
-)
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _BARE = re.compile(rf"^\s*(not\s+)?({_NAME})\s*$")
@@ -594,19 +576,7 @@ def _labels(coord, at, found, dim):
         picked = picked.astype(object)
         picked[missing] = None
     name = f"best_{dim}"
-    if name not in VARIABLES:
-        register(**{name: _label_variable(dim)})
     attrs = {"description": variable(name).description}
     if "units" in coord.attrs and values.dtype.kind == "f":
         attrs["units"] = coord.attrs["units"]
     return xr.Variable(found.dims, picked, attrs)
-
-
-def _label_variable(dim: str) -> Variable:
-    """Catalogue entry of ``best_<dim>``: the dimension's unit for unit-bearing numbers, else
-    the label as is (kind 'record' for records, 'text' otherwise: ints stay ints)."""
-    var = variable(dim)
-    description = f"{dim} of the winning point (missing when nothing is feasible)"
-    if var.kind == "float" and var.unit:
-        return Variable(var.unit, var.display, description, optional=True)
-    return Variable(description=description, kind="record" if var.kind == "record" else "text")

@@ -18,12 +18,13 @@ Differences from pint's default registry, all deliberate:
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
 import pint
 
-__all__ = ["ureg", "Q_", "to_magnitude", "is_quantity", "as_quantity", "si", "canonical"]
+__all__ = ["ureg", "Q_", "to_magnitude", "is_quantity", "as_quantity", "si", "canonical", "si_factor"]
 
 
 def _build_registry() -> pint.UnitRegistry:
@@ -124,6 +125,9 @@ _CANONICAL = {
     "[length] ** 2 * [mass] / [time] ** 3": "W",
     "[length] ** 2 * [mass] / [time] ** 2": "J",
     "[mass]": "kg",
+    "[currency] * [time] ** 2 / [mass] / [length] ** 2": "USD/J",
+    "[currency] / [mass]": "USD/kg",
+    "dimensionless": "",
     "[length] ** 3": "L",
     "1 / [time]": "1/s",
 }
@@ -131,7 +135,7 @@ _CANONICAL = {
 
 def canonical(quantity) -> tuple[float, str]:
     """(magnitude, unit) of a Quantity in the library's canonical unit for its dimension
-    (byte, byte/s, FLOP, FLOP/s, USD, s, W, J, kg, L; SI base units otherwise)."""
+    (byte, byte/s, FLOP, FLOP/s, USD, s, W, J, kg, L, USD/J, USD/kg; SI base units otherwise)."""
     dim = str(quantity.dimensionality)
     unit = _CANONICAL.get(dim)
     if unit is None:
@@ -145,3 +149,12 @@ def si(quantity, unit: str) -> float:
     if quantity is None:
         return float("nan")
     return float(quantity.to(unit).magnitude)
+
+
+@functools.cache
+def si_factor(unit: str) -> tuple[float, str]:
+    """(factor, canonical unit) such that a number in ``unit`` times ``factor`` is in the
+    canonical unit of its dimension: ``si_factor("ms") == (1e-3, "s")``."""
+    if not unit:
+        return 1.0, ""
+    return canonical(Q_(1.0, unit))

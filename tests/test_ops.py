@@ -199,7 +199,7 @@ def test_d13_price_chain():
         (
             dict(amortization_years=0),
             r"amortization_years=0 is not allowed; amortization_years must be a number "
-            r"\[year\] > 0",
+            r"\[common_year\] > 0",
         ),
         (dict(amortization_years=-3), r"amortization_years=-3"),
         (dict(mfu=1.5), r"mfu=1.5 is not allowed; mfu must be a number >= 0 and <= 1"),

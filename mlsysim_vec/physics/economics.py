@@ -100,10 +100,10 @@ def capex_total(unit_cost, devices, multiplier):
     return np.where(np.isnan(unit_cost), 0.0, unit_cost) * devices * multiplier
 
 
-def amortized_capex(capex, amortization_years, duration):
-    """CapEx charged to a period of ``duration`` [s]: straight-line over ``amortization_years``
-    [year] (365-day years) [USD]."""
-    return capex / (amortization_years * SECONDS_PER_YEAR) * duration
+def amortized_capex(capex, amortization_period, duration):
+    """CapEx charged to a period of ``duration`` [s]: straight-line over ``amortization_period``
+    [s] (the reference counts 365-day years) [USD]."""
+    return capex / amortization_period * duration
 
 
 def maintenance_cost(capex, duration):

@@ -16,7 +16,7 @@ __all__ = ["Engine", "OOMError"]
 
 def _collect() -> None:
     for info in sorted(iter_modules(__path__), key=lambda m: m.name):
-        if info.name == "base":
+        if info.name in ("base", "docs"):
             continue
         module = import_module(f"{__name__}.{info.name}")
         for name in getattr(module, "__all__", ()):

@@ -15,35 +15,10 @@ from ..physics import algorithm as alg
 from ..physics import roofline as rl
 from ..physics.constants import PRECISION_BYTES
 from ..units import Q_, is_quantity
-from ..variables import BOTTLENECKS, Variable, register
+from ..variables import BOTTLENECKS
 from .base import HARDWARE, PRECISION, Resolver, precision_terms
 
 __all__ = ["ScalingModel", "CompressionModel"]
-
-_SECONDS_PER_DAY = 86_400.0
-
-register(
-    # ---- ScalingModel -------------------------------------------------------------------
-    compute_budget=Variable("flop", "flop", "training compute budget"),
-    accelerator_days=Variable("day", "day", "training budget as accelerator time (D20)"),
-    target_model_size=Variable("", "", "model size pinned by the user [parameters] (NaN: compute-optimal)"),
-    optimal_parameters=Variable("", "", "parameters of the model [count]"),
-    optimal_tokens=Variable("", "", "training tokens [count]"),
-    compute_budget_flops=Variable("flop", "flop", "the budget in FLOPs (a time budget converted, D20)"),
-    tokens_per_parameter=Variable("", "", "training tokens per parameter"),
-    # ---- CompressionModel ---------------------------------------------------------------
-    method=Variable(description="compression method: quantization or pruning", kind="text"),
-    target_bitwidth=Variable("", "", "bits per weight after quantization"),
-    sparsity=Variable("", "", "fraction of weights pruned"),
-    sparsity_type=Variable(description="pruning pattern: unstructured, structured or n_m (2:4)", kind="text"),
-    baseline_precision=Variable(description="precision of the uncompressed model (D15)", kind="text"),
-    original_size=Variable("byte", "GB", "weight bytes at the baseline precision"),
-    compressed_size=Variable("byte", "GB", "weight bytes after compression"),
-    compression_ratio=Variable("", "", "original size / compressed size"),
-    estimated_accuracy_delta=Variable("", "", "signed accuracy change (fraction; negative is worse)"),
-    memory_savings_fraction=Variable("", "", "1 - 1/compression_ratio (negative for an up-cast)"),
-    inference_speedup=Variable("", "", "inference speed-up over the baseline"),
-)
 
 
 def _is_time(value) -> bool:
@@ -128,7 +103,7 @@ class ScalingModel(Resolver):
                 _, _, peak, fallback = precision_terms(g)
             else:
                 peak = alg.REFERENCE_PEAK_FLOPS
-            budget = alg.time_budget_flops(g["accelerator_days"] * _SECONDS_PER_DAY, peak, g["mfu"])
+            budget = alg.time_budget_flops(g["accelerator_days"], peak, g["mfu"])
         params, tokens = alg.compute_optimal(budget)
         if "target_model_size" in g.inputs:
             target = g["target_model_size"]

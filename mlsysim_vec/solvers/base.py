@@ -53,18 +53,29 @@ def is_false(grid: Grid, name: str) -> bool:
 class Resolver:
     """A stateless resolver: ``solve(**kwargs)`` is a pure function of its arguments.
 
-    Subclasses declare ``ARGS`` (a tuple of ``grid.Arg``) and implement ``_compute(grid)``,
+    Subclasses declare ``ARGS`` (a tuple of ``grid.Arg``), ``OUTPUTS`` (the names of what they
+    return, each catalogued in ``mlsysim_vec.variables``) and implement ``_compute(grid)``,
     returning a dict of output arrays laid out on the grid. Every argument may be a scalar, a
     sequence (a new dimension named after the keyword), a DataArray (its own dimensions) or a
     registry family. ``chunks`` (``{dim: size}`` or ``"auto"``) makes the outputs lazy dask
     arrays chunked along those dimensions.
+
+    Each subclass's ``solve`` gets a real signature (every argument with its default) and a
+    numpydoc docstring generated from ``ARGS``, ``OUTPUTS`` and the catalogue, followed by the
+    ``Notes`` and ``References`` sections of the class docstring (see ``solvers.docs``).
     """
 
     ARGS: tuple[Arg, ...] = ()
+    OUTPUTS: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        from .docs import document_solve
+
+        document_solve(cls)
 
     def solve(self, *args, chunks=None, **kwargs) -> Result:
-        grid = self.grid(*args, chunks=chunks, **kwargs)
-        return Result.from_arrays(type(self).__name__, grid, self._compute(grid))
+        return self.solve_grid(self.grid(*args, chunks=chunks, **kwargs))
 
     def grid(self, *args, chunks=None, **kwargs) -> Grid:
         """Validate and align the arguments without computing (used by sweeps and tests)."""
@@ -78,6 +89,18 @@ class Resolver:
         grid = build_grid(self.ARGS, kwargs, name, chunks)
         self._check(grid)
         return grid
+
+    def evaluate(self, grid: Grid) -> dict:
+        """The outputs on a grid prepared by ``grid(...)``: ``{name: array}`` laid out on it
+        (arrays broadcast against the grid; canonical SI units)."""
+        return self._compute(grid)
+
+    def solve_grid(self, grid: Grid) -> Result:
+        """The ``Result`` of ``evaluate(grid)``."""
+        return Result.from_arrays(type(self).__name__, grid, self.evaluate(grid))
+
+    def _compute(self, grid: Grid) -> dict:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _compute")
 
     def _check(self, grid: Grid) -> None:
         """Cross-argument validation before computing (raise ValueError/TypeError)."""

@@ -9,38 +9,10 @@ import numpy as np
 
 from ..grid import Arg, Grid
 from ..physics import data as dp
-from ..variables import BOTTLENECKS, Variable, register
+from ..variables import BOTTLENECKS
 from .base import HARDWARE, Resolver
 
 __all__ = ["DataModel", "TransformationModel"]
-
-_GB = 1e9
-_MS = 1e-3
-
-register(
-    # ---- inputs -------------------------------------------------------------------------
-    workload_data_rate=Variable("GB/s", "GB/s", "bytes per second the workload consumes"),
-    sample_size_bytes=Variable("byte", "byte", "bytes of one raw sample read by the preprocessing"),
-    cpu_throughput=Variable("GB/s", "GB/s", "bytes per second the CPU preprocessing handles"),
-    accelerator_step_time=Variable("ms", "ms", "time of one accelerator step on a batch"),
-    # ---- DataModel outputs --------------------------------------------------------------
-    is_stalled=Variable(description="the data supply cannot keep up with the demand", kind="bool"),
-    utilization=Variable("", "", "demand / capacity of the resource (> 1: over capacity)", optional=True),
-    demand_bw=Variable("byte/s", "GB/s", "data rate the workload needs"),
-    supply_bw=Variable("byte/s", "GB/s", "data rate the slower ingestion path delivers (0 when none is modelled)"),
-    margin=Variable("byte/s", "GB/s", "supply - demand (negative: stalled)"),
-    ingestion_bottleneck=Variable(
-        description="the slower ingestion path: Storage, Interconnect (the "
-        "accelerator's host link) or Unknown (neither is modelled)",
-        kind="category",
-        categories=dp.INGESTION_PATHS,
-    ),
-    # ---- TransformationModel outputs ----------------------------------------------------
-    transform_time=Variable("s", "ms", "CPU time to preprocess one batch"),
-    is_bottleneck=Variable(description="CPU preprocessing is slower than the accelerator step", kind="bool"),
-    accelerator_utilization=Variable("", "", "fraction of the wall time the accelerator computes"),
-    slowdown_factor=Variable("", "", "step wall time / accelerator step time"),
-)
 
 
 class DataModel(Resolver):
@@ -66,7 +38,7 @@ class DataModel(Resolver):
         supply, path = dp.ingestion_supply(
             g.field("hardware", "storage_bandwidth"), g.field("hardware", "host_link_bandwidth_raw")
         )
-        demand = g["workload_data_rate"] * _GB
+        demand = g["workload_data_rate"]
         utilization = dp.supply_utilization(demand, supply)
         return {
             "is_stalled": utilization > 1.0,
@@ -107,8 +79,8 @@ class TransformationModel(Resolver):
     )
 
     def _compute(self, g: Grid) -> dict:
-        t_x = dp.transform_time(g["batch_size"], g["sample_size_bytes"], g["cpu_throughput"] * _GB)
-        t_a = g["accelerator_step_time"] * _MS
+        t_x = dp.transform_time(g["batch_size"], g["sample_size_bytes"], g["cpu_throughput"])
+        t_a = g["accelerator_step_time"]
         utilization, slowdown = dp.overlapped_step(t_x, t_a)
         cpu_binds = t_x > t_a
         return {

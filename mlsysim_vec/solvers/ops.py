@@ -12,55 +12,10 @@ from ..grid import Arg, Grid
 from ..infra.types import Datacenter, GridProfile
 from ..physics import economics as eco
 from ..systems.types import Fleet
-from ..variables import Variable, register
 from .base import Resolver
 
 __all__ = ["EconomicsModel", "SustainabilityModel", "ResponsibleEngineeringModel"]
 
-_SECONDS_PER_HOUR = 3600.0
-
-register(
-    # ---- inputs -------------------------------------------------------------------------
-    fleet=Variable(description="cluster (record name)", kind="record"),
-    datacenter=Variable(description="datacenter, or a grid region used as one (record name)", kind="record"),
-    grid=Variable(description="electricity grid region (record name)", kind="record"),
-    duration_days=Variable("day", "day", "length of the period costed (run or ownership)"),
-    kwh_price=Variable("USD/kWh", "USD/kWh", "electricity price given as an argument (NaN: from the records, D13)"),
-    amortization_years=Variable("year", "year", "straight-line depreciation period of the hardware"),
-    infrastructure_multiplier=Variable("", "", "purchase cost of the whole installation / accelerators' cost"),
-    embodied_carbon_per_device=Variable("kg", "kg", "manufacturing carbon per accelerator [kg CO2e]"),
-    base_training_time=Variable("hour", "hour", "training time without differential privacy"),
-    epsilon=Variable("", "", "differential-privacy budget ε"),
-    delta=Variable("", "", "differential-privacy δ (reported; the first-order model does not use it)"),
-    min_subgroup_prevalence=Variable("", "", "prevalence of the rarest subgroup that must be represented"),
-    # ---- sustainability outputs ---------------------------------------------------------
-    it_energy=Variable("J", "kWh", "energy drawn by the accelerators over the period"),
-    total_energy=Variable("J", "kWh", "energy drawn by the facility: IT energy x PUE"),
-    carbon_footprint=Variable(
-        "kg", "kg", "operational carbon (facility energy x grid intensity) plus embodied carbon [kg CO2e]"
-    ),
-    embodied_carbon=Variable("kg", "kg", "embodied carbon of the fleet's accelerators [kg CO2e]"),
-    water_usage=Variable("L", "L", "water consumed on site: facility energy x WUE"),
-    pue=Variable("", "", "power usage effectiveness of the facility used (D12)"),
-    region_name=Variable(description="grid region whose carbon intensity and WUE are used (D12)", kind="text"),
-    # ---- economics outputs --------------------------------------------------------------
-    capex=Variable("USD", "USD", "purchase cost amortised over the period (straight line)"),
-    opex_energy=Variable("USD", "USD", "electricity cost of the facility energy"),
-    opex_maintenance=Variable("USD", "USD", "maintenance: 5 % of the full purchase cost per year"),
-    total_opex=Variable("USD", "USD", "energy + maintenance"),
-    tco=Variable("USD", "USD", "total cost of ownership over the period: amortised CapEx + OpEx"),
-    electricity_price=Variable(
-        "USD/J",
-        "USD/kWh",
-        "electricity price charged (D13: argument, datacenter, grid, fleet's placement, else 0.12 USD/kWh)",
-    ),
-    # ---- responsible-engineering outputs ------------------------------------------------
-    dp_slowdown_factor=Variable("", "", "training-time factor of DP-SGD: 1 + 2/max(ε, 0.01)"),
-    privacy_cost_ratio=Variable("", "", "the same factor, the reference's second name for it"),
-    effective_training_time=Variable("s", "hour", "training time with DP-SGD"),
-    additional_data_requirement=Variable("", "", "data factor to represent the rarest subgroup: 1/max(p, 1e-6)"),
-    fairness_data_ratio=Variable("", "", "the same factor, the reference's second name for it"),
-)
 
 _FLEET = Arg("fleet", "record", types=(Fleet,), type_hint="Fleet record (Systems.Clusters.* or ms.Fleet(...))")
 _DATACENTER = Arg(
@@ -154,7 +109,7 @@ def _sustainability(g: Grid) -> tuple[dict, object, object]:
     ci, pue, wue, region = _environment(g)
     devices = g.field("fleet", "total_accelerators")
     power = eco.device_power(g.field("fleet", "accelerator_tdp"), g["mfu"])
-    it = eco.it_energy(power, devices, g["duration_days"] * eco.SECONDS_PER_DAY)
+    it = eco.it_energy(power, devices, g["duration_days"])
     # ``it`` spans fleet × mfu × duration; every product below is one full-grid array.
     embodied = eco.embodied_carbon(g["embodied_carbon_per_device"], devices)
     carbon = it * (pue * ci)
@@ -236,7 +191,7 @@ class EconomicsModel(Resolver):
         _DATACENTER,
         _GRID,
         _MFU,
-        Arg("amortization_years", default=3.0, unit="year", low=0.0, low_open=True),
+        Arg("amortization_years", default=3.0, unit="common_year", low=0.0, low_open=True),
         Arg("infrastructure_multiplier", default=1.0, low=0.0),
         _EMBODIED,
     )
@@ -245,7 +200,7 @@ class EconomicsModel(Resolver):
         out, it, pue = _sustainability(g)
         price = self._price(g)
         devices = g.field("fleet", "total_accelerators")
-        duration = g["duration_days"] * eco.SECONDS_PER_DAY
+        duration = g["duration_days"]
         purchase = eco.capex_total(g.field("fleet", "accelerator_unit_cost"), devices, g["infrastructure_multiplier"])
         capex = eco.amortized_capex(purchase, g["amortization_years"], duration)
         maintenance = eco.maintenance_cost(purchase, duration)
@@ -266,7 +221,7 @@ class EconomicsModel(Resolver):
         """Electricity price [USD/J] on the grid (DECISIONS D13)."""
         chain = []
         if "kwh_price" in g.inputs:
-            chain.append(g["kwh_price"] / eco.JOULES_PER_KWH)
+            chain.append(g["kwh_price"])
         for name in ("datacenter", "grid"):
             if name in g.inputs:
                 chain.append(_record_values(g, name, _own_price))
@@ -302,7 +257,7 @@ class ResponsibleEngineeringModel(Resolver):
         return {
             "dp_slowdown_factor": slowdown,
             "privacy_cost_ratio": slowdown,
-            "effective_training_time": g["base_training_time"] * _SECONDS_PER_HOUR * slowdown,
+            "effective_training_time": g["base_training_time"] * slowdown,
             "additional_data_requirement": data,
             "fairness_data_ratio": data,
         }

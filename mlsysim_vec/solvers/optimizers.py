@@ -23,7 +23,6 @@ from .. import optimize
 from ..grid import Arg, Grid
 from ..infra.types import GridProfile
 from ..result import Result
-from ..variables import Variable, register
 from .base import Resolver
 from .fleet import DistributedModel, _auto, _check_weights
 from .ops import EconomicsModel
@@ -33,39 +32,7 @@ __all__ = ["ParallelismOptimizer", "BatchingOptimizer", "PlacementOptimizer", "D
 
 #: The reference's default region list of PlacementOptimizer (part 2 §17; D8 keeps it).
 DEFAULT_REGIONS = ("US_Avg", "Quebec", "Iowa")
-_TONNE = 1000.0  # kg
 
-register(
-    # ---- inputs -------------------------------------------------------------------------
-    max_tp=Variable("", "", "largest tensor-parallel degree searched (default: accelerators per node)"),
-    max_pp=Variable("", "", "largest pipeline-parallel degree searched (default: the fleet's accelerators)"),
-    sla_latency_ms=Variable("ms", "ms", "P99 request-latency target (SLA)"),
-    max_search_batch=Variable("", "", "largest batch size searched (batches 1 ... max_search_batch)"),
-    carbon_tax_per_ton=Variable("USD/t", "USD/t", "carbon price per tonne of CO2e"),
-    region=Variable(description="grid region searched (registry key, or a GridProfile's name)", kind="text"),
-    # ---- outputs ------------------------------------------------------------------------
-    best_tp_size=Variable(
-        description="tensor-parallel degree of the winning configuration (missing when nothing is feasible)",
-        kind="text",
-    ),
-    best_pp_size=Variable(
-        description="pipeline-parallel degree of the winning configuration (missing when nothing is feasible)",
-        kind="text",
-    ),
-    best_microbatch_count=Variable(
-        description="microbatch count of the winning configuration (missing when nothing is feasible)", kind="text"
-    ),
-    best_ep_size=Variable(
-        description="expert-parallel degree of the winning configuration (missing when nothing is feasible)",
-        kind="text",
-    ),
-    batch_service_time=Variable("s", "ms", "service time of one batch: prefill of the batch + seq_len decode steps"),
-    max_throughput=Variable(
-        "1/s", "1/s", "token capacity at the chosen batch: replicas x batch x seq_len / batch service time (D8)"
-    ),
-    carbon_cost=Variable("USD", "USD", "carbon price x carbon footprint"),
-    carbon_adjusted_tco=Variable("USD", "USD", "total cost of ownership + carbon price x carbon footprint"),
-)
 
 _PARALLEL = ("tp_size", "pp_size", "microbatch_count", "ep_size")
 
@@ -433,7 +400,7 @@ class BatchingOptimizer(Resolver):
         allowed = (
             served["feasible"]
             & ds["is_stable"]
-            & (ds["p99_latency"] <= _input(g, "sla_latency_ms") * 1e-3)
+            & (ds["p99_latency"] <= _input(g, "sla_latency_ms"))
             & (batch <= _input(g, "max_search_batch"))
         )
         ds = _with_grid(
@@ -501,7 +468,7 @@ class PlacementOptimizer(Resolver):
         region = xr.DataArray(grids, dims="region", coords={"region": np.array(labels, dtype=object)})
         econ_args = {k: v for k, v in kwargs.items() if k != "carbon_tax_per_ton"}
         ds = EconomicsModel().solve(**econ_args, grid=region, chunks=chunks).dataset
-        carbon_cost = _plain(ds["carbon_footprint"]) / _TONNE * _input(g, "carbon_tax_per_ton")
+        carbon_cost = _plain(ds["carbon_footprint"]) * _input(g, "carbon_tax_per_ton")
         ds = ds.assign(
             carbon_cost=carbon_cost.assign_attrs(units="USD"),
             carbon_adjusted_tco=(_plain(ds["tco"]) + carbon_cost).assign_attrs(units="USD"),

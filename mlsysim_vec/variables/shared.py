@@ -1,0 +1,75 @@
+"""Catalogue entries shared by several domains: the node-level inputs (model, hardware, batch,
+precision, parallel degrees...), the roofline outputs, the efficiency and training-memory outputs."""
+
+from .core import BOTTLENECKS, REASONS, Variable, byte_count, seconds
+
+VARIABLES: dict[str, Variable] = {
+    # ---- inputs -------------------------------------------------------------------------
+    "model": Variable(description="workload (record name)", kind="record"),
+    "hardware": Variable(description="accelerator (record name)", kind="record"),
+    "batch_size": Variable("", "", "samples per step on one accelerator (for LLMs: sequences)"),
+    "precision": Variable(description="numeric precision of weights and math (D15)", kind="text"),
+    "efficiency": Variable("", "", "fraction of peak FLOP/s achieved by compute (derates compute only)"),
+    "is_training": Variable(description="training step (forward + backward) instead of inference", kind="bool"),
+    "seq_len": Variable("", "", "tokens per sequence"),
+    "zero_stage": Variable("", "", "ZeRO stage 0-3 (cumulative sharding of optimizer, gradients, weights)"),
+    "dp_size": Variable("", "", "data-parallel degree"),
+    "tp_size": Variable("", "", "tensor-parallel degree"),
+    "pp_size": Variable("", "", "pipeline-parallel degree"),
+    "ep_size": Variable("", "", "expert-parallel degree"),
+    "is_lora": Variable(description="LoRA fine-tune (rank 16 adapters are the trainable part)", kind="bool"),
+    "activation_recomputation": Variable(
+        description="recompute activations in backward (4x instead of 3x FLOPs)", kind="bool"
+    ),
+    "activation_traffic_ratio": Variable("", "", "roofline traffic per sample as a fraction of weight bytes (D4)"),
+    "optimizer": Variable(
+        description="optimizer (adam/adamw 12 B, sgd 4 B, none 0 B per trainable parameter)", kind="text"
+    ),
+    "activation_checkpointing": Variable(description="activation checkpointing: none, selective or full", kind="text"),
+    "gradient_accumulation_steps": Variable("", "", "microbatches accumulated per optimizer step"),
+    "trainable_fraction": Variable("", "", "fraction of parameters trained (LoRA/PEFT)"),
+    "communication_buffer_fraction": Variable("", "", "gradient communication buffers as a fraction of gradients"),
+    "sequence_parallel": Variable(description="sequence parallelism (activations divided by TP)", kind="bool"),
+    "workload_type": Variable(description="kernel class: ffn, attention, conv or other", kind="text"),
+    "use_flash_attention": Variable(description="fused (flash) attention kernels", kind="bool"),
+    # ---- roofline outputs ---------------------------------------------------------------
+    "latency": seconds("time of one step: max(compute, memory) + overhead"),
+    "latency_compute": seconds("compute time: FLOPs / (peak FLOP/s x efficiency)"),
+    "latency_memory": seconds("memory time: bytes moved / effective bandwidth"),
+    "latency_overhead": seconds("fixed overhead: dispatch tax + per-layer framework tax"),
+    "throughput": Variable("1/s", "1/s", "samples per second (tokens per second for LLM tokens)"),
+    "bottleneck": Variable(description="binding roofline ceiling", kind="category", categories=BOTTLENECKS),
+    "arithmetic_intensity": Variable("flop/byte", "flop/byte", "FLOPs per byte moved"),
+    "energy": Variable("J", "J", "energy of one step: TDP x (0.3 + 0.7 HFU) x latency"),
+    "memory_footprint": byte_count("bytes that must be resident (weights; training: the training-memory total)"),
+    "peak_flops_actual": Variable("flop/s", "TFLOP/s", "peak FLOP/s at the precision x efficiency"),
+    "peak_bw_actual": Variable("byte/s", "GB/s", "effective memory bandwidth used for the memory time"),
+    "mfu": Variable("", "", "model FLOPs utilisation (fraction of peak)"),
+    "hfu": Variable("", "", "hardware FLOPs utilisation (executed FLOPs, recomputation included)"),
+    "feasible": Variable(description="the point fits (memory) / can run", kind="bool"),
+    "infeasible_reason": Variable(description="why a point is infeasible", kind="category", categories=REASONS),
+    "offload_spill_bytes": byte_count("bytes that do not fit in device memory (NaN when it fits)", optional=True),
+    "offload_effective_bw": Variable(
+        "byte/s", "GB/s", "bandwidth on the offload path (NaN when it fits; D19)", optional=True
+    ),
+    "overhead_dominated": Variable(description="fixed overhead exceeds both compute and memory time", kind="bool"),
+    "peak_flops_fallback": Variable(
+        description="the hardware has no peak for this precision: the headline peak was used (D15)", kind="bool"
+    ),
+    # ---- efficiency outputs -------------------------------------------------------------
+    "achievable_flops": Variable("flop/s", "TFLOP/s", "peak FLOP/s x achievable MFU"),
+    "peak_flops": Variable("flop/s", "TFLOP/s", "peak FLOP/s at the precision"),
+    "occupancy_loss": Variable("", "", "1 - min(1.1 efficiency, 1): SM occupancy headroom lost"),
+    "memory_stall": Variable("", "", "max(0, (1 - MFU) - occupancy_loss)"),
+    # ---- training memory outputs --------------------------------------------------------
+    "total_memory": byte_count(
+        "training memory per accelerator: weights + gradients + optimizer + activations + buffers"
+    ),
+    "available_memory": byte_count("device memory capacity"),
+    "weights": byte_count("weight bytes per accelerator"),
+    "gradients": byte_count("gradient bytes per accelerator"),
+    "optimizer_state": byte_count("optimizer-state bytes per accelerator"),
+    "activations": byte_count("stored activation bytes per accelerator (Korthikanti et al. 2022)"),
+    "communication_buffers": byte_count("gradient buckets and pipeline send/receive buffers"),
+    "memory_utilization": Variable("", "", "required / available memory"),
+}
