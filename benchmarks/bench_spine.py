@@ -60,7 +60,7 @@ TARGETS = {
     "import_s": 2.0,  # median in a fresh interpreter
 }
 
-#: Modules that ``import mlsysim_vec`` must not import (DECISIONS D18). ``dask`` itself is
+#: Modules that ``import mlsysim_vec`` must not import (docs/differences.md, D18). ``dask`` itself is
 #: allowed only as far as ``import pint`` alone imports it (pint.compat imports dask.base
 #: when dask is installed; that is pint's doing, not ours).
 FORBIDDEN_PREFIXES = ("numba", "llvmlite", "dask", "xarray", "pint_xarray")

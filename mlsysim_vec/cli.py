@@ -26,7 +26,18 @@ import numpy as np
 
 from . import specs
 from .registry import Hardware, Infra, Models, Systems
-from .sweep import SpecError, format_table, format_value, grid_points, load_spec, point_counts, run_spec, summarize
+from .sweep import (
+    SpecError,
+    describe_search,
+    format_table,
+    format_value,
+    grid_points,
+    load_spec,
+    point_counts,
+    run_spec,
+    search_spec,
+    summarize,
+)
 
 __all__ = ["main"]
 
@@ -174,7 +185,6 @@ def _sweep(args) -> int:
 
 def _optimize(args) -> int:
     """Run an optimize spec: solve, search, write the search result, print its summary."""
-    from . import optimize
 
     source = args.spec
     if not Path(source).exists() and source in specs.names():
@@ -189,7 +199,7 @@ def _optimize(args) -> int:
     start = time.perf_counter()
     result = run_spec(spec)
     solved = time.perf_counter()
-    found = optimize.run_spec(spec, result)
+    found = search_spec(spec, result)
     searched = time.perf_counter()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -199,7 +209,7 @@ def _optimize(args) -> int:
     written = time.perf_counter()
     ds = found.dataset
     candidates = int(ds["n_searched"]) * int(np.prod([ds.sizes[d] for d in found.dims if d != "rank"]))
-    print(optimize.describe(found))
+    print(describe_search(found))
     print()
     print(
         f"time: {candidates:,} candidates solved in {_duration(solved - start)}, searched in "

@@ -38,7 +38,7 @@ from .result import Result
 from .units import ureg
 from .variables import variable
 
-__all__ = ["search", "pareto", "run_spec", "describe", "parse_constraint", "Constraint", "OPERATORS"]
+__all__ = ["search", "pareto", "parse_constraint", "Constraint", "OPERATORS"]
 
 #: Comparison operators of a constraint, longest first (the parser tries them in this order).
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
@@ -268,75 +268,6 @@ def pareto(
         "constraints": [_describe(c) for c in _as_list(constraints)],
     }
     return Result.from_dataset(out)
-
-
-# ---- specs -----------------------------------------------------------------------------------------
-
-
-def run_spec(spec, result: Result | None = None) -> Result:
-    """Evaluate an optimize spec (a ``sweep.Spec`` with an ``[objective]`` table, or anything
-    ``sweep.load_spec`` reads): one ``solve`` call over the spec's grid (skipped when
-    ``result``, the spec's solved grid, is given), then ``search``.
-
-    A spec without an objective, or an objective or constraint that names no output or input
-    of the result, raises ``sweep.SpecError``.
-    """
-    from .sweep import Spec, SpecError, load_spec
-    from .sweep import run_spec as solve_spec
-
-    if not isinstance(spec, Spec):
-        spec = load_spec(spec)
-    if spec.objective is None:
-        raise SpecError(
-            'the spec has no [objective] table; add one with name = "<output>", '
-            'goal = "maximize" or "minimize" and optionally constraints, over and top_k'
-        )
-    if result is None:
-        result = solve_spec(spec)
-    try:
-        return search(result, **spec.objective)
-    except ValueError as error:
-        raise SpecError(f"objective: {error}") from None
-
-
-def describe(found: Result, rows: int = 40) -> str:
-    """A readable summary of a ``search`` result: what was searched, how many candidates were
-    feasible, and the best configuration (labels and objective in its display unit) per point
-    of the remaining dimensions, at most ``rows`` rows."""
-    from .sweep import format_table
-
-    ds = found.dataset
-    attrs = ds.attrs
-    over = list(attrs.get("over", []))
-    keep = [d for d in attrs.get("dims", ds.dims) if d != "rank"]
-    points = math.prod(ds.sizes[d] for d in keep)
-    searched = int(ds["n_searched"])
-    feasible = np.broadcast_to(np.asarray(ds["feasible"].values), ds["feasible"].shape)
-    if "rank" in ds.dims:
-        feasible = feasible[..., 0]
-    constraints = attrs.get("constraints") or []
-    lines = [
-        f"{attrs.get('resolver') or 'result'}: {attrs.get('goal', '')} {attrs.get('objective', '')} over "
-        f"{' × '.join(over)} ({searched:,} candidate{'s' * (searched != 1)} per point)"
-        + (f" subject to {', '.join(constraints)}" if constraints else ""),
-        f"{points:,} point{'s' * (points != 1)}"
-        + (f" ({' × '.join(keep)})" if keep else "")
-        + f"; a feasible candidate at {int(np.sum(feasible)):,} of {points:,}; "
-        f"{int(ds['n_feasible'].sum()):,} of {points * searched:,} candidates satisfy the constraints",
-    ]
-    name = attrs.get("objective", "")
-    frame = found.to_dataframe()
-    unit = ds["objective"].attrs.get("units", "1")
-    display = (variable(name).display or unit) if unit != "1" else ""
-    factor = ureg.Quantity(1.0, unit).to(display).magnitude if display and display != unit else 1.0
-    column = f"{name} [{display}]" if display else name
-    frame[column] = frame["objective"] * factor
-    shown = [*keep, *(["rank"] if "rank" in ds.dims else []), *[f"best_{d}" for d in over], column, "n_feasible"]
-    table = frame[[c for c in shown if c in frame.columns]]
-    lines += ["", "best configuration per point (blank: nothing feasible):", format_table(table.head(rows))]
-    if len(table) > rows:
-        lines.append(f"... {len(table) - rows:,} more rows")
-    return "\n".join(lines)
 
 
 # ---- helpers ---------------------------------------------------------------------------------------

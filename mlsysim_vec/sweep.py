@@ -49,7 +49,9 @@ from pathlib import Path
 import numpy as np
 
 from . import registry
+from .optimize import parse_constraint, search
 from .result import Result
+from .units import ureg
 from .variables import variable
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "SpecError",
     "load_spec",
     "run_spec",
+    "search_spec",
+    "describe_search",
     "summarize",
     "grid_points",
     "point_counts",
@@ -219,7 +223,6 @@ def _objective(table, dims) -> dict:
     """The ``[objective]`` table as ``optimize.search`` keyword arguments. Checked here: the
     keys, the goal, the constraints' syntax, ``over`` against the grid's dimensions and
     ``top_k``; the names of outputs are checked against the result by ``search``."""
-    from .optimize import parse_constraint
 
     if not isinstance(table, Mapping):
         raise SpecError(
@@ -551,3 +554,67 @@ def format_table(frame) -> str:
         align = str.rjust if pd.api.types.is_numeric_dtype(frame[name]) else str.ljust
         columns.append([align(str(name), width)] + [align(c, width) for c in cells])
     return "\n".join("  ".join(row).rstrip() for row in zip(*columns))
+
+
+# ---- optimize specs -----------------------------------------------------------------------------------------
+
+
+def search_spec(spec, result: Result | None = None) -> Result:
+    """Evaluate an optimize spec (a ``sweep.Spec`` with an ``[objective]`` table, or anything
+    ``load_spec`` reads): one ``solve`` call over the spec's grid (skipped when ``result``, the
+    spec's solved grid, is given), then ``optimize.search``.
+
+    A spec without an objective, or an objective or constraint that names no output or input
+    of the result, raises ``SpecError``.
+    """
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    if spec.objective is None:
+        raise SpecError(
+            'the spec has no [objective] table; add one with name = "<output>", '
+            'goal = "maximize" or "minimize" and optionally constraints, over and top_k'
+        )
+    if result is None:
+        result = run_spec(spec)
+    try:
+        return search(result, **spec.objective)
+    except ValueError as error:
+        raise SpecError(f"objective: {error}") from None
+
+
+def describe_search(found: Result, rows: int = 40) -> str:
+    """A readable summary of an ``optimize.search`` result: what was searched, how many candidates were
+    feasible, and the best configuration (labels and objective in its display unit) per point
+    of the remaining dimensions, at most ``rows`` rows."""
+    ds = found.dataset
+    attrs = ds.attrs
+    over = list(attrs.get("over", []))
+    keep = [d for d in attrs.get("dims", ds.dims) if d != "rank"]
+    points = math.prod(ds.sizes[d] for d in keep)
+    searched = int(ds["n_searched"])
+    feasible = np.broadcast_to(np.asarray(ds["feasible"].values), ds["feasible"].shape)
+    if "rank" in ds.dims:
+        feasible = feasible[..., 0]
+    constraints = attrs.get("constraints") or []
+    lines = [
+        f"{attrs.get('resolver') or 'result'}: {attrs.get('goal', '')} {attrs.get('objective', '')} over "
+        f"{' × '.join(over)} ({searched:,} candidate{'s' * (searched != 1)} per point)"
+        + (f" subject to {', '.join(constraints)}" if constraints else ""),
+        f"{points:,} point{'s' * (points != 1)}"
+        + (f" ({' × '.join(keep)})" if keep else "")
+        + f"; a feasible candidate at {int(np.sum(feasible)):,} of {points:,}; "
+        f"{int(ds['n_feasible'].sum()):,} of {points * searched:,} candidates satisfy the constraints",
+    ]
+    name = attrs.get("objective", "")
+    frame = found.to_dataframe()
+    unit = ds["objective"].attrs.get("units", "1")
+    display = (variable(name).display or unit) if unit != "1" else ""
+    factor = ureg.Quantity(1.0, unit).to(display).magnitude if display and display != unit else 1.0
+    column = f"{name} [{display}]" if display else name
+    frame[column] = frame["objective"] * factor
+    shown = [*keep, *(["rank"] if "rank" in ds.dims else []), *[f"best_{d}" for d in over], column, "n_feasible"]
+    table = frame[[c for c in shown if c in frame.columns]]
+    lines += ["", "best configuration per point (blank: nothing feasible):", format_table(table.head(rows))]
+    if len(table) > rows:
+        lines.append(f"... {len(table) - rows:,} more rows")
+    return "\n".join(lines)

@@ -13,7 +13,7 @@ import xarray as xr
 import mlsysim_vec as ms
 from mlsysim_vec import optimize, specs
 from mlsysim_vec.cli import main
-from mlsysim_vec.sweep import SpecError, load_spec, run_spec
+from mlsysim_vec.sweep import SpecError, load_spec, run_spec, search_spec
 
 SPEC_TOML = """
 resolver = "SingleNodeModel"
@@ -152,10 +152,10 @@ def test_spec_objective_becomes_search_arguments(tmp_path):
         }
     )
     assert load_spec(specs.path("demo")).objective is None
-    found = optimize.run_spec(a)
+    found = search_spec(a)
     xr.testing.assert_identical(found.dataset, optimize.search(run_spec(a), **a.objective).dataset)
     with pytest.raises(SpecError, match=re.escape("the spec has no [objective] table")):
-        optimize.run_spec(specs.path("demo"))
+        search_spec(specs.path("demo"))
 
 
 def test_sweep_command_runs_the_grid_of_an_optimize_spec(tmp_path, capsys):

@@ -1,6 +1,6 @@
 """Parity with mlsysim 0.3.0 on the committed fixtures (``scripts/make_parity_fixtures.py``).
 
-Every fixture case is compared to rel 1e-9, except the cases a DECISIONS.md deviation covers;
+Every fixture case is compared to rel 1e-9, except the cases a docs/differences.md deviation covers;
 those are counted and checked for the corrected behaviour below and in ``test_deviations.py``.
 """
 
@@ -23,7 +23,7 @@ CANONICAL = {"fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"}
 
 
 def deviation(fixture: str, case: dict) -> str | None:
-    """The DECISIONS.md entry under which we knowingly differ on this case, or None."""
+    """The docs/differences.md entry under which we knowingly differ on this case, or None."""
     inputs = case["inputs"]
     kw = kwargs_of(inputs)
     if str(inputs.get("precision", "fp16")).lower() == "fp4":

@@ -40,7 +40,7 @@ def kwargs(case: dict) -> dict:
 
 
 def deviation(fixture: str, case: dict) -> str | None:
-    """The DECISIONS.md entry under which we knowingly differ on this case, or None."""
+    """The docs/differences.md entry under which we knowingly differ on this case, or None."""
     inputs = case["inputs"]
     if str(inputs.get("precision", "fp16")).lower() == "fp4":
         return "D15"  # fp4 is selectable (0.5 byte), not an error

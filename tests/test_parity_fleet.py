@@ -1,7 +1,7 @@
 """Parity of the fleet resolvers with mlsysim 0.3.0 on the committed fixtures
 (``scripts/parity_fleet.py``).
 
-Every fixture case is compared output by output to rel 1e-9, except what a DECISIONS.md
+Every fixture case is compared output by output to rel 1e-9, except what a docs/differences.md
 deviation changes. ``deviation(fixture, case)`` names the entry with an explicit predicate and
 says which outputs it changes: a deviation that only changes communication (D7's ZeRO-3,
 accumulation, topology and EP rules) leaves the replica's step to be compared; one that changes
@@ -143,7 +143,7 @@ def _layers(model) -> float:
 
 # ---------------------------------------------------------------------------- deviations
 def deviation(fixture: str, case: dict):
-    """``(DECISIONS entry, outputs it changes or ALL)`` for a case we knowingly differ on, else None."""
+    """``(docs/differences.md entry, outputs it changes or ALL)`` for a case we knowingly differ on, else None."""
     inputs, out = case["inputs"], case.get("outputs")
     precision = str(inputs.get("precision", "fp16"))
     if precision.lower() == "fp4":

@@ -2,7 +2,7 @@
 (``scripts/parity_ops.py``): DataModel, TransformationModel, ScalingModel, CompressionModel,
 EconomicsModel, SustainabilityModel, ResponsibleEngineeringModel.
 
-Every fixture case is compared to rel 1e-9, except the cases a DECISIONS.md deviation covers
+Every fixture case is compared to rel 1e-9, except the cases a docs/differences.md deviation covers
 (``deviation`` names the entry with an explicit predicate); the corrected behaviour on those
 cases is checked by the ``test_d*`` tests below.
 
@@ -95,7 +95,7 @@ def _is_rate(value) -> bool:
 
 
 def deviation(fixture: str, case: dict, fx: dict) -> str | None:
-    """The DECISIONS.md entry under which we knowingly differ on this case, or None."""
+    """The docs/differences.md entry under which we knowingly differ on this case, or None."""
     inputs = case["inputs"]
     if _plain_quantity(fx, inputs):
         return "D14"  # plain numbers are read in the documented unit (no raw AttributeError)

@@ -1,7 +1,7 @@
 """Parity of the serving family with mlsysim 0.3.0 on the committed fixtures
 (``scripts/parity_serving.py``).
 
-Every output of every fixture case is compared to rel 1e-9, except the outputs a DECISIONS.md
+Every output of every fixture case is compared to rel 1e-9, except the outputs a docs/differences.md
 deviation changes: ``deviations(fixture, case)`` names, with an explicit predicate, the entry
 (D1, D2, D5, D9, D14, D15, D21) and the outputs it moves; the other outputs of that case are
 still compared. Each deviation's corrected value is then checked on the fixture's own cases by a
@@ -99,7 +99,7 @@ def _transformer(ref) -> bool:
 
 
 def deviations(fixture: str, case: dict) -> dict[str, frozenset]:
-    """DECISIONS entries under which we knowingly differ on this case, with the outputs each
+    """docs/differences.md entries under which we knowingly differ on this case, with the outputs each
     one moves (``ALL``: the whole case, e.g. the reference raises and we do not)."""
     inputs = case["inputs"]
     out: dict[str, set] = {}

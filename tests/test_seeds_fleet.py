@@ -1,7 +1,7 @@
 """The user guide's fleet examples (shared/seeds/000_*.txt) run with only the import changed.
 
 Expected strings are mlsysim 0.3.0's printed values (``reference/anchor-0.3.0-spec.md`` §12.6,
-§12.7): no DECISIONS entry changes these two examples (the distributed one has GA = 1, a dense
+§12.7): no docs/differences.md entry changes these two examples (the distributed one has GA = 1, a dense
 model, ``batch/dp`` = 2048/256 exact and ``topology_override`` unset, so D7 leaves every number as
 it is; its 16 microbatches on a local batch of 8 are flagged, not rejected).
 """
