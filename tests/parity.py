@@ -1,5 +1,5 @@
 """Shared helpers of the parity tests: load the mlsysim 0.3.0 fixtures, rebuild each case's
-inputs from our registry, classify the cases DECISIONS.md deviates on."""
+inputs from our registry, classify the cases docs/differences.md deviates on."""
 
 from __future__ import annotations
 

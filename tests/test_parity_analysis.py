@@ -1,7 +1,7 @@
 """Parity of SensitivitySolver and SynthesisSolver with mlsysim 0.3.0 on the committed fixtures
 (``scripts/parity_analysis.py``).
 
-Every case is compared to rel 1e-9 except those a DECISIONS.md entry covers; each of those is
+Every case is compared to rel 1e-9 except those a docs/differences.md entry covers; each of those is
 attributed to its entry by ``deviation`` and checked for the corrected behaviour below.
 Sensitivities are relative latency changes ``(T' − T)/T``: the difference of two latencies
 carries a rounding error of a few ulp of ``T`` in either implementation (the reference works in

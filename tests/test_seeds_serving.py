@@ -1,6 +1,6 @@
 """The user guide's serving examples (shared/seeds/000_*.txt, "LLM serving analysis" and
 "Serving capacity planning") run with only the import changed, and print what mlsysim 0.3.0
-prints (reference/anchor-0.3.0-spec.md §12.3, §12.5) except where DECISIONS.md deviates."""
+prints (the user guide's serving examples) except where docs/differences.md deviates."""
 
 from __future__ import annotations
 
