@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import specs
+from . import __version__, specs
 from .registry import Hardware, Infra, Models, Systems
 from .sweep import (
     SpecError,
@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlsysim-vec", description="Analytical ML-systems models evaluated over whole design grids in one call."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(

@@ -1,5 +1,7 @@
 """Design-space search over any resolver's result: objective, constraints, top-k, Pareto front.
 
+::
+
     r = ms.DistributedModel().solve(model=..., fleet=..., batch_size=[256, 1024],
                                     tp_size=[1, 2, 4, 8], pp_size=[1, 2, 4])
     best = search(r, "mfu", minimize=False, over=["tp_size", "pp_size"],
@@ -104,17 +106,28 @@ def search(
 ) -> Result:
     """The best point of ``result`` along the dimensions ``over``, for every point of the others.
 
-    result : any ``Result`` (numpy- or dask-backed).
-    objective : name of a numeric (or boolean) output, or of an input coordinate, to optimise.
-    minimize : True for the smallest objective, False for the largest.
-    constraints : strings (see the module docstring) and boolean ``xarray.DataArray`` masks over
-        some of the result's dimensions; a candidate must satisfy all of them.
-    over : the dimension name(s) to search (default: every dimension). Several dimensions are
+    Parameters
+    ----------
+    result : Result
+        Any resolver's result (numpy- or dask-backed).
+    objective : str
+        Name of a numeric (or boolean) output, or of an input coordinate, to optimise.
+    minimize : bool
+        True for the smallest objective, False for the largest.
+    constraints : sequence of str or xarray.DataArray
+        Strings (see the module docstring) and boolean masks over some of the result's
+        dimensions; a candidate must satisfy all of them.
+    over : str or sequence of str, optional
+        The dimension name(s) to search (default: every dimension). Several dimensions are
         searched together; ties go to the first candidate in the C order of ``over``.
-    top_k : also keep the k best candidates: every per-candidate field gets a ``rank``
-        dimension (1 = best) of length k, padded with missing values when fewer are feasible.
+    top_k : int, optional
+        Also keep the k best candidates: every per-candidate field gets a ``rank`` dimension
+        (1 = best) of length k, padded with missing values when fewer are feasible.
 
-    Returns a ``Result`` over the remaining dimensions (and ``rank``) holding ``best_<dim>``
+    Returns
+    -------
+    Result
+        Over the remaining dimensions (and ``rank``), holding ``best_<dim>``
     (the winning coordinate label of each searched dimension), ``objective`` (its value, in the
     objective's canonical unit, ``attrs["units"]``), the objective's own output and every
     constraint's output at the winning point, the non-dimension coordinates along the searched
@@ -125,6 +138,8 @@ def search(
     their first code (read ``feasible`` first). Never raises for infeasible points; raises
     ``ValueError`` naming a bad objective, constraint, ``over`` or ``top_k``.
 
+    Notes
+    -----
     A dask-backed result is reduced chunk by chunk by the kernels; then the reported outputs
     are gathered at the winners (a second pass over the graph) and the returned, small
     result is in memory.

@@ -88,12 +88,21 @@ class SpecError(ValueError):
 class Spec:
     """A parsed, validated spec: ``resolver().solve(chunks=chunks, **arguments)`` runs it.
 
-    sweep : swept arguments (lists, arrays or registry families), in dimension order
-    fixed : single-valued arguments
-    chunks : dask chunk sizes per dimension, or None
-    output : parquet path named by the spec, or None
-    objective : the ``[objective]`` table of an optimize spec as keyword arguments of
-        ``optimize.search`` (objective, minimize, constraints, over, top_k), or None
+    Attributes
+    ----------
+    resolver : type
+        The resolver class.
+    sweep : dict
+        Swept arguments (lists, arrays or registry families), in dimension order.
+    fixed : dict
+        Single-valued arguments.
+    chunks : dict or None
+        Dask chunk sizes per dimension.
+    output : str or None
+        Parquet path named by the spec.
+    objective : dict or None
+        The ``[objective]`` table of an optimize spec as keyword arguments of
+        ``optimize.search`` (objective, minimize, constraints, over, top_k).
     """
 
     resolver: type

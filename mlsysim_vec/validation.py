@@ -7,7 +7,7 @@ per row, with the mean and maximum absolute error against the project's targets)
   Clusters Using Megatron-LM" (SC'21), Table 1: TFLOP/s per GPU of ten GPT models (1.7B to 1T
   parameters) on up to 3,072 A100-80GB GPUs of DGX A100 nodes on InfiniBand HDR. One
   ``DistributedModel`` grid call (the ten configurations zipped along a ``config`` dimension),
-  with the efficiency η calibrated on one row and reused for all. Targets: mean |error| ≤ 10 %,
+  with the efficiency η calibrated on one row and reused for all. Targets: mean absolute error ≤ 10 %,
   max ≤ 20 %.
 * ``korthikanti()`` — Korthikanti et al. (2022), "Reducing Activation Recomputation in Large
   Transformer Models" (MLSys'23), Figure 1: per-GPU parameter-and-optimizer memory and
@@ -40,6 +40,9 @@ __all__ = [
     "korthikanti",
     "megatron_flops",
     "interleave_depth",
+    "published_table",
+    "megatron_inputs",
+    "solve_efficiency",
     "report",
     "MEGATRON_CALIBRATION_ROW",
 ]
@@ -82,13 +85,22 @@ _MEGATRON_MISSING = (
 class Study:
     """One validation study: a table of published vs predicted values.
 
-    table : DataFrame with the columns ``config``, ``published``, ``predicted`` and ``error``
-        (signed relative error ``predicted/published − 1``), then context columns
-    quantity : what ``published``/``predicted`` hold, with the unit
-    target_mean, target_max : targets on the mean and the maximum absolute relative error
-    notes : calibration, counting conventions, assumptions and missing terms, as sentences
-    calibration : fitted values and the row they were fitted on (Megatron: ``efficiency``,
-        ``calibrated_on``); empty when nothing is fitted
+    Attributes
+    ----------
+    title : str
+        The study's name and source.
+    quantity : str
+        What ``published``/``predicted`` hold, with the unit.
+    table : pandas.DataFrame
+        The columns ``config``, ``published``, ``predicted`` and ``error`` (signed relative
+        error ``predicted/published − 1``), then context columns.
+    target_mean, target_max : float
+        Targets on the mean and the maximum absolute relative error.
+    notes : list of str
+        Calibration, counting conventions, assumptions and missing terms, as sentences.
+    calibration : dict
+        Fitted values and the row they were fitted on (Megatron: ``efficiency``,
+        ``calibrated_on``); empty when nothing is fitted.
     """
 
     title: str
@@ -123,7 +135,7 @@ class Study:
 
 
 @functools.cache
-def _published(filename: str):
+def published_table(filename: str):
     """A published-data CSV of the package (read on first use, then cached); the units in the
     headers' square brackets are dropped from the column names."""
     import pandas as pd
@@ -163,13 +175,13 @@ def interleave_depth(layers, pp):
     return next(v for v in range(2, per_stage + 1) if per_stage % v == 0)
 
 
-def _megatron_inputs():
+def megatron_inputs():
     """Published rows, and DistributedModel arguments for each (records, degrees, batch)."""
     from .models.types import TransformerWorkload
     from .registry import Systems
     from .systems.types import Fleet
 
-    data = _published(_MEGATRON_CSV)
+    data = published_table(_MEGATRON_CSV)
     node, fabric = Systems.Nodes.DGX_A100, Systems.Fabrics.InfiniBand_HDR
     per_node = node.accelerators_per_node
     rows = []
@@ -208,7 +220,7 @@ def _megatron_inputs():
     return data, rows
 
 
-def _solve_efficiency(step_time, target: float, tolerance: float = 1e-12, iterations: int = 60) -> float:
+def solve_efficiency(step_time, target: float, tolerance: float = 1e-12, iterations: int = 60) -> float:
     """η in (0, 1] with ``step_time(η) = target`` [s]: secant iteration on x = 1/η.
 
     The step time is affine in 1/η while the replica is compute-bound, so the first secant step is
@@ -252,7 +264,7 @@ def megatron(calibrate_on: str = MEGATRON_CALIBRATION_ROW) -> Study:
     column.) The efficiency η is solved on the row ``calibrate_on`` (a ``config`` label) so that it
     matches exactly, then the ten rows are evaluated in one grid call at that η.
     """
-    data, rows = _megatron_inputs()
+    data, rows = megatron_inputs()
     labels = list(data["config"])
     if calibrate_on not in labels:
         raise ValueError(f"calibrate_on={calibrate_on!r} is not a row of the table; choose one of {labels}")
@@ -268,7 +280,7 @@ def megatron(calibrate_on: str = MEGATRON_CALIBRATION_ROW) -> Study:
         point = resolver.solve(**rows[k], **_MEGATRON_FIXED, efficiency=eta)
         return float(point.dataset["step_latency_total"])
 
-    eta = _solve_efficiency(step_time, flops[k] / (gpus[k] * published[k] * 1e12))
+    eta = solve_efficiency(step_time, flops[k] / (gpus[k] * published[k] * 1e12))
     arguments = {name: _along(row[name] for row in rows) for name in rows[0]}
     ds = resolver.solve(**arguments, **_MEGATRON_FIXED, efficiency=eta).dataset
     step = ds["step_latency_total"].values
@@ -339,7 +351,7 @@ def korthikanti() -> Study:
     from .registry import Hardware
     from .solvers.node import TrainingMemoryModel
 
-    data = _published(_KORTHIKANTI_CSV)
+    data = published_table(_KORTHIKANTI_CSV)
     configs = data.drop_duplicates("config").reset_index(drop=True)
     models = [
         TransformerWorkload(

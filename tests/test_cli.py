@@ -205,3 +205,12 @@ def test_usage_errors_and_help(capsys):
     assert "invalid choice: 'bogus'" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "demo" in capsys.readouterr().out
+
+
+def test_version_is_the_package_version(capsys):
+    """One version, single-sourced: ``mlsysim_vec.__version__`` is what pip and the CLI report."""
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"mlsysim-vec {ms.__version__}"
+    assert version("mlsysim-vec") == ms.__version__

@@ -29,7 +29,7 @@ def memory():
 
 
 def _published(name):
-    return val._published(name).copy()
+    return val.published_table(name).copy()
 
 
 # ---- published data ---------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_megatron_prediction_is_the_distributed_model_step(mega):
     """Each predicted TFLOP/s is Eq. 3 FLOPs / (GPUs × step_latency_total) of a scalar
     DistributedModel call with that row's arguments at the calibrated η (the grid call equals the
     loop of scalar calls), and model_tflops is the library's achieved_flops_per_gpu."""
-    data, rows = val._megatron_inputs()
+    data, rows = val.megatron_inputs()
     eta = mega.calibration["efficiency"]
     for i in (0, 6, 9):
         point = ms.DistributedModel().solve(**rows[i], precision="fp16", activation_recomputation=True, efficiency=eta)
@@ -157,14 +157,14 @@ def test_megatron_bad_calibration_row():
 def test_solve_efficiency():
     """The secant on 1/η is exact in one step for an affine step time T = a/η + c; it refuses a
     target faster than η = 1 allows and a step time that ignores η."""
-    eta = val._solve_efficiency(lambda e: 2.0 / e + 1.0, target=2.0 / 0.37 + 1.0)
+    eta = val.solve_efficiency(lambda e: 2.0 / e + 1.0, target=2.0 / 0.37 + 1.0)
     assert math.isclose(eta, 0.37, rel_tol=1e-12)
-    eta = val._solve_efficiency(lambda e: 2.0 / e + 0.5 / e**0.5, target=2.0 / 0.6 + 0.5 / 0.6**0.5)
+    eta = val.solve_efficiency(lambda e: 2.0 / e + 0.5 / e**0.5, target=2.0 / 0.6 + 0.5 / 0.6**0.5)
     assert math.isclose(eta, 0.6, rel_tol=1e-9)
     with pytest.raises(ValueError, match="at efficiency 1"):
-        val._solve_efficiency(lambda e: 2.0 / e, target=1.0)
+        val.solve_efficiency(lambda e: 2.0 / e, target=1.0)
     with pytest.raises(ValueError, match="memory-bound"):
-        val._solve_efficiency(lambda e: 3.0, target=4.0)
+        val.solve_efficiency(lambda e: 3.0, target=4.0)
 
 
 # ---- Korthikanti et al. 2022 Figure 1 -----------------------------------------------------------
