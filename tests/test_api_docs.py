@@ -40,7 +40,7 @@ EXAMPLES = {
     "InferenceScalingModel": dict(model=LLAMA, hardware=H100),
     "DataModel": dict(workload_data_rate=2.0, hardware=H100),
     "TransformationModel": dict(batch_size=32, sample_size_bytes=1e5, cpu_throughput=1.0, accelerator_step_time=100.0),
-    "ScalingModel": dict(),
+    "ScalingModel": dict(compute_budget=1e24),
     "CompressionModel": dict(model=LLAMA, hardware=H100),
     "DistributedModel": dict(model=LLAMA, fleet=ms.Systems.Clusters.Research_256),
     "MoERoutingModel": dict(model=ms.Models.Language.Mixtral_8x7B, batch_size=8, seq_len=2048),

@@ -1,7 +1,8 @@
 """DataModel, TransformationModel, ScalingModel, CompressionModel.
 
-Tier 1: the reference's worked examples with their derivation (reference/anchor-0.3.0-spec-part2.md
-§4, §5, §7, §9, §20) and the corrected behaviour of D14, D15 and D20 (P1, P9, P12, P14); tier 2:
+Tier 1: mlsysim 0.3.0's worked examples with their derivation (``docs/equations.md``, sections
+"Data" and "Scaling and compression"; "Part 2 §n" below names the section of the reference spec
+a number comes from) and the corrected behaviour of D14, D15 and D20 (docs/differences.md); tier 2:
 grid == loop, input-type matrices of the unit-bearing inputs, bad arguments; tier 3: hypothesis
 properties.
 """

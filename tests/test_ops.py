@@ -1,8 +1,9 @@
 """EconomicsModel, SustainabilityModel, ResponsibleEngineeringModel.
 
-Tier 1: hand-derived values (reference/anchor-0.3.0-spec.md §8.1–8.2, part 2 §11) and the
-corrected behaviour of D12, D13 and D14; tier 2: the grid contract (grid == loop, the input-type
-matrix of the unit-bearing inputs, bad arguments); tier 3: hypothesis properties.
+Tier 1: hand-derived values (``docs/equations.md``, sections "Economics and sustainability" and
+"Responsible engineering") and the corrected behaviour of D12, D13 and D14 (docs/differences.md);
+tier 2: the grid contract (grid == loop, the input-type matrix of the unit-bearing inputs, bad
+arguments); tier 3: hypothesis properties.
 """
 
 from __future__ import annotations

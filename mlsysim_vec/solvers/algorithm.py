@@ -12,11 +12,9 @@ import numpy as np
 from ..grid import Arg, Grid
 from ..models.types import Workload
 from ..physics import algorithm as alg
-from ..physics import roofline as rl
-from ..physics.constants import PRECISION_BYTES
 from ..units import Q_, is_quantity
 from ..variables import BOTTLENECKS
-from .base import HARDWARE, PRECISION, Resolver, precision_terms
+from .base import HARDWARE, PRECISION, Resolver, precision_bytes, precision_terms
 
 __all__ = ["ScalingModel", "CompressionModel"]
 
@@ -38,32 +36,68 @@ def _is_time(value) -> bool:
 class ScalingModel(Resolver):
     """What is my optimal model size? Chinchilla-optimal parameters and tokens for a budget.
 
-    compute_budget : training compute [FLOP for plain numbers; any FLOP Quantity — TFLOP,
-        ``PFLOP/s*day`` — is converted, D20], >= 0. A *time* Quantity (``1000 * ureg.day``) is an
-        accelerator-time budget and is passed on as ``accelerator_days``.
-    accelerator_days : accelerator-time budget [day], >= 0 (instead of ``compute_budget``);
-        FLOPs = time × peak × mfu on ``hardware`` (default: the reference device, 989 TFLOP/s).
-    target_model_size : pin the parameter count [count], > 0 (default: compute-optimal; NaN
-        entries of a sweep are compute-optimal)
-    hardware : HardwareNode of a time budget (default: none — the H100 reference, D20)
-    precision : precision whose peak ``hardware`` runs at (default "fp16", D15)
-    mfu : sustained MFU of a time budget, in (0, 1] (default 0.40)
+    The budget is training compute (any FLOP Quantity is converted: TFLOP, ``PFLOP/s*day``) or
+    accelerator time: a time Quantity given as ``compute_budget`` (``1000 * ureg.day``) is
+    passed on as ``accelerator_days`` and converted to FLOPs on ``hardware`` at ``precision``
+    and ``mfu`` (without ``hardware``: the H100 reference, 989 TFLOP/s); ``hardware``,
+    ``precision`` and ``mfu`` only matter for a time budget. ``target_model_size`` pins the
+    parameter count (NaN entries of a sweep are compute-optimal). ``peak_flops_fallback`` says
+    the hardware lists no peak at the precision, so its headline peak stood in.
 
-    Equations (``reference/anchor-0.3.0-spec-part2.md`` §7): ``N* = √(C/120)``, ``D* = 20·N*``;
-    with a pinned size N, ``D = C/(6·N)``; tokens_per_parameter = D/N (0 when N = 0).
-    ``hardware``, ``precision`` and ``mfu`` only matter for a time budget.
+    Notes
+    -----
+    Training a dense Transformer of ``N`` parameters on ``D`` tokens costs ``C = 6 N D`` FLOPs
+    (Kaplan et al. 2020); the compute-optimal allocation keeps ``D = 20 N`` (Hoffmann et al.
+    2022, the "Chinchilla" rule), so::
 
-    Outputs: optimal_parameters, optimal_tokens [count], compute_budget_flops [FLOP],
-    tokens_per_parameter, peak_flops_fallback (the hardware has no peak at the precision, D15).
+        N* = sqrt(C / 120)        D* = 20 N*
+        pinned size N:            D  = C / (6 N)
+        time budget t:            C  = t x peak x mfu
+        tokens_per_parameter    = D / N        (0 when N = 0)
+
+    Budgets in any FLOP unit are converted and time budgets are accelerator-time
+    (docs/differences.md, D20). See ``docs/equations.md``, section "Scaling and compression".
+
+    References
+    ----------
+    Hoffmann, J. et al. (2022). Training compute-optimal large language models.
+    arXiv:2203.15556.
+
+    Kaplan, J. et al. (2020). Scaling laws for neural language models. arXiv:2001.08361.
     """
 
     ARGS = (
-        Arg("compute_budget", default=None, unit="flop", low=0.0),
+        Arg(
+            "compute_budget",
+            default=None,
+            unit="flop",
+            low=0.0,
+            doc="training compute budget; give it or ``accelerator_days``. A time Quantity "
+            "(``1000 * ureg.day``) is an accelerator-time budget and is read as ``accelerator_days``",
+        ),
         Arg("target_model_size", default=None, low=0.0, low_open=True),
-        Arg("accelerator_days", default=None, unit="day", low=0.0),
-        dataclasses.replace(HARDWARE, default=None),
-        PRECISION,
-        Arg("mfu", default=alg.REFERENCE_MFU, low=0.0, high=1.0, low_open=True),
+        Arg(
+            "accelerator_days",
+            default=None,
+            unit="day",
+            low=0.0,
+            doc="training budget as accelerator time on ``hardware`` at ``mfu`` (instead of "
+            "``compute_budget``; docs/differences.md, D20)",
+        ),
+        dataclasses.replace(
+            HARDWARE,
+            default=None,
+            doc="accelerator of a time budget (None: the H100 reference, 989 TFLOP/s; docs/differences.md, D20)",
+        ),
+        dataclasses.replace(PRECISION, doc="precision whose peak ``hardware`` runs a time budget at"),
+        Arg(
+            "mfu",
+            default=alg.REFERENCE_MFU,
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            doc="sustained model-FLOPs utilisation of a time budget",
+        ),
     )
 
     def grid(self, *args, chunks=None, **kwargs) -> Grid:
@@ -94,71 +128,85 @@ class ScalingModel(Resolver):
         if len(given) == 2:
             raise TypeError("ScalingModel.solve() got both compute_budget and accelerator_days; give one budget")
 
+    OUTPUTS = (
+        "optimal_parameters",
+        "optimal_tokens",
+        "compute_budget_flops",
+        "tokens_per_parameter",
+        "peak_flops_fallback",
+    )
+
     def _compute(self, g: Grid) -> dict:
-        fallback = False
-        if "compute_budget" in g.inputs:
-            budget = g["compute_budget"]
+        inputs = g.inputs
+        if "compute_budget" in inputs:
+            out = alg.scaling_step(g["compute_budget"], target_parameters=self._target(g))
+            fallback = False
         else:
-            if "hardware" in g.inputs:
+            peak, fallback = alg.REFERENCE_PEAK_FLOPS, False
+            if "hardware" in inputs:
                 _, _, peak, fallback = precision_terms(g)
-            else:
-                peak = alg.REFERENCE_PEAK_FLOPS
-            budget = alg.time_budget_flops(g["accelerator_days"], peak, g["mfu"])
-        params, tokens = alg.compute_optimal(budget)
-        if "target_model_size" in g.inputs:
-            target = g["target_model_size"]
-            pinned = ~np.isnan(target)
-            params = np.where(pinned, target, params)
-            tokens = np.where(pinned, alg.tokens_for_size(budget, np.where(pinned, target, 1.0)), tokens)
-        return {
-            "optimal_parameters": params,
-            "optimal_tokens": tokens,
-            "compute_budget_flops": budget,
-            "tokens_per_parameter": alg.tokens_per_parameter(params, tokens),
-            "peak_flops_fallback": fallback,
-        }
+            out = alg.scaling_step(
+                accelerator_time=g["accelerator_days"], peak_flops=peak, mfu=g["mfu"], target_parameters=self._target(g)
+            )
+        out["peak_flops_fallback"] = fallback
+        return out
+
+    @staticmethod
+    def _target(g: Grid):
+        return g["target_model_size"] if "target_model_size" in g.inputs else None
 
 
 _METHODS = ("quantization", "pruning")
 _PRUNING = _METHODS.index("pruning")
 _NM_ALIASES = {alias: "n_m" for alias in ("2:4", "2_4", "2-4", "nm", "n:m", "n-m")}
 _MEMORY, _COMPUTE = BOTTLENECKS.index("Memory"), BOTTLENECKS.index("Compute")
-#: Precision whose peak a quantized model runs at: int{bits} up to 8 bits, fp{bits} above,
-#: among the selectable precisions (D15); any other width has none.
-_TARGET_PRECISIONS = {4: "int4", 8: "int8", 16: "fp16", 32: "fp32"}
 
 
 class CompressionModel(Resolver):
     """Is quantization/pruning worth it? Size, accuracy and speed-up of a compressed model.
 
-    model : Workload record
-    hardware : HardwareNode record (its regime and precision peaks decide the speed-up)
-    method : "quantization" (default) or "pruning", case-insensitive (D15/P9)
-    target_bitwidth : bits per weight after quantization, >= 1 (default 8)
-    sparsity : fraction of weights pruned, in [0, 1] (default 0)
-    sparsity_type : "unstructured" (default), "structured" or "n_m" (aliases "2:4", "2_4", "nm",
-        "n:m"), case-insensitive (P9)
-    baseline_precision : precision of the uncompressed model (default "fp32"; D15)
+    ``method`` is quantization (to ``target_bitwidth`` bits per weight) or pruning (a fraction
+    ``sparsity`` of the weights, in the pattern ``sparsity_type``: "unstructured",
+    "structured" or "n_m", also spelled "2:4", "n:m"); choices are case-insensitive. The
+    regime that decides the speed-up is the baseline roofline of one inference on
+    ``hardware``: the FLOPs at the headline peak against the weight bytes at the memory
+    bandwidth (no efficiency, no KV cache), so LLMs come out memory-bound and their speed-up is
+    the compression ratio. ``bottleneck`` is that regime; ``peak_flops_fallback`` says a
+    compute-bound quantization found no peak for its target precision.
 
-    Equations (``reference/anchor-0.3.0-spec-part2.md`` §9), with these documented decisions
-    (P9): the regime is the baseline roofline of one inference (FLOPs at the headline peak
-    against the weight bytes at the memory bandwidth; no efficiency, no KV cache), so LLMs come
-    out memory-bound and their speed-up is the compression ratio; a compute-bound model speeds
-    up by its target precision's peak over the headline peak, capped at the ratio, with the
-    target precision int8/int4 at 8/4 bits and fp16/fp32 at 16/32 bits (other widths have no
-    peak: speed-up 1, ``peak_flops_fallback``); 8 bits takes the FP8 accuracy delta (−0.002);
-    an up-cast (ratio < 1) reports negative savings and, memory-bound, a slow-down; sparsity 1
-    is credited a ratio of 100; N:M sparsity earns 2× within ±0.05 of 50 %; a model known only
-    by its size (DLRM) has that size at every baseline precision.
+    Notes
+    -----
+    With ``b0`` the bytes per weight at ``baseline_precision`` and ``W`` the weight bytes
+    (a model known only by its size, such as DLRM, has that size at every baseline)::
 
-    * quantization: ratio ``8·b₀/bits``; accuracy 0 (≥ 16 bits), −0.002 (8), −0.025 (4–15),
-      −0.05 (< 4);
-    * pruning: ratio ``1/(1 − s)``; accuracy −0.001 (s ≤ 0.5) else ``−0.01·e^{2s}``; speed-up
-      ratio (structured), 2 (N:M near 50 %) or 1.
+        quantization   ratio = 8 b0 / bits
+                       accuracy delta = 0 (bits >= 16), -0.002 (8), -0.025 (4..15), -0.05 (< 4)
+                       speed-up = ratio (memory-bound), else
+                                  min(peak at the target precision / headline peak, ratio)
+        pruning        ratio = 1 / (1 - s)            (100 at s = 1)
+                       accuracy delta = -0.001 (s <= 0.5), else -0.01 exp(2 s)
+                       speed-up = ratio (structured), 2 (N:M within 0.05 of s = 0.5), else 1
+        compressed_size = W / ratio,  memory_savings_fraction = 1 - 1/ratio
 
-    Outputs: original_size, compressed_size [byte; GB as scalars], compression_ratio,
-    estimated_accuracy_delta, memory_savings_fraction, inference_speedup, bottleneck (regime of
-    the baseline), peak_flops_fallback.
+    The target precision of a quantization is int8/int4 at 8/4 bits and fp16/fp32 at 16/32
+    bits; any other width has no peak (speed-up 1 when compute-bound). An up-cast (ratio < 1)
+    reports negative savings and, memory-bound, a slow-down. These first-order rules and
+    constants are mlsysim 0.3.0's. See ``docs/equations.md``, section "Scaling and
+    compression", and "Roofline" for the regime.
+
+    References
+    ----------
+    Williams, S., Waterman, A., Patterson, D. (2009). Roofline: an insightful visual
+    performance model for multicore architectures. Communications of the ACM 52(4).
+    doi:10.1145/1498765.1498785.
+
+    Dettmers, T. et al. (2022). LLM.int8(): 8-bit matrix multiplication for transformers at
+    scale. arXiv:2208.07339.
+
+    Frantar, E., Alistarh, D. (2023). SparseGPT: massive language models can be accurately
+    pruned in one-shot. arXiv:2301.00774.
+
+    Mishra, A. et al. (2021). Accelerating sparse deep neural networks. arXiv:2104.08378.
     """
 
     ARGS = (
@@ -170,38 +218,36 @@ class CompressionModel(Resolver):
         Arg("sparsity_type", "choice", default="unstructured", choices=alg.SPARSITY_TYPES, aliases=_NM_ALIASES),
         dataclasses.replace(PRECISION, name="baseline_precision", default="fp32"),
     )
+    OUTPUTS = (
+        "original_size",
+        "compressed_size",
+        "compression_ratio",
+        "estimated_accuracy_delta",
+        "memory_savings_fraction",
+        "inference_speedup",
+        "bottleneck",
+        "peak_flops_fallback",
+    )
 
     def _compute(self, g: Grid) -> dict:
         model, hw = (lambda k: g.field("model", k)), (lambda k: g.field("hardware", k))
-        code = g["baseline_precision"]
-        b0 = rl.select_by_code(code, tuple(PRECISION_BYTES.values()))
-        is_16bit = b0 == 2.0
-        original = rl.weight_bytes(model("parameters"), model("model_size"), model("weights_rule"), b0, is_16bit)
-        headline = hw("peak_flops")
-        t_compute, t_memory = rl.roofline_times(model("ops_per_sample"), original, headline, hw("memory_bandwidth"))
-        memory_bound = rl.memory_bound(t_compute, t_memory)
-
-        bits, sparsity = g["target_bitwidth"], g["sparsity"]
-        q_ratio = alg.quantization_ratio(b0, bits)
-        target_peak = np.nan
-        for width, precision in _TARGET_PRECISIONS.items():
-            target_peak = np.where(bits == width, hw(f"flops_{precision}"), target_peak)
-        q_speedup = alg.quantization_speedup(memory_bound, q_ratio, target_peak, headline)
-        p_ratio = alg.pruning_ratio(sparsity)
-
-        pruning = g["method"] == _PRUNING
-        ratio = np.where(pruning, p_ratio, q_ratio)
-        return {
-            "original_size": original,
-            "compressed_size": original / ratio,
-            "compression_ratio": ratio,
-            "estimated_accuracy_delta": np.where(
-                pruning, alg.pruning_accuracy_delta(sparsity), alg.quantization_accuracy_delta(bits)
-            ),
-            "memory_savings_fraction": alg.savings_fraction(ratio),
-            "inference_speedup": np.where(
-                pruning, alg.pruning_speedup(g["sparsity_type"], sparsity, p_ratio), q_speedup
-            ),
-            "bottleneck": np.where(memory_bound, _MEMORY, _COMPUTE).astype(np.int8),
-            "peak_flops_fallback": ~pruning & ~memory_bound & np.isnan(target_peak),
-        }
+        b0, is_16bit = precision_bytes(g["baseline_precision"])
+        out = alg.compression_step(
+            parameters=model("parameters"),
+            model_size=model("model_size"),
+            weights_rule=model("weights_rule"),
+            ops=model("ops_per_sample"),
+            baseline_bytes=b0,
+            baseline_is_16bit=is_16bit,
+            peak_flops=hw("peak_flops"),
+            memory_bandwidth=hw("memory_bandwidth"),
+            target_peaks={bits: hw(f"flops_{p}") for bits, p in alg.TARGET_PRECISIONS.items()},
+            pruning=g["method"] == _PRUNING,
+            target_bits=g["target_bitwidth"],
+            sparsity=g["sparsity"],
+            sparsity_type=g["sparsity_type"],
+        )
+        memory_bound = out.pop("memory_bound")
+        out["bottleneck"] = np.where(memory_bound, _MEMORY, _COMPUTE).astype(np.int8)
+        out["peak_flops_fallback"] = out.pop("peak_flops_fallback")  # keep the declared order
+        return out

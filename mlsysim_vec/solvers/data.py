@@ -18,36 +18,38 @@ __all__ = ["DataModel", "TransformationModel"]
 class DataModel(Resolver):
     """Is my storage/IO the bottleneck? Ingestion supply against the workload's data rate.
 
-    workload_data_rate : demand [GB/s for plain numbers; any bytes/time Quantity, e.g.
-        ``19 * ureg("TB/hour")``], >= 0. A rate that is not bytes per time (``1/s``, ``USD/s``)
-        raises TypeError (P12).
-    hardware : HardwareNode record: ``storage.bandwidth`` and the host ``interconnect.bandwidth``
-        (as stored) are the candidate paths; a path counts when set and > 0.
+    The candidate ingestion paths are the hardware's storage bandwidth and its host
+    interconnect bandwidth (as stored); a path counts when it is set and positive. A data rate
+    must be bytes per time: a rate in ``1/s`` or ``USD/s`` raises ``TypeError``
+    (docs/differences.md, "Also different, by design of a grid tool": units).
 
-    Equations (``reference/anchor-0.3.0-spec-part2.md`` §4): supply = the slower path (storage on
-    a tie; 0 with ``ingestion_bottleneck`` "Unknown" when there is none); utilization =
-    demand/supply (∞ when supply is 0); is_stalled = utilization > 1; margin = supply − demand.
+    Notes
+    -----
+    With ``S`` the bandwidth of the slower path that counts (storage wins a tie; ``S = 0`` and
+    ``ingestion_bottleneck`` "Unknown" when none counts) and ``D`` the workload's data rate::
 
-    Outputs: is_stalled, utilization, demand_bw, supply_bw, margin [byte/s; GB/s as scalars],
-    ingestion_bottleneck.
+        utilization = D / S        (inf when S = 0)
+        is_stalled  = utilization > 1
+        margin      = S - D
+
+    A producer that delivers less than its consumer needs throttles it to the producer's rate.
+    See ``docs/equations.md``, section "Data".
+
+    References
+    ----------
+    Murray, D. G., Simsa, J., Klimovic, A., Indyk, I. (2021). tf.data: a machine learning data
+    processing framework. Proc. VLDB Endowment 14(12). arXiv:2101.12127.
     """
 
     ARGS = (Arg("workload_data_rate", unit="GB/s", low=0.0), HARDWARE)
+    OUTPUTS = ("is_stalled", "utilization", "demand_bw", "supply_bw", "margin", "ingestion_bottleneck")
 
     def _compute(self, g: Grid) -> dict:
-        supply, path = dp.ingestion_supply(
-            g.field("hardware", "storage_bandwidth"), g.field("hardware", "host_link_bandwidth_raw")
+        return dp.ingestion_step(
+            g["workload_data_rate"],
+            g.field("hardware", "storage_bandwidth"),
+            g.field("hardware", "host_link_bandwidth_raw"),
         )
-        demand = g["workload_data_rate"]
-        utilization = dp.supply_utilization(demand, supply)
-        return {
-            "is_stalled": utilization > 1.0,
-            "utilization": utilization,
-            "demand_bw": demand,
-            "supply_bw": supply,
-            "margin": supply - demand,
-            "ingestion_bottleneck": path,
-        }
 
 
 _CPU, _ACCELERATOR = BOTTLENECKS.index("CPU"), BOTTLENECKS.index("Compute")
@@ -56,19 +58,28 @@ _CPU, _ACCELERATOR = BOTTLENECKS.index("CPU"), BOTTLENECKS.index("Compute")
 class TransformationModel(Resolver):
     """Is CPU preprocessing starving my GPU? Preprocessing time against the accelerator step.
 
-    batch_size : samples per step, a whole number >= 1 (P14)
-    sample_size_bytes : bytes per raw sample [byte for plain numbers; any bytes Quantity], >= 0
-    cpu_throughput : preprocessing rate [GB/s for plain numbers; bytes/time Quantity], > 0 (P14)
-    accelerator_step_time : accelerator time per step [ms for plain numbers; time Quantity], >= 0
+    The CPU preprocesses the next batch while the accelerator computes the current one
+    (perfect prefetch), so a step takes the longer of the two. Sizes must be bytes and rates
+    bytes per time: counts, parameters or dollars raise ``TypeError``. The accelerator step
+    time is an input, echoed as a coordinate.
 
-    Sizes must be bytes and rates bytes per time: counts, parameters or dollars raise TypeError
-    (P12). Equations (part 2 §5): ``T_x = B·s/C``; with perfect prefetch the step takes
-    ``max(T_x, T_a)``; accelerator_utilization ``T_a/max`` (0 when both are 0); slowdown_factor
-    ``max/T_a`` (∞ when T_a = 0); is_bottleneck ``T_x > T_a``.
+    Notes
+    -----
+    With ``B`` samples of ``s`` bytes, CPU throughput ``C`` and accelerator step ``T_a``::
 
-    Outputs: transform_time [s; ms as scalars], is_bottleneck, accelerator_utilization,
-    slowdown_factor, bottleneck ("CPU" when preprocessing binds, else "Compute": the accelerator
-    step). The step time itself is the input, echoed as a coordinate.
+        T_x = B s / C                               (transform_time)
+        T   = max(T_x, T_a)                         (perfect prefetch)
+        accelerator_utilization = T_a / T           (0 when T = 0)
+        slowdown_factor         = T / T_a           (inf when T_a = 0)
+        is_bottleneck           = T_x > T_a
+
+    ``bottleneck`` is "CPU" when preprocessing binds, else "Compute" (the accelerator step).
+    See ``docs/equations.md``, section "Data".
+
+    References
+    ----------
+    Murray, D. G., Simsa, J., Klimovic, A., Indyk, I. (2021). tf.data: a machine learning data
+    processing framework. Proc. VLDB Endowment 14(12). arXiv:2101.12127.
     """
 
     ARGS = (
@@ -77,16 +88,11 @@ class TransformationModel(Resolver):
         Arg("cpu_throughput", unit="GB/s", low=0.0, low_open=True),
         Arg("accelerator_step_time", unit="ms", low=0.0),
     )
+    OUTPUTS = ("transform_time", "is_bottleneck", "accelerator_utilization", "slowdown_factor", "bottleneck")
 
     def _compute(self, g: Grid) -> dict:
-        t_x = dp.transform_time(g["batch_size"], g["sample_size_bytes"], g["cpu_throughput"])
-        t_a = g["accelerator_step_time"]
-        utilization, slowdown = dp.overlapped_step(t_x, t_a)
-        cpu_binds = t_x > t_a
-        return {
-            "transform_time": t_x,
-            "is_bottleneck": cpu_binds,
-            "accelerator_utilization": utilization,
-            "slowdown_factor": slowdown,
-            "bottleneck": np.where(cpu_binds, _CPU, _ACCELERATOR).astype(np.int8),
-        }
+        out = dp.transformation_step(
+            g["batch_size"], g["sample_size_bytes"], g["cpu_throughput"], g["accelerator_step_time"]
+        )
+        out["bottleneck"] = np.where(out["is_bottleneck"], _CPU, _ACCELERATOR).astype(np.int8)
+        return out

@@ -1,7 +1,8 @@
 """Ops domain: what a fleet costs and emits, and the price of responsible training.
 ``EconomicsModel``, ``SustainabilityModel``, ``ResponsibleEngineeringModel``.
 
-Thin facades over ``physics.economics``: arguments are validated and aligned by ``grid``.
+Thin facades over ``physics.economics``: arguments are validated and aligned by ``grid``; the
+helpers below only read record fields (prices, environments, names) into grid arrays.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _fleet_env(fleet):
 
 
 def _environment(g: Grid):
-    """(carbon intensity [kg/J], PUE, WUE [L/J], region name) on the grid (DECISIONS D12).
+    """(carbon intensity [kg/J], PUE, WUE [L/J], region name) on the grid (docs/differences.md, D12).
 
     The ``datacenter`` argument (a Datacenter or a GridProfile), else the ``grid`` argument, else
     the fleet's datacenter or region, else the US average grid — for all four at once.
@@ -98,90 +99,103 @@ def _environment(g: Grid):
     )
 
 
-def _is_zero(g: Grid, name: str) -> bool:
-    """True when a number argument is the scalar 0 (lets a kernel skip a term)."""
-    inp = g.inputs.get(name)
-    return inp is not None and not inp.dims and float(inp.values) == 0.0
-
-
-def _sustainability(g: Grid) -> tuple[dict, object, object]:
-    """The sustainability outputs, the IT energy and the PUE (shared by both resolvers)."""
+def _fleet_terms(g: Grid) -> tuple[dict, object]:
+    """The keyword arguments of ``sustainability_step`` read from the grid, and the region name."""
     ci, pue, wue, region = _environment(g)
-    devices = g.field("fleet", "total_accelerators")
-    power = eco.device_power(g.field("fleet", "accelerator_tdp"), g["mfu"])
-    it = eco.it_energy(power, devices, g["duration_days"])
-    # ``it`` spans fleet × mfu × duration; every product below is one full-grid array.
-    embodied = eco.embodied_carbon(g["embodied_carbon_per_device"], devices)
-    carbon = it * (pue * ci)
-    if not _is_zero(g, "embodied_carbon_per_device"):
-        carbon = carbon + embodied
-    out = {
-        "it_energy": it,
-        "total_energy": eco.facility_energy(it, pue),
-        "carbon_footprint": carbon,
-        "embodied_carbon": embodied,
-        "water_usage": it * (pue * wue),
-        "pue": pue,
-        "region_name": region,
-    }
-    return out, it, pue
+    terms = dict(
+        tdp=g.field("fleet", "accelerator_tdp"),
+        devices=g.field("fleet", "total_accelerators"),
+        mfu=g["mfu"],
+        duration=g["duration_days"],
+        carbon_intensity=ci,
+        pue=pue,
+        wue=wue,
+        embodied_per_device=g["embodied_carbon_per_device"],
+    )
+    return terms, region
+
+
+_SUSTAINABILITY_OUTPUTS = (
+    "it_energy",
+    "total_energy",
+    "carbon_footprint",
+    "embodied_carbon",
+    "water_usage",
+    "pue",
+    "region_name",
+)
 
 
 class SustainabilityModel(Resolver):
     """Where should I train to minimize carbon? Energy, carbon and water of a fleet over a period.
 
-    Arguments (each may be swept; a registry family or list becomes a dimension):
+    Sweep ``grid`` over ``Infra.Grids`` (or ``datacenter`` over ``Infra.Datacenters``) to
+    compare every region in one call. The environment is taken from one place for carbon
+    intensity, PUE and WUE alike: the ``datacenter`` argument (a Datacenter or a GridProfile),
+    else ``grid``, else the fleet's own datacenter or region, else ``Infra.Grids.US_Avg``
+    (docs/differences.md, D12). Only the accelerators draw power (hosts, network and storage
+    are not counted), as mlsysim 0.3.0.
 
-    fleet : Fleet record (``Systems.Clusters.*`` or ``ms.Fleet(...)``)
-    duration_days : length of the run [day], >= 0 (D14); Quantities in any time unit
-    datacenter : Datacenter or GridProfile record (default: none); sweep ``Infra.Datacenters``
-    grid : GridProfile record (default: none); sweep ``Infra.Grids`` to compare every region
-    mfu : average model-FLOPs utilisation in [0, 1] (default 1.0)
-    embodied_carbon_per_device : manufacturing carbon per accelerator [kg CO2e], >= 0 (default 0)
+    Notes
+    -----
+    For ``N`` accelerators of thermal design power ``TDP`` (700 W when the record has none)
+    running for ``t`` at utilisation ``mfu``, in a facility of power usage effectiveness
+    ``PUE`` on a grid of carbon intensity ``CI`` and water usage effectiveness ``WUE``::
 
-    Environment (D12): the ``datacenter`` argument, else ``grid``, else the fleet's datacenter or
-    region, else ``Infra.Grids.US_Avg`` — carbon intensity, PUE and WUE all from the same place.
+        P      = TDP (0.3 + 0.7 mfu)                 per accelerator
+        E_IT   = P N t                               (it_energy)
+        E      = E_IT PUE                            (total_energy)
+        carbon = E CI + embodied_per_device N        [kg CO2e]
+        water  = E WUE                               [L]
 
-    Equations (``reference/anchor-0.3.0-spec.md`` §8.1): ``P = TDP·(0.3 + 0.7·mfu)`` per
-    accelerator (700 W when the record has no TDP); ``E_IT = P·N·t``; ``E = E_IT·PUE``;
-    carbon ``= E·CI + embodied·N`` [kg CO2e]; water ``= E·WUE`` [L].
+    Operational carbon is facility energy times the grid's carbon intensity (Patterson et al.
+    2021). See ``docs/equations.md``, section "Economics and sustainability".
 
-    Outputs: it_energy, total_energy [J; kWh as scalars], carbon_footprint, embodied_carbon [kg],
-    water_usage [L], pue, region_name.
+    References
+    ----------
+    Patterson, D. et al. (2021). Carbon emissions and large neural network training.
+    arXiv:2104.10350.
+
+    The Green Grid (2012). PUE: a comprehensive examination of the metric. White Paper 49.
     """
 
     ARGS = (_FLEET, _DURATION, _DATACENTER, _GRID, _MFU, _EMBODIED)
+    OUTPUTS = _SUSTAINABILITY_OUTPUTS
 
     def _compute(self, g: Grid) -> dict:
-        return _sustainability(g)[0]
+        terms, region = _fleet_terms(g)
+        out = eco.sustainability_step(**terms)
+        out["region_name"] = region
+        return out
 
 
 class EconomicsModel(Resolver):
     """What will this cost over 3 years? Total cost of ownership of a fleet over a period.
 
-    Arguments (each may be swept):
+    The energy, carbon and water are SustainabilityModel's (same environment rule,
+    docs/differences.md, D12). The electricity price is the first available of: ``kwh_price``
+    (NaN entries of a swept price fall through), the ``datacenter``'s price (or its grid's),
+    the ``grid`` argument's, the fleet's own datacenter or region, else 0.12 USD/kWh
+    (docs/differences.md, D13); the price used is the output ``electricity_price``.
 
-    fleet : Fleet record
-    duration_days : period [day], >= 0 (D14)
-    kwh_price : electricity price [USD/kWh; Quantities accepted], >= 0 (default: from the records, D13)
-    datacenter : Datacenter or GridProfile record (default: none)
-    grid : GridProfile record (default: none); sweep ``Infra.Grids`` for every region
-    mfu : average utilisation in [0, 1] (default 1.0)
-    amortization_years : depreciation period [year], > 0 (D14; default 3)
-    infrastructure_multiplier : installation cost / accelerator cost, >= 0 (default 1)
-    embodied_carbon_per_device : [kg CO2e] per accelerator, >= 0 (default 0)
+    Notes
+    -----
+    For ``N`` accelerators of unit cost ``c`` (0 when the record has none), installation
+    multiplier ``m``, depreciation period ``Y`` and a period ``t`` (years of 365 days)::
 
-    Electricity price (D13): ``kwh_price`` (NaN entries of a swept price fall through), then the
-    datacenter's price (or its grid's), then the grid argument's, then the fleet's own datacenter
-    or region, else 0.12 USD/kWh. Energy, carbon and water are SustainabilityModel's (D12).
+        CapEx            = c N m
+        capex            = CapEx / Y x t                  (straight-line amortisation)
+        opex_maintenance = 0.05 CapEx per year x t        (on the full CapEx)
+        opex_energy      = E x price                      (E = facility energy)
+        total_opex       = opex_energy + opex_maintenance
+        tco              = capex + total_opex             [USD]
 
-    Equations (``reference/anchor-0.3.0-spec.md`` §8.2): ``CapEx = unit_cost·N·multiplier``
-    (0 without a unit cost); ``capex = CapEx/years·t/365 d``; ``opex_maintenance =
-    0.05·CapEx·t/365 d``; ``opex_energy = E·price``; ``tco = capex + opex_energy +
-    opex_maintenance`` [USD].
+    See ``docs/equations.md``, section "Economics and sustainability".
 
-    Outputs: capex, opex_energy, opex_maintenance, total_opex, tco [USD], electricity_price
-    [USD/J; USD/kWh as scalars] and the sustainability outputs.
+    References
+    ----------
+    Patterson, D. et al. (2021). Carbon emissions and large neural network training.
+    arXiv:2104.10350.
     """
 
     ARGS = (
@@ -195,30 +209,31 @@ class EconomicsModel(Resolver):
         Arg("infrastructure_multiplier", default=1.0, low=0.0),
         _EMBODIED,
     )
+    OUTPUTS = (
+        "capex",
+        "opex_energy",
+        "opex_maintenance",
+        "total_opex",
+        "tco",
+        "electricity_price",
+        *_SUSTAINABILITY_OUTPUTS,
+    )
 
     def _compute(self, g: Grid) -> dict:
-        out, it, pue = _sustainability(g)
-        price = self._price(g)
-        devices = g.field("fleet", "total_accelerators")
-        duration = g["duration_days"]
-        purchase = eco.capex_total(g.field("fleet", "accelerator_unit_cost"), devices, g["infrastructure_multiplier"])
-        capex = eco.amortized_capex(purchase, g["amortization_years"], duration)
-        maintenance = eco.maintenance_cost(purchase, duration)
-        energy_cost = it * (pue * price)
-        total_opex = energy_cost + maintenance
-        return {
-            "capex": capex,
-            "opex_energy": energy_cost,
-            "opex_maintenance": maintenance,
-            "total_opex": total_opex,
-            "tco": total_opex + capex,
-            "electricity_price": price,
-            **out,
-        }
+        terms, region = _fleet_terms(g)
+        out = eco.tco_step(
+            **terms,
+            unit_cost=g.field("fleet", "accelerator_unit_cost"),
+            infrastructure_multiplier=g["infrastructure_multiplier"],
+            amortization_period=g["amortization_years"],
+            prices=self._prices(g),
+        )
+        out["region_name"] = region
+        return out
 
     @staticmethod
-    def _price(g: Grid):
-        """Electricity price [USD/J] on the grid (DECISIONS D13)."""
+    def _prices(g: Grid) -> list:
+        """Candidate electricity prices [USD/J] on the grid, in order of precedence (D13)."""
         chain = []
         if "kwh_price" in g.inputs:
             chain.append(g["kwh_price"])
@@ -226,22 +241,35 @@ class EconomicsModel(Resolver):
             if name in g.inputs:
                 chain.append(_record_values(g, name, _own_price))
         chain.append(_record_values(g, "fleet", _fleet_price))
-        chain.append(eco.DEFAULT_KWH_PRICE)
-        return eco.first_available(*chain)
+        return chain
 
 
 class ResponsibleEngineeringModel(Resolver):
     """What is the cost of differential privacy? Training-time and data overheads.
 
-    base_training_time : training time without DP [hour; Quantities in any time unit], >= 0
-    epsilon : privacy budget ε > 0 (default 1.0; values below 0.01 are read as 0.01, as the
-        reference, which caps the slowdown at 201×)
-    delta : δ in (0, 1) (default 1e-5; echoed, not used by the first-order model)
-    min_subgroup_prevalence : prevalence p in (0, 1] (default 0.01; below 1e-6 read as 1e-6)
+    ``epsilon`` below 0.01 is read as 0.01 (the slowdown is capped at 201x) and
+    ``min_subgroup_prevalence`` below 1e-6 as 1e-6, as mlsysim 0.3.0; ``delta`` is validated
+    and echoed but not used by the first-order model. Non-positive ``epsilon``, prevalences
+    outside (0, 1], ``delta`` outside (0, 1) and negative times raise (docs/differences.md,
+    D14).
 
-    Validation (D14, P14): ε ≤ 0, p ≤ 0 or p > 1, δ outside (0, 1) and negative times raise.
-    Equations (``reference/anchor-0.3.0-spec-part2.md`` §11): slowdown ``1 + 2/max(ε, 0.01)``;
-    effective time = base × slowdown; data factor ``1/max(p, 1e-6)``.
+    Notes
+    -----
+    DP-SGD clips every per-example gradient and adds Gaussian noise (Abadi et al. 2016); its
+    first-order cost is taken as a slowdown that grows as the privacy budget shrinks, and a
+    subgroup of prevalence ``p`` needs ``1/p`` times the data to be represented::
+
+        slowdown                = 1 + 2 / max(epsilon, 0.01)     (dp_slowdown_factor)
+        effective_training_time = base_training_time x slowdown
+        data factor             = 1 / max(p, 1e-6)               (additional_data_requirement)
+
+    ``privacy_cost_ratio`` and ``fairness_data_ratio`` are the same two factors under
+    mlsysim's second names. See ``docs/equations.md``, section "Responsible engineering".
+
+    References
+    ----------
+    Abadi, M. et al. (2016). Deep learning with differential privacy. Proc. ACM CCS 2016.
+    doi:10.1145/2976749.2978318.
     """
 
     ARGS = (
@@ -250,14 +278,13 @@ class ResponsibleEngineeringModel(Resolver):
         Arg("delta", default=1e-5, low=0.0, high=1.0, low_open=True, high_open=True),
         Arg("min_subgroup_prevalence", default=0.01, low=0.0, high=1.0, low_open=True),
     )
+    OUTPUTS = (
+        "dp_slowdown_factor",
+        "privacy_cost_ratio",
+        "effective_training_time",
+        "additional_data_requirement",
+        "fairness_data_ratio",
+    )
 
     def _compute(self, g: Grid) -> dict:
-        slowdown = eco.dp_sgd_slowdown(g["epsilon"])
-        data = eco.subgroup_data_factor(g["min_subgroup_prevalence"])
-        return {
-            "dp_slowdown_factor": slowdown,
-            "privacy_cost_ratio": slowdown,
-            "effective_training_time": g["base_training_time"] * slowdown,
-            "additional_data_requirement": data,
-            "fairness_data_ratio": data,
-        }
+        return eco.responsible_step(g["base_training_time"], g["epsilon"], g["min_subgroup_prevalence"])

@@ -1,10 +1,11 @@
 """Catalogue entries of SensitivitySolver, SynthesisSolver."""
 
+from ..physics.synthesis import SENSITIVITY_LEVERS
 from .core import Variable
 
-#: The hardware levers SensitivitySolver perturbs, in the reference's tie-break order; also the
+#: The hardware levers SensitivitySolver perturbs, in mlsysim's tie-break order; also the
 #: categories of ``binding_constraint``.
-SENSITIVITY_PARAMETERS = ("peak_flops", "memory_bandwidth", "memory_capacity")
+SENSITIVITY_PARAMETERS = SENSITIVITY_LEVERS
 
 _LEVER_MEANING = {
     "peak_flops": "peak FLOP/s (the headline peak and every per-precision peak)",
@@ -37,7 +38,7 @@ VARIABLES: dict[str, Variable] = dict(
             "",
             "",
             f"elasticity of latency to the {m}: relative latency change / "
-            f"relative perturbation (NaN at a zero perturbation; D10)",
+            f"relative perturbation (NaN at a zero perturbation; docs/differences.md, D10)",
             optional=True,
         )
         for p, m in _LEVER_MEANING.items()
@@ -47,13 +48,13 @@ VARIABLES: dict[str, Variable] = dict(
     required_bw=Variable(
         "byte/s",
         "GB/s",
-        "memory bandwidth to stream the weights once within the target: W/T (the reference's synthesis)",
+        "memory bandwidth to stream the weights once within the target: W/T (mlsysim's synthesis)",
     ),
     required_flops=Variable(
         "flop/s",
         "TFLOP/s",
         "peak FLOP/s to do the step's work within the target at the "
-        "efficiency: ops/(T x efficiency) (the reference's synthesis)",
+        "efficiency: ops/(T x efficiency) (mlsysim's synthesis)",
     ),
     required_memory=Variable("byte", "GB", "device memory the weights need: W"),
     compute_memory_ratio=Variable(

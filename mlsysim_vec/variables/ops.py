@@ -8,7 +8,9 @@ VARIABLES: dict[str, Variable] = dict(
     datacenter=Variable(description="datacenter, or a grid region used as one (record name)", kind="record"),
     grid=Variable(description="electricity grid region (record name)", kind="record"),
     duration_days=Variable("day", "day", "length of the period costed (run or ownership)"),
-    kwh_price=Variable("USD/kWh", "USD/kWh", "electricity price given as an argument (NaN: from the records, D13)"),
+    kwh_price=Variable(
+        "USD/kWh", "USD/kWh", "electricity price given as an argument (NaN: from the records; docs/differences.md, D13)"
+    ),
     amortization_years=Variable(
         "common_year", "common_year", "straight-line depreciation period of the hardware (365-day years)"
     ),
@@ -26,8 +28,10 @@ VARIABLES: dict[str, Variable] = dict(
     ),
     embodied_carbon=Variable("kg", "kg", "embodied carbon of the fleet's accelerators [kg CO2e]"),
     water_usage=Variable("L", "L", "water consumed on site: facility energy x WUE"),
-    pue=Variable("", "", "power usage effectiveness of the facility used (D12)"),
-    region_name=Variable(description="grid region whose carbon intensity and WUE are used (D12)", kind="text"),
+    pue=Variable("", "", "power usage effectiveness of the facility used (docs/differences.md, D12)"),
+    region_name=Variable(
+        description="grid region whose carbon intensity and WUE are used (docs/differences.md, D12)", kind="text"
+    ),
     # ---- economics outputs --------------------------------------------------------------
     capex=Variable("USD", "USD", "purchase cost amortised over the period (straight line)"),
     opex_energy=Variable("USD", "USD", "electricity cost of the facility energy"),
@@ -37,12 +41,13 @@ VARIABLES: dict[str, Variable] = dict(
     electricity_price=Variable(
         "USD/J",
         "USD/kWh",
-        "electricity price charged (D13: argument, datacenter, grid, fleet's placement, else 0.12 USD/kWh)",
+        "electricity price charged: the argument, else the datacenter's, the grid's, the fleet's "
+        "placement's, else 0.12 USD/kWh (docs/differences.md, D13)",
     ),
     # ---- responsible-engineering outputs ------------------------------------------------
     dp_slowdown_factor=Variable("", "", "training-time factor of DP-SGD: 1 + 2/max(ε, 0.01)"),
-    privacy_cost_ratio=Variable("", "", "the same factor, the reference's second name for it"),
+    privacy_cost_ratio=Variable("", "", "the same factor, under mlsysim's second name for it"),
     effective_training_time=Variable("s", "hour", "training time with DP-SGD"),
     additional_data_requirement=Variable("", "", "data factor to represent the rarest subgroup: 1/max(p, 1e-6)"),
-    fairness_data_ratio=Variable("", "", "the same factor, the reference's second name for it"),
+    fairness_data_ratio=Variable("", "", "the same factor, under mlsysim's second name for it"),
 )
