@@ -1,7 +1,8 @@
 """Tier 1: hand-derived and published values of the serving family, with their derivation,
 and the corrected behaviour of each deviation from mlsysim 0.3.0 (D1, D2, D5, D9, D14, D15,
-D21). Reference numbers: ``reference/anchor-0.3.0-spec.md`` §4.2, §5.3, §5.4, §12.3, §12.5 and
-``anchor-0.3.0-spec-part2.md`` §3, §8, §20."""
+D21; docs/differences.md). Reference numbers: the worked examples of mlsysim 0.3.0's
+specification ("Spec §4.2, §5.3, §5.4, §12.3, §12.5"; "Part 2 §3, §8, §20" below); the
+equations are in docs/equations.md, sections "Serving" and "Queueing"."""
 
 from __future__ import annotations
 

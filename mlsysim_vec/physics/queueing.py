@@ -5,7 +5,7 @@ Pure numpy functions of float arrays (rates in 1/s, times in s); no Python loop 
 configurations or over server counts (the loops below run over chunks of points and over
 windows of candidate counts).
 
-The M/M/c queue (Erlang 1917; Kleinrock, "Queueing Systems" vol. 1, 1975, §3.5): arrivals at
+The M/M/c queue (Erlang 1917; Kleinrock, "Queueing Systems" vol. 1, 1975, section 3.5): arrivals at
 λ, c servers of rate μ each, offered load ``A = λ/μ``, utilisation ``ρ = A/c``. The probability
 that an arrival waits is Erlang C,
 
@@ -17,7 +17,13 @@ space on a window of terms around the largest (the Poisson terms ``A^i/i!`` fall
 ``e^{−k²/2A}`` at ``k`` from the mode; the window keeps every term above ``e^{−40}`` of the
 largest), so any server count works without overflow. With a general service-time
 distribution the waits are scaled by Kingman's factor ``(cv² + 1)/2`` (Kingman, "The single
-server queue in heavy traffic", 1961), as mlsysim 0.3.0 does (``reference/anchor-0.3.0-spec.md`` §5.3).
+server queue in heavy traffic", Math. Proc. Cambridge Phil. Soc. 57(4), 1961,
+doi:10.1017/S0305004100036094), as mlsysim 0.3.0 does. See ``docs/equations.md``, section
+"Queueing".
+
+Two step functions compose these kernels: ``tail_latency_step`` (TailLatencyModel: the
+latency quantiles of a given queue) and ``servers_for_wait`` (the replica count of
+ServingCapacityModel, ``physics.serving.serving_capacity_step``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ __all__ = [
     "kingman_factor",
     "min_stable_servers",
     "min_servers_for_wait",
+    "servers_for_wait",
+    "tail_latency_step",
 ]
 
 #: Elements per chunk of (points × window) work arrays (bounds the kernels' memory).
@@ -256,3 +264,75 @@ def min_servers_for_wait(arrival_rate, service_rate, wait_budget, max_servers, s
     servers[~found] = np.nan
     wait[~found] = np.nan
     return servers.reshape(shape), wait.reshape(shape), found.reshape(shape)
+
+
+def servers_for_wait(arrival_rate, service_rate, wait_budget, max_servers, search, wait_factor=1.0, quantile=0.99):
+    """The server count a capacity plan reports, and its ``quantile`` wait [s].
+
+    arrival_rate λ [1/s], service_rate μ [1/s] per server (<= 0: no service), wait_budget [s],
+    max_servers, search (bool mask of the points to search), wait_factor (Kingman's factor:
+    the M/M/c waits are multiplied by it, so the budget of the M/M/c wait is
+    ``wait_budget/wait_factor``).
+
+    Where ``min_servers_for_wait`` finds a count within ``max_servers`` (``search`` points
+    only) that count is reported with its wait; elsewhere ``max_servers`` is reported, with
+    its wait when that queue is stable (NaN for points not searched) and ∞ when it is
+    unstable. Returns ``(servers, wait, found, stable)``; ``stable`` is ``servers·μ > λ``.
+    """
+    rate = np.where(service_rate > 0, service_rate, np.nan)
+    found_servers, fitted_wait, found = min_servers_for_wait(
+        arrival_rate, rate, wait_budget / wait_factor, max_servers, search, quantile
+    )
+    servers = np.where(found, found_servers, max_servers)
+    stable = servers * rate > arrival_rate
+    missed = search & ~found & stable  # the wait at max_servers
+    p_wait = erlang_c(np.where(missed, arrival_rate / rate, np.nan), np.where(missed, servers, 1.0))
+    at_cap = np.where(stable, wait_quantile(p_wait, servers, rate, arrival_rate, quantile), np.inf)
+    wait = np.where(found, fitted_wait, at_cap) * wait_factor
+    return servers, wait, found, stable
+
+
+def tail_latency_step(arrival_rate, service_time, servers, service_cv) -> dict:
+    """Latency quantiles of an M/M/c queue of replicas: TailLatencyModel's question.
+
+    arrival_rate λ [1/s] >= 0, service_time s [s] >= 0 (mean; 0 means no service: unstable),
+    servers c >= 1, service_cv (coefficient of variation of the service time; 1: exponential).
+
+    With ``μ = 1/s``, ``A = λ·s``, Erlang C ``C(c, A)`` and Kingman's factor
+    ``k = (cv² + 1)/2``::
+
+        p50, p99         = k × wait_quantile(C, 0.5 / 0.99) + s     (inf when unstable)
+        queue_utilization = A / c                                  (1 when unstable)
+        slo_headroom     = P99 wait / (5 s)                         (1 when unstable)
+        wait_probability = C                                        (1 when unstable)
+
+    Stable means ``μ > 0`` and ``λ < c·μ``. A NaN input gives NaN outputs. Returns
+    TailLatencyModel's outputs (``p50_latency``, ``p99_latency``, ``queue_utilization``,
+    ``is_stable``, ``slo_headroom_ratio``, ``wait_probability``).
+    """
+    lam = np.asarray(arrival_rate)
+    service = np.asarray(service_time)
+    c = np.asarray(servers)
+    with np.errstate(divide="ignore"):
+        rate = np.where(service > 0, 1.0 / service, 0.0)
+    load = lam * service
+    stable = (rate > 0) & (lam < c * rate)
+    p_wait = erlang_c(load, c)  # 1 where unstable
+    k = kingman_factor(service_cv)
+    w50 = wait_quantile(p_wait, c, rate, lam, 0.5) * k
+    w99 = wait_quantile(p_wait, c, rate, lam, 0.99) * k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        headroom = w99 / (5.0 * service)
+    unknown = np.isnan(load * c * k)  # a NaN input stays NaN
+
+    def unstable(value):
+        return np.where(unknown, np.nan, value)
+
+    return {
+        "p50_latency": np.where(stable, w50 + service, unstable(np.inf)),
+        "p99_latency": np.where(stable, w99 + service, unstable(np.inf)),
+        "queue_utilization": np.where(stable, load / c, unstable(1.0)),
+        "is_stable": stable,
+        "slo_headroom_ratio": np.where(stable, headroom, unstable(1.0)),
+        "wait_probability": np.where(stable, p_wait, unstable(1.0)),
+    }

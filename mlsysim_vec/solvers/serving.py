@@ -2,13 +2,16 @@
 ``TailLatencyModel``, ``ServingCapacityModel``, ``InferenceScalingModel``.
 
 "How fast will my LLM generate tokens?", "Can I serve this LLM on this GPU?", "How many serving
-replicas do I need for this SLA?" — each answered over a whole grid in one call. The numbers
-come from ``physics.serving`` and ``physics.queueing``; the equations and their sources are in
-those modules and in ``reference/anchor-0.3.0-spec.md`` §4–5 / part 2 §3, §8, with the
-deviations D1, D2, D5, D9, D14, D15 and D21 of DECISIONS.md.
+replicas do I need for this SLA?" — each answered over a whole grid in one call. Every resolver
+is a facade: it reads the grid, calls one step function of ``physics.serving`` or
+``physics.queueing`` and encodes the step's flags into the shared category codes. The equations
+are in ``docs/equations.md`` (sections "Serving" and "Queueing"), the deviations from mlsysim
+0.3.0 in docs/differences.md (D1, D2, D5, D9, D14, D15, D21).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -16,7 +19,6 @@ from ..grid import REQUIRED, Arg, Grid
 from ..hardware.types import HardwareNode
 from ..models.types import TransformerWorkload
 from ..physics import queueing as qu
-from ..physics import roofline as rl
 from ..physics import serving as sv
 from ..variables import BOTTLENECKS, reason
 from .base import HARDWARE, PRECISION, Resolver, model_arg, precision_terms
@@ -51,24 +53,37 @@ def _code(mask, code):
     return np.where(mask, code, 0).astype(np.int8)
 
 
-class _Transformer:
-    """Numbers of a Transformer record argument laid out on the grid, at precision ``b``."""
+def _outputs(names: tuple[str, ...], step: dict, **codes) -> dict:
+    """The outputs ``names`` in order: the category codes given, the rest from the step."""
+    return {name: codes[name] if name in codes else step[name] for name in names}
 
-    def __init__(self, g: Grid, name: str, b, is_16bit):
-        field = lambda k: g.field(name, k)  # noqa: E731
-        self.layers = field("layers")
-        self.heads = field("heads_or_default")
-        self.kv_heads = field("kv_heads_or_default")
-        self.head_width = field("head_width")  # D2
-        self.parameters = field("parameters")
-        self.active_parameters = field("active_parameters")  # D1
-        self.weights = rl.weight_bytes(self.parameters, field("model_size"), field("weights_rule"), b, is_16bit)
-        mla = np.where(field("is_mla") == 1.0, field("kv_lora_rank") + field("qk_rope_head_dim"), np.nan)
-        self.kv_per_token = sv.kv_bytes_per_token(self.layers, self.kv_heads, self.head_width, mla, b)
 
-    def prefill_flops_per_token(self, context):
-        """Prefill FLOPs per new token of one sequence over ``context`` tokens [FLOP]."""
-        return sv.prefill_flops(self.active_parameters, self.layers, self.heads, self.head_width, 1.0, context, 1.0)
+def _optional(g: Grid, name: str):
+    """An optional argument's array, or None when it was left out."""
+    return g[name] if name in g.inputs else None
+
+
+def _transformer(g: Grid, name: str, b, is_16bit) -> sv.Transformer:
+    """The Transformer record argument ``name`` at ``b`` bytes per element."""
+
+    def field(key):
+        return g.field(name, key)
+
+    return sv.transformer(
+        layers=field("layers"),
+        heads=field("heads_or_default"),
+        kv_heads=field("kv_heads_or_default"),
+        head_width=field("head_width"),  # D2
+        parameters=field("parameters"),
+        active_parameters=field("active_parameters"),  # D1
+        model_size=field("model_size"),
+        weights_rule=field("weights_rule"),
+        is_mla=field("is_mla"),
+        kv_lora_rank=field("kv_lora_rank"),
+        rope_head_dim=field("qk_rope_head_dim"),
+        bytes_per_el=b,
+        is_16bit=is_16bit,
+    )
 
 
 def _eager(g: Grid) -> Grid:
@@ -90,52 +105,71 @@ def _check_below(g: Grid, small: str, large: str, strict: bool) -> None:
         raise ValueError(f"{small}={x:g} with {large}={y:g} is not allowed; {small} must be {relation} {large}")
 
 
-def _serve(m: _Transformer, seq_len, batch, cached, flops_eff):
-    """Prefill time of the new tokens and KV cache of a batch (colocated, unchunked)."""
-    new_tokens = np.maximum(1.0, seq_len - cached)
-    per_token = m.prefill_flops_per_token(seq_len)
-    prefill = new_tokens * batch * per_token / flops_eff
-    return new_tokens, per_token, prefill, m.kv_per_token * seq_len * batch
+def _batching_reason(has_budget, admitted):
+    """no_kv_budget when the weights leave no memory, memory_capacity when nothing is admitted."""
+    return np.where(~has_budget, reason("no_kv_budget"), np.where(admitted, 0, reason("memory_capacity"))).astype(
+        np.int8
+    )
+
+
+_HARDWARE_DOC = "accelerator: its peak FLOP/s, memory bandwidth, memory capacity and dispatch tax"
+_EFFICIENCY = dict(default=0.5, low=0.0, low_open=True, high=1.0, doc="fraction of peak FLOP/s achieved in prefill")
+_MAX_SEQ_LEN = dict(kind="integer", low=1, keyword_aliases=("seq_len",))
 
 
 class ServingModel(Resolver):
-    """Prefill (TTFT) and decode (ITL) of an LLM on one accelerator, its KV cache and memory.
+    """How fast does one accelerator serve an LLM: time to first token, inter-token latency,
+    KV cache and memory?
 
-    model : TransformerWorkload record
-    hardware : HardwareNode record — prefill device (and decode device unless ``decode_hardware``)
-    seq_len : context tokens S, cached prefix included, >= 1 (required)
-    batch_size : concurrent sequences B, >= 1 (default 1)
-    precision : width of weights and KV cache, picks the prefill peak (default "fp16", D15)
-    efficiency : fraction of peak FLOP/s in prefill, in (0, 1] (default 0.5)
-    decode_hardware : HardwareNode for the decode phase (default None: colocated)
-    network_bandwidth : prefill-to-decode link [byte/s] > 0 (default 100 GB/s; disaggregated only)
-    draft_model : TransformerWorkload of speculative decoding (default None)
-    draft_acceptance_rate : α in [0, 1] (default 0.7)
-    cached_prefix_len : context tokens already cached, 0 <= C < S (default 0)
-    prefill_chunk_tokens : chunk size of chunked prefill, >= 1 (default None: one pass)
+    Prefill is compute-bound and decode memory-bound. Options: prompt caching
+    (``cached_prefix_len``), chunked prefill (``prefill_chunk_tokens``), speculative decoding
+    (``draft_model``) and disaggregated serving (``decode_hardware``: prefill on ``hardware``,
+    decode there, the KV cache sent over ``network_bandwidth``). Times are reported for
+    infeasible points too; ``infeasible_reason`` is memory_capacity (colocated),
+    decode_memory_capacity or prefill_memory_capacity (disaggregated).
 
-    Equations (``reference/anchor-0.3.0-spec.md`` §4.2; D1, D2, D5):
-    new tokens ``N = max(1, S − C)``; prefill FLOPs ``N·B·(2·P_active + 4·L·a·d·S)``;
-    ``TTFT = FLOPs/(F·η) + dispatch_tax × chunks (+ KV/network_bandwidth when disaggregated)``;
-    ``KV = kv_bytes_per_token × S × B``; ``ITL = (W + KV)/BW_decode + L·0.01 ms``. Speculation:
-    ``ITL = (4·t_draft + ITL_target)/E``, ``E = Σ_{i<=4} α^i``, ``t_draft`` the draft's own
-    decode step (same kernel, D5). Chunked prefill: ``⌈N/c⌉`` chunks; the largest costs
-    ``min(c, N)·B·(2·P_active + 4·L·a·d·S)/(F·η) + dispatch_tax`` (``prefill_chunk_time`` =
-    ``decode_stall_bound``).
+    Notes
+    -----
+    With ``S`` context tokens (cached prefix ``C`` included), batch ``B``, active parameters
+    ``P_active`` (D1), ``L`` layers, ``a`` heads of width ``d`` (D2), ``k`` KV bytes per token,
+    weights ``W``, peak ``F`` at the precision, efficiency ``eta`` and the decode device's
+    bandwidth ``BW``::
 
-    Memory: ``total_memory_required = W + KV (+ W_draft + KV_draft)`` on the decode device;
-    ``feasible`` when it fits there and, when disaggregated, the prefill device holds ``W + KV``
-    (D5). ``infeasible_reason``: memory_capacity (colocated), decode_memory_capacity or
-    prefill_memory_capacity (disaggregated). Times are reported for infeasible points too.
+        N            = max(1, S - C)                       new tokens
+        prefill FLOPs = N B (2 P_active + 4 L a d S)
+        TTFT         = FLOPs / (F eta) + dispatch_tax x passes   (+ KV / network_bandwidth)
+        KV           = k S B
+        ITL          = (W + KV) / BW + L x 0.01 ms         the one decode-step kernel (D5)
+        memory       = W + KV  (+ W_draft + KV_draft)      on the decode device
+
+    Speculative decoding with ``K = 4`` draft tokens and acceptance ``alpha``:
+    ``ITL = (K t_draft + ITL_target) / E`` with ``E = 1 + alpha + ... + alpha^K``, ``t_draft``
+    the draft's own decode step (same kernel, D5). Chunked prefill with chunks of ``c``
+    tokens: ``ceil(N / c)`` passes; the largest chunk, ``min(c, N)`` tokens, takes
+    ``prefill_chunk_time`` = ``decode_stall_bound``. Disaggregated, the prefill device must
+    hold ``W + KV`` (D5).
+
+    See ``docs/equations.md``, section "Serving", and docs/differences.md, D1, D2, D5, D15.
+
+    References
+    ----------
+    Pope, R., Douglas, S., Chowdhery, A., et al. (2023). Efficiently scaling Transformer
+    inference. MLSys 2023. arXiv:2211.05102.
+
+    Leviathan, Y., Kalman, M., Matias, Y. (2023). Fast inference from Transformers via
+    speculative decoding. ICML 2023. arXiv:2211.17192.
+
+    Ainslie, J., Lee-Thorp, J., de Jong, M., et al. (2023). GQA: training generalized
+    multi-query Transformer models from multi-head checkpoints. EMNLP 2023. arXiv:2305.13245.
     """
 
     ARGS = (
         _model(),
-        HARDWARE,
-        Arg("seq_len", "integer", low=1),
-        Arg("batch_size", "integer", default=1, low=1),
+        replace(HARDWARE, doc="prefill accelerator, and the decode accelerator unless decode_hardware is given"),
+        Arg("seq_len", "integer", low=1, doc="context tokens S of each sequence, cached prefix included"),
+        Arg("batch_size", "integer", default=1, low=1, doc="concurrent sequences B"),
         PRECISION,
-        Arg("efficiency", default=0.5, low=0.0, low_open=True, high=1.0),
+        Arg("efficiency", **_EFFICIENCY),
         Arg(
             "decode_hardware",
             "record",
@@ -143,11 +177,41 @@ class ServingModel(Resolver):
             types=(HardwareNode,),
             type_hint="HardwareNode record (Hardware.*) or None",
         ),
-        Arg("network_bandwidth", default=100e9, unit="byte/s", low=0.0, low_open=True),
+        Arg(
+            "network_bandwidth",
+            default=100e9,
+            unit="byte/s",
+            low=0.0,
+            low_open=True,
+            doc="prefill-to-decode link carrying the KV cache (used only with decode_hardware)",
+        ),
         _model("draft_model", optional=True),
         Arg("draft_acceptance_rate", default=0.7, low=0.0, high=1.0),
-        Arg("cached_prefix_len", "integer", default=0, low=0),
+        Arg(
+            "cached_prefix_len",
+            "integer",
+            default=0,
+            low=0,
+            doc="tokens of the context already in the KV cache (prompt caching), below seq_len",
+        ),
         Arg("prefill_chunk_tokens", "integer", default=None, low=1),
+    )
+    OUTPUTS = (
+        "ttft",
+        "itl",
+        "kv_cache_size",
+        "model_weights_size",
+        "total_memory_required",
+        "memory_utilization",
+        "feasible",
+        "infeasible_reason",
+        "prompt_cache_hit_ratio",
+        "prefill_chunks",
+        "prefill_chunk_time",
+        "decode_stall_bound",
+        "kv_transfer_time",
+        "prefill_memory_utilization",
+        "peak_flops_fallback",
     )
 
     def _check(self, g: Grid) -> None:
@@ -155,137 +219,102 @@ class ServingModel(Resolver):
 
     def _compute(self, g: Grid) -> dict:
         b, is_16bit, peak, fallback = precision_terms(g)
-        m = _Transformer(g, "model", b, is_16bit)
-        seq, batch = g["seq_len"], g["batch_size"]
-        cached = g["cached_prefix_len"]
-        dispatch = g.field("hardware", "dispatch_tax")
-        flops_eff = peak * g["efficiency"]
-        new_tokens, per_token, prefill, kv = _serve(m, seq, batch, cached, flops_eff)
-        out = {}
-        if "prefill_chunk_tokens" in g.inputs:
-            chunks, largest = sv.prefill_chunking(new_tokens, g["prefill_chunk_tokens"])
-            chunk_time = largest * batch * per_token / flops_eff + dispatch
-            ttft = prefill + dispatch * chunks
-            out.update(prefill_chunks=chunks, prefill_chunk_time=chunk_time, decode_stall_bound=chunk_time)
-        else:
-            ttft = prefill + dispatch
-            out.update(
-                prefill_chunks=np.float64(1.0),
-                prefill_chunk_time=np.float64(np.nan),
-                decode_stall_bound=np.float64(np.nan),
-            )
-        decode = "decode_hardware" if "decode_hardware" in g.inputs else "hardware"
-        bandwidth = g.field(decode, "memory_bandwidth")
-        capacity = g.field(decode, "memory_capacity")
-        itl = sv.decode_step_time(m.weights, kv, bandwidth, m.layers)
-        required = m.weights + kv
-        if "draft_model" in g.inputs:
-            d = _Transformer(g, "draft_model", b, is_16bit)
-            draft_kv = d.kv_per_token * seq * batch
-            draft_step = sv.decode_step_time(d.weights, draft_kv, bandwidth, d.layers)
-            itl = sv.speculative_step_time(itl, draft_step, g["draft_acceptance_rate"])
-            required = required + d.weights + draft_kv  # D5: the draft's KV counts
-        fits = required <= capacity
-        if decode == "decode_hardware":
-            transfer = kv / g["network_bandwidth"]
-            ttft = ttft + transfer
-            prefill_use = (m.weights + kv) / g.field("hardware", "memory_capacity")
-            prefill_fits = prefill_use <= 1.0  # D5: the prefill device holds W + KV
-            feasible = fits & prefill_fits
+        disaggregated = "decode_hardware" in g.inputs
+        decode = "decode_hardware" if disaggregated else "hardware"
+        draft = _transformer(g, "draft_model", b, is_16bit) if "draft_model" in g.inputs else None
+        step = sv.inference_step(
+            _transformer(g, "model", b, is_16bit),
+            g["seq_len"],
+            g["batch_size"],
+            peak,
+            g["efficiency"],
+            g.field("hardware", "dispatch_tax"),
+            g.field(decode, "memory_bandwidth"),
+            g.field(decode, "memory_capacity"),
+            cached_tokens=g["cached_prefix_len"],
+            chunk_tokens=_optional(g, "prefill_chunk_tokens"),
+            draft=draft,
+            draft_acceptance=g["draft_acceptance_rate"],
+            prefill_memory_capacity=g.field("hardware", "memory_capacity") if disaggregated else None,
+            network_bandwidth=g["network_bandwidth"] if disaggregated else None,
+        )
+        fits = step["memory_fits"]
+        if disaggregated:
             why = np.where(
-                ~fits, reason("decode_memory_capacity"), np.where(~prefill_fits, reason("prefill_memory_capacity"), 0)
+                ~fits,
+                reason("decode_memory_capacity"),
+                np.where(~step["prefill_memory_fits"], reason("prefill_memory_capacity"), 0),
             ).astype(np.int8)
-            out.update(kv_transfer_time=transfer, prefill_memory_utilization=prefill_use)
         else:
-            feasible = fits
             why = _code(~fits, reason("memory_capacity"))
-            out.update(kv_transfer_time=np.float64(np.nan), prefill_memory_utilization=np.float64(np.nan))
-        return {
-            "ttft": ttft,
-            "itl": itl,
-            "kv_cache_size": kv,
-            "model_weights_size": m.weights,
-            "total_memory_required": required,
-            "memory_utilization": required / capacity,
-            "feasible": feasible,
-            "infeasible_reason": why,
-            "prompt_cache_hit_ratio": cached / seq,
-            **out,
-            "peak_flops_fallback": fallback,
-        }
-
-
-def _batching(m: _Transformer, capacity, bandwidth, max_seq_len, mean, max_batch, page):
-    """Paged and static admission of continuous batching and their decode steps (D5)."""
-    budget = capacity - m.weights
-    budget_tokens = budget / m.kv_per_token
-    allocated, paged_frag = sv.expected_paged_kv_tokens(mean, max_seq_len, page)
-    n_static = sv.static_admission(budget_tokens, max_seq_len, max_batch)
-    n_paged = sv.paged_admission(budget_tokens, page, allocated, max_batch)
-
-    def throughput(n):
-        step = sv.decode_step_time(m.weights, m.kv_per_token * n * mean, bandwidth, m.layers)
-        return np.where(n > 0, n / step, 0.0), step
-
-    paged_tps, paged_step = throughput(n_paged)
-    static_tps, _ = throughput(n_static)
-    return dict(
-        budget=budget,
-        allocated=allocated,
-        paged_frag=paged_frag,
-        n_static=n_static,
-        n_paged=n_paged,
-        paged_tps=paged_tps,
-        paged_step=paged_step,
-        static_tps=static_tps,
-    )
-
-
-def _batching_reason(budget, admitted):
-    return np.where(budget <= 0, reason("no_kv_budget"), np.where(admitted > 0, 0, reason("memory_capacity"))).astype(
-        np.int8
-    )
-
-
-_MAX_SEQ_LEN = dict(kind="integer", low=1)
+        return _outputs(self.OUTPUTS, step, infeasible_reason=why, peak_flops_fallback=fallback)
 
 
 class ContinuousBatchingModel(Resolver):
-    """Continuous batching with a paged KV cache versus static max-length reservations.
+    """How many requests does continuous batching with a paged KV cache serve at once, and how
+    much faster than static max-length reservations?
 
-    model : TransformerWorkload record
-    hardware : HardwareNode record
-    max_seq_len : maximum tokens per request S_max, >= 1 (required; alias ``seq_len``, D21)
-    mean_request_tokens : mean tokens per request, in (0, S_max] (default None: S_max)
-    max_batch_size : scheduler cap B_max, >= 1 (default 1; alias ``max_batch``, D21)
-    page_size : tokens per KV page p, >= 1 (default 16)
-    precision : width of weights and KV cache (default "fp16", D15)
-    efficiency : fraction of peak FLOP/s in prefill, in [1e-9, 1] (default 0.5)
+    Request lengths are exponential with mean ``mean_request_tokens``, capped at
+    ``max_seq_len``. A static allocator reserves ``max_seq_len`` tokens per request; a paged
+    allocator allocates pages of ``page_size`` tokens as a request grows. Infeasible (nothing
+    admitted): counts, throughputs and KV sizes 0, fragmentation 0, ``ttft`` and ``itl`` NaN,
+    ``speedup_vs_static`` 1; ``infeasible_reason`` no_kv_budget when the weights leave no
+    memory, memory_capacity when one request's pages do not fit. ``speedup_vs_static`` is
+    infinite when only the paged allocator admits a request.
 
-    Equations (``reference/anchor-0.3.0-spec.md`` §5.4; D1, D2, D5): KV budget
-    ``M = capacity − W``; per-token KV ``k``; static admits ``min(⌊M/(k·S_max)⌋, B_max)``
-    (fragmentation ``1 − mean/S_max``); paged admits ``min(⌊⌊M/(k·p)⌋·p/alloc + 1e-9⌋, B_max)``
-    with ``alloc`` the expected paged allocation of an exponential length capped at S_max
-    (``physics.serving.expected_paged_kv_tokens``). A decode step of N requests is the one
-    decode-step kernel ``(W + k·N·mean)/BW + L·0.01 ms`` (D5); throughput ``N/step``;
-    ``itl`` the step of the admitted requests; ``ttft`` the prefill of the *admitted* requests
-    at S_max, ``N_p·S_max·(2·P_active + 4·L·a·d·S_max)/(F·η) + dispatch_tax`` (D5).
+    Notes
+    -----
+    KV budget ``M = capacity - W``, ``k`` KV bytes per token, ``S_max`` the cap, ``p`` the page,
+    ``B_max`` the scheduler cap::
 
-    Infeasible (nothing admitted): counts, throughputs and KV sizes 0, fragmentation 0,
-    ``ttft``/``itl`` NaN, ``speedup_vs_static`` 1; ``infeasible_reason`` no_kv_budget when the
-    weights leave no memory, memory_capacity when one request's pages do not fit.
-    ``speedup_vs_static`` is ∞ when only the paged allocator admits a request.
+        static admits   N_s = min(floor(M / (k S_max)), B_max)
+        paged admits    N_p = min(floor(floor(M / (k p)) p / alloc + 1e-9), B_max)
+        alloc           = p E[ceil(X / p)],  X ~ Exp(mu) capped at S_max, E[X] = mean
+        decode step     = (W + k N mean) / BW + L x 0.01 ms     the one kernel (D5)
+        throughput      = N / step
+        TTFT            = N_p S_max (2 P_active + 4 L a d S_max) / (F eta) + dispatch_tax
+
+    ``itl`` is the step of the admitted requests. Fragmentation: paged ``max(0, 1 - mean /
+    alloc)``, static ``1 - mean / S_max``. See ``docs/equations.md``, section "Serving", and
+    docs/differences.md, D1, D2, D5, D21.
+
+    References
+    ----------
+    Kwon, W., Li, Z., Zhuang, S., et al. (2023). Efficient memory management for large
+    language model serving with PagedAttention. SOSP 2023. arXiv:2309.06180.
     """
 
     ARGS = (
         _model(),
-        HARDWARE,
-        Arg("max_seq_len", keyword_aliases=("seq_len",), **_MAX_SEQ_LEN),
-        Arg("mean_request_tokens", default=None, low=0.0, low_open=True),
+        replace(HARDWARE, doc=_HARDWARE_DOC),
+        Arg("max_seq_len", **_MAX_SEQ_LEN),
+        Arg(
+            "mean_request_tokens",
+            default=None,
+            low=0.0,
+            low_open=True,
+            doc="mean tokens per request, at most max_seq_len (None: max_seq_len)",
+        ),
         Arg("max_batch_size", "integer", default=1, low=1, keyword_aliases=("max_batch",)),
         Arg("page_size", "integer", default=16, low=1),
         PRECISION,
-        Arg("efficiency", default=0.5, low=1e-9, high=1.0),
+        Arg("efficiency", **(_EFFICIENCY | dict(low=1e-9, low_open=False))),
+    )
+    OUTPUTS = (
+        "feasible",
+        "infeasible_reason",
+        "throughput_tokens_per_sec",
+        "max_active_requests",
+        "static_throughput_tokens_per_sec",
+        "static_max_active_requests",
+        "paged_internal_fragmentation",
+        "static_internal_fragmentation",
+        "paged_kv_cache_size",
+        "static_kv_cache_size",
+        "ttft",
+        "itl",
+        "speedup_vs_static",
+        "peak_flops_fallback",
     )
 
     def _check(self, g: Grid) -> None:
@@ -293,207 +322,244 @@ class ContinuousBatchingModel(Resolver):
 
     def _compute(self, g: Grid) -> dict:
         b, is_16bit, peak, fallback = precision_terms(g)
-        m = _Transformer(g, "model", b, is_16bit)
-        s_max = g["max_seq_len"]
-        mean = g["mean_request_tokens"] if "mean_request_tokens" in g.inputs else s_max
-        cb = _batching(
-            m,
-            g.field("hardware", "memory_capacity"),
-            g.field("hardware", "memory_bandwidth"),
-            s_max,
-            mean,
+        step = sv.continuous_batching_step(
+            _transformer(g, "model", b, is_16bit),
+            g["max_seq_len"],
+            _optional(g, "mean_request_tokens"),
             g["max_batch_size"],
             g["page_size"],
+            peak,
+            g["efficiency"],
+            g.field("hardware", "dispatch_tax"),
+            g.field("hardware", "memory_bandwidth"),
+            g.field("hardware", "memory_capacity"),
         )
-        n_p, n_s = cb["n_paged"], cb["n_static"]
-        admitted = n_p > 0
-        has_budget = cb["budget"] > 0
-        prefill = n_p * s_max * m.prefill_flops_per_token(s_max) / (peak * g["efficiency"])
-        static_fits = n_s > 0
-        speedup = np.where(
-            static_fits, cb["paged_tps"] / np.where(static_fits, cb["static_tps"], 1.0), np.where(admitted, np.inf, 1.0)
-        )
-        return {
-            "feasible": admitted,
-            "infeasible_reason": _batching_reason(cb["budget"], n_p),
-            "throughput_tokens_per_sec": cb["paged_tps"],
-            "max_active_requests": n_p,
-            "static_throughput_tokens_per_sec": cb["static_tps"],
-            "static_max_active_requests": n_s,
-            "paged_internal_fragmentation": np.where(has_budget, cb["paged_frag"], 0.0),
-            "static_internal_fragmentation": np.where(has_budget, 1.0 - mean / s_max, 0.0),
-            "paged_kv_cache_size": m.kv_per_token * n_p * cb["allocated"],
-            "static_kv_cache_size": m.kv_per_token * n_s * s_max,
-            "ttft": np.where(admitted, prefill + g.field("hardware", "dispatch_tax"), np.nan),
-            "itl": np.where(admitted, cb["paged_step"], np.nan),
-            "speedup_vs_static": speedup,
-            "peak_flops_fallback": fallback,
-        }
+        why = _batching_reason(step["has_kv_budget"], step["feasible"])
+        return _outputs(self.OUTPUTS, step, infeasible_reason=why, peak_flops_fallback=fallback)
 
 
 class WeightStreamingModel(Resolver):
-    """Weight-streaming (wafer-scale) inference: weights are injected layer by layer while the
-    KV cache stays on the device.
+    """How fast does a weight-streaming (wafer-scale) device run an LLM whose weights are
+    injected layer by layer while the KV cache stays on the device?
 
-    model : TransformerWorkload record
-    hardware : HardwareNode record — ``memory_capacity`` holds the KV cache, the interconnect
-        (as stored; 100 GB/s when absent) injects the weights
-    seq_len : tokens held per sequence S, >= 1 (required)
-    batch_size : sequences B, >= 1 (default 1)
-    precision : width of weights and KV (default "fp16", D15)
-    efficiency : fraction of peak FLOP/s, in (0, 1] (default 0.5)
-    phase : "decode" (default) or "prefill" (case-insensitive; anything else raises, D14)
+    The device's ``memory_capacity`` holds the KV cache; its interconnect (as stored; 100 GB/s
+    when absent or zero) injects the weights. ``feasible`` when the KV working set fits
+    (``infeasible_reason`` sram_capacity); ``bottleneck`` is Compute or Injection, whichever
+    takes a layer longer.
 
-    Equations (``reference/anchor-0.3.0-spec-part2.md`` §3; D1, D2, D14): per layer, weight
-    injection ``t_inj = (P/L)·b/BW_inj``; compute ``t_comp = FLOPs/(F·η) + dispatch_tax`` with
-    FLOPs ``2·P_l·B`` (decode) or ``2·P_l·S·B + 2·B·a_kv·S²·d`` (prefill), ``P_l`` the layer's
-    share of the active parameters (D1); the layer takes ``max(t_comp, t_inj)`` (perfect
-    overlap; bottleneck Compute or Injection). Throughput = tokens (B or B·S) / (L × layer
-    time), 0 when infeasible. The device holds ``1.1 × KV`` (the library's KV kernel: GQA, head
-    width D2, MLA); ``feasible`` when that fits (``infeasible_reason`` sram_capacity).
-    ``optimal_batch_size = max(1, ⌊t_inj·F·η/(2·P_l)⌋)``.
+    Notes
+    -----
+    Per layer, with ``P`` parameters, ``L`` layers, ``b`` bytes per element, ``P_l = P_active /
+    L`` (D1), ``a_kv`` KV heads of width ``d`` (D2)::
+
+        t_inj  = (P / L) b / BW_inj
+        FLOPs  = 2 P_l B                                  (decode)
+               = 2 P_l S B + 2 B a_kv S^2 d               (prefill)
+        t_comp = FLOPs / (F eta) + dispatch_tax
+        layer  = max(t_comp, t_inj)                       (perfect overlap)
+        throughput = tokens / (L x layer)                 tokens B (decode) or B S (prefill)
+        memory = 1.1 k S B                                 KV cache + 10 %
+        optimal_batch_size = max(1, floor(t_inj F eta / (2 P_l)))
+
+    Throughput is 0 when infeasible. See ``docs/equations.md``, section "Serving", and
+    docs/differences.md, D1, D2, D14.
+
+    References
+    ----------
+    Lie, S. (2023). Cerebras architecture deep dive: first look inside the hardware/software
+    co-design for deep learning. IEEE Micro 43(3). doi:10.1109/MM.2023.3256384.
     """
 
     ARGS = (
         _model(),
-        HARDWARE,
-        Arg("seq_len", "integer", low=1),
-        Arg("batch_size", "integer", default=1, low=1),
+        replace(
+            HARDWARE,
+            doc="weight-streaming device: its memory holds the KV cache, its interconnect (as stored; 100 GB/s "
+            "when it has none) injects the weights",
+        ),
+        Arg("seq_len", "integer", low=1, doc="tokens held per sequence S"),
+        Arg("batch_size", "integer", default=1, low=1, doc="sequences B"),
         PRECISION,
         Arg("efficiency", default=0.5, low=0.0, low_open=True, high=1.0),
         Arg("phase", "choice", default="decode", choices=("decode", "prefill")),
     )
+    OUTPUTS = (
+        "feasible",
+        "infeasible_reason",
+        "throughput_tokens_per_sec",
+        "bottleneck",
+        "layer_compute_time",
+        "layer_injection_time",
+        "optimal_batch_size",
+        "wafer_memory_utilization",
+        "wafer_memory_required",
+        "peak_flops_fallback",
+    )
 
     def _compute(self, g: Grid) -> dict:
         b, is_16bit, peak, fallback = precision_terms(g)
-        m = _Transformer(g, "model", b, is_16bit)
-        seq, batch = g["seq_len"], g["batch_size"]
-        prefill = g["phase"] == _PREFILL
-        flops_eff = peak * g["efficiency"]
-        link = sv.injection_bandwidth(g.field("hardware", "host_link_bandwidth_raw"))
-        injection = m.parameters / m.layers * b / link
-        active_layer = m.active_parameters / m.layers
-        flops = sv.streaming_layer_flops(active_layer, m.kv_heads, m.head_width, seq, batch, prefill)
-        compute = flops / flops_eff + g.field("hardware", "dispatch_tax")
-        compute_bound = compute >= injection
-        layer_time = np.maximum(compute, injection)
-        tokens = np.where(prefill, batch * seq, batch)
-        required = sv.KV_WORKING_SET_OVERHEAD * m.kv_per_token * seq * batch
-        capacity = g.field("hardware", "memory_capacity")
-        use = np.where(capacity > 0, required / np.where(capacity > 0, capacity, 1.0), 1.0)
-        fits = required <= capacity
-        return {
-            "feasible": fits,
-            "infeasible_reason": _code(~fits, reason("sram_capacity")),
-            "throughput_tokens_per_sec": np.where(fits, tokens / (layer_time * m.layers), 0.0),
-            "bottleneck": np.where(compute_bound, _COMPUTE, _INJECTION).astype(np.int8),
-            "layer_compute_time": compute,
-            "layer_injection_time": injection,
-            "optimal_batch_size": sv.balance_batch(b, m.parameters / m.active_parameters, flops_eff, link),
-            "wafer_memory_utilization": np.where(fits, np.minimum(use, 1.0), use),
-            "wafer_memory_required": required,
-            "peak_flops_fallback": fallback,
-        }
+        step = sv.weight_streaming_step(
+            _transformer(g, "model", b, is_16bit),
+            g["seq_len"],
+            g["batch_size"],
+            g["phase"] == _PREFILL,
+            b,
+            peak,
+            g["efficiency"],
+            g.field("hardware", "dispatch_tax"),
+            g.field("hardware", "host_link_bandwidth_raw"),
+            g.field("hardware", "memory_capacity"),
+        )
+        return _outputs(
+            self.OUTPUTS,
+            step,
+            infeasible_reason=_code(~step["feasible"], reason("sram_capacity")),
+            bottleneck=np.where(step["compute_bound"], _COMPUTE, _INJECTION).astype(np.int8),
+            peak_flops_fallback=fallback,
+        )
 
 
 class TailLatencyModel(Resolver):
-    """Tail latency of an M/M/c queue of replicas (Erlang C in log space, any replica count).
+    """What are the median and P99 request latencies of a pool of replicas (an M/M/c queue)?
 
-    arrival_rate_qps : λ [1/s], >= 0 (required; negative raises, D14)
-    service_latency_ms : mean service time s [ms], >= 0 (required; 0 means no service: unstable)
-    num_replicas : servers c, >= 1 (default 1; 0 raises, D14)
-    service_time_cv : coefficient of variation of service, >= 0 (default 1: exponential);
-        the waits are scaled by Kingman's (cv² + 1)/2
+    Erlang C is evaluated in log space, so any replica count works (thousands included).
+    Unstable queues (utilisation >= 1, or no service) report infinite latencies, utilisation
+    1, wait probability 1 and headroom 1.
 
-    Outputs (``reference/anchor-0.3.0-spec.md`` §5.3, ``physics.queueing``): ``p50_latency`` and
-    ``p99_latency`` = wait quantile + s (∞ when unstable, ρ >= 1); ``queue_utilization`` ρ (1 when
-    unstable); ``is_stable``; ``slo_headroom_ratio`` = P99 wait/(5·s) (1 when unstable, as the
-    reference); ``wait_probability`` (Erlang C).
+    Notes
+    -----
+    Arrivals ``lambda``, ``c`` replicas of mean service time ``s`` (rate ``mu = 1 / s``),
+    offered load ``A = lambda s``, utilisation ``rho = A / c``::
+
+        C(c, A) = T / (S + T),  S = sum_{i<c} A^i / i!,  T = A^c / (c! (1 - rho))   (Erlang C)
+        P(W > t) = C exp(-(c mu - lambda) t)
+        W_q     = ln(C / (1 - q)) / (c mu - lambda)   if C >= 1 - q, else 0
+        p50, p99 = k W_q + s,   k = (cv^2 + 1) / 2   (Kingman)
+        slo_headroom_ratio = k W_0.99 / (5 s)
+
+    See ``docs/equations.md``, section "Queueing".
+
+    References
+    ----------
+    Erlang, A. K. (1917). Solution of some problems in the theory of probabilities of
+    significance in automatic telephone exchanges. Elektroteknikeren 13.
+
+    Kleinrock, L. (1975). Queueing Systems, Volume 1: Theory. Wiley, section 3.5.
+
+    Kingman, J. F. C. (1961). The single server queue in heavy traffic. Mathematical
+    Proceedings of the Cambridge Philosophical Society 57(4). doi:10.1017/S0305004100036094.
     """
 
     ARGS = (
         Arg("arrival_rate_qps", unit="1/s", low=0.0),
-        Arg("service_latency_ms", unit="ms", low=0.0),
+        Arg(
+            "service_latency_ms",
+            unit="ms",
+            low=0.0,
+            doc="mean service time s of one request on one replica (0: no service, the queue is unstable)",
+        ),
         Arg("num_replicas", "integer", default=1, low=1),
-        Arg("service_time_cv", default=1.0, low=0.0),
+        Arg(
+            "service_time_cv",
+            default=1.0,
+            low=0.0,
+            doc="coefficient of variation of the service time (1: exponential); the waits are scaled by (cv^2 + 1)/2",
+        ),
+    )
+    OUTPUTS = (
+        "p50_latency",
+        "p99_latency",
+        "queue_utilization",
+        "is_stable",
+        "slo_headroom_ratio",
+        "wait_probability",
     )
 
     def _compute(self, g: Grid) -> dict:
         g = _eager(g)
-        lam = np.asarray(g["arrival_rate_qps"])
-        service = np.asarray(g["service_latency_ms"])
-        c = np.asarray(g["num_replicas"])
-        with np.errstate(divide="ignore"):
-            rate = np.where(service > 0, 1.0 / service, 0.0)
-        load = lam * service
-        stable = (rate > 0) & (lam < c * rate)
-        p_wait = qu.erlang_c(load, c)  # 1 where unstable
-        k = qu.kingman_factor(g["service_time_cv"])
-        w50 = qu.wait_quantile(p_wait, c, rate, lam, 0.5) * k
-        w99 = qu.wait_quantile(p_wait, c, rate, lam, 0.99) * k
-        with np.errstate(divide="ignore", invalid="ignore"):
-            headroom = w99 / (5.0 * service)
-        unknown = np.isnan(load * c * k)  # a NaN input stays NaN
-
-        def unstable(value):
-            return np.where(unknown, np.nan, value)
-
-        return {
-            "p50_latency": np.where(stable, w50 + service, unstable(np.inf)),
-            "p99_latency": np.where(stable, w99 + service, unstable(np.inf)),
-            "queue_utilization": np.where(stable, load / c, unstable(1.0)),
-            "is_stable": stable,
-            "slo_headroom_ratio": np.where(stable, headroom, unstable(1.0)),
-            "wait_probability": np.where(stable, p_wait, unstable(1.0)),
-        }
+        return qu.tail_latency_step(
+            g["arrival_rate_qps"], g["service_latency_ms"], g["num_replicas"], g["service_time_cv"]
+        )
 
 
 class ServingCapacityModel(Resolver):
     """How many serving replicas meet a P99 latency target at a request rate?
 
-    model : TransformerWorkload record
-    hardware : HardwareNode record — one replica's accelerator
-    qps : aggregate arrivals [1/s] > 0 (required)
-    target_p99_latency_ms : P99 target [ms] > 0 (required)
-    max_seq_len : tokens per request, prompt + output, >= 1 (default 2048; alias ``seq_len``, D21)
-    mean_request_tokens : mean request length in (0, max_seq_len] (default None: max_seq_len)
-    output_tokens : tokens generated per request, >= 1 (default 128)
-    max_batch_size : concurrency cap per replica, >= 1 (default 32)
-    precision, efficiency : as ServingModel (efficiency in [1e-9, 1])
-    max_replicas : largest replica count searched, >= 1 (default 1024)
-    service_time_cv : >= 0 (default 1); the queue waits are scaled by (cv² + 1)/2
+    One replica serves by continuous batching (pages of 16 tokens); a request's base latency
+    is its time to first token plus ``output_tokens`` inter-token latencies; the replicas form
+    an M/M/r queue whose P99 wait must fit in what the base latency leaves of the target.
+    ``bottleneck`` and ``infeasible_reason`` say what stops a point: Memory (no_kv_budget or
+    memory_capacity), Base Latency (base_latency: one request alone misses the target, D9),
+    Tail Latency (latency_target: stable but too slow at ``max_replicas``) or Capacity
+    (unstable_queue at ``max_replicas``; no_capacity when a replica serves nothing).
 
-    Algorithm (``reference/anchor-0.3.0-spec.md`` §5.2; D5, D9):
-    1. continuous batching (page 16) admits N requests per replica at ``T`` tokens/s (the one
-       decode-step kernel, D5); a replica serves ``q = T/output_tokens`` requests/s;
-    2. ServingModel at ``seq_len = ⌊mean⌋`` and batch ``max(1, N)`` gives TTFT and ITL; the base
-       request latency is ``TTFT + output_tokens × ITL``;
-    3. memory: infeasible when either does not fit (bottleneck Memory: replicas = max_replicas,
-       capacity 0, p99 ∞; reason no_kv_budget or memory_capacity);
-    4. D9: when the base latency alone exceeds the target the point is infeasible at once
-       (bottleneck Base Latency, reason base_latency; replicas, capacity, utilisation and wait
-       NaN; estimated P99 = the base latency, its limit with enough replicas);
-    5. otherwise the smallest replica count r whose M/M/r queue (λ = qps, μ = q) is stable and
-       whose P99 wait × Kingman factor fits ``target − base`` (bisection over windows of
-       candidate counts, ``physics.queueing.min_servers_for_wait``). None within
-       ``max_replicas``: infeasible at ``max_replicas`` with bottleneck Tail Latency (stable,
-       reason latency_target) or Capacity (unstable, reason unstable_queue).
-    ``qps_capacity = r·q``, ``utilization = qps/(r·q)``, ``estimated_p99 = base + wait``.
+    Notes
+    -----
+    1. Continuous batching admits ``N`` requests per replica at ``T`` tokens/s (the one
+       decode-step kernel, D5); a replica serves ``mu = T / output_tokens`` requests/s.
+    2. ServingModel at ``seq_len = floor(mean)`` and batch ``max(1, N)`` gives TTFT and ITL;
+       ``base = TTFT + output_tokens x ITL``.
+    3. Memory: infeasible when either does not fit (replicas = ``max_replicas``, capacity 0,
+       P99 infinite).
+    4. D9: when ``base`` alone exceeds the target the point is infeasible at once; replicas,
+       capacity, utilisation and wait are NaN and the estimated P99 is ``base``.
+    5. Otherwise ``r`` is the smallest replica count whose M/M/r queue (arrivals ``qps``,
+       service rate ``mu``) is stable and whose P99 wait times Kingman's ``(cv^2 + 1) / 2``
+       fits ``target - base`` (bisection over windows of candidate counts); none within
+       ``max_replicas`` reports ``max_replicas``.
+
+    ``qps_capacity = r mu``, ``utilization = qps / (r mu)``, ``estimated_p99 = base + wait``.
+    See ``docs/equations.md``, sections "Serving" and "Queueing", and docs/differences.md, D5,
+    D9, D21.
+
+    References
+    ----------
+    Kwon, W., Li, Z., Zhuang, S., et al. (2023). Efficient memory management for large
+    language model serving with PagedAttention. SOSP 2023. arXiv:2309.06180.
+
+    Kleinrock, L. (1975). Queueing Systems, Volume 1: Theory. Wiley, section 3.5.
+
+    Kingman, J. F. C. (1961). The single server queue in heavy traffic. Mathematical
+    Proceedings of the Cambridge Philosophical Society 57(4). doi:10.1017/S0305004100036094.
     """
 
     ARGS = (
         _model(),
-        HARDWARE,
+        replace(HARDWARE, doc="one replica's accelerator"),
         Arg("qps", unit="1/s", low=0.0, low_open=True),
         Arg("target_p99_latency_ms", unit="ms", low=0.0, low_open=True),
-        Arg("max_seq_len", default=2048, keyword_aliases=("seq_len",), **_MAX_SEQ_LEN),
-        Arg("mean_request_tokens", default=None, low=0.0, low_open=True),
+        Arg("max_seq_len", default=2048, **_MAX_SEQ_LEN),
+        Arg(
+            "mean_request_tokens",
+            default=None,
+            low=0.0,
+            low_open=True,
+            doc="mean tokens per request, at most max_seq_len (None: max_seq_len)",
+        ),
         Arg("output_tokens", "integer", default=128, low=1),
         Arg("max_batch_size", "integer", default=32, low=1),
         PRECISION,
-        Arg("efficiency", default=0.5, low=1e-9, high=1.0),
+        Arg("efficiency", **(_EFFICIENCY | dict(low=1e-9, low_open=False))),
         Arg("max_replicas", "integer", default=1024, low=1),
-        Arg("service_time_cv", default=1.0, low=0.0),
+        Arg("service_time_cv", default=1.0, low=0.0, doc=TailLatencyModel.arguments()["service_time_cv"].doc),
+    )
+    OUTPUTS = (
+        "feasible",
+        "infeasible_reason",
+        "required_replicas",
+        "qps_target",
+        "qps_capacity",
+        "per_replica_qps_capacity",
+        "utilization",
+        "target_p99_latency",
+        "estimated_p99_latency",
+        "base_request_latency",
+        "queue_wait_p99",
+        "active_batch_size",
+        "ttft",
+        "itl",
+        "bottleneck",
+        "peak_flops_fallback",
     )
 
     _check = ContinuousBatchingModel._check
@@ -501,40 +567,24 @@ class ServingCapacityModel(Resolver):
     def _compute(self, g: Grid) -> dict:
         g = _eager(g)
         b, is_16bit, peak, fallback = precision_terms(g)
-        m = _Transformer(g, "model", b, is_16bit)
-        capacity = g.field("hardware", "memory_capacity")
-        s_max = g["max_seq_len"]
-        mean = g["mean_request_tokens"] if "mean_request_tokens" in g.inputs else s_max
-        cb = _batching(m, capacity, g.field("hardware", "memory_bandwidth"), s_max, mean, g["max_batch_size"], 16.0)
-        out_tokens = g["output_tokens"]
-        per_replica = cb["paged_tps"] / out_tokens
-        active = np.maximum(1.0, cb["n_paged"])
-        seq = np.maximum(1.0, np.floor(mean))
-        _, _, prefill, kv = _serve(m, seq, active, 0.0, peak * g["efficiency"])
-        ttft = prefill + g.field("hardware", "dispatch_tax")
-        itl = sv.decode_step_time(m.weights, kv, g.field("hardware", "memory_bandwidth"), m.layers)
-        base = ttft + out_tokens * itl
-        fits = (cb["n_paged"] > 0) & (m.weights + kv <= capacity)
-        servable = fits & (per_replica > 0)
-        target = np.asarray(g["target_p99_latency_ms"])
-        too_slow = servable & (base > target)  # D9
-        qps = np.asarray(g["qps"])
-        k = qu.kingman_factor(g["service_time_cv"])
-        max_r = g["max_replicas"]
-        rate = np.where(per_replica > 0, per_replica, np.nan)
-        searched = servable & ~too_slow
-        replicas, fitted_wait, found = qu.min_servers_for_wait(qps, rate, (target - base) / k, max_r, searched)
-        at = np.where(found, replicas, max_r)  # the count the outputs describe
-        stable = at * rate > qps
-        missed = searched & ~found & stable  # the wait at max_replicas
-        p_wait = qu.erlang_c(np.where(missed, qps / rate, np.nan), np.where(missed, at, 1.0))
-        wait = np.where(found, fitted_wait, np.where(stable, qu.wait_quantile(p_wait, at, rate, qps, 0.99), np.inf)) * k
-        r_out = np.where(too_slow, np.nan, np.where(servable, at, max_r))
-        cap_out = np.where(too_slow, np.nan, np.where(servable, at * per_replica, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            util = np.where(too_slow, np.nan, np.where(servable, qps / cap_out, np.inf))
-        wait_out = np.where(too_slow, np.nan, np.where(servable, wait, np.inf))
-        p99 = np.where(too_slow, base, np.where(servable, base + wait, np.inf))
+        step = sv.serving_capacity_step(
+            _transformer(g, "model", b, is_16bit),
+            g["qps"],
+            g["target_p99_latency_ms"],
+            g["max_seq_len"],
+            _optional(g, "mean_request_tokens"),
+            g["output_tokens"],
+            g["max_batch_size"],
+            g["max_replicas"],
+            g["service_time_cv"],
+            peak,
+            g["efficiency"],
+            g.field("hardware", "dispatch_tax"),
+            g.field("hardware", "memory_bandwidth"),
+            g.field("hardware", "memory_capacity"),
+        )
+        fits, servable = step["memory_fits"], step["servable"]
+        too_slow, found, stable = step["base_latency_exceeded"], step["target_met"], step["queue_stable"]
         bottleneck = np.where(
             ~fits,
             _MEMORY,
@@ -543,10 +593,10 @@ class ServingCapacityModel(Resolver):
                 _CAPACITY,
                 np.where(too_slow, _BASE, np.where(found, _FEASIBLE, np.where(stable, _TAIL, _CAPACITY))),
             ),
-        )
+        ).astype(np.int8)
         why = np.where(
             ~fits,
-            _batching_reason(cb["budget"], cb["n_paged"]),
+            _batching_reason(step["has_kv_budget"], step["admitted"]),
             np.where(
                 ~servable,
                 reason("no_capacity"),
@@ -557,73 +607,69 @@ class ServingCapacityModel(Resolver):
                 ),
             ),
         ).astype(np.int8)
-        unknown = np.isnan(qps * target * base * per_replica * k * max_r)  # a NaN input stays NaN
-        known = lambda value: np.where(unknown, np.nan, value)  # noqa: E731
-        return {
-            "feasible": searched & found,
-            "infeasible_reason": why,
-            "required_replicas": known(r_out),
-            "qps_target": qps,
-            "qps_capacity": known(cap_out),
-            "per_replica_qps_capacity": np.where(fits, per_replica, 0.0),
-            "utilization": known(util),
-            "target_p99_latency": target,
-            "estimated_p99_latency": known(p99),
-            "base_request_latency": base,
-            "queue_wait_p99": known(wait_out),
-            "active_batch_size": active,
-            "ttft": ttft,
-            "itl": itl,
-            "bottleneck": bottleneck.astype(np.int8),
-            "peak_flops_fallback": fallback,
-        }
+        return _outputs(self.OUTPUTS, step, infeasible_reason=why, bottleneck=bottleneck, peak_flops_fallback=fallback)
 
 
 class InferenceScalingModel(Resolver):
-    """Inference-time compute: a reasoning query of K steps of ``tokens_per_step`` tokens.
+    """How long does a reasoning query of several chain-of-thought steps take, and how much
+    energy does it use?
 
-    model : TransformerWorkload record
-    hardware : HardwareNode record
-    reasoning_steps : K, >= 0 (default 8; negative raises, D14)
-    context_length : context S of ServingModel, >= 1 (default 2048)
-    precision, efficiency : as ServingModel
-    tokens_per_step : tokens generated per step (default 50, TOKENS_PER_REASONING_STEP)
+    ServingModel at ``seq_len = context_length`` and batch 1 gives the time to first token and
+    the inter-token latency (D1, D2, D5 apply); each reasoning step generates
+    ``tokens_per_step`` tokens. ``feasible`` is ServingModel's memory check; times are
+    reported either way.
 
-    Equations (``reference/anchor-0.3.0-spec-part2.md`` §8): ServingModel at ``seq_len = S``,
-    batch 1 gives TTFT and ITL (D1, D2, D5 apply); ``time_per_step = tokens_per_step × ITL``;
-    ``total = TTFT + K × time_per_step`` (ITL at the initial context, as the reference);
-    ``energy_per_query = TDP × total`` (full TDP, as the reference; 0 J without a TDP).
-    ``feasible`` is ServingModel's memory check; times are reported either way.
+    Notes
+    -----
+    ::
+
+        time_per_step        = tokens_per_step x ITL
+        total_reasoning_time = TTFT + K x time_per_step
+        energy_per_query     = TDP x total_reasoning_time
+
+    The ITL is that of the initial context, and the energy draws the full TDP (0 J without a
+    TDP), as mlsysim 0.3.0 does. See ``docs/equations.md``, section "Serving".
+
+    References
+    ----------
+    Snell, C., Lee, J., Xu, K., Kumar, A. (2024). Scaling LLM test-time compute optimally can
+    be more effective than scaling model parameters. arXiv:2408.03314.
     """
 
     ARGS = (
         _model(),
-        HARDWARE,
+        replace(HARDWARE, doc=_HARDWARE_DOC),
         Arg("reasoning_steps", "integer", default=8, low=0),
         Arg("context_length", "integer", default=2048, low=1),
         PRECISION,
-        Arg("efficiency", default=0.5, low=0.0, low_open=True, high=1.0),
+        Arg("efficiency", **_EFFICIENCY),
         Arg("tokens_per_step", "integer", default=50, low=1),
+    )
+    OUTPUTS = (
+        "total_reasoning_time",
+        "ttft",
+        "itl",
+        "time_per_step",
+        "tokens_generated",
+        "energy_per_query",
+        "feasible",
+        "infeasible_reason",
+        "peak_flops_fallback",
     )
 
     def _compute(self, g: Grid) -> dict:
         b, is_16bit, peak, fallback = precision_terms(g)
-        m = _Transformer(g, "model", b, is_16bit)
-        _, _, prefill, kv = _serve(m, g["context_length"], 1.0, 0.0, peak * g["efficiency"])
-        ttft = prefill + g.field("hardware", "dispatch_tax")
-        itl = sv.decode_step_time(m.weights, kv, g.field("hardware", "memory_bandwidth"), m.layers)
-        fits = m.weights + kv <= g.field("hardware", "memory_capacity")
-        per_step = g["tokens_per_step"] * itl
-        total = ttft + g["reasoning_steps"] * per_step
-        tdp = g.field("hardware", "tdp")
-        return {
-            "total_reasoning_time": total,
-            "ttft": ttft,
-            "itl": itl,
-            "time_per_step": per_step,
-            "tokens_generated": g["reasoning_steps"] * g["tokens_per_step"],
-            "energy_per_query": np.where(np.isnan(tdp), 0.0, tdp) * total,
-            "feasible": fits,
-            "infeasible_reason": _code(~fits, reason("memory_capacity")),
-            "peak_flops_fallback": fallback,
-        }
+        step = sv.reasoning_step(
+            _transformer(g, "model", b, is_16bit),
+            g["context_length"],
+            g["reasoning_steps"],
+            g["tokens_per_step"],
+            peak,
+            g["efficiency"],
+            g.field("hardware", "dispatch_tax"),
+            g.field("hardware", "memory_bandwidth"),
+            g.field("hardware", "memory_capacity"),
+            g.field("hardware", "tdp"),
+        )
+        why = _code(~step["feasible"], reason("memory_capacity"))
+        return _outputs(self.OUTPUTS, step, infeasible_reason=why, peak_flops_fallback=fallback)
