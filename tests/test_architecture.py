@@ -3,7 +3,7 @@ module uses another module's private names.
 
 Layers, lowest first (a module may import from its own layer and the ones below):
 
-0. ``units``                            — the unit registry
+0. ``units``, ``options``               — the unit registry, process-wide options
 1. ``physics``, ``variables``           — array kernels (numpy only; dask where a kernel must map
                                           blocks) and the catalogue of names (which may read a
                                           kernel's code list)
@@ -18,12 +18,14 @@ Layers, lowest first (a module may import from its own layer and the ones below)
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mlsysim_vec"
 
 LAYERS = {
     "units": 0,
+    "options": 0,
     "variables": 1,
     "physics": 1,
     "hardware": 2,
@@ -152,8 +154,8 @@ def test_imports_only_go_down():
 
 
 def test_physics_imports_nothing_but_numpy_and_physics():
-    """Kernels depend on numpy (and dask, lazily, to map a kernel over blocks), never on the
-    grid, the catalogue or units."""
+    """Kernels depend on numpy and the standard library (and dask, lazily, to map a kernel over
+    blocks), never on the grid, the catalogue or units."""
     bad = []
     for name, path in MODULES.items():
         if not name.startswith("mlsysim_vec.physics"):
@@ -167,7 +169,7 @@ def test_physics_imports_nothing_but_numpy_and_physics():
                     if a.name.split(".")[0] not in ("numpy", "math", "dask")
                 ]
             elif isinstance(node, ast.ImportFrom) and not node.level:
-                if (node.module or "").split(".")[0] not in ("numpy", "math", "dask", "__future__"):
+                if (node.module or "").split(".")[0] not in ("numpy", "dask", *sys.stdlib_module_names):
                     bad.append(f"{name}: from {node.module} import ...")
             elif isinstance(node, ast.ImportFrom) and node.level:
                 target = _resolve(name, path.name == "__init__.py", node.level, node.module)

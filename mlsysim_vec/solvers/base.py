@@ -7,11 +7,21 @@ import numpy as np
 from ..grid import Arg, Grid, build_grid
 from ..hardware.types import HardwareNode
 from ..models.types import Workload
+from ..options import FIDELITIES, Option
 from ..physics import roofline as rl
 from ..physics.constants import PRECISIONS
 from ..result import Result
 
-__all__ = ["Resolver", "HARDWARE", "PRECISION", "model_arg", "precision_bytes", "precision_terms", "is_false"]
+__all__ = [
+    "Resolver",
+    "HARDWARE",
+    "PRECISION",
+    "FIDELITY",
+    "model_arg",
+    "precision_bytes",
+    "precision_terms",
+    "is_false",
+]
 
 _PRECISION_ALIASES = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}
 _FP16, _BF16 = PRECISIONS.index("fp16"), PRECISIONS.index("bf16")
@@ -20,6 +30,12 @@ _FP16, _BF16 = PRECISIONS.index("fp16"), PRECISIONS.index("bf16")
 HARDWARE = Arg("hardware", "record", types=(HardwareNode,), type_hint="HardwareNode record (Hardware.*)")
 #: The ``precision`` argument (D15: eight precisions, case-insensitive).
 PRECISION = Arg("precision", "choice", default="fp16", choices=PRECISIONS, aliases=_PRECISION_ALIASES)
+
+
+#: The ``fidelity`` argument of the resolvers whose physics has a refined form: "first_order"
+#: (mlsysim 0.3.0's equations with the deviations of docs/differences.md) or "refined" (the
+#: project's best model, docs/equations.md); the default follows ``ms.set_options(fidelity=...)``.
+FIDELITY = Arg("fidelity", "choice", default=Option("fidelity"), choices=FIDELITIES)
 
 
 def model_arg(name: str = "model", types: tuple = (Workload,), hint: str = "Workload record (Models.*)", **kw) -> Arg:
@@ -86,6 +102,9 @@ class Resolver:
         for key in positional.keys() & kwargs.keys():
             raise TypeError(f"{name}.solve() got multiple values for argument {key!r}")
         kwargs = positional | kwargs
+        for arg in self.ARGS:  # defaults that follow ms.set_options (fidelity), read at call time
+            if isinstance(arg.default, Option) and arg.name not in kwargs:
+                kwargs[arg.name] = arg.default.value()
         grid = build_grid(self.ARGS, kwargs, name, chunks)
         self._check(grid)
         return grid

@@ -15,6 +15,7 @@ import inspect
 import textwrap
 
 from ..grid import REQUIRED, Arg
+from ..options import Option
 from ..variables import variable
 
 __all__ = ["document_solve", "parameter_doc", "output_doc", "COMMON_OPTIONS"]
@@ -107,6 +108,8 @@ def _type_text(arg: Arg) -> str:
     if arg.default is None:
         return text + ", optional"
     default = arg.default
+    if isinstance(default, Option):
+        return f"{text}, default: the {default.name!r} option (``ms.set_options``)"
     if isinstance(default, float) and default.is_integer() and arg.kind == "integer":
         default = int(default)
     return f"{text}, default {default!r}"
