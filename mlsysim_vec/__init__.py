@@ -6,11 +6,12 @@
     r = mlsysim.SingleNodeModel().solve(model=mlsysim.Models.Language,
                                         hardware=mlsysim.Hardware.Cloud, batch_size=[1, 8, 64])
 
-Importing loads no data file and compiles nothing (DECISIONS D18): registries load on first
+Importing loads no data file and compiles nothing (docs/differences.md, D18): registries load on first
 use; xarray, pint-xarray, numba and dask are imported when first needed.
 """
 
 from . import solvers
+from .calibrate import Calibration, calibrate
 from .hardware.types import ComputeCore, HardwareNode, IOInterconnect, MemoryHierarchy, StorageHierarchy
 from .infra.types import CoolingProfile, Datacenter, GridProfile
 from .models.types import (
@@ -23,6 +24,7 @@ from .models.types import (
     Workload,
     from_hf_config,
 )
+from .options import get_options, set_options
 from .registry import Hardware, Infra, Infrastructure, Models, Systems
 from .result import Result, read_parquet
 from .solvers import *  # noqa: F401,F403  (every resolver class, collected by mlsysim_vec.solvers)
@@ -42,6 +44,10 @@ __all__ = [
     *solvers.__all__,
     "Result",
     "read_parquet",
+    "calibrate",
+    "Calibration",
+    "set_options",
+    "get_options",
     "HardwareNode",
     "ComputeCore",
     "MemoryHierarchy",
