@@ -15,7 +15,8 @@ __all__ = ["Variable", "REASONS", "BOTTLENECKS", "seconds", "byte_count", "count
 #: no_kv_budget: weights leave no memory for the KV cache; too_many_stages: more pipeline
 #: stages than layers; batch_below_dp: fewer samples than data-parallel replicas;
 #: no_capacity: zero throughput; decode_memory_capacity / prefill_memory_capacity: the decode
-#: or prefill device of a disaggregated pair does not fit.
+#: or prefill device of a disaggregated pair does not fit; precision_unsupported: the accelerator
+#: cannot execute the precision (no peak for it) and emulation was not allowed.
 REASONS = (
     "none",
     "memory_capacity",
@@ -30,6 +31,7 @@ REASONS = (
     "no_capacity",
     "decode_memory_capacity",
     "prefill_memory_capacity",
+    "precision_unsupported",
 )
 #: Codes of ``bottleneck``, shared by every resolver (append only). The roofline uses Compute
 #: and Memory; serving capacity Capacity, Tail Latency, Base Latency and Feasible; the others
