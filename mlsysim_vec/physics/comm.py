@@ -2,11 +2,12 @@
 
 A message of ``M`` bytes over a link of bandwidth ``β`` [byte/s] with a per-step latency ``α``
 [s] costs ``α + M/β`` (Hockney, "The communication challenge for MPP: Intel Paragon and Meiko
-CS-2", Parallel Computing 20(3), 1994). Collectives over ``n`` participants are sums of such
-steps (Thakur, Rabenseifner & Gropp, "Optimization of collective communication operations in
-MPICH", IJHPCA 19(1), 2005; Patarasuk & Yuan, "Bandwidth optimal all-reduce algorithms for
-clusters of workstations", JPDC 69(2), 2009). The formulas and constants follow mlsysim 0.3.0
-(``reference/anchor-0.3.0-spec.md`` §2).
+CS-2", Parallel Computing 20(3), 1994, doi:10.1016/0167-8191(94)90027-2). Collectives over
+``n`` participants are sums of such steps (Thakur, Rabenseifner & Gropp, "Optimization of
+collective communication operations in MPICH", IJHPCA 19(1), 2005,
+doi:10.1177/1094342005051521; Patarasuk & Yuan, "Bandwidth optimal all-reduce algorithms for
+clusters of workstations", JPDC 69(2), 2009, doi:10.1016/j.jpdc.2008.09.002). The formulas and
+constants follow mlsysim 0.3.0 (``docs/equations.md``, section "Collectives").
 
 All functions are pure numpy, broadcast over their arguments and return seconds. ``n`` is a
 float array of whole numbers >= 1; one participant communicates nothing (0 s).
@@ -32,10 +33,10 @@ __all__ = [
 ]
 
 #: Per-step latency of an intra-node (NVLink-class) link when the accelerator has none on
-#: record [s] (the reference's ``Hardware.Tech`` NVLink figure, 500 ns).
+#: record [s] (mlsysim 0.3.0's ``Hardware.Tech`` NVLink figure, 500 ns).
 DEFAULT_INTRA_NODE_LATENCY = 500e-9
 #: Per-step latency of the scale-out fabric when the fabric has none on record [s] (the
-#: reference's InfiniBand NDR figure, 5 µs).
+#: mlsysim 0.3.0's InfiniBand NDR figure, 5 µs).
 DEFAULT_FABRIC_LATENCY = 5e-6
 #: Double-binary-tree overheads relative to the ideal (NCCL's two complementary trees;
 #: Sanders, Speck & Träff, "Two-tree algorithms for full bandwidth broadcast, reduction and
@@ -101,7 +102,7 @@ def all_to_all(message, n, bandwidth, latency):
 
 
 #: Codes of the data-parallel all-reduce algorithm (DistributedModel's ``topology_override``,
-#: DECISIONS D7): "auto" is the reference's choice (intra-node ring, inter-node ring or
+#: docs/differences.md, D7): "auto" is mlsysim 0.3.0's choice (intra-node ring, inter-node ring or
 #: hierarchical, by how the ranks sit on nodes).
 ALGORITHMS = ("auto", "ring", "tree", "double_binary_tree", "hierarchical")
 
@@ -114,9 +115,9 @@ def allreduce_by_algorithm(algorithm, message, n, per_node, bw_intra, bw_inter, 
     tree) runs over the intra-node link when all ranks share one node, else over the
     inter-node fabric (its slowest link). "hierarchical" is ``hierarchical_allreduce`` over the
     ``min(per_node, n)`` ranks that share a node, with the node's own link latency. "auto" is
-    the reference's rule: one node → intra-node ring; one rank per node → inter-node ring;
+    mlsysim 0.3.0's rule: one node → intra-node ring; one rank per node → inter-node ring;
     otherwise hierarchical with the 500 ns intra-node latency default
-    (``reference/anchor-0.3.0-spec.md`` §6.4). ``present`` lists the codes that occur (default
+    (``docs/equations.md``, section "Collectives"). ``present`` lists the codes that occur (default
     all), so that only those are evaluated.
     """
     nodes = np.ceil(n / per_node)

@@ -1,15 +1,45 @@
-"""Constants of the first-order models, in canonical SI units (plain floats).
+"""Constants of the first-order models, in canonical SI units (plain floats), the code lists of
+the choices kernels receive as integer codes, and ``select_by_code``, the lookup by code.
 
-Values follow mlsysim 0.3.0 (``engine/calibration.py`` as described in
-``reference/anchor-0.3.0-spec.md`` §0.4 and part 2 §0.3); each line says where it is used.
+Values follow mlsysim 0.3.0's calibration constants; each line says where it is used, and
+``docs/equations.md`` (section "Units and conventions") lists them with their sources.
 """
 
-#: Bytes per element of each selectable precision (DECISIONS D15). Keys are canonical
-#: lower-case names; the order fixes the integer precision codes used on grids.
+import numpy as np
+
+__all__ = [
+    "PRECISION_BYTES",
+    "PRECISIONS",
+    "LAYER_TAX_S",
+    "FALLBACK_HOST_LINK_BW",
+    "ENERGY_IDLE_FRACTION",
+    "ENERGY_DYNAMIC_FRACTION",
+    "ACTIVATION_TRAFFIC_RATIO",
+    "OPTIMIZER_BYTES",
+    "OPTIMIZERS",
+    "CHECKPOINTING",
+    "LORA_RANK",
+    "DEFAULT_HIDDEN_DIM",
+    "DEFAULT_HEADS",
+    "MFU_LOW",
+    "MFU_HIGH",
+    "MFU_FLASH_ATTENTION",
+    "MFU_FLASH_ATTENTION_CAP",
+    "MFU_FFN_CAP",
+    "MFU_CONV_CAP",
+    "SM_OCCUPANCY_HEADROOM",
+    "TRAINING_FLOPS_FACTOR",
+    "RECOMPUTATION_FLOPS_FACTOR",
+    "TRAINING_PASSES",
+    "select_by_code",
+]
+
+#: Bytes per element of each selectable precision (docs/differences.md, D15). Keys are
+#: canonical lower-case names; the order fixes the integer precision codes used on grids.
 PRECISION_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5, "fp4": 0.5}
 PRECISIONS = tuple(PRECISION_BYTES)
 
-#: Framework launch tax per layer per pass [s] (FRAMEWORK_LAYER_TAX_MS = 0.01 ms).
+#: Framework launch tax per layer per pass [s] (mlsysim's FRAMEWORK_LAYER_TAX_MS = 0.01 ms).
 LAYER_TAX_S = 0.01e-3
 #: Host-link bandwidth when a device has no interconnect [byte/s] (FALLBACK_PCIE_BANDWIDTH_GB_S).
 FALLBACK_HOST_LINK_BW = 64e9
@@ -18,18 +48,41 @@ ENERGY_IDLE_FRACTION = 0.30
 ENERGY_DYNAMIC_FRACTION = 0.70
 #: Roofline traffic heuristic: extra bytes per sample as a fraction of weight bytes (D4).
 ACTIVATION_TRAFFIC_RATIO = 0.1
-#: Optimizer state bytes per trainable parameter (TRAINING_OPTIMIZER_BYTES_*).
+#: Optimizer state bytes per trainable parameter (TRAINING_OPTIMIZER_BYTES_*): Adam keeps an
+#: fp32 master copy and two fp32 moments (Kingma & Ba, "Adam", 2015, arXiv:1412.6980), SGD
+#: with momentum one fp32 copy.
 OPTIMIZER_BYTES = {"adam": 12.0, "adamw": 12.0, "sgd": 4.0, "none": 0.0}
 OPTIMIZERS = tuple(OPTIMIZER_BYTES)
 #: Activation-checkpointing strategies of the Korthikanti et al. (2022) activation model.
 CHECKPOINTING = ("none", "selective", "full")
-#: LoRA rank used to size the trainable fraction of a LoRA fine-tune (Engine training path).
+#: LoRA rank used to size the trainable fraction of a LoRA fine-tune (Hu et al., "LoRA",
+#: 2021, arXiv:2106.09685).
 LORA_RANK = 16
-#: Defaults of a Transformer record that lacks the field (reference behaviour).
+#: A training step executes 3x the forward FLOPs (forward, and a backward pass of twice the
+#: forward: Kaplan et al., "Scaling laws for neural language models", 2020, arXiv:2001.08361,
+#: the 6N-per-token rule); 4x with full activation recomputation (one more forward pass;
+#: Chen et al., "Training deep nets with sublinear memory cost", 2016, arXiv:1604.06174).
+TRAINING_FLOPS_FACTOR = 3.0
+RECOMPUTATION_FLOPS_FACTOR = 4.0
+#: Launch passes of a training step (forward, backward, optimizer), each paying the per-layer tax.
+TRAINING_PASSES = 3.0
+#: Defaults of a Transformer record that lacks the field (mlsysim 0.3.0's behaviour).
 DEFAULT_HIDDEN_DIM = 4096
 DEFAULT_HEADS = 32
-#: EfficiencyModel constants (Literature.Training MfuLow/MfuHigh, MFU_* caps, SM_OCCUPANCY_HEADROOM).
+#: EfficiencyModel constants (mlsysim's MfuLow/MfuHigh, MFU_* caps, SM_OCCUPANCY_HEADROOM).
 MFU_LOW, MFU_HIGH = 0.30, 0.50
 MFU_FLASH_ATTENTION, MFU_FLASH_ATTENTION_CAP = 0.75, 0.85
 MFU_FFN_CAP, MFU_CONV_CAP = 0.60, 0.55
 SM_OCCUPANCY_HEADROOM = 1.1
+
+
+def select_by_code(code, columns):
+    """``columns[code]`` elementwise: the k-th array where ``code == k`` (NaN if out of range).
+
+    code : integer codes (an index into one of the code lists above, or a kernel's own);
+    columns : one array (or scalar) per code, broadcasting against ``code``.
+    """
+    out = np.nan
+    for k, column in enumerate(columns):
+        out = np.where(code == k, column, out)
+    return out

@@ -4,15 +4,21 @@
 A model replica spans ``G = tp·pp·ep`` accelerators; ``dp`` replicas each take a share of the
 global batch and all-reduce gradients once per step. Within a replica, TP all-reduces
 activations four times per layer per step (two in the forward, two in the backward pass;
-Shoeybi et al., "Megatron-LM", 2019, §3; Narayanan et al., "Efficient large-scale language model
-training on GPU clusters using Megatron-LM", SC 2021, §3.2), PP idles for the pipeline bubble
-(Huang et al., "GPipe", 2019; the interleaved schedule of Narayanan et al. 2021 divides it by
-the number of virtual stages ``v``), and EP exchanges tokens with an all-to-all before and after
-each expert layer (Lepikhin et al., "GShard", 2020). Equations after mlsysim 0.3.0
-(``reference/anchor-0.3.0-spec.md`` §6) with the deviations D7 and D21 of DECISIONS.md.
+Shoeybi et al., "Megatron-LM: training multi-billion parameter language models using model
+parallelism", 2019, arXiv:1909.08053, §3; Narayanan et al., "Efficient large-scale language
+model training on GPU clusters using Megatron-LM", SC 2021, arXiv:2104.04473, §3.2), PP idles
+for the pipeline bubble (Huang et al., "GPipe: efficient training of giant neural networks using
+pipeline parallelism", NeurIPS 2019, arXiv:1811.06965; the interleaved schedule of Narayanan et
+al. 2021 divides it by the number of virtual stages ``v``), and EP exchanges tokens with an
+all-to-all before and after each expert layer (Lepikhin et al., "GShard: scaling giant models
+with conditional computation and automatic sharding", 2020, arXiv:2006.16668). Equations after
+mlsysim 0.3.0 (``docs/equations.md``, section "Distributed training") with the deviations D7,
+D11 and D21 of docs/differences.md.
 
 Pure numpy functions of float arrays (canonical SI units), broadcasting; degrees are whole
-numbers stored as floats.
+numbers stored as floats. ``distributed_step`` is DistributedModel's whole training step and
+``network_roofline_step`` NetworkRooflineModel's two-ceiling bound; each returns its outputs
+by name.
 """
 
 from __future__ import annotations
@@ -20,8 +26,22 @@ from __future__ import annotations
 import numpy as np
 
 from . import roofline as rl
-from .comm import all_to_all, allreduce_by_algorithm, ring_allreduce
-from .constants import LAYER_TAX_S
+from .comm import (
+    DEFAULT_FABRIC_LATENCY,
+    DEFAULT_INTRA_NODE_LATENCY,
+    all_to_all,
+    allreduce_by_algorithm,
+    ring_allreduce,
+)
+from .constants import (
+    ACTIVATION_TRAFFIC_RATIO,
+    DEFAULT_HIDDEN_DIM,
+    LAYER_TAX_S,
+    RECOMPUTATION_FLOPS_FACTOR,
+    TRAINING_FLOPS_FACTOR,
+    TRAINING_PASSES,
+)
+from .memory import FULL, SELECTIVE, training_footprint
 
 __all__ = [
     "TP_ALLREDUCES_PER_LAYER",
@@ -41,6 +61,10 @@ __all__ = [
     "tp_allreduce_time",
     "ep_alltoall_time",
     "step_latency",
+    "distributed_step",
+    "TRAINING_FLOPS_PER_PARAMETER_TOKEN",
+    "GRADIENT_SYNC_FACTOR",
+    "network_roofline_step",
 ]
 
 #: Tensor-parallel all-reduces per layer per training step (2 forward + 2 backward; D7).
@@ -52,10 +76,14 @@ EP_ALLTOALLS_PER_LAYER = 4.0
 #: gradient reduce-scatter: 1.5× the DP traffic of stages 0–2 (Rajbhandari et al., "ZeRO",
 #: SC 2020, §7.2.2; D7).
 ZERO3_DP_TRAFFIC = 1.5
-#: LoRA synchronises only the adapters' gradients: 1 % of the full gradient bytes (reference).
+#: LoRA synchronises only the adapters' gradients: 1 % of the full gradient bytes (mlsysim 0.3.0).
 LORA_DP_TRAFFIC = 0.01
-#: Launch passes of a training step (forward, backward, optimizer), each paying the per-layer tax.
-TRAINING_PASSES = 3.0
+#: Training FLOPs per parameter per token: forward 2, backward 4 (Kaplan et al., "Scaling laws
+#: for neural language models", 2020, arXiv:2001.08361).
+TRAINING_FLOPS_PER_PARAMETER_TOKEN = 6.0
+#: Gradient bytes a rank sends and receives per step in a bandwidth-optimal all-reduce:
+#: ``2·(n−1)/n ≈ 2`` times the gradient (Patarasuk & Yuan 2009; NetworkRooflineModel).
+GRADIENT_SYNC_FACTOR = 2.0
 
 
 def replica_degrees(total, tp, pp, ep, dp=None):
@@ -180,3 +208,270 @@ def step_latency(node_latency, dp_time, tp_time, ep_time, bubble, overlap, overl
     """
     dp_exposed = np.where(overlap, (1.0 - overlap_efficiency) * dp_time, dp_time)
     return (node_latency + dp_exposed + tp_time + ep_time + bubble) * np.maximum(straggler, 1.0)
+
+
+def _or_default(values, default):
+    return np.where(np.isnan(values), default, values)
+
+
+def distributed_step(
+    *,
+    parameters,
+    model_size,
+    weights_rule,
+    ops_per_sample,
+    is_transformer,
+    is_sparse,
+    layers,
+    hidden,
+    heads,
+    experts_per_token,
+    peak_flops,
+    bytes_per_el,
+    is_16bit,
+    memory_capacity,
+    memory_bandwidth,
+    sram_capacity,
+    sram_bandwidth,
+    flash_bandwidth,
+    host_link_bandwidth,
+    dispatch_tax,
+    tdp,
+    total_accelerators,
+    accelerators_per_node,
+    intra_node_bandwidth,
+    intra_node_latency,
+    fabric_bandwidth,
+    fabric_latency,
+    oversubscription,
+    batch,
+    seq_len=2048.0,
+    efficiency=0.5,
+    tp=1.0,
+    pp=1.0,
+    ep=1.0,
+    dp=None,
+    v_stages=1.0,
+    microbatches=1.0,
+    algorithm=0,
+    algorithms_present=None,
+    zero_stage=0.0,
+    lora=False,
+    recompute=False,
+    overlap=False,
+    overlap_efficiency=0.85,
+    congestion=1.0,
+    straggler=1.0,
+    routing_imbalance=1.0,
+    accumulation_steps=1.0,
+) -> dict:
+    """One training step of a fleet under DP × TP × PP × EP (DistributedModel).
+
+    The model : parameters [count], model_size [byte], weights_rule (``roofline.weight_bytes``),
+    ops_per_sample [FLOP per token for Transformers, per sample otherwise, one forward pass],
+    is_transformer, is_sparse (0/1 or bool), layers, hidden, heads [count] (NaN: 1 layer,
+    hidden 4096, 32 heads), experts_per_token ``k``.
+    One accelerator : peak_flops at the precision [FLOP/s], bytes_per_el ``b`` [byte],
+    is_16bit, memory_capacity [byte], memory_bandwidth, sram_bandwidth, flash_bandwidth,
+    host_link_bandwidth [byte/s], sram_capacity [byte], dispatch_tax [s], tdp [W].
+    The fleet : total_accelerators ``N``, accelerators_per_node, intra_node_bandwidth [byte/s]
+    and intra_node_latency [s] (NaN: 500 ns), fabric_bandwidth [byte/s], fabric_latency [s]
+    (NaN: 5 µs), oversubscription.
+    The job : global batch [samples], seq_len [tokens], efficiency η, tp, pp, ep, dp (None:
+    the whole fleet, ``N/(tp·pp·ep)``), v_stages, microbatches ``m``, algorithm (a code of
+    ``comm.ALGORITHMS``; ``algorithms_present`` the codes that occur), zero_stage, lora,
+    recompute, overlap and overlap_efficiency, congestion, straggler, routing_imbalance,
+    accumulation_steps.
+
+    A replica of ``G = tp·pp·ep`` accelerators computes ``B_loc = ⌈batch/dp⌉`` samples with
+    its FLOPs split perfectly (``replica_step``; memory traffic ``W/G·(1 + 0.1·B_loc)``); its
+    memory per accelerator is ``memory.training_footprint`` (Adam, selective recomputation or
+    full with ``recompute``, sequence parallelism, ``GA·max(1, ⌊m/pp⌋)`` accumulation steps
+    under a pipeline); a footprint above the capacity streams over the host link. Per step::
+
+        T_dp     = all-reduce of dp_gradient_bytes over dp replicas, by algorithm
+        T_tp     = 4·⌈L/pp⌉ ring all-reduces of B_loc·S·h·b over tp (NVLink when tp fits a node)
+        T_ep     = 4·⌈L/pp⌉ all-to-alls of B_loc·S·h·b·k·imbalance over ep (fabric)
+        T_bubble = T_node·β/(1 − β),   β = (pp − 1)/(v·m + pp − 1)
+        T_step   = (T_node + T_dp·(1 − overlap) + T_tp + T_ep + T_bubble)·max(1, straggler)
+
+    with every communication time × ``congestion``.
+
+    Returns the DistributedModel outputs (``node_*``, the communication and bubble times,
+    ``step_latency_total``, ``scaling_efficiency``, ``effective_throughput``, ``mfu``, ``hfu``,
+    ``achieved_flops_per_gpu``, ``memory_footprint`` and its parts, ``memory_utilization``,
+    ``peak_flops_actual``, ``peak_bw_actual``, ``dp_degree``, ``accelerators_used``,
+    ``local_batch_size``, ``microbatches_exceed_local_batch``) in SI units, and the flags
+    ``node_memory_bound`` (the replica step is memory-bound), ``divisible`` (the split fits the
+    fleet), ``too_many_stages`` (pp > layers) and ``fits`` (the memory fits).
+    """
+    group = tp * pp * ep
+    dp, used = replica_degrees(total_accelerators, tp, pp, ep, dp)
+    b_loc = local_batch(batch, dp)
+    transformer = is_transformer == 1.0
+    sparse = is_sparse == 1.0
+    all_layers = _or_default(layers, 1.0)
+    width = _or_default(hidden, DEFAULT_HIDDEN_DIM)
+    stage = stage_layers(all_layers, pp)
+    weights = rl.weight_bytes(parameters, model_size, weights_rule, bytes_per_el, is_16bit)
+
+    # ---- the replica's compute step (small arrays first, the batch last)
+    ops_sample = ops_per_sample * np.where(transformer, seq_len, 1.0)  # a sample is seq_len tokens
+    passes = np.where(recompute, RECOMPUTATION_FLOPS_FACTOR, TRAINING_FLOPS_FACTOR)
+    memory = training_footprint(
+        parameters,
+        weights,
+        bytes_per_el,
+        transformer,
+        lora,
+        global_batch=b_loc * dp,
+        seq_len=seq_len,
+        layers=layers,
+        hidden=hidden,
+        heads=heads,
+        strategy=np.where(recompute, FULL, SELECTIVE),
+        tp=tp,
+        pp=pp,
+        dp=dp,
+        ep=ep,
+        zero_stage=zero_stage,
+        accumulation_steps=pipeline_accumulation_steps(accumulation_steps, microbatches, pp),
+        sequence_parallel=True,
+    )
+    footprint = memory.pop("total_memory")
+    fits = footprint <= memory_capacity
+    shard = weights / group
+    fitting_bw = rl.fitting_bandwidth(shard, memory_bandwidth, sram_capacity, sram_bandwidth, flash_bandwidth)
+    bandwidth = rl.effective_bandwidth(fits, fitting_bw, host_link_bandwidth)
+    work = ops_sample * b_loc
+    node = replica_step(
+        TRAINING_FLOPS_FACTOR * work,
+        passes * work,
+        shard * (1.0 + ACTIVATION_TRAFFIC_RATIO * b_loc),
+        group,
+        peak_flops,
+        efficiency,
+        bandwidth,
+        dispatch_tax,
+        all_layers,
+    )
+    t_node = node["latency"]
+
+    # ---- communication
+    lat_intra = _or_default(intra_node_latency, DEFAULT_INTRA_NODE_LATENCY)
+    lat_inter = _or_default(fabric_latency, DEFAULT_FABRIC_LATENCY)
+    bw_intra = intra_node_bandwidth
+    bw_inter = fabric_bandwidth / oversubscription
+    per_node = accelerators_per_node
+    dp_bytes = dp_gradient_bytes(weights, tp, pp, ep, sparse, lora, zero_stage)
+    t_dp = (
+        dp_allreduce_time(
+            dp_bytes, dp, group, per_node, bw_intra, bw_inter, lat_intra, lat_inter, algorithm, algorithms_present
+        )
+        * congestion
+    )
+    activations = b_loc * seq_len * width * bytes_per_el
+    intra = tp <= per_node
+    t_tp = (
+        tp_allreduce_time(
+            activations, tp, stage, np.where(intra, bw_intra, bw_inter), np.where(intra, lat_intra, lat_inter)
+        )
+        * congestion
+    )
+    routed = activations * (experts_per_token * routing_imbalance)
+    t_ep = ep_alltoall_time(routed, ep, stage, bw_inter, lat_inter) * congestion
+
+    # ---- the step
+    bubble_fraction = pipeline_bubble_fraction(pp, microbatches, v_stages)
+    bubble = bubble_latency(t_node, bubble_fraction)
+    step = step_latency(t_node, t_dp, t_tp, t_ep, bubble, overlap, overlap_efficiency, straggler)
+    fleet_peak = used * peak_flops
+    model_flops = TRAINING_FLOPS_FACTOR * ops_sample * batch
+    return {
+        "node_latency": t_node,
+        "node_latency_compute": node["latency_compute"],
+        "node_latency_memory": node["latency_memory"],
+        "node_latency_overhead": node["latency_overhead"],
+        "node_throughput": b_loc / t_node,
+        "node_memory_bound": node["memory_bound"],
+        "node_mfu": node["mfu"],
+        "node_hfu": node["hfu"],
+        "node_energy": rl.step_energy(tdp, node["hfu"], t_node) * group,
+        "dp_communication_latency": t_dp,
+        "tp_communication_latency": t_tp,
+        "ep_communication_latency": t_ep,
+        "communication_latency": t_dp + t_tp + t_ep,
+        "pipeline_bubble_latency": bubble,
+        "bubble_fraction": bubble_fraction,
+        "step_latency_total": step,
+        "scaling_efficiency": t_node / step,
+        "effective_throughput": batch / step,
+        "mfu": rl.utilization(model_flops / fleet_peak, step),
+        "hfu": rl.utilization(passes * work * dp / fleet_peak, step),
+        "achieved_flops_per_gpu": model_flops / (used * step),
+        "memory_footprint": footprint,
+        **memory,
+        "memory_utilization": footprint / memory_capacity,
+        "peak_flops_actual": peak_flops * efficiency,
+        "peak_bw_actual": bandwidth,
+        "dp_degree": dp,
+        "accelerators_used": used,
+        "local_batch_size": b_loc,
+        "microbatches_exceed_local_batch": microbatches > b_loc,
+        "divisible": ~np.isnan(dp),
+        "too_many_stages": pp > all_layers,
+        "fits": fits,
+    }
+
+
+def network_roofline_step(
+    parameters,
+    active_parameters,
+    is_transformer,
+    bytes_per_el,
+    peak_flops,
+    accelerators,
+    fabric_bandwidth,
+    oversubscription,
+    efficiency=0.5,
+    batch=1.0,
+    seq_len=1.0,
+) -> dict:
+    """Is data-parallel training compute- or network-bound? (NetworkRooflineModel.)
+
+    parameters ``P`` and active_parameters ``P_active`` [count]; is_transformer (0/1 or bool;
+    a Transformer sample is ``seq_len`` tokens); bytes_per_el ``b`` [byte]; peak_flops ``F`` of
+    one accelerator [FLOP/s]; accelerators ``N``; fabric_bandwidth [byte/s] and
+    oversubscription ``r`` (``β`` = fabric / r); efficiency ``η``; batch ``B`` [samples];
+    seq_len ``S`` [tokens].
+
+    ``T_c = 6·P_active·B·S/(N·F·η)``, ``T_n = 2·P·b/β``, ``T = max(T_c, T_n)``.
+
+    Returns ``latency``, ``latency_compute``, ``latency_network`` [s], ``throughput`` ``B/T``
+    [1/s], ``network_bound`` (bool: ``T_n > T_c``), ``arithmetic_intensity`` (FLOPs per
+    synchronised byte), ``ridge_point`` ``N·F/β`` [FLOP/byte], ``sync_bytes`` [byte],
+    ``network_bandwidth`` ``β`` [byte/s], ``peak_flops_actual`` ``N·F·η`` [FLOP/s], ``mfu`` =
+    ``hfu`` = ``min(ops/T/(N·F), 1)``.
+    """
+    fleet_peak = peak_flops * accelerators
+    bandwidth = fabric_bandwidth / oversubscription
+    tokens = batch * np.where(is_transformer == 1.0, seq_len, 1.0)
+    ops = TRAINING_FLOPS_PER_PARAMETER_TOKEN * active_parameters * tokens
+    sync = GRADIENT_SYNC_FACTOR * parameters * bytes_per_el
+    t_compute, t_network = ops / (fleet_peak * efficiency), sync / bandwidth
+    latency = np.maximum(t_compute, t_network)
+    utilization = rl.utilization(ops / fleet_peak, latency)
+    return {
+        "latency": latency,
+        "latency_compute": t_compute,
+        "latency_network": t_network,
+        "throughput": batch / latency,
+        "network_bound": t_network > t_compute,
+        "arithmetic_intensity": ops / sync,
+        "ridge_point": fleet_peak / bandwidth,
+        "sync_bytes": sync,
+        "network_bandwidth": bandwidth,
+        "peak_flops_actual": fleet_peak * efficiency,
+        "mfu": utilization,
+        "hfu": utilization,
+    }

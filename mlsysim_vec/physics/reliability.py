@@ -7,20 +7,27 @@
 * Checkpointing every ``τ`` at cost ``δ`` and restarting in ``R`` after a failure wastes
   ``δ/τ`` of the time writing and ``(R + τ/2)/MTBF`` recovering and redoing the half interval
   lost on average; Young's interval ``τ* = sqrt(2·δ·MTBF)`` minimises the sum (Young, "A first
-  order approximation to the optimum checkpoint interval", CACM 17(9), 1974; Daly, FGCS 22(3),
-  2006). Goodput includes the rework term (DECISIONS D6).
+  order approximation to the optimum checkpoint interval", CACM 17(9), 1974,
+  doi:10.1145/361147.361115; Daly, "A higher order estimate of the optimum checkpoint interval
+  for restart dumps", FGCS 22(3), 2006, doi:10.1016/j.future.2004.11.016). Goodput includes the
+  rework term (docs/differences.md, D6).
 * A checkpoint holds ``P·bytes-per-parameter`` (weights plus optimizer state) and is written at
   the lower of the writers' aggregate bandwidth and the file system's limit.
 * The cluster scheduler is a single-server queue with Poisson arrivals and deterministic job
-  lengths (M/D/1, Pollaczek–Khinchine mean-value formula).
+  lengths (M/D/1, Pollaczek–Khinchine mean-value formula; Kleinrock, "Queueing Systems, Volume
+  1: Theory", Wiley, 1975, §5.6).
 
-Component MTTFs and checkpoint bytes follow mlsysim 0.3.0 (``reference/anchor-0.3.0-spec.md``
-§8.3, §9.1; part 2 §10). Pure numpy functions of float arrays in SI units (s, byte, byte/s).
+Component MTTFs and checkpoint bytes follow mlsysim 0.3.0 (``docs/equations.md``, section
+"Reliability"). Pure numpy functions of float arrays in SI units (s, byte, byte/s).
+``reliability_step``, ``checkpoint_step`` and ``orchestration_step`` answer one question each
+and return their outputs by name.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .constants import select_by_code
 
 __all__ = [
     "HOUR",
@@ -41,6 +48,9 @@ __all__ = [
     "checkpoint_write_time",
     "checkpoint_overhead_fraction",
     "md1_queue",
+    "reliability_step",
+    "checkpoint_step",
+    "orchestration_step",
 ]
 
 HOUR = 3600.0
@@ -52,7 +62,7 @@ NIC_MTTF = 150_000.0 * HOUR
 PSU_MTTF = 100_000.0 * HOUR
 #: Checkpoint bytes per parameter by optimizer code (``constants.OPTIMIZERS`` order: adam,
 #: adamw, sgd, none): fp16 weights + fp32 master weights + two fp32 Adam moments = 14 B;
-#: otherwise 4 B (CHECKPOINT_BYTES_PER_PARAM_ADAM / _SGD).
+#: otherwise 4 B (mlsysim's CHECKPOINT_BYTES_PER_PARAM_ADAM / _SGD; AdamW as Adam, D14).
 CHECKPOINT_BYTES_PER_PARAM = (14.0, 14.0, 4.0, 4.0)
 #: Storage bandwidth of a device with none on record [byte/s] (FALLBACK_STORAGE_BANDWIDTH_GB_S).
 FALLBACK_STORAGE_BW = 1e9
@@ -128,3 +138,79 @@ def md1_queue(arrival_rate, service_time):
         wait = np.where(stable, rho * service_time / slack, np.inf)
         length = np.where(stable, rho * rho / slack, np.inf)
     return rho, wait, length
+
+
+def reliability_step(
+    accelerators_per_node,
+    nics_per_node,
+    series_psus,
+    nodes,
+    fleet_mtbf_override,
+    duration,
+    checkpoint_time,
+    recovery_time,
+) -> dict:
+    """How often will the cluster fail during a job? (ReliabilityModel.)
+
+    accelerators_per_node, nics_per_node, series_psus [count]; nodes [count];
+    fleet_mtbf_override [s] (NaN: from the components, D6); duration : the job's length ``T``
+    [s]; checkpoint_time ``δ`` [s]; recovery_time ``R`` [s].
+
+    Returns ``node_mtbf`` and ``fleet_mtbf`` [s], ``failure_probability`` ``1 − exp(−T/MTBF)``,
+    ``expected_failures`` ``T/MTBF``, ``optimal_checkpoint_interval`` ``sqrt(2·δ·MTBF)`` [s] and
+    ``goodput_ratio`` ``max(0, 1 − δ/τ − (R + τ/2)/MTBF)`` at that interval.
+    """
+    node = node_mtbf(accelerators_per_node, nics_per_node, series_psus)
+    mtbf = fleet_mtbf(node, nodes, fleet_mtbf_override)
+    interval = young_daly_interval(checkpoint_time, mtbf)
+    return {
+        "node_mtbf": node,
+        "fleet_mtbf": mtbf,
+        "failure_probability": failure_probability(mtbf, duration),
+        "expected_failures": expected_failures(mtbf, duration),
+        "optimal_checkpoint_interval": interval,
+        "goodput_ratio": goodput(checkpoint_time, interval, recovery_time, mtbf),
+    }
+
+
+def checkpoint_step(parameters, optimizer, storage_bandwidth, writers, filesystem_limit, interval) -> dict:
+    """How much time do checkpoints cost? (CheckpointModel.)
+
+    parameters [count]; optimizer : code into ``constants.OPTIMIZERS`` (bytes per parameter
+    from ``CHECKPOINT_BYTES_PER_PARAM``); storage_bandwidth : one device's [byte/s] (NaN or
+    <= 0: 1 GB/s); writers [count]; filesystem_limit : aggregate limit [byte/s]; interval :
+    time between checkpoints [s].
+
+    Returns ``checkpoint_size`` [byte], ``storage_bandwidth`` (the device's, after the
+    fallback) and ``write_bandwidth`` ``min(device·writers, limit)`` [byte/s], ``write_time``
+    [s], ``storage_bottleneck`` (write time > 60 s) and ``mfu_penalty_fraction`` (write time /
+    interval; 1 for a zero interval).
+    """
+    size = checkpoint_bytes(parameters, select_by_code(optimizer, CHECKPOINT_BYTES_PER_PARAM))
+    device = np.where(np.isnan(storage_bandwidth) | (storage_bandwidth <= 0), FALLBACK_STORAGE_BW, storage_bandwidth)
+    write, bandwidth = checkpoint_write_time(size, storage_bandwidth, writers, filesystem_limit)
+    return {
+        "checkpoint_size": size,
+        "storage_bandwidth": device,
+        "write_bandwidth": bandwidth,
+        "write_time": write,
+        "storage_bottleneck": write > STORAGE_BOTTLENECK_S,
+        "mfu_penalty_fraction": checkpoint_overhead_fraction(write, interval),
+    }
+
+
+def orchestration_step(arrival_rate, job_duration) -> dict:
+    """How busy is the cluster? The job queue as an M/D/1 queue (OrchestrationModel).
+
+    arrival_rate : jobs per second ``λ`` [1/s]; job_duration : mean job length ``D`` [s].
+
+    Returns ``cluster_utilization`` ``ρ = λ·D``, ``avg_wait_time`` ``ρ·D/(2(1−ρ))`` [s],
+    ``avg_queue_length`` ``ρ²/(2(1−ρ))`` (∞ for both when ρ >= 1) and ``is_stable`` (ρ < 1).
+    """
+    rho, wait, length = md1_queue(arrival_rate, job_duration)
+    return {
+        "cluster_utilization": rho,
+        "avg_wait_time": wait,
+        "avg_queue_length": length,
+        "is_stable": rho < 1.0,
+    }

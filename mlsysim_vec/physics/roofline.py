@@ -1,20 +1,32 @@
-"""Single-accelerator roofline kernels.
+"""Single-accelerator roofline kernels, and ``single_node_step``: SingleNodeModel's whole step.
 
 Pure numpy functions of float arrays in canonical SI units (s, byte, FLOP, FLOP/s, byte/s, W,
 J); every argument may be a scalar, an ndarray or a dask array, and they broadcast.
 
 The roofline (Williams, Waterman & Patterson, "Roofline: an insightful visual performance model
-for multicore architectures", CACM 52(4), 2009): a step that performs ``ops`` FLOPs and moves
-``traffic`` bytes takes at least ``max(ops / F, traffic / BW)``. The first-order step model and
-its constants follow mlsysim 0.3.0 (``reference/anchor-0.3.0-spec.md`` §3.2, part 2 §1), with
-the deviations D3, D4, D15 and D19 of DECISIONS.md.
+for multicore architectures", CACM 52(4), 2009, doi:10.1145/1498765.1498785): a step that
+performs ``ops`` FLOPs and moves ``traffic`` bytes takes at least ``max(ops / F, traffic / BW)``.
+The first-order step model and its constants follow mlsysim 0.3.0 (``docs/equations.md``,
+section "Roofline"), with the deviations D3, D4, D15 and D19 of docs/differences.md.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .constants import ENERGY_DYNAMIC_FRACTION, ENERGY_IDLE_FRACTION, FALLBACK_HOST_LINK_BW, PRECISION_BYTES
+from .constants import (
+    ACTIVATION_TRAFFIC_RATIO,
+    ENERGY_DYNAMIC_FRACTION,
+    ENERGY_IDLE_FRACTION,
+    FALLBACK_HOST_LINK_BW,
+    LAYER_TAX_S,
+    PRECISION_BYTES,
+    RECOMPUTATION_FLOPS_FACTOR,
+    TRAINING_FLOPS_FACTOR,
+    TRAINING_PASSES,
+    select_by_code,
+)
+from .memory import FULL, NONE, training_footprint
 
 __all__ = [
     "select_by_code",
@@ -29,18 +41,11 @@ __all__ = [
     "arithmetic_intensity",
     "utilization",
     "step_energy",
+    "single_node_step",
 ]
 
 #: Both times below this [s] (1e-15 ms) count as "no time": the bottleneck is then "Compute".
 _NEGLIGIBLE_S = 1e-18
-
-
-def select_by_code(code, columns):
-    """``columns[code]`` elementwise: the k-th array where ``code == k`` (NaN if out of range)."""
-    out = np.nan
-    for k, column in enumerate(columns):
-        out = np.where(code == k, column, out)
-    return out
 
 
 def peak_flops_for_precision(precision_code, table, headline):
@@ -48,7 +53,8 @@ def peak_flops_for_precision(precision_code, table, headline):
 
     precision_code : index into ``constants.PRECISIONS``
     table : per-precision peaks in ``PRECISIONS`` order [FLOP/s], NaN where the hardware has none
-    headline : the hardware's headline peak [FLOP/s], used where ``table`` has no entry (D15)
+    headline : the hardware's headline peak [FLOP/s], used where ``table`` has no entry
+        (docs/differences.md, D15)
     Returns ``(F, fallback)``.
     """
     chosen = select_by_code(precision_code, table)
@@ -66,7 +72,7 @@ def weight_bytes(parameters, model_size, weights_rule, bytes_per_el, is_16bit):
 
     parameters [count] × bytes per element, except: a model with no parameter count uses its
     recorded ``model_size`` (rule 2); a Transformer with a recorded size uses it at 16-bit
-    precision (rule 1), as the reference's ``size_in_bytes``.
+    precision (rule 1), as mlsysim 0.3.0's ``size_in_bytes``.
     """
     from_params = parameters * bytes_per_el
     return np.where(weights_rule == 2, model_size, np.where((weights_rule == 1) & is_16bit, model_size, from_params))
@@ -88,7 +94,7 @@ def effective_bandwidth(fits, fitting_bw, host_link_bw):
     When the footprint fits: the fitting tier's bandwidth. When it spills (offload), every byte
     crosses the host link: the lower of the fitting bandwidth and the host link (per direction;
     64 GB/s when the device has none). Taking the fitting tier rather than main memory as the
-    first term is DECISIONS D19: offload is never faster than fitting.
+    first term is docs/differences.md, D19: offload is never faster than fitting.
     """
     host = np.where(np.isnan(host_link_bw), FALLBACK_HOST_LINK_BW, host_link_bw)
     return np.where(fits, fitting_bw, np.minimum(fitting_bw, host))
@@ -98,7 +104,7 @@ def roofline_times(ops, traffic, flops_eff, bandwidth):
     """Compute time ``ops / flops_eff`` and memory time ``traffic / bandwidth`` [s].
 
     No work or no traffic takes 0 s; a zero bandwidth is treated as "no memory term" (0 s),
-    as the reference does.
+    as mlsysim 0.3.0 does.
     """
     bandwidth = np.where(bandwidth > 0, bandwidth, np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -145,3 +151,141 @@ def step_energy(tdp, hfu, latency):
     energy += ENERGY_IDLE_FRACTION * tdp
     energy *= latency
     return energy
+
+
+def _one_false(flag) -> bool:
+    """True when ``flag`` is a single False (a bool, or an array of one element, a lazy one
+    included): a step can then skip the branch it guards."""
+    if isinstance(flag, (bool, np.bool_)):
+        return not flag
+    return getattr(flag, "size", 0) == 1 and not bool(np.asarray(flag).reshape(-1)[0])
+
+
+def single_node_step(
+    *,
+    ops_per_sample,
+    parameters,
+    model_size,
+    weights_rule,
+    is_transformer,
+    layers,
+    hidden,
+    heads,
+    peak_flops,
+    bytes_per_el,
+    is_16bit,
+    memory_capacity,
+    memory_bandwidth,
+    sram_capacity,
+    sram_bandwidth,
+    flash_bandwidth,
+    host_link_bandwidth,
+    dispatch_tax,
+    tdp,
+    batch=1.0,
+    efficiency=0.5,
+    training=False,
+    seq_len=2048.0,
+    zero_stage=0.0,
+    dp=1.0,
+    lora=False,
+    recompute=False,
+    activation_traffic_ratio=ACTIVATION_TRAFFIC_RATIO,
+) -> dict:
+    """One step of one accelerator (SingleNodeModel): is the workload compute- or memory-bound?
+
+    The model : ops_per_sample [FLOP] (one forward pass of one sample), parameters [count],
+    model_size [byte], weights_rule (``weight_bytes``), is_transformer (0/1 or bool), layers,
+    hidden, heads [count] (NaN when not on record).
+    The accelerator : peak_flops at the precision [FLOP/s], bytes_per_el [byte], is_16bit (bool),
+    memory_capacity [byte], memory_bandwidth, sram_bandwidth, flash_bandwidth,
+    host_link_bandwidth [byte/s], sram_capacity [byte] (NaN when absent), dispatch_tax [s],
+    tdp [W] (NaN: no energy).
+    The step : batch [samples], efficiency η (derates compute only), training (bool; a single
+    False skips the training branch), seq_len [tokens per Transformer training sample],
+    zero_stage and dp (ZeRO sharding of the training memory), lora, recompute (bool),
+    activation_traffic_ratio r.
+
+    Equations (``docs/equations.md``, section "Roofline"; docs/differences.md, D3, D4, D19)::
+
+        W       = weight bytes at the precision
+        ops     = ops_per_sample · tokens · k · B      tokens = seq_len (Transformer training) else 1
+                                                       k = 3 training (4 with recomputation), 1 inference
+        traffic = W · (1 + r · B)
+        T       = max(ops / (F · η), traffic / BW) + dispatch_tax + L · 0.01 ms · (3 if training)
+        MFU     = model FLOPs / (F · T)                model FLOPs use k = 3 (1 for inference)
+        energy  = TDP · (0.3 + 0.7 · HFU) · T
+
+    The footprint is ``W`` for inference and ``memory.training_footprint`` for training (Adam,
+    activations stored in full or recomputed, ZeRO over ``dp``, the global batch ``B·dp``). A
+    footprint above the capacity is infeasible and streams over the host link (offload):
+    ``BW = min(fitting tier, host link)``.
+
+    Returns the SingleNodeModel outputs ``latency``, ``latency_compute``, ``latency_memory``,
+    ``latency_overhead`` [s], ``throughput`` [1/s], ``arithmetic_intensity`` [FLOP/byte],
+    ``energy`` [J], ``memory_footprint`` [byte], ``peak_flops_actual`` [FLOP/s],
+    ``peak_bw_actual`` [byte/s], ``mfu``, ``hfu``, ``feasible`` (bool), ``offload_spill_bytes``
+    [byte] and ``offload_effective_bw`` [byte/s] (NaN when it fits), ``overhead_dominated``
+    (bool), and ``memory_bound`` (bool: the bottleneck is memory, else compute).
+    """
+    weights = weight_bytes(parameters, model_size, weights_rule, bytes_per_el, is_16bit)
+    inference_only = _one_false(training)
+    if inference_only:
+        ops_sample, k_exec, k_model, footprint, tax_passes = ops_per_sample, 1.0, 1.0, weights, 1.0
+    else:
+        transformer = is_transformer == 1.0
+        tokens = np.where(training & transformer, seq_len, 1.0)  # D3: a sample is seq_len tokens
+        ops_sample = ops_per_sample * tokens
+        k_exec = np.where(training, np.where(recompute, RECOMPUTATION_FLOPS_FACTOR, TRAINING_FLOPS_FACTOR), 1.0)
+        k_model = np.where(training, TRAINING_FLOPS_FACTOR, 1.0)
+        tax_passes = np.where(training, TRAINING_PASSES, 1.0)
+        trained = training_footprint(
+            parameters,
+            weights,
+            bytes_per_el,
+            transformer,
+            lora,
+            global_batch=batch * dp,
+            seq_len=seq_len,
+            layers=layers,
+            hidden=hidden,
+            heads=heads,
+            strategy=np.where(recompute, FULL, NONE),
+            dp=dp,
+            zero_stage=zero_stage,
+            sequence_parallel=False,
+        )["total_memory"]
+        footprint = np.where(training, trained, weights)
+
+    fits = footprint <= memory_capacity
+    fitting_bw = fitting_bandwidth(weights, memory_bandwidth, sram_capacity, sram_bandwidth, flash_bandwidth)
+    bandwidth = effective_bandwidth(fits, fitting_bw, host_link_bandwidth)
+    flops_eff = peak_flops * efficiency
+    executed = ops_sample * k_exec * batch
+    traffic = weights * (1.0 + activation_traffic_ratio * batch)
+    overhead = dispatch_tax + np.where(np.isnan(layers), 1.0, layers) * LAYER_TAX_S * tax_passes
+    # The arrays above vary along few dimensions; from here on they span the whole grid,
+    # so each step writes into as few full-size arrays as it can.
+    t_compute, t_memory = roofline_times(executed, traffic, flops_eff, bandwidth)
+    latency, overhead_dominated = step_latency(t_compute, t_memory, overhead)
+    hfu = utilization(executed / peak_flops, latency)
+    mfu = hfu if inference_only else utilization(ops_sample * k_model * batch / peak_flops, latency)
+    return {
+        "latency": latency,
+        "latency_compute": t_compute,
+        "latency_memory": t_memory,
+        "latency_overhead": overhead,
+        "throughput": batch / latency,
+        "memory_bound": memory_bound(t_compute, t_memory),
+        "arithmetic_intensity": arithmetic_intensity(executed, traffic),
+        "energy": step_energy(tdp, hfu, latency),
+        "memory_footprint": footprint,
+        "peak_flops_actual": flops_eff,
+        "peak_bw_actual": bandwidth,
+        "mfu": mfu,
+        "hfu": hfu,
+        "feasible": fits,
+        "offload_spill_bytes": np.where(fits, np.nan, footprint - memory_capacity),
+        "offload_effective_bw": np.where(fits, np.nan, bandwidth),
+        "overhead_dominated": overhead_dominated,
+    }

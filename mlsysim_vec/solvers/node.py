@@ -1,8 +1,9 @@
 """Node domain: one accelerator. ``SingleNodeModel`` (and ``Engine``), ``EfficiencyModel``,
 ``TrainingMemoryModel``.
 
-Thin facades: arguments are validated and aligned by ``grid``, the numbers come from the
-kernels in ``physics``.
+Thin facades: arguments are validated and aligned by ``grid``; each resolver reads the grid and
+calls one step function of ``physics`` (``roofline.single_node_step``,
+``efficiency.efficiency_step``, ``memory.training_memory_step``).
 """
 
 from __future__ import annotations
@@ -14,21 +15,19 @@ from ..models.types import EmbodiedWorkload, SSMWorkload, TransformerWorkload
 from ..physics import efficiency as eff
 from ..physics import memory as mem
 from ..physics import roofline as rl
-from ..physics.constants import (
-    ACTIVATION_TRAFFIC_RATIO,
-    CHECKPOINTING,
-    DEFAULT_HEADS,
-    DEFAULT_HIDDEN_DIM,
-    LAYER_TAX_S,
-    LORA_RANK,
-    OPTIMIZER_BYTES,
-    OPTIMIZERS,
-    PRECISIONS,
-)
+from ..physics.constants import ACTIVATION_TRAFFIC_RATIO, CHECKPOINTING, OPTIMIZERS, PRECISIONS
+from ..units import Q_
 from ..variables import reason
-from .base import HARDWARE, PRECISION, Resolver, is_false, model_arg, precision_terms
+from .base import HARDWARE, PRECISION, Resolver, model_arg, precision_bytes, precision_terms
 
 __all__ = ["SingleNodeModel", "Engine", "EfficiencyModel", "TrainingMemoryModel", "OOMError"]
+
+_MEMORY_CAPACITY = reason("memory_capacity")
+
+
+def _infeasible_reason(fits):
+    """``infeasible_reason`` codes: none where it fits, memory_capacity elsewhere."""
+    return np.where(fits, 0, _MEMORY_CAPACITY).astype(np.int8)
 
 
 class OOMError(MemoryError):
@@ -46,28 +45,42 @@ class OOMError(MemoryError):
 class SingleNodeModel(Resolver):
     """The roofline of one accelerator: is the workload compute- or memory-bound?
 
-    Arguments (each may be swept):
+    One step of ``batch_size`` samples on one accelerator: the time of its FLOPs at the
+    precision's peak (derated by ``efficiency``) against the time of its memory traffic, plus a
+    fixed dispatch and per-layer framework overhead. With ``is_training`` the step is a forward
+    and backward pass and the memory footprint is the training memory. A model that does not fit
+    in device memory is infeasible and streams over the host link (offload). LLM token-by-token
+    decoding is ServingModel's question (traffic = weights + KV cache).
 
-    model : Workload record
-    hardware : HardwareNode record
-    batch_size : samples per step [count], >= 1 (default 1)
-    precision : fp32, tf32, bf16, fp16, fp8, int8, int4 or fp4 (default "fp16", D15)
-    efficiency : fraction of peak FLOP/s achieved, in [1e-9, 1] (default 0.5); derates compute only
-    is_training : a training step (forward + backward) instead of inference (default False)
-    seq_len : tokens per sample for Transformer training [count] (default 2048; D3)
-    zero_stage : ZeRO stage 0–3 for the training memory (default 0)
-    dp_size : data-parallel degree for ZeRO sharding (default 1)
-    is_lora : LoRA fine-tune, rank-16 adapters trained (default False)
-    activation_recomputation : recompute activations (4x FLOPs instead of 3x; default False)
-    activation_traffic_ratio : extra bytes per sample as a fraction of weight bytes (default 0.1; D4)
+    Notes
+    -----
+    With ``W`` the weight bytes at the precision, ``B`` the batch, ``F`` the peak FLOP/s at the
+    precision, ``η`` the efficiency, ``BW`` the bandwidth of the memory tier the weights stream
+    from and ``L`` the layers::
 
-    Equations (``reference/anchor-0.3.0-spec.md`` §3.2, part 2 §1; DECISIONS D3, D4, D15, D19):
-    ``T = max(ops·B/(F·η), W·(1 + r·B)/BW_eff) + dispatch_tax + L·0.01 ms·(3 if training)``,
-    throughput ``B/T``, MFU ``model FLOPs/(T·F)``, energy ``TDP·(0.3 + 0.7·HFU)·T``. A model that
-    does not fit in device memory is *infeasible* and streams over the host link (offload).
-    LLM token-by-token decoding is modelled by ServingModel (traffic = weights + KV cache).
+        ops     = ops_per_sample · tokens · k · B    (k = 3 training, 4 with recomputation, 1 inference;
+                                                      tokens = seq_len for Transformer training, else 1)
+        traffic = W · (1 + r · B)                    (r = activation_traffic_ratio)
+        T       = max(ops / (F · η), traffic / BW) + dispatch_tax + L · 0.01 ms · (3 if training)
+        throughput = B / T,   MFU = model FLOPs / (F · T),   energy = TDP · (0.3 + 0.7 · HFU) · T
 
-    ``raise_errors=True`` raises ``OOMError`` when any point does not fit.
+    The training footprint is TrainingMemoryModel's total with Adam, this device's batch, ZeRO
+    over ``dp_size`` and activations stored in full or recomputed; a LoRA fine-tune trains
+    ``min(2·16·h·4L/P, 1)`` of the parameters; a model without the Transformer shape keeps
+    ``2W + 12·W/b`` (``1.1·W`` for LoRA). Offload charges the lower of the fitting tier's and the
+    host link's bandwidth. See ``docs/equations.md`` (section "Roofline") and the deviations
+    docs/differences.md, D3, D4, D15 and D19.
+
+    References
+    ----------
+    Williams, S., Waterman, A., Patterson, D. (2009). Roofline: an insightful visual performance
+    model for multicore architectures. Communications of the ACM 52(4), 65-76.
+    doi:10.1145/1498765.1498785.
+
+    Kaplan, J. et al. (2020). Scaling laws for neural language models. arXiv:2001.08361.
+
+    Korthikanti, V. et al. (2023). Reducing activation recomputation in large Transformer models.
+    MLSys 2023. arXiv:2205.05198.
     """
 
     ARGS = (
@@ -77,13 +90,47 @@ class SingleNodeModel(Resolver):
         PRECISION,
         Arg("efficiency", default=0.5, low=1e-9, high=1.0),
         Arg("is_training", "bool", default=False),
-        Arg("seq_len", "integer", default=2048, low=1),
+        Arg("seq_len", "integer", default=2048, low=1, doc="tokens per sample of a Transformer training step (D3)"),
         Arg("zero_stage", "integer", default=0, low=0, high=3),
-        Arg("dp_size", "integer", default=1, low=1),
+        Arg(
+            "dp_size",
+            "integer",
+            default=1,
+            low=1,
+            doc="data-parallel degree the training memory is sharded over (ZeRO)",
+        ),
         Arg("is_lora", "bool", default=False),
         Arg("activation_recomputation", "bool", default=False),
         Arg("activation_traffic_ratio", default=ACTIVATION_TRAFFIC_RATIO, low=0.0),
     )
+    OUTPUTS = (
+        "latency",
+        "latency_compute",
+        "latency_memory",
+        "latency_overhead",
+        "throughput",
+        "bottleneck",
+        "arithmetic_intensity",
+        "energy",
+        "memory_footprint",
+        "peak_flops_actual",
+        "peak_bw_actual",
+        "mfu",
+        "hfu",
+        "feasible",
+        "infeasible_reason",
+        "offload_spill_bytes",
+        "offload_effective_bw",
+        "overhead_dominated",
+        "peak_flops_fallback",
+    )
+    OPTIONS = {
+        "raise_errors": (
+            "bool",
+            "Raise ``OOMError`` (naming the first point and how many do not fit) when any point's "
+            "memory footprint exceeds the device memory, instead of reporting it as infeasible.",
+        ),
+    }
 
     def solve(self, *args, raise_errors: bool = False, chunks=None, **kwargs):
         result = super().solve(*args, chunks=chunks, **kwargs)
@@ -94,103 +141,40 @@ class SingleNodeModel(Resolver):
     def _compute(self, g: Grid) -> dict:
         model, hw = (lambda k: g.field("model", k)), (lambda k: g.field("hardware", k))
         b, is_16bit, peak, fallback = precision_terms(g)
-        batch, eta = g["batch_size"], g["efficiency"]
-        weights = rl.weight_bytes(model("parameters"), model("model_size"), model("weights_rule"), b, is_16bit)
-
-        inference_only = is_false(g, "is_training")
-        training = g["is_training"]
-        if inference_only:
-            ops_sample, k_exec, k_model, footprint, tax_passes = model("ops_per_sample"), 1.0, 1.0, weights, 1.0
-        else:
-            transformer = model("is_transformer") == 1.0
-            recompute = g["activation_recomputation"]
-            tokens = np.where(training & transformer, g["seq_len"], 1.0)  # D3: a sample is seq_len tokens
-            ops_sample = model("ops_per_sample") * tokens
-            k_exec = np.where(training, np.where(recompute, 4.0, 3.0), 1.0)
-            k_model = np.where(training, 3.0, 1.0)
-            tax_passes = np.where(training, 3.0, 1.0)
-            footprint = np.where(training, self._training_footprint(g, weights, b, transformer, recompute), weights)
-
-        capacity = hw("memory_capacity")
-        fits = footprint <= capacity
-        fitting_bw = rl.fitting_bandwidth(
-            weights, hw("memory_bandwidth"), hw("sram_capacity"), hw("sram_bandwidth"), hw("flash_bandwidth")
-        )
-        bandwidth = rl.effective_bandwidth(fits, fitting_bw, hw("host_link_bandwidth"))
-        flops_eff = peak * eta
-        executed = ops_sample * k_exec * batch
-        traffic = weights * (1.0 + g["activation_traffic_ratio"] * batch)
-        layers = model("layers")
-        overhead = hw("dispatch_tax") + np.where(np.isnan(layers), 1.0, layers) * LAYER_TAX_S * tax_passes
-        # The arrays above vary along few dimensions; from here on they span the whole grid,
-        # so each step writes into as few full-size arrays as it can.
-        t_compute, t_memory = rl.roofline_times(executed, traffic, flops_eff, bandwidth)
-        latency, overhead_dominated = rl.step_latency(t_compute, t_memory, overhead)
-        hfu = rl.utilization(executed / peak, latency)
-        mfu = hfu if inference_only else rl.utilization(ops_sample * k_model * batch / peak, latency)
-        return {
-            "latency": latency,
-            "latency_compute": t_compute,
-            "latency_memory": t_memory,
-            "latency_overhead": overhead,
-            "throughput": batch / latency,
-            "bottleneck": rl.memory_bound(t_compute, t_memory).view(np.int8),
-            "arithmetic_intensity": rl.arithmetic_intensity(executed, traffic),
-            "energy": rl.step_energy(hw("tdp"), hfu, latency),
-            "memory_footprint": footprint,
-            "peak_flops_actual": flops_eff,
-            "peak_bw_actual": bandwidth,
-            "mfu": mfu,
-            "hfu": hfu,
-            "feasible": fits,
-            "infeasible_reason": np.where(fits, 0, reason("memory_capacity")).astype(np.int8),
-            "offload_spill_bytes": np.where(fits, np.nan, footprint - capacity),
-            "offload_effective_bw": np.where(fits, np.nan, bandwidth),
-            "overhead_dominated": overhead_dominated,
-            "peak_flops_fallback": fallback,
-        }
-
-    @staticmethod
-    def _training_footprint(g: Grid, weights, b, transformer, recompute):
-        """Bytes resident during a training step.
-
-        Transformers: the TrainingMemoryModel equations (D3) with Adam, this device's batch
-        (``batch_size``, so the global batch is ``batch_size × dp_size``), ZeRO over
-        ``dp_size``, activations stored in full or recomputed (``activation_recomputation``),
-        and LoRA training ``min(2·16·h·4L/P, 1)`` of the parameters. Other workloads: weights
-        and gradients at ``b`` plus 12 B/parameter of Adam state; ``1.1 W`` for LoRA.
-        """
-        model = lambda k: g.field("model", k)  # noqa: E731
-        lora = g["is_lora"]
-        params = model("parameters")
-        layers = model("layers")
-        hidden = np.where(np.isnan(model("hidden_dim")), DEFAULT_HIDDEN_DIM, model("hidden_dim"))
-        heads = np.where(np.isnan(model("heads")), DEFAULT_HEADS, model("heads"))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lora_fraction = np.minimum(2.0 * LORA_RANK * hidden * 4.0 * layers / params, 1.0)
-        dp = g["dp_size"]
-        transformer_total = mem.training_memory(
-            params,
-            b,
-            OPTIMIZER_BYTES["adam"],
-            np.where(lora, lora_fraction, 1.0),
-            tp=1.0,
-            pp=1.0,
-            dp=dp,
-            ep=1.0,
-            zero_stage=g["zero_stage"],
-            global_batch=g["batch_size"] * dp,
+        out = rl.single_node_step(
+            ops_per_sample=model("ops_per_sample"),
+            parameters=model("parameters"),
+            model_size=model("model_size"),
+            weights_rule=model("weights_rule"),
+            is_transformer=model("is_transformer"),
+            layers=model("layers"),
+            hidden=model("hidden_dim"),
+            heads=model("heads"),
+            peak_flops=peak,
+            bytes_per_el=b,
+            is_16bit=is_16bit,
+            memory_capacity=hw("memory_capacity"),
+            memory_bandwidth=hw("memory_bandwidth"),
+            sram_capacity=hw("sram_capacity"),
+            sram_bandwidth=hw("sram_bandwidth"),
+            flash_bandwidth=hw("flash_bandwidth"),
+            host_link_bandwidth=hw("host_link_bandwidth"),
+            dispatch_tax=hw("dispatch_tax"),
+            tdp=hw("tdp"),
+            batch=g["batch_size"],
+            efficiency=g["efficiency"],
+            training=g["is_training"],
             seq_len=g["seq_len"],
-            accumulation_steps=1.0,
-            layers=np.where(np.isnan(layers), 1.0, layers),
-            hidden=hidden,
-            heads=heads,
-            strategy=np.where(recompute, mem.FULL, mem.NONE),
-            buffer_fraction=0.05,
-            sequence_parallel=False,
-        )["total_memory"]
-        other = np.where(lora, 1.1 * weights, 2.0 * weights + OPTIMIZER_BYTES["adam"] * weights / b)
-        return np.where(transformer, transformer_total, other)
+            zero_stage=g["zero_stage"],
+            dp=g["dp_size"],
+            lora=g["is_lora"],
+            recompute=g["activation_recomputation"],
+            activation_traffic_ratio=g["activation_traffic_ratio"],
+        )
+        out["bottleneck"] = out.pop("memory_bound").view(np.int8)  # BOTTLENECKS: 0 Compute, 1 Memory
+        out["infeasible_reason"] = _infeasible_reason(out["feasible"])
+        out["peak_flops_fallback"] = fallback
+        return {name: out[name] for name in self.OUTPUTS}
 
 
 def _raise_if_infeasible(result):
@@ -210,9 +194,10 @@ def _raise_if_infeasible(result):
             **{k: ds[k].item() for k in ("model", "hardware") if k in ds.coords and ds[k].ndim == 0},
         }.items()
     )
+    in_gb = lambda n: Q_(n, "byte").to("GB").magnitude  # noqa: E731
     raise OOMError(
-        f"{where}: requires {required / 1e9:.3f} GB but the hardware has only "
-        f"{(required - spill) / 1e9:.3f} GB ({int((~fits).sum())} of {fits.size} points do not fit)",
+        f"{where}: requires {in_gb(required):.3f} GB but the hardware has only "
+        f"{in_gb(required - spill):.3f} GB ({int((~fits).sum())} of {fits.size} points do not fit)",
         required_bytes=required,
         available_bytes=required - spill,
     )
@@ -227,17 +212,38 @@ class Engine:
 
 
 class EfficiencyModel(Resolver):
-    """What MFU can a kernel class achieve? (``reference/anchor-0.3.0-spec-part2.md`` §2)
+    """What MFU can a kernel class achieve? Achievable model-FLOPs utilisation by kernel class.
 
-    model : Workload record (not used by the equations; accepted as the reference does)
-    hardware : HardwareNode record
-    workload_type : "ffn" (default), "attention", "conv" or "other" (case-insensitive)
-    use_flash_attention : fused attention kernels (default False; used by "attention")
-    precision : picks the peak (default "fp16", D15: canonicalised like every resolver)
-    efficiency : η in (0, 1] (default 0.5), read relative to a well-tuned GEMM's 0.5
+    The user's ``efficiency`` is read relative to the 0.5 of a well-tuned dense GEMM, and each
+    kernel class (feed-forward GEMMs, attention with or without fused kernels, convolutions,
+    anything else) reaches its own typical fraction of peak, capped per class. The model record
+    is accepted but not used by the equations.
 
-    Outputs: mfu (achievable MFU), achievable_flops = peak × mfu [FLOP/s], peak_flops [FLOP/s],
-    occupancy_loss and memory_stall (fractions), peak_flops_fallback (D15).
+    Notes
+    -----
+    With ``s = efficiency / 0.5``::
+
+        ffn        MFU = min(0.50 s, 0.60)
+        attention  MFU = min(0.75 s, 0.85) with flash attention, else 0.30 s
+        conv       MFU = min(0.40 s, 0.55)
+        other      MFU = 0.30 s
+        achievable_flops = peak · MFU
+        occupancy_loss   = 1 - min(1.1 · efficiency, 1)
+        memory_stall     = max(0, (1 - MFU) - occupancy_loss)
+
+    MFU is clipped to [0, 1]. See ``docs/equations.md`` (section "Efficiency"); the precision is
+    canonicalised like every resolver's (docs/differences.md, D15).
+
+    References
+    ----------
+    Chowdhery, A. et al. (2022). PaLM: scaling language modeling with pathways.
+    arXiv:2204.02311.
+
+    Narayanan, D. et al. (2021). Efficient large-scale language model training on GPU clusters
+    using Megatron-LM. SC 2021. arXiv:2104.04473.
+
+    Dao, T. (2023). FlashAttention-2: faster attention with better parallelism and work
+    partitioning. arXiv:2307.08691.
     """
 
     ARGS = (
@@ -248,20 +254,13 @@ class EfficiencyModel(Resolver):
         PRECISION,
         Arg("efficiency", default=0.5, low=0.0, low_open=True, high=1.0),
     )
+    OUTPUTS = ("mfu", "achievable_flops", "peak_flops", "occupancy_loss", "memory_stall", "peak_flops_fallback")
 
     def _compute(self, g: Grid) -> dict:
         _, _, peak, fallback = precision_terms(g)
-        eta = g["efficiency"]
-        mfu = eff.achievable_mfu(g["workload_type"], g["use_flash_attention"], eta)
-        occupancy, stall = eff.efficiency_losses(mfu, eta)
-        return {
-            "mfu": mfu,
-            "achievable_flops": peak * mfu,
-            "peak_flops": peak,
-            "occupancy_loss": occupancy,
-            "memory_stall": stall,
-            "peak_flops_fallback": fallback,
-        }
+        out = eff.efficiency_step(g["workload_type"], g["use_flash_attention"], g["efficiency"], peak)
+        out["peak_flops_fallback"] = fallback
+        return out
 
 
 def _has_transformer_shape(record) -> bool:
@@ -271,27 +270,43 @@ def _has_transformer_shape(record) -> bool:
 class TrainingMemoryModel(Resolver):
     """Why does training not fit? Memory per accelerator of a training step.
 
-    model : TransformerWorkload (or another layered model with parameters, layers, hidden_dim)
-    hardware : HardwareNode record (capacity for feasibility)
-    batch_size : global batch [samples], >= 1 (required)
-    seq_len : tokens per sample (default 2048)
-    precision : width of weights, gradients and activations (default "fp16")
-    optimizer : "adam"/"adamw" (12 B per trainable parameter), "sgd" (4 B), "none" (default "adam")
-    activation_checkpointing : "none", "selective" (default) or "full"
-    tp_size, pp_size, dp_size, ep_size : parallel degrees, >= 1 (default 1)
-    zero_stage : 0–3 (default 0)
-    gradient_accumulation_steps : >= 1 (default 1)
-    trainable_fraction : [0, 1] (default 1; LoRA/PEFT)
-    communication_buffer_fraction : [0, 1] (default 0.05 of gradients)
-    sequence_parallel : with TP > 1, all activations divided by TP (default True); without it
-        only the parts inside the attention and MLP blocks are (Korthikanti et al. eq. 2; V1)
-    v_stages : model chunks per device of an interleaved pipeline schedule (default 1); with
-        pp > 1 the first stage keeps 1 + (pp−1)/(pp·v) times the activations (V1)
-    gradient_precision : precision gradients are kept in (default: ``precision``; Megatron-LM
-        accumulates fp32 gradients, 4 B per parameter)
+    The weights, gradients and optimizer state of the accelerator's parameter shard, the stored
+    activations of its pipeline stage and the communication buffers, under tensor, pipeline,
+    data and expert parallelism with ZeRO sharding and activation checkpointing. The model needs
+    the Transformer shape (parameters, layers, hidden size); ``activation_checkpointing="none"``
+    also needs the attention heads. Expert parallelism shards every parameter (dense ones
+    included), as mlsysim 0.3.0 does.
 
-    Equations in ``physics.memory``. ``feasible`` = total ≤ device capacity. EP shards every
-    parameter (dense ones included), as the reference does (B20, documented).
+    Notes
+    -----
+    Per accelerator, with ``P`` parameters, ``b`` bytes per element, ``f`` the trainable
+    fraction and ZeRO stage ``z`` (cumulative: optimizer state over ``dp`` from 1, gradients
+    from 2, weights at 3)::
+
+        weights     = P / (tp · pp · ep) · b
+        gradients   = f · P / (tp · pp · ep) · b_grad
+        optimizer   = f · P / (tp · pp · ep) · (12 adam/adamw, 4 sgd, 0 none)
+        activations = ⌈L/pp⌉ · s·m·h · (10·c + 24/tp + 5·a·s/(h·tp)) · b/2     (none)
+                      ⌈L/pp⌉ · s·m·h · (10·c + 24/tp) · b/2                    (selective)
+                      ⌈L/pp⌉ · s·m·h · 2·c · b/2                               (full)
+        buffers     = communication_buffer_fraction · gradients + 2·m·s·h·b (pp > 1)
+        feasible    = total <= device memory
+
+    with ``m = max(1, ⌈batch/(dp · GA)⌉)`` the microbatch, ``c = 1/tp`` with sequence
+    parallelism and 1 without (docs/differences.md, V1), and the first stage of an interleaved
+    schedule keeping ``1 + (pp−1)/(pp·v)`` times the activations. See ``docs/equations.md``
+    (section "Training memory").
+
+    References
+    ----------
+    Rajbhandari, S., Rasley, J., Ruwase, O., He, Y. (2020). ZeRO: memory optimizations toward
+    training trillion parameter models. SC 2020. arXiv:1910.02054.
+
+    Korthikanti, V. et al. (2023). Reducing activation recomputation in large Transformer models.
+    MLSys 2023. arXiv:2205.05198.
+
+    Narayanan, D. et al. (2021). Efficient large-scale language model training on GPU clusters
+    using Megatron-LM. SC 2021. arXiv:2104.04473.
     """
 
     ARGS = (
@@ -300,7 +315,7 @@ class TrainingMemoryModel(Resolver):
             hint="TransformerWorkload (or a layered model with parameters, layers and hidden_dim)",
         ),
         HARDWARE,
-        Arg("batch_size", "integer", low=1),
+        Arg("batch_size", "integer", low=1, doc="global batch of the training step [samples]"),
         Arg("seq_len", "integer", default=2048, low=1),
         PRECISION,
         Arg("optimizer", "choice", default="adam", choices=OPTIMIZERS),
@@ -312,10 +327,22 @@ class TrainingMemoryModel(Resolver):
         Arg("zero_stage", "integer", default=0, low=0, high=3),
         Arg("gradient_accumulation_steps", "integer", default=1, low=1),
         Arg("trainable_fraction", default=1.0, low=0.0, high=1.0),
-        Arg("communication_buffer_fraction", default=0.05, low=0.0, high=1.0),
+        Arg("communication_buffer_fraction", default=mem.BUFFER_FRACTION, low=0.0, high=1.0),
         Arg("sequence_parallel", "bool", default=True),
         Arg("v_stages", "integer", default=1, low=1),
         Arg("gradient_precision", "choice", default=None, choices=PRECISIONS),
+    )
+    OUTPUTS = (
+        "weights",
+        "gradients",
+        "optimizer_state",
+        "activations",
+        "communication_buffers",
+        "total_memory",
+        "available_memory",
+        "memory_utilization",
+        "feasible",
+        "infeasible_reason",
     )
 
     def _check(self, g: Grid) -> None:
@@ -335,13 +362,13 @@ class TrainingMemoryModel(Resolver):
     def _compute(self, g: Grid) -> dict:
         model = lambda k: g.field("model", k)  # noqa: E731
         b, _, _, _ = precision_terms(g)
-        hidden = model("hidden_dim")
-        gradient_b = rl.bytes_per_element(g["gradient_precision"]) if "gradient_precision" in g.inputs else b
-        parts = mem.training_memory(
+        gradient_b = precision_bytes(g["gradient_precision"])[0] if "gradient_precision" in g.inputs else b
+        out = mem.training_memory_step(
             model("parameters"),
             b,
-            rl.select_by_code(g["optimizer"], tuple(OPTIMIZER_BYTES.values())),
+            g["optimizer"],
             g["trainable_fraction"],
+            g.field("hardware", "memory_capacity"),
             tp=g["tp_size"],
             pp=g["pp_size"],
             dp=g["dp_size"],
@@ -351,7 +378,7 @@ class TrainingMemoryModel(Resolver):
             seq_len=g["seq_len"],
             accumulation_steps=g["gradient_accumulation_steps"],
             layers=model("layers"),
-            hidden=np.where(np.isnan(hidden), DEFAULT_HIDDEN_DIM, hidden),
+            hidden=model("hidden_dim"),
             heads=model("heads"),
             strategy=g["activation_checkpointing"],
             buffer_fraction=g["communication_buffer_fraction"],
@@ -359,12 +386,5 @@ class TrainingMemoryModel(Resolver):
             gradient_bytes_per_el=gradient_b,
             interleave=g["v_stages"],
         )
-        capacity = g.field("hardware", "memory_capacity")
-        fits = parts["total_memory"] <= capacity
-        return {
-            **parts,
-            "available_memory": capacity,
-            "memory_utilization": parts["total_memory"] / capacity,
-            "feasible": fits,
-            "infeasible_reason": np.where(fits, 0, reason("memory_capacity")).astype(np.int8),
-        }
+        out["infeasible_reason"] = _infeasible_reason(out["feasible"])
+        return out

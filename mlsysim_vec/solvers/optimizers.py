@@ -1,4 +1,5 @@
-"""Optimizers: ``ParallelismOptimizer``, ``BatchingOptimizer``, ``PlacementOptimizer`` (DECISIONS D8).
+"""Optimizers: ``ParallelismOptimizer``, ``BatchingOptimizer``, ``PlacementOptimizer``
+(docs/differences.md, D8).
 
 Each one evaluates its resolver on the whole candidate grid in **one** call (DistributedModel,
 ServingModel + TailLatencyModel, EconomicsModel), builds the constraint masks of its question
@@ -11,8 +12,9 @@ resolver's outputs at the winner, ``feasible`` (some candidate satisfies every c
 ``rank`` dimension (1 = best) holding the same fields for the k best candidates. A point where
 nothing is feasible is reported (``feasible`` False, labels missing, numbers NaN), never raised.
 
-Specs: ``reference/anchor-0.3.0-spec-part2.md`` §15–§17 and findings P10, P11, P13, with the
-deviations of D8 (objectives are what their names say).
+The optimizers' own formulas (batch service time and capacity, carbon-adjusted cost) are in
+``physics.placement``; ``docs/equations.md`` (section "Optimizers") states them, with the
+deviations of docs/differences.md, D8 (objectives are what their names say).
 """
 
 from __future__ import annotations
@@ -22,15 +24,16 @@ import numpy as np
 from .. import optimize
 from ..grid import Arg, Grid
 from ..infra.types import GridProfile
+from ..physics import placement
 from ..result import Result
 from .base import Resolver
-from .fleet import DistributedModel, _auto, _check_weights
+from .fleet import DistributedModel, none_as_auto, require_weight_bytes
 from .ops import EconomicsModel
 from .serving import ServingModel, TailLatencyModel
 
 __all__ = ["ParallelismOptimizer", "BatchingOptimizer", "PlacementOptimizer", "DEFAULT_REGIONS"]
 
-#: The reference's default region list of PlacementOptimizer (part 2 §17; D8 keeps it).
+#: mlsysim 0.3.0's default region list of PlacementOptimizer (D8 keeps it).
 DEFAULT_REGIONS = ("US_Avg", "Quebec", "Iowa")
 
 
@@ -128,48 +131,54 @@ def _finish(resolver: str, found: Result, extra: dict) -> Result:
 
 # ---------------------------------------------------------------------------- ParallelismOptimizer
 class ParallelismOptimizer(Resolver):
-    """What is the optimal TP/PP/DP split? The best parallel layout of a training job (D8).
+    """What is the optimal TP/PP/DP split? The best parallel layout of a training job.
 
-    ``solve(model, fleet, batch_size, precision="fp16", efficiency=0.5, max_tp=None, max_pp=None,
-    overlap_comm=True, seq_len=2048, activation_recomputation=False, ..., objective="mfu",
-    top_k=None, search_over=())`` — the reference's arguments in the reference's order, then every
-    other DistributedModel argument, each of which may be swept (a list is a dimension of the
-    answer: one best layout per model × fleet × batch × ...).
+    The arguments are mlsysim 0.3.0's in its order, then every other DistributedModel argument;
+    each may be swept (a list is a dimension of the answer: one best layout per model × fleet ×
+    batch × ...). The candidate grid is evaluated by ONE DistributedModel call and reduced with
+    ``optimize.search``. Searched by default:
 
-    Searched (the candidate grid, evaluated by ONE DistributedModel call):
-
-    * ``tp_size`` : default powers of two up to ``max_tp`` (default: the fleet's accelerators
-      per node, so TP stays inside a node unless ``max_tp`` is raised);
-    * ``pp_size`` : default powers of two up to ``max_pp`` (default: the fleet's accelerators) and
-      never more stages than layers (P10c);
-    * ``microbatch_count`` : default powers of two up to the global batch; a pipeline needs at
-      least one sample per microbatch (``m <= ⌈batch/dp⌉``); without a pipeline only ``m = 1``
-      (the count changes nothing there);
-    * ``ep_size`` : for mixture-of-experts models, powers of two dividing the expert count
+    * ``tp_size``: powers of two up to ``max_tp`` (default: the fleet's accelerators per node,
+      so tensor parallelism stays inside a node unless ``max_tp`` is raised);
+    * ``pp_size``: powers of two up to ``max_pp`` (default: the fleet's accelerators), never
+      more stages than layers;
+    * ``microbatch_count``: powers of two up to the global batch; a pipeline needs at least one
+      sample per microbatch, and without a pipeline only ``m = 1`` is kept (the count changes
+      nothing there);
+    * ``ep_size``: for mixture-of-experts models, powers of two dividing the expert count
       (dense models: 1).
 
-    Each may instead be given: a list (those candidates), a DataArray (e.g. ``tp_size`` and
-    ``pp_size`` zipped along a ``candidate`` dimension: those pairs; a dimension the DataArray
-    shares with another argument, such as a ``case`` dimension zipping models and fleets, is a
-    dimension of the answer, not a searched one) or a scalar (fixed, not searched).
-    ``search_over`` names further swept arguments to search, e.g.
-    ``zero_stage=[0, 1, 2, 3], activation_recomputation=[False, True],
-    search_over=("zero_stage", "activation_recomputation")``.
+    Each degree may instead be given as a list (those candidates), a DataArray (e.g.
+    ``tp_size`` and ``pp_size`` zipped along a ``candidate`` dimension: those pairs; a dimension
+    the DataArray shares with another argument, such as a ``case`` dimension zipping models and
+    fleets, is a dimension of the answer, not a searched one) or a scalar (fixed). ``search_over``
+    names further swept arguments to search, e.g. ``zero_stage=[0, 1, 2, 3],
+    search_over=("zero_stage",)``. The answer holds ``best_<dim>`` for every searched dimension,
+    ``objective``, the DistributedModel outputs at the winner, ``feasible``, ``n_searched`` (the
+    candidate-grid size) and ``n_feasible``; ``top_k=k`` adds a ``rank`` dimension with the k
+    best candidates.
 
-    Constraints: the point is DistributedModel-feasible (the full training-memory model at the
-    chosen precision fits, ``tp·pp·ep`` divides the fleet, ``pp`` <= layers), ``dp <= batch``
-    (P10d: no replica without a sample), and the candidate rules above.
+    Notes
+    -----
+    A candidate is allowed when it is DistributedModel-feasible (the full training-memory
+    model at the chosen precision fits, ``tp·pp·ep`` divides the fleet, ``pp <= layers``), has
+    ``dp <= batch`` (no replica without a sample) and obeys the candidate rules above. The
+    objective is maximised over the allowed candidates::
 
-    Objective (D8): ``objective="mfu"`` maximises the real MFU, model FLOPs / (N·peak·step time);
-    ``objective="throughput"`` maximises samples/s (``effective_throughput``). Ties go to the
-    first candidate in the order tp, pp, microbatches, ep (smallest first), as the reference.
+        objective = "mfu":        mfu = 3·ops·B / (N · F · T_step)     (real MFU)
+        objective = "throughput": effective_throughput = B / T_step
 
-    Outputs per point of the other dimensions: ``best_tp_size``, ``best_pp_size``,
-    ``best_microbatch_count``, ``best_ep_size`` (and ``best_<dim>`` of ``search_over``),
-    ``objective``, at the winner ``mfu``, ``effective_throughput``, ``step_latency_total``,
-    ``scaling_efficiency``, ``dp_degree``, ``memory_footprint``, ``memory_utilization``;
-    ``feasible``, ``n_searched`` (the candidate-grid size) and ``n_feasible`` (D8: reported
-    separately). ``top_k=k``: a ``rank`` dimension with the k best candidates.
+    Ties go to the first candidate in the order tp, pp, microbatches, ep (smallest first), as
+    in mlsysim 0.3.0. See ``docs/equations.md`` (sections "Optimizers" and "Distributed
+    training") and docs/differences.md, D8 (mlsysim 0.3.0 maximised scaling efficiency × η).
+
+    References
+    ----------
+    Narayanan, D. et al. (2021). Efficient large-scale language model training on GPU clusters
+    using Megatron-LM. SC 2021. arXiv:2104.04473.
+
+    Zheng, L. et al. (2022). Alpa: automating inter- and intra-operator parallelism for
+    distributed deep learning. OSDI 2022. arXiv:2201.12023.
     """
 
     ARGS = (
@@ -202,6 +211,41 @@ class ParallelismOptimizer(Resolver):
         ),
     )
     OBJECTIVES = {"mfu": "mfu", "throughput": "effective_throughput"}
+    #: Always returned; ``best_ep_size`` (mixture-of-experts models) and ``best_<dim>`` of
+    #: ``search_over`` come with what is searched.
+    OUTPUTS = (
+        "best_tp_size",
+        "best_pp_size",
+        "best_microbatch_count",
+        "objective",
+        "mfu",
+        "effective_throughput",
+        "step_latency_total",
+        "scaling_efficiency",
+        "dp_degree",
+        "memory_footprint",
+        "memory_utilization",
+        "feasible",
+        "n_searched",
+        "n_feasible",
+    )
+    OPTIONS = {
+        "objective": (
+            "{'mfu', 'throughput'}",
+            "What the search maximises: ``'mfu'`` the real model-FLOPs utilisation, ``'throughput'`` "
+            "the global samples per second (``effective_throughput``).",
+        ),
+        "top_k": (
+            "int, optional",
+            "Keep the k best candidates along a new ``rank`` dimension (1 = best) instead of the "
+            "best only (None, the default).",
+        ),
+        "search_over": (
+            "str or sequence of str",
+            "Further swept arguments (grid dimensions) searched as well as the parallel degrees, "
+            "e.g. ``('zero_stage', 'activation_recomputation')``; each gets a ``best_<dim>`` output.",
+        ),
+    }
     REPORTED = (
         "mfu",
         "effective_throughput",
@@ -225,7 +269,7 @@ class ParallelismOptimizer(Resolver):
         kwargs.update(self.candidates(**kwargs))
         g = self.grid(chunks=chunks, **kwargs)
         over = self._over(g, search_over)
-        ds = Result.from_arrays(type(self).__name__, g, DistributedModel()._compute(g)).dataset
+        ds = Result.from_arrays(type(self).__name__, g, DistributedModel().evaluate(g)).dataset
         zipped = {
             n: (g.inputs[n].dims, np.asarray(g.inputs[n].values))
             for n in _PARALLEL
@@ -249,11 +293,11 @@ class ParallelismOptimizer(Resolver):
         """As ``Resolver.grid``; ``topology_override=None`` means "auto" (as DistributedModel)."""
         kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
         if "topology_override" in kwargs:
-            kwargs["topology_override"] = _auto(kwargs["topology_override"])
+            kwargs["topology_override"] = none_as_auto(kwargs["topology_override"])
         return super().grid(chunks=chunks, **kwargs)
 
     def _check(self, g: Grid) -> None:
-        _check_weights(g, type(self).__name__)
+        require_weight_bytes(g, type(self).__name__)
 
     def candidates(self, *args, **kwargs) -> dict:
         """The default candidate lists of the parallel degrees not given in the arguments (see
@@ -307,7 +351,7 @@ class ParallelismOptimizer(Resolver):
 
     @staticmethod
     def _allowed(g: Grid, ds):
-        """The candidate rules as one boolean mask: tp <= max_tp, pp <= max_pp, dp <= batch (P10d),
+        """The candidate rules as one boolean mask: tp <= max_tp, pp <= max_pp, dp <= batch (D8),
         m <= the local batch, m = 1 without a pipeline, ep = 1 for dense models and ep dividing the
         experts otherwise."""
         tp, pp, m, ep = (_input(g, n) for n in _PARALLEL)
@@ -323,30 +367,32 @@ class ParallelismOptimizer(Resolver):
 
 # ---------------------------------------------------------------------------- BatchingOptimizer
 class BatchingOptimizer(Resolver):
-    """What max batch size is safe for my SLA? The largest batch meeting a P99 target (D8).
+    """What max batch size is safe for my SLA? The largest batch meeting a P99 target.
 
-    model : TransformerWorkload; hardware : HardwareNode
-    seq_len : tokens [count] >= 1 — the prompt and the generated length (as the reference)
-    sla_latency_ms : P99 target [ms] > 0
-    arrival_rate_qps : request rate λ [1/s] >= 0
-    num_replicas : servers c of the queue, >= 1 (default 1)
-    precision (default "fp16"), efficiency in (0, 1] (default 0.5) : as ServingModel
-    max_search_batch : batches 1 … N are searched, N >= 1 (default 256; a list searches
-        1 … max(N) and masks b > N per point)
+    Every argument may be swept (model × hardware × seq_len × SLA × rate × ...). ServingModel
+    is evaluated once over the grid × batch sizes ``1 … max_search_batch`` (a list searches
+    ``1 … max(N)`` and masks larger batches per point), TailLatencyModel once over that × rates
+    × replicas. ``seq_len`` is both the prompt and the generated length, as in mlsysim 0.3.0.
+    The answer holds ``best_batch_size`` (``objective`` holds the same number), the outputs at
+    that batch, ``feasible``, ``n_searched`` and ``n_feasible``; when no batch is allowed,
+    ``feasible`` is False, the label missing and the numbers NaN (mlsysim 0.3.0: zeros).
 
-    Every argument may be swept (model × hardware × seq_len × SLA × rate × ...). ServingModel is
-    evaluated once over the grid × batch, TailLatencyModel once over that × rates × replicas.
+    Notes
+    -----
+    Whole batches are the customers of an M/M/c queue (``c = num_replicas``)::
 
-    Per batch b (part 2 §16): the batch service time ``s_b = TTFT(b) + seq_len·ITL(b)``; whole
-    batches are the customers of an M/M/c queue arriving at ``λ/b``; b is allowed when the batch
-    fits in memory, the queue is stable and ``P99 <= SLA``. The answer is the largest allowed b
-    (``best_batch_size``; ``objective`` holds the same number).
+        s_b = TTFT(b) + seq_len · ITL(b)            (batch_service_time)
+        arrivals λ / b, service time s_b            (TailLatencyModel: P99, utilisation)
+        allowed(b) = fits in memory  and  stable  and  P99 <= SLA
+        b* = max allowed b,   max_throughput = c · b* · seq_len / s_b*   (tokens/s)
 
-    Outputs at b*: ``p99_latency``, ``slo_headroom_ratio``, ``queue_utilization``, ``ttft``,
-    ``itl``, ``batch_service_time``, and ``max_throughput`` = ``c·b*·seq_len/s_b*`` [tokens/s], the
-    capacity at the chosen batch (D8; the reference reports the offered load λ·seq_len).
-    ``feasible``, ``n_searched`` (max N) and ``n_feasible`` (allowed batches). Nothing allowed:
-    ``feasible`` False, ``best_batch_size`` missing, numbers NaN (the reference: zeros).
+    ``max_throughput`` is the capacity at the chosen batch (mlsysim 0.3.0 reported the offered
+    load λ·seq_len). See ``docs/equations.md`` (sections "Optimizers", "Serving" and
+    "Queueing") and docs/differences.md, D8.
+
+    References
+    ----------
+    Kleinrock, L. (1975). Queueing Systems, Volume 1: Theory. Wiley. ISBN 978-0471491101.
     """
 
     ARGS = (
@@ -359,6 +405,27 @@ class BatchingOptimizer(Resolver):
         ServingModel.arguments()["precision"],
         ServingModel.arguments()["efficiency"],
         Arg("max_search_batch", "integer", default=256, low=1),
+    )
+    OPTIONS = {
+        "top_k": (
+            "int, optional",
+            "Keep the k best candidates along a new ``rank`` dimension (1 = best) instead of the "
+            "best only (None, the default).",
+        ),
+    }
+    OUTPUTS = (
+        "best_batch_size",
+        "objective",
+        "p99_latency",
+        "slo_headroom_ratio",
+        "queue_utilization",
+        "ttft",
+        "itl",
+        "batch_service_time",
+        "max_throughput",
+        "feasible",
+        "n_searched",
+        "n_feasible",
     )
     REPORTED = (
         "p99_latency",
@@ -382,20 +449,20 @@ class BatchingOptimizer(Resolver):
         served = served.drop_vars([c for c in served.coords])
         batch = _data_array(np.arange(1.0, n_max + 1), "batch_size")
         seq, replicas = _input(g, "seq_len"), _input(g, "num_replicas")
-        service = _plain(served["ttft"] + seq * served["itl"])
+        service = _plain(placement.batch_service_time(served["ttft"], served["itl"], seq)).assign_attrs(units="s")
         queue = (
             TailLatencyModel()
             .solve(
                 arrival_rate_qps=_input(g, "arrival_rate_qps") / batch,
-                service_latency_ms=service * 1e3,
+                service_latency_ms=service,  # seconds, as its units attribute says
                 num_replicas=replicas,
             )
             .dataset
         )
         ds = xr.merge([served[["ttft", "itl"]], queue.drop_vars([c for c in queue.coords])])
         ds = ds.assign(
-            batch_service_time=service.assign_attrs(units="s"),
-            max_throughput=(replicas * batch * seq / service).assign_attrs(units="1/s"),
+            batch_service_time=service,
+            max_throughput=placement.batch_token_capacity(replicas, batch, seq, service).assign_attrs(units="1/s"),
         )
         allowed = (
             served["feasible"]
@@ -419,28 +486,34 @@ class BatchingOptimizer(Resolver):
 
 # ---------------------------------------------------------------------------- PlacementOptimizer
 class PlacementOptimizer(Resolver):
-    """Where should I build my datacenter? The region of least TCO + carbon price (D8).
+    """Where should I build my datacenter? The region of least TCO plus carbon price.
 
-    fleet : Fleet record; duration_days : period [day] >= 0
-    regions : the regions searched — None (default) for the reference's list
-        ``("US_Avg", "Quebec", "Iowa")``; ``"all"`` (or ``Infra.Grids``) for every built-in grid;
-        or a list of registry names (case-insensitive) and/or GridProfile records (a built-in one
-        is labelled by its registry key, a user's by its name). An unknown name raises ValueError
-        listing the valid ones (P13); a region listed twice raises too.
-    carbon_tax_per_ton : carbon price [USD/t CO2e] >= 0 (default 100)
-    mfu : average utilisation in [0, 1] (default 1.0)
-    kwh_price, amortization_years, infrastructure_multiplier, embodied_carbon_per_device : as
-        EconomicsModel (defaults: the records' price or 0.12 USD/kWh (D13), 3 years, 1, 0 kg)
+    One EconomicsModel call evaluates fleet × duration × region × ... (every argument but
+    ``regions`` may be swept); the carbon-adjusted TCO is minimised over the ``region``
+    dimension (ties: the first region listed, as in mlsysim 0.3.0). ``regions`` is None for
+    mlsysim 0.3.0's list (US_Avg, Quebec, Iowa), ``"all"`` (or ``Infra.Grids``) for every
+    built-in grid, or a list of registry names (case-insensitive) and GridProfile records; an
+    unknown name raises ValueError listing the valid ones, and so does a region listed twice.
+    The answer holds ``best_region``, ``objective`` (the carbon-adjusted TCO), the EconomicsModel
+    outputs at the winner (carbon in kg; mlsysim 0.3.0 reported tonnes), ``feasible``,
+    ``n_searched`` (regions) and ``n_feasible``; ``top_k=len(regions)`` ranks every region.
 
-    Every argument but ``regions`` may be swept: one EconomicsModel call evaluates fleet ×
-    duration × region × ..., the objective ``carbon_adjusted_tco = tco + carbon_footprint·τ`` is
-    minimised over the ``region`` dimension (ties: the first region listed, as the reference).
+    Notes
+    -----
+    With ``τ`` the carbon price per kilogram (``carbon_tax_per_ton`` / 1000) and ``C`` the
+    carbon footprint of the period in the region (EconomicsModel)::
 
-    Outputs per point: ``best_region``, ``objective`` (= ``carbon_adjusted_tco``), at the winner
-    ``tco`` (its own TCO; the reference's ``lowest_tco``), ``carbon_footprint`` [kg; the reference
-    reports tonnes], ``carbon_cost``, ``pue``, ``total_energy``; ``feasible``, ``n_searched`` (regions)
-    and ``n_feasible``. ``top_k=len(regions)`` ranks every region (the reference's
-    ``top_candidates``).
+        carbon_cost         = C · τ
+        carbon_adjusted_tco = TCO + C · τ
+        best_region         = argmin over regions of carbon_adjusted_tco
+
+    See ``docs/equations.md`` (sections "Optimizers" and "Economics and sustainability") and
+    docs/differences.md, D8.
+
+    References
+    ----------
+    Patterson, D. et al. (2021). Carbon emissions and large neural network training.
+    arXiv:2104.10350.
     """
 
     ARGS = (
@@ -453,25 +526,54 @@ class PlacementOptimizer(Resolver):
         EconomicsModel.arguments()["infrastructure_multiplier"],
         EconomicsModel.arguments()["embodied_carbon_per_device"],
     )
+    OPTIONS = {
+        "regions": (
+            "str, GridProfile or sequence of them, optional",
+            "The regions searched: None (the default) for mlsysim 0.3.0's list (US_Avg, Quebec, "
+            "Iowa); ``'all'`` (or ``Infra.Grids``) for every built-in grid; or registry names "
+            "(case-insensitive) and GridProfile records. An unknown or repeated region raises "
+            "ValueError.",
+        ),
+        "top_k": (
+            "int, optional",
+            "Keep the k best candidates along a new ``rank`` dimension (1 = best) instead of the "
+            "best only (None, the default).",
+        ),
+    }
+    OUTPUTS = (
+        "best_region",
+        "objective",
+        "carbon_adjusted_tco",
+        "tco",
+        "carbon_footprint",
+        "carbon_cost",
+        "pue",
+        "total_energy",
+        "grid",
+        "feasible",
+        "n_searched",
+        "n_feasible",
+    )
     REPORTED = ("tco", "carbon_footprint", "carbon_cost", "pue", "total_energy")
 
-    def solve(self, *args, top_k: int | None = None, chunks=None, **kwargs) -> Result:
+    def solve(self, *args, regions=None, top_k: int | None = None, chunks=None, **kwargs) -> Result:
         import xarray as xr
 
         _check_top_k(top_k)
-        names = [a.name for a in self.ARGS]
-        kwargs = _keywords(type(self).__name__, names[:2] + ["regions"] + names[2:], args, kwargs)
-        labels, records = self.regions(kwargs.pop("regions", None))
+        kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
+        labels, records = self.regions(regions)
         g = self.grid(**kwargs)
         grids = np.empty(len(records), dtype=object)
         grids[:] = records
         region = xr.DataArray(grids, dims="region", coords={"region": np.array(labels, dtype=object)})
         econ_args = {k: v for k, v in kwargs.items() if k != "carbon_tax_per_ton"}
         ds = EconomicsModel().solve(**econ_args, grid=region, chunks=chunks).dataset
-        carbon_cost = _plain(ds["carbon_footprint"]) * _input(g, "carbon_tax_per_ton")
+        cost, adjusted = placement.carbon_adjusted_cost(
+            _plain(ds["tco"]), _plain(ds["carbon_footprint"]), _input(g, "carbon_tax_per_ton")
+        )
         ds = ds.assign(
-            carbon_cost=carbon_cost.assign_attrs(units="USD"),
-            carbon_adjusted_tco=(_plain(ds["tco"]) + carbon_cost).assign_attrs(units="USD"),
+            carbon_cost=cost.assign_attrs(units="USD"),
+            carbon_adjusted_tco=adjusted.assign_attrs(units="USD"),
         )
         ds = _with_grid(ds, g, type(self).__name__, last=("region",))
         found = optimize.search(

@@ -10,7 +10,7 @@ VARIABLES: dict[str, Variable] = dict(
     v_stages=Variable("", "", "virtual pipeline stages per device (interleaved schedule)"),
     microbatch_count=Variable("", "", "microbatches per pipeline flush"),
     topology_override=Variable(
-        description="data-parallel all-reduce algorithm (auto = the reference's choice)", kind="text"
+        description="data-parallel all-reduce algorithm (auto = mlsysim 0.3.0's choice)", kind="text"
     ),
     overlap_comm=Variable(description="the data-parallel all-reduce overlaps the backward pass", kind="bool"),
     overlap_efficiency=Variable("", "", "fraction of the data-parallel all-reduce hidden by overlap"),
@@ -54,7 +54,9 @@ VARIABLES: dict[str, Variable] = dict(
     accelerators_used=Variable("", "", "accelerators used: dp x tp x pp x ep"),
     local_batch_size=Variable("", "", "samples per replica per step: ceil(global batch / dp)"),
     microbatches_exceed_local_batch=Variable(
-        description="microbatch_count exceeds the local batch (fractional microbatches; computed as the reference, D7)",
+        description=(
+            "microbatch_count exceeds the local batch (fractional microbatches; computed as mlsysim 0.3.0 does, D7)"
+        ),
         kind="bool",
     ),
     # ---- MoERoutingModel ----------------------------------------------------------------

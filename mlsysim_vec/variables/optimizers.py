@@ -26,6 +26,12 @@ VARIABLES: dict[str, Variable] = dict(
         description="expert-parallel degree of the winning configuration (missing when nothing is feasible)",
         kind="text",
     ),
+    best_batch_size=Variable(
+        description="largest batch size meeting the SLA (missing when no batch does)", kind="text"
+    ),
+    best_region=Variable(
+        description="region of least carbon-adjusted TCO (missing when nothing is feasible)", kind="text"
+    ),
     batch_service_time=Variable("s", "ms", "service time of one batch: prefill of the batch + seq_len decode steps"),
     max_throughput=Variable(
         "1/s", "1/s", "token capacity at the chosen batch: replicas x batch x seq_len / batch service time (D8)"

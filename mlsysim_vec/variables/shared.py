@@ -29,6 +29,10 @@ VARIABLES: dict[str, Variable] = {
     "gradient_accumulation_steps": Variable("", "", "microbatches accumulated per optimizer step"),
     "trainable_fraction": Variable("", "", "fraction of parameters trained (LoRA/PEFT)"),
     "communication_buffer_fraction": Variable("", "", "gradient communication buffers as a fraction of gradients"),
+    "gradient_precision": Variable(
+        description="precision gradients are kept in (default: the training precision; Megatron-LM keeps fp32)",
+        kind="text",
+    ),
     "sequence_parallel": Variable(description="sequence parallelism (activations divided by TP)", kind="bool"),
     "workload_type": Variable(description="kernel class: ffn, attention, conv or other", kind="text"),
     "use_flash_attention": Variable(description="fused (flash) attention kernels", kind="bool"),
