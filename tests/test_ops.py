@@ -461,3 +461,16 @@ def test_chunked_equals_eager(grid_chunk, duration_chunk):
     lazy = ECO.solve(chunks={"grid": grid_chunk, "duration_days": duration_chunk}, **kwargs)
     assert lazy.dataset.tco.chunks is not None
     xr.testing.assert_identical(lazy.compute().dataset, eager.dataset)
+
+
+def test_hourly_cost_is_tco_per_hour_and_per_accelerator():
+    """hourly_cost = tco / t; cost_per_accelerator_hour = tco / (t·N): Research_256 (256 H100)
+    over 30 days; a zero duration has no rate (None), not a division by zero."""
+    fleet = C.Research_256
+    r = ECO.solve(fleet=fleet, duration_days=30)
+    hours = 30 * 24
+    assert r.hourly_cost.to("USD/hour").m == pytest.approx(r.tco.to("USD").m / hours, rel=1e-12)
+    per_gpu = r.tco.to("USD").m / (hours * fleet.total_accelerators)
+    assert r.cost_per_accelerator_hour.to("USD/hour").m == pytest.approx(per_gpu, rel=1e-12)
+    zero = ECO.solve(fleet=fleet, duration_days=0)
+    assert zero.hourly_cost is None and zero.cost_per_accelerator_hour is None

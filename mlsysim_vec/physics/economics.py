@@ -31,6 +31,7 @@ from .constants import ENERGY_DYNAMIC_FRACTION, ENERGY_IDLE_FRACTION
 __all__ = [
     "sustainability_step",
     "tco_step",
+    "cost_rate",
     "responsible_step",
     "SECONDS_PER_DAY",
     "SECONDS_PER_YEAR",
@@ -101,6 +102,12 @@ def sustainability_step(*, tdp, devices, mfu, duration, carbon_intensity, pue, w
     }
 
 
+def cost_rate(cost, per):
+    """``cost / per`` with NaN where ``per`` is 0 (a cost per unit of time or per device)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(per > 0, np.divide(cost, np.where(per > 0, per, 1.0)), np.nan)
+
+
 def tco_step(
     *,
     tdp,
@@ -127,7 +134,9 @@ def tco_step(
 
     Returns ``capex`` = CapEx/period·t with CapEx = unit cost·N·multiplier, ``opex_energy``
     = E·price, ``opex_maintenance`` = 0.05·CapEx per 365-day year·t, ``total_opex``, ``tco``
-    [USD], ``electricity_price`` [USD/J], then the outputs of ``sustainability_step``.
+    [USD], ``hourly_cost`` = tco/t and ``cost_per_accelerator_hour`` = tco/(t·N) [USD/s]
+    (NaN for a zero period or no accelerators), ``electricity_price`` [USD/J], then the
+    outputs of ``sustainability_step``.
     """
     sustainability = sustainability_step(
         tdp=tdp,
@@ -145,12 +154,16 @@ def tco_step(
     maintenance = maintenance_cost(purchase, duration)
     energy_cost = sustainability["it_energy"] * (pue * price)
     total_opex = energy_cost + maintenance
+    tco = total_opex + capex
+    hourly = cost_rate(tco, duration)
     return {
         "capex": capex,
         "opex_energy": energy_cost,
         "opex_maintenance": maintenance,
         "total_opex": total_opex,
-        "tco": total_opex + capex,
+        "tco": tco,
+        "hourly_cost": hourly,
+        "cost_per_accelerator_hour": cost_rate(hourly, devices),
         "electricity_price": price,
         **sustainability,
     }

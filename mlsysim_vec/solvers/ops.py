@@ -215,6 +215,8 @@ class EconomicsModel(Resolver):
         "opex_maintenance",
         "total_opex",
         "tco",
+        "hourly_cost",
+        "cost_per_accelerator_hour",
         "electricity_price",
         *_SUSTAINABILITY_OUTPUTS,
     )

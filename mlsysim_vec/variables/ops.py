@@ -38,6 +38,16 @@ VARIABLES: dict[str, Variable] = dict(
     opex_maintenance=Variable("USD", "USD", "maintenance: 5 % of the full purchase cost per year"),
     total_opex=Variable("USD", "USD", "energy + maintenance"),
     tco=Variable("USD", "USD", "total cost of ownership over the period: amortised CapEx + OpEx"),
+    hourly_cost=Variable(
+        "USD/s", "USD/hour", "cost of owning and running the fleet per unit of time: tco / duration", optional=True
+    ),
+    cost_per_accelerator_hour=Variable(
+        "USD/s",
+        "USD/hour",
+        "ownership cost per accelerator per unit of time: tco / (duration x accelerators), comparable with "
+        "a rental price",
+        optional=True,
+    ),
     electricity_price=Variable(
         "USD/J",
         "USD/kWh",
