@@ -2,13 +2,13 @@
 
 Each reduction is a numba gufunc over one 1-D core slice, compiled on first use
 (``target="cpu"``, ``nopython``, ``cache=False``; numba is imported then, never at
-``import mlsysim_vec``, DECISIONS D18), paired with a plain-numpy reference of the same contract
-in one table, :data:`KERNELS`, that the tests and benchmarks read (numbagg's comparison table;
-aesthetics §10 points 7–8). The public functions move the reduced axes to the end, flatten them
+``import mlsysim_vec``, docs/differences.md, D18), paired with a plain-numpy reference of the same contract
+in one table, :data:`KERNELS`, that the tests and benchmarks read (as numbagg pairs each of its
+kernels with a numpy reference). The public functions move the reduced axes to the end, flatten them
 (C order) and call the gufunc; the leading axes broadcast.
 
-On dask arrays the same functions run chunk → combine → finalize (flox's arg-reductions;
-aesthetics §10 point 9), so the answer does not depend on the chunking:
+On dask arrays the same functions run chunk → combine → finalize (as flox's
+arg-reductions do), so the answer does not depend on the chunking:
 
 * ``masked_argmax`` — each block gives (best value, *global* flat index, count) per slice; two
   states combine by keeping the better value (ties: the smaller global index, i.e. the first in

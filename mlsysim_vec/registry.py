@@ -2,7 +2,7 @@
 
 The data lives in ``mlsysim_vec/data/*.csv``: one row per entry, a unit in square brackets in
 every quantity column's header, and a ``source`` / ``source_url`` per row. The values are those
-of the reference registry (mlsysim 0.3.0), with the fixes listed in DECISIONS D16. Nothing is
+of the reference registry (mlsysim 0.3.0), with the fixes of docs/differences.md, D16. Nothing is
 read at import: a file is parsed the first time one of its entries is asked for.
 
 Access works both ways the user guides use it::

@@ -20,7 +20,7 @@ def _set(obj, name, value):
 @dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class GridProfile:
     """A region's electricity grid: carbon intensity [gCO2e/kWh], facility PUE, water usage
-    effectiveness [L/kWh], optional electricity price [USD/kWh] (DECISIONS D13)."""
+    effectiveness [L/kWh], optional electricity price [USD/kWh] (docs/differences.md, D13)."""
 
     name: str
     carbon_intensity_g_kwh: float

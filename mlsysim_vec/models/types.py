@@ -165,7 +165,7 @@ class Workload:
         out["active_experts_per_token"] = float(getattr(self, "active_experts_per_token", 1) or 1)
         if self.is_transformer:
             # Defaults the reference applies to a Transformer that lacks the field, and one head
-            # width everywhere (DECISIONS D2): head_dim when set, else hidden_dim // heads.
+            # width everywhere (docs/differences.md, D2): head_dim when set, else hidden_dim // heads.
             hidden = self.hidden_dim or DEFAULT_HIDDEN_DIM
             heads = self.heads or DEFAULT_HEADS
             out["hidden_or_default"] = float(hidden)
