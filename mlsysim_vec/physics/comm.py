@@ -2,7 +2,7 @@
 
 A message of ``M`` bytes over a link of bandwidth ``β`` [byte/s] with a per-step latency ``α``
 [s] costs ``α + M/β`` (Hockney, "The communication challenge for MPP: Intel Paragon and Meiko
-CS-2", Parallel Computing 20(3), 1994, doi:10.1016/0167-8191(94)90027-2). Collectives over
+CS-2", Parallel Computing 20(3), 1994, doi:10.1016/S0167-8191(06)80021-9). Collectives over
 ``n`` participants are sums of such steps (Thakur, Rabenseifner & Gropp, "Optimization of
 collective communication operations in MPICH", IJHPCA 19(1), 2005,
 doi:10.1177/1094342005051521; Patarasuk & Yuan, "Bandwidth optimal all-reduce algorithms for
