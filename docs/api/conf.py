@@ -1,4 +1,4 @@
-"""Sphinx configuration of the API reference (``sphinx-build -W -b html docs/api build/api``).
+"""Sphinx configuration of the API reference (``python -m sphinx -W -b html docs/api docs/api/_build``).
 
 Every page is generated from the docstrings: the resolvers' ``solve`` docstrings are themselves
 generated from the argument and output catalogue (``mlsysim_vec.solvers.docs``), so ``help()``,
