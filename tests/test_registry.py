@@ -152,3 +152,50 @@ def test_model_from_huggingface_config(tmp_path):
     assert lat[0] == pytest.approx(lat[1], rel=1e-3)
     with pytest.raises(ValueError, match="config needs num_hidden_layers"):
         ms.from_hf_config({"hidden_size": 8})
+
+
+# ---- from_hf_config on the published configs shipped with the package ----------------------------
+
+
+def _hf(name):
+    from importlib import resources
+
+    return ms.from_hf_config(str(resources.files("mlsysim_vec.data").joinpath("hf_configs", f"{name}.json")))
+
+
+@pytest.mark.parametrize(
+    ("name", "published", "tolerance"),
+    [
+        ("gpt-j-6b", 6_053_381_344, 1e-3),  # EleutherAI model card; biases (2.5 M) are not counted
+        ("llama-2-7b", 6_738_415_616, 1e-9),  # the shapes' exact count
+        ("llama-2-70b", 68_976_648_192, 1e-9),
+        ("falcon-180b", 180e9, 0.01),  # "180B"; the shapes give 178.55 B with the tied head
+    ],
+)
+def test_hf_configs_count_their_published_parameters(name, published, tolerance):
+    assert _hf(name).parameters.m == pytest.approx(published, rel=tolerance)
+
+
+def test_hf_config_shapes_of_plain_mlp_and_multi_kv_models():
+    """GPT-J and Falcon have plain (2-projection) MLPs; Falcon-180B's 8 KV heads are under
+    ``num_kv_heads``; a config without ``tie_word_embeddings`` ties the head (HuggingFace's default)."""
+    gptj, falcon, llama = _hf("gpt-j-6b"), _hf("falcon-180b"), _hf("llama-2-70b")
+    assert (gptj.gated_mlp, falcon.gated_mlp, llama.gated_mlp) == (False, False, True)
+    assert (gptj.kv_heads, falcon.kv_heads, llama.kv_heads) == (16, 8, 8)
+    assert gptj.context_length == 2048 and gptj.name == "gpt-j-6b"
+    h, layers, heads, d, kv, vocab = 14848, 80, 232, 64, 8, 65024
+    by_hand = layers * (2 * h * heads * d + 2 * h * kv * d + 2 * h + 2 * h * 4 * h) + vocab * h + h
+    assert falcon.parameters.m == by_hand
+
+
+def test_hf_config_kv_head_spellings_and_overrides():
+    base = {"model_type": "falcon", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 8}
+    assert ms.from_hf_config({**base, "n_head_kv": 2}).kv_heads == 2
+    assert ms.from_hf_config({**base, "multi_query": True}).kv_heads == 1
+    assert ms.from_hf_config(base).kv_heads == 8
+    plain = ms.from_hf_config({**base, "vocab_size": 10})
+    gated = ms.from_hf_config({**base, "vocab_size": 10}, gated_mlp=True)
+    assert gated.parameters.m - plain.parameters.m == 2 * 64 * 4 * 64  # one more h x 4h projection per layer
+    window = ms.from_hf_config({**base, "model_type": "mistral", "sliding_window": 4096})
+    assert window.sliding_window == 4096 and window.gated_mlp is True
+    assert window.si["sliding_window"] == 4096.0

@@ -160,9 +160,13 @@ class Workload:
             "context_length",
             "vocab_size",
             "state_size",
+            "intermediate_size",
+            "sliding_window",
         ):
             out[name] = number(name)
         out["active_experts_per_token"] = float(getattr(self, "active_experts_per_token", 1) or 1)
+        gated = getattr(self, "gated_mlp", None)
+        out["gated_mlp"] = nan if gated is None else float(bool(gated))
         if self.is_transformer:
             # Defaults the reference applies to a Transformer that lacks the field, and one head
             # width everywhere (docs/differences.md, D2): head_dim when set, else hidden_dim // heads.
@@ -182,7 +186,12 @@ class Workload:
 @dataclass(frozen=True, eq=False, kw_only=True, repr=False)
 class TransformerWorkload(Workload):
     """A (dense) Transformer. layers is required; hidden_dim, heads, kv_heads (GQA), head_dim,
-    and the MLA ranks kv_lora_rank / qk_rope_head_dim are optional integers."""
+    and the MLA ranks kv_lora_rank / qk_rope_head_dim are optional integers.
+
+    intermediate_size (the MLP width), gated_mlp (a SwiGLU/GeGLU MLP with three projections,
+    else two) and sliding_window (tokens a layer attends to, which also bounds its KV cache) are
+    optional shape facts, read from ``config.json`` by ``from_hf_config``.
+    """
 
     layers: int | None = None
     hidden_dim: int | None = None
@@ -193,6 +202,9 @@ class TransformerWorkload(Workload):
     qk_rope_head_dim: int | None = None
     context_length: int | None = None
     vocab_size: int | None = None
+    intermediate_size: int | None = None
+    gated_mlp: bool | None = None
+    sliding_window: int | None = None
 
     def _check(self):
         if self.parameters is None:
@@ -261,6 +273,75 @@ class EmbodiedWorkload(Workload):
     hidden_dim: int | None = None
 
 
+#: ``model_type`` values of HuggingFace configs whose MLP is gated (SwiGLU/GeGLU: gate, up and
+#: down projections, 3·h·I parameters) or plain (up and down, 2·h·I). Other types are judged by
+#: their activation: SiLU/Swish is the gated form in every public decoder that uses it.
+GATED_MLP_TYPES = frozenset(
+    {
+        "llama",
+        "mistral",
+        "mixtral",
+        "qwen2",
+        "qwen2_moe",
+        "qwen3",
+        "qwen3_moe",
+        "gemma",
+        "gemma2",
+        "gemma3",
+        "gemma3_text",
+        "deepseek_v2",
+        "deepseek_v3",
+        "phi3",
+        "olmo",
+        "olmo2",
+        "granite",
+        "cohere",
+        "internlm2",
+        "starcoder2_gated",
+        "exaone",
+        "nemotron_gated",
+    }
+)
+PLAIN_MLP_TYPES = frozenset(
+    {
+        "gptj",
+        "gpt2",
+        "gpt_neox",
+        "gpt_neo",
+        "falcon",
+        "bloom",
+        "opt",
+        "gpt_bigcode",
+        "phi",
+        "mpt",
+        "codegen",
+        "starcoder2",
+        "bert",
+        "roberta",
+        "t5",
+    }
+)
+
+
+def _hf_gated(config: dict) -> bool:
+    kind = str(config.get("model_type", "")).lower()
+    if kind in GATED_MLP_TYPES:
+        return True
+    if kind in PLAIN_MLP_TYPES:
+        return False
+    act = str(config.get("hidden_act") or config.get("activation_function") or "").lower()
+    return act in ("silu", "swish", "swiglu", "geglu")
+
+
+def _hf_kv_heads(config: dict, heads: int) -> int:
+    """KV heads: ``num_key_value_heads`` (LLaMA-style), ``num_kv_heads`` (Falcon's new
+    decoder), ``n_head_kv`` (early Falcon); ``multi_query: true`` without a count is one KV head."""
+    explicit = _hf_int(config, "num_key_value_heads", "num_kv_heads", "n_head_kv")
+    if explicit:
+        return explicit
+    return 1 if config.get("multi_query") else heads
+
+
 def _hf_int(config: dict, *keys, default=None):
     for key in keys:
         if config.get(key) is not None:
@@ -268,38 +349,50 @@ def _hf_int(config: dict, *keys, default=None):
     return default
 
 
-def from_hf_config(config, name: str | None = None, parameters=None):
+def from_hf_config(config, name: str | None = None, parameters=None, gated_mlp: bool | None = None):
     """A Transformer record from a HuggingFace-style ``config.json`` (a path or a dict).
 
-    Reads ``num_hidden_layers``, ``hidden_size``, ``num_attention_heads``,
-    ``num_key_value_heads``, ``head_dim``, ``intermediate_size``, ``vocab_size``,
-    ``max_position_embeddings``, ``tie_word_embeddings``; for mixture-of-experts configs
-    ``num_local_experts`` / ``n_routed_experts``, ``num_experts_per_tok`` and
-    ``moe_intermediate_size``. The parameter count, when not given, is counted from the shapes
-    of a gated-MLP (LLaMA-style) decoder: per layer q/o projections ``2·h·a·d``, k/v
-    ``2·h·a_kv·d``, MLP ``3·h·I`` (per expert), router ``h·E``, two norms ``2h``; token
-    embeddings ``V·h`` (twice when the output head is not tied) and a final norm ``h``.
-    Llama-3.1-8B's config gives 8.03 B, Mixtral-8x7B's 46.7 B total / 12.9 B active.
+    Reads the shape under the names the public configs use: layers (``num_hidden_layers``,
+    ``n_layer``), width (``hidden_size``, ``n_embd``), heads (``num_attention_heads``,
+    ``n_head``), KV heads (``num_key_value_heads``, ``num_kv_heads``, ``n_head_kv``, or one for
+    ``multi_query``), ``head_dim``, the MLP width (``intermediate_size``, ``n_inner``,
+    ``ffn_hidden_size``; default 4h), ``vocab_size``, the context (``max_position_embeddings``,
+    ``n_positions``), ``sliding_window``, ``tie_word_embeddings`` (absent means tied, as in
+    HuggingFace's own default); for mixture-of-experts configs ``num_local_experts`` /
+    ``n_routed_experts``, ``num_experts_per_tok`` and ``moe_intermediate_size``.
+
+    The parameter count, when not given, is counted from the shapes: per layer q/o projections
+    ``2·h·a·d``, k/v ``2·h·a_kv·d``, the MLP ``3·h·I`` when gated (SwiGLU/GeGLU; LLaMA-style)
+    or ``2·h·I`` when plain (GPT-J, Falcon; ``GATED_MLP_TYPES``/``PLAIN_MLP_TYPES``, else by
+    the activation, or ``gated_mlp=`` to say so), per expert for MoE, router ``h·E``, two norms
+    ``2h``; token embeddings ``V·h`` (twice when the output head is not tied) and a final norm
+    ``h``. Biases are not counted (a few million parameters at most). Llama-3.1-8B's config gives
+    8.03 B, LLaMA-2-70B's 68.98 B, GPT-J 6B's 6.05 B (published 6.05 B), Falcon-180B's 178.6 B;
+    Mixtral-8x7B's 46.7 B total / 12.9 B active.
     """
     import json
     from pathlib import Path
 
     if not isinstance(config, dict):
-        config = json.loads(Path(config).read_text(encoding="utf-8"))
+        path = Path(config)
+        config = json.loads(path.read_text(encoding="utf-8"))
+        name = name or config.get("_name_or_path") or path.stem
     layers = _hf_int(config, "num_hidden_layers", "n_layer", "num_layers")
     hidden = _hf_int(config, "hidden_size", "n_embd", "d_model")
     heads = _hf_int(config, "num_attention_heads", "n_head")
     if not (layers and hidden and heads):
         raise ValueError("config needs num_hidden_layers, hidden_size and num_attention_heads")
-    kv_heads = _hf_int(config, "num_key_value_heads", default=heads)
+    kv_heads = _hf_kv_heads(config, heads)
     head_dim = _hf_int(config, "head_dim", default=hidden // heads)
-    inter = _hf_int(config, "intermediate_size", "n_inner", default=4 * hidden)
+    inter = _hf_int(config, "intermediate_size", "n_inner", "ffn_hidden_size", default=4 * hidden)
+    gated = _hf_gated(config) if gated_mlp is None else bool(gated_mlp)
+    projections = 3 if gated else 2
     vocab = _hf_int(config, "vocab_size", default=0)
     experts = _hf_int(config, "num_local_experts", "n_routed_experts", "num_experts", default=0)
     top_k = _hf_int(config, "num_experts_per_tok", default=1)
     expert_inter = _hf_int(config, "moe_intermediate_size", default=inter)
     attention = 2 * hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim + 2 * hidden
-    embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", False) else 2) + hidden
+    embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", True) else 2) + hidden
     name = name or config.get("_name_or_path") or config.get("model_type") or "hf-model"
     common = dict(
         name=name,
@@ -310,14 +403,17 @@ def from_hf_config(config, name: str | None = None, parameters=None):
         kv_heads=kv_heads,
         head_dim=head_dim,
         vocab_size=vocab or None,
-        context_length=_hf_int(config, "max_position_embeddings"),
+        context_length=_hf_int(config, "max_position_embeddings", "n_positions", "max_seq_len"),
+        intermediate_size=inter,
+        gated_mlp=gated,
+        sliding_window=_hf_int(config, "sliding_window"),
         kv_lora_rank=_hf_int(config, "kv_lora_rank"),
         qk_rope_head_dim=_hf_int(config, "qk_rope_head_dim"),
         source="HuggingFace config.json",
     )
     if experts:
-        total = layers * (attention + experts * 3 * hidden * expert_inter + hidden * experts) + embeddings
-        active = layers * (attention + top_k * 3 * hidden * expert_inter + hidden * experts) + embeddings
+        total = layers * (attention + experts * projections * hidden * expert_inter + hidden * experts) + embeddings
+        active = layers * (attention + top_k * projections * hidden * expert_inter + hidden * experts) + embeddings
         return SparseTransformerWorkload(
             parameters=parameters if parameters is not None else float(total),
             active_parameters=float(active),
@@ -325,5 +421,5 @@ def from_hf_config(config, name: str | None = None, parameters=None):
             active_experts_per_token=top_k,
             **common,
         )
-    total = layers * (attention + 3 * hidden * inter) + embeddings
+    total = layers * (attention + projections * hidden * inter) + embeddings
     return TransformerWorkload(parameters=parameters if parameters is not None else float(total), **common)
