@@ -60,6 +60,30 @@ def _num(value, kind=float):
     return None if value is None else kind(float(value))
 
 
+@cache
+def _prices() -> dict[tuple[str, str], tuple[object, str]]:
+    """{(hardware key, kind): (price, "source (date), url")} from prices.csv."""
+    out = {}
+    for row in _read("prices.csv"):
+        unit = "USD/hour" if row["per"] == "accelerator-hour" else "USD"
+        price = Q_(row["price"].magnitude, unit)
+        out[(row["key"], row["kind"])] = (price, f"{row['source']} ({row['date']}), {row['source_url']}")
+    return out
+
+
+def _price_fields(row) -> dict:
+    """A record's published prices. A record that is a whole system of several accelerators
+    (``accelerator_count``, e.g. a 72-GPU rack) costs its count times the per-accelerator price."""
+    count = int(_num(row.get("accelerator_count")) or 1)
+    out = {}
+    for kind, field in (("rental_on_demand", "rental_price"), ("list", "list_price")):
+        price, source = _prices().get((row["key"], kind), (None, ""))
+        if price is not None and count > 1:
+            price, source = price * count, f"{count} x the per-accelerator price: {source}"
+        out[field], out[f"{field}_source"] = price, source
+    return out
+
+
 def _hardware(row) -> HardwareNode:
     table = {k: row[k] for k in PRECISIONS if row.get(k) is not None}
     for item in (row.get("other_precision_flops") or "").split(";"):
@@ -99,6 +123,7 @@ def _hardware(row) -> HardwareNode:
         unit_cost=row.get("unit_cost"),
         embodied_carbon_kg=row.get("embodied_carbon"),
         dispatch_tax=row["dispatch_tax"] if row.get("dispatch_tax") is not None else Q_(0.01, "ms"),
+        **_price_fields(row),
         source=row.get("source") or "",
         source_url=row.get("source_url") or "",
     )

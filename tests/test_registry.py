@@ -8,6 +8,7 @@ import dataclasses
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import mlsysim_vec as ms
@@ -199,3 +200,29 @@ def test_hf_config_kv_head_spellings_and_overrides():
     window = ms.from_hf_config({**base, "model_type": "mistral", "sliding_window": 4096})
     assert window.sliding_window == 4096 and window.gated_mlp is True
     assert window.si["sliding_window"] == 4096.0
+
+
+def test_published_prices_are_on_the_records_with_their_sources():
+    """prices.csv: every Cloud accelerator with a public price carries it (USD per accelerator-
+    hour for rental, USD for list), with its source and date; a rack record costs its count times
+    the per-accelerator price."""
+    import csv
+    from importlib import resources
+
+    rows = list(csv.DictReader(resources.files("mlsysim_vec.data").joinpath("prices.csv").open(encoding="utf-8")))
+    assert rows and all(r["source"] and r["source_url"].startswith("http") and r["date"] for r in rows)
+    h100 = ms.Hardware.Cloud.H100
+    price = next(float(r["price [USD]"]) for r in rows if r["key"] == "H100" and r["kind"] == "rental_on_demand")
+    assert h100.rental_price.to("USD/hour").m == price
+    assert h100.si["rental_price"] == pytest.approx(price / 3600.0)
+    assert "Lambda" in h100.rental_price_source and "2026" in h100.rental_price_source
+    priced = {r["key"] for r in rows if r["kind"] == "rental_on_demand"}
+    for key in ms.Hardware.Cloud.keys():
+        record = getattr(ms.Hardware.Cloud, key)
+        assert (record.rental_price is not None) == (key in priced), key
+    rack = ms.Hardware.Cloud.GB200_NVL72
+    per_gpu = next(
+        float(r["price [USD]"]) for r in rows if r["key"] == "GB200_NVL72" and r["kind"] == "rental_on_demand"
+    )
+    assert rack.rental_price.to("USD/hour").m == pytest.approx(72 * per_gpu)
+    assert np.isnan(ms.Hardware.Cloud.V100.si["rental_price"])

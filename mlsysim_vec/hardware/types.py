@@ -120,6 +120,10 @@ class HardwareNode:
 
     tdp [W], unit_cost [USD], embodied_carbon_kg [kg CO2e], dispatch_tax [s] (fixed launch
     overhead per pass; plain numbers in ms, default 0.01 ms as the reference).
+    rental_price [USD per accelerator-hour]: a published on-demand rental price (plain numbers in
+    USD/hour), with ``rental_price_source`` naming the source and its date; list_price [USD]: a
+    published purchase price of one accelerator, with ``list_price_source``. The built-in ones
+    come from ``mlsysim_vec/data/prices.csv`` (see ``prices.md`` beside it).
     """
 
     name: str
@@ -133,6 +137,10 @@ class HardwareNode:
     unit_cost: object = None
     embodied_carbon_kg: object = None
     dispatch_tax: object = Q_(0.01, "ms")
+    rental_price: object = None
+    rental_price_source: str = ""
+    list_price: object = None
+    list_price_source: str = ""
     source: str = ""
     source_url: str = ""
 
@@ -147,6 +155,8 @@ class HardwareNode:
         _set(self, "unit_cost", as_quantity(self.unit_cost, "USD", "unit_cost", True))
         _set(self, "embodied_carbon_kg", as_quantity(self.embodied_carbon_kg, "kg", "embodied_carbon_kg", True))
         _set(self, "dispatch_tax", as_quantity(self.dispatch_tax, "ms", "dispatch_tax"))
+        _set(self, "rental_price", as_quantity(self.rental_price, "USD/hour", "rental_price", True))
+        _set(self, "list_price", as_quantity(self.list_price, "USD", "list_price", True))
 
     def __repr__(self):
         return f"HardwareNode({self.name!r})"
@@ -185,6 +195,8 @@ class HardwareNode:
             "unit_cost": si(self.unit_cost, "USD"),
             "embodied_carbon": si(self.embodied_carbon_kg, "kg"),
             "dispatch_tax": si(self.dispatch_tax, "s"),
+            "rental_price": si(self.rental_price, "USD/s"),
+            "list_price": si(self.list_price, "USD"),
         }
         for key in PRECISIONS:
             out[f"flops_{key}"] = si(self.compute.precision_flops.get(key), "flop/s")
