@@ -36,6 +36,7 @@ LAYERS = {
     "registry": 2,
     "grid": 2,
     "result": 2,
+    "io": 2,
     "reduce": 2,
     "specs": 2,
     "optimize": 3,

@@ -8,11 +8,12 @@ def test_validate_prints_both_tables_with_errors(capsys):
     assert main(["validate"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    megatron, memory = validation.megatron(), validation.korthikanti()
-    assert out.strip() == validation.report((megatron, memory)).strip()
+    megatron, memory, gemm = validation.megatron(), validation.korthikanti(), validation.gemm_curve()
+    assert out.strip() == validation.report((megatron, memory, gemm)).strip()
 
     # One line per Megatron-LM row: published, predicted and the signed error of the study.
     header = next(line for line in lines if line.split()[:2] == ["config", "GPUs"])
+    assert "first_order" in header
     assert "published" in header and "predicted" in header and "error" in header
     for row in megatron.table.itertuples():
         line = next(line for line in lines if line.split()[:1] == [row.config])
@@ -29,7 +30,9 @@ def test_validate_prints_both_tables_with_errors(capsys):
 
     # Mean and max against the targets, once per study.
     assert megatron.summary() in out and memory.summary() in out
-    assert out.count("mean |error|") == 2 and "target ≤ 10 %" in out and "target ≤ 20 %" in out
+    assert megatron.summary() in out and gemm.summary() in out
+    assert "target ≤ 5 %" in out and "target ≤ 3 %" in out
+    assert out.count("first_order: mean |error|") == 2  # both training studies print the first-order errors
 
 
 def test_validate_is_listed_in_help(capsys):

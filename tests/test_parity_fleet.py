@@ -232,7 +232,8 @@ def _solve_group(fixture, cases):
     cls = RESOLVERS[fixture]
     columns = {}
     for arg in cls.ARGS:
-        values = [case["inputs"].get(arg.name, arg.default) for case in cases]
+        default = "first_order" if arg.name == "fidelity" else arg.default  # parity: the first-order physics
+        values = [case["inputs"].get(arg.name, default) for case in cases]
         if arg.name == "topology_override":
             values = ["auto" if v is None else v for v in values]
         if all(v is None for v in values):

@@ -31,6 +31,13 @@ __all__ = [
     "TRAINING_FLOPS_FACTOR",
     "RECOMPUTATION_FLOPS_FACTOR",
     "TRAINING_PASSES",
+    "GEMM_HALF_SIZE",
+    "GEMM_SHAPE_EXPONENT",
+    "GEMM_PEAK_EFFICIENCY_A100",
+    "ELEMENTWISE_BYTES_PER_SBH",
+    "SOFTMAX_BYTES_PER_AS2B",
+    "ATTENTION_SCORE_FLOPS",
+    "TP_ALLREDUCES_RECOMPUTED",
     "select_by_code",
 ]
 
@@ -74,6 +81,27 @@ MFU_LOW, MFU_HIGH = 0.30, 0.50
 MFU_FLASH_ATTENTION, MFU_FLASH_ATTENTION_CAP = 0.75, 0.85
 MFU_FFN_CAP, MFU_CONV_CAP = 0.60, 0.55
 SM_OCCUPANCY_HEADROOM = 1.1
+
+#: Refined per-GEMM efficiency ``η(m) = η · x/(1 + x)``, ``x = (m/m_half)^k`` with ``m`` the
+#: geometric mean of a GEMM's two smallest dimensions per device: ``m_half`` and ``k`` fitted to
+#: measured A100 fp16 GEMM throughput (LLMCompass artifact, Zhang et al., "LLMCompass: enabling
+#: efficient hardware design for large language model inference", ISCA 2024; 20 shapes; mean
+#: |error| 6.7 %, max 37 % at M = 64), with the large-GEMM efficiency 0.918 of that fit.
+GEMM_HALF_SIZE = 912.0
+GEMM_SHAPE_EXPONENT = 1.79
+GEMM_PEAK_EFFICIENCY_A100 = 0.918
+#: Memory-bound element-wise work of a Transformer layer (layer norms, GeLU, dropout, bias and
+#: residual adds) moves about the 34·s·b·h bytes (at 16 bit) Korthikanti et al. (2022, eq. 1,
+#: arXiv:2205.05198) count as its stored activations, per pass; the softmax (and its dropout)
+#: 5·a·s²·b more unless fused (FlashAttention).
+ELEMENTWISE_BYTES_PER_SBH = 34.0
+SOFTMAX_BYTES_PER_AS2B = 5.0
+#: Attention-score FLOPs per layer per token of a forward pass, per unit ``s·h``: ``Q·Kᵀ`` and
+#: ``scores·V`` are ``2·s·h`` each (Narayanan et al. 2021, doi:10.1145/3458817.3476209, Eq. 3).
+ATTENTION_SCORE_FLOPS = 4.0
+#: Tensor-parallel all-reduces per layer per step with full recomputation: the recomputed
+#: forward repeats its two (Korthikanti et al. 2022, §5: 2 forward, 2 recomputed forward, 2 backward).
+TP_ALLREDUCES_RECOMPUTED = 6.0
 
 
 def select_by_code(code, columns):

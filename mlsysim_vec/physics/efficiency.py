@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .constants import (
+    GEMM_HALF_SIZE,
+    GEMM_SHAPE_EXPONENT,
     MFU_CONV_CAP,
     MFU_FFN_CAP,
     MFU_FLASH_ATTENTION,
@@ -25,7 +27,16 @@ from .constants import (
     select_by_code,
 )
 
-__all__ = ["WORKLOAD_TYPES", "achievable_mfu", "efficiency_losses", "efficiency_step"]
+__all__ = [
+    "WORKLOAD_TYPES",
+    "achievable_mfu",
+    "efficiency_losses",
+    "efficiency_step",
+    "gemm_size",
+    "gemm_shape_factor",
+    "layer_gemm_factor",
+    "fit_gemm_curve",
+]
 
 #: Kernel classes, in code order.
 WORKLOAD_TYPES = ("ffn", "attention", "conv", "other")
@@ -78,3 +89,69 @@ def efficiency_step(workload_type, flash_attention, efficiency, peak_flops) -> d
         "occupancy_loss": occupancy,
         "memory_stall": stall,
     }
+
+
+# ---- per-GEMM efficiency (refined fidelity) ---------------------------------------------------
+
+
+def gemm_size(m, k, n):
+    """Size of an ``m × k`` by ``k × n`` GEMM that sets its efficiency [elements]: the geometric
+    mean of its two smallest dimensions, ``sqrt(m·k·n / max(m, k, n))``.
+
+    (One small dimension, e.g. few tokens against a large weight, leaves the GEMM far less
+    starved than two: this size puts both sweeps of the A100 measurements on one curve.)
+    """
+    largest = np.maximum(np.maximum(m, k), n)
+    return np.sqrt(m * k * n / largest)
+
+
+def gemm_shape_factor(size, half_size=GEMM_HALF_SIZE, exponent=GEMM_SHAPE_EXPONENT):
+    """Fraction of the large-GEMM efficiency a GEMM of ``size`` reaches: the saturating curve
+    ``x/(1 + x)``, ``x = (size/half_size)^exponent`` (1/2 at ``half_size``; → 1 for large GEMMs).
+    """
+    x = (size / half_size) ** exponent
+    return x / (1.0 + x)
+
+
+def layer_gemm_factor(tokens, hidden, tp, half_size=GEMM_HALF_SIZE, exponent=GEMM_SHAPE_EXPONENT):
+    """Shape factor of a Transformer layer's four GEMMs on one of ``tp`` ranks.
+
+    tokens : rows of the GEMMs [count] (microbatch × sequence per device); hidden ``h``.
+    The GEMMs (rows × in × out, FLOP share): QKV ``T × h × 3h/t`` (3/12), attention projection
+    ``T × h/t × h`` (1/12), MLP up ``T × h × 4h/t`` (4/12), MLP down ``T × 4h/t × h`` (4/12)
+    (Shoeybi et al. 2019, arXiv:1909.08053, §3). The layer's time is the sum of the GEMMs'
+    times, so its factor is the FLOP-weighted harmonic mean ``1/Σ wᵢ/φ(mᵢ)`` with
+    ``φ = gemm_shape_factor`` and ``mᵢ = gemm_size`` of each GEMM.
+    """
+    t = tokens
+    inverse = 0.0
+    for weight, k, n in (
+        (3.0, hidden, 3.0 * hidden / tp),
+        (1.0, hidden / tp, hidden),
+        (4.0, hidden, 4.0 * hidden / tp),
+        (4.0, 4.0 * hidden / tp, hidden),
+    ):
+        inverse = inverse + (weight / 12.0) / gemm_shape_factor(gemm_size(t, k, n), half_size, exponent)
+    return 1.0 / inverse
+
+
+def fit_gemm_curve(m, k, n, fraction_of_peak, half_sizes=None, exponents=None):
+    """Least-squares fit of ``η_max · gemm_shape_factor(gemm_size(m, k, n))`` to measured
+    fractions of peak, minimising the squared relative error (a vectorized grid search over
+    ``half_sizes × exponents``, ``η_max`` in closed form for each pair).
+
+    Returns ``(η_max, half_size, exponent, relative errors)``.
+    """
+    if half_sizes is None:
+        half_sizes = np.logspace(1.5, 4.0, 400)
+    if exponents is None:
+        exponents = np.linspace(0.5, 3.0, 251)
+    y = np.asarray(fraction_of_peak, dtype=float)
+    size = gemm_size(np.asarray(m, float), np.asarray(k, float), np.asarray(n, float))
+    shape = gemm_shape_factor(size, np.asarray(half_sizes)[:, None, None], np.asarray(exponents)[None, :, None])
+    ratio = shape / y
+    eta = ratio.sum(-1) / (ratio**2).sum(-1)  # argmin of Σ(η·rᵢ − 1)²
+    loss = ((eta[..., None] * ratio - 1.0) ** 2).sum(-1)
+    i, j = np.unravel_index(np.argmin(loss), loss.shape)
+    best = eta[i, j]
+    return float(best), float(half_sizes[i]), float(exponents[j]), best * ratio[i, j] - 1.0

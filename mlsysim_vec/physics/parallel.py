@@ -31,16 +31,25 @@ from .comm import (
     DEFAULT_INTRA_NODE_LATENCY,
     all_to_all,
     allreduce_by_algorithm,
+    point_to_point,
     ring_allreduce,
 )
 from .constants import (
     ACTIVATION_TRAFFIC_RATIO,
+    ATTENTION_SCORE_FLOPS,
+    DEFAULT_HEADS,
     DEFAULT_HIDDEN_DIM,
+    ELEMENTWISE_BYTES_PER_SBH,
+    GEMM_HALF_SIZE,
+    GEMM_SHAPE_EXPONENT,
     LAYER_TAX_S,
     RECOMPUTATION_FLOPS_FACTOR,
+    SOFTMAX_BYTES_PER_AS2B,
+    TP_ALLREDUCES_RECOMPUTED,
     TRAINING_FLOPS_FACTOR,
     TRAINING_PASSES,
 )
+from .efficiency import layer_gemm_factor
 from .memory import FULL, SELECTIVE, training_footprint
 
 __all__ = [
@@ -62,6 +71,11 @@ __all__ = [
     "ep_alltoall_time",
     "step_latency",
     "distributed_step",
+    "microbatch_count",
+    "attention_score_flops",
+    "elementwise_bytes",
+    "context_parallel_time",
+    "BUBBLE_NOTE_FRACTION",
     "TRAINING_FLOPS_PER_PARAMETER_TOKEN",
     "GRADIENT_SYNC_FACTOR",
     "network_roofline_step",
@@ -78,6 +92,8 @@ EP_ALLTOALLS_PER_LAYER = 4.0
 ZERO3_DP_TRAFFIC = 1.5
 #: LoRA synchronises only the adapters' gradients: 1 % of the full gradient bytes (mlsysim 0.3.0).
 LORA_DP_TRAFFIC = 0.01
+#: A pipeline bubble above this fraction of the step earns the ``pipeline_bubble_over_half`` note.
+BUBBLE_NOTE_FRACTION = 0.5
 #: Training FLOPs per parameter per token: forward 2, backward 4 (Kaplan et al., "Scaling laws
 #: for neural language models", 2020, arXiv:2001.08361).
 TRAINING_FLOPS_PER_PARAMETER_TOKEN = 6.0
@@ -199,6 +215,56 @@ def ep_alltoall_time(routed_bytes, ep, layers_per_stage, bandwidth, latency):
     return all_to_all(routed_bytes, ep, bandwidth, latency) * (EP_ALLTOALLS_PER_LAYER * layers_per_stage)
 
 
+def microbatch_count(local_batch_size, microbatches=np.nan, microbatch_size=np.nan, refined=False):
+    """Microbatches per pipeline flush [count].
+
+    An explicit ``microbatches`` wins; else ``⌈B_loc/microbatch_size⌉``; with neither, 1 under
+    first_order (mlsysim 0.3.0's default) and ``B_loc`` (microbatch size 1) under refined.
+    """
+    if rl.is_plain_nan(microbatch_size) and rl.is_plain_false(refined):
+        derived = 1.0  # first_order's default: the local batch in one microbatch
+    else:
+        size = np.where(np.isnan(microbatch_size), np.where(refined, 1.0, np.nan), microbatch_size)
+        derived = np.where(np.isnan(size), 1.0, np.ceil(local_batch_size / size))
+    if rl.is_plain_nan(microbatches):
+        return derived
+    return np.where(np.isnan(microbatches), derived, microbatches)
+
+
+def attention_score_flops(seq_len, hidden, layers):
+    """Attention-score FLOPs of one sample's forward pass [FLOP]: ``4·s²·h·L`` (``Q·Kᵀ`` and
+    ``scores·V``; Narayanan et al. 2021, doi:10.1145/3458817.3476209, Eq. 3, the ``s/(6h)``
+    term)."""
+    return ATTENTION_SCORE_FLOPS * seq_len * seq_len * hidden * layers
+
+
+def elementwise_bytes(seq_len, hidden, heads, bytes_per_el, flash_attention):
+    """HBM bytes of one layer's memory-bound element-wise and softmax work for one sample and
+    one forward pass [byte]: ``(34·s·h + 5·a·s²·(1 − flash))·b/2``.
+
+    The layer norms, GeLU, dropouts, bias and residual adds read and write about the
+    ``34·s·b·h`` bytes (at 16 bit) Korthikanti et al. (2022, arXiv:2205.05198, eq. 1) count as
+    the layer's stored activations; the softmax of the scores, its mask and dropout the
+    ``5·a·s²·b``, which a fused kernel keeps on chip (Dao et al. 2022, arXiv:2205.14135).
+    """
+    softmax = np.where(flash_attention, 0.0, SOFTMAX_BYTES_PER_AS2B * heads * seq_len * seq_len)
+    return (ELEMENTWISE_BYTES_PER_SBH * seq_len * hidden + softmax) * (bytes_per_el / 2.0)
+
+
+def context_parallel_time(kv_bytes, cp, passes, attention_time, bandwidth, latency):
+    """Exposed ring exchange of context parallelism [s].
+
+    Each of ``cp`` ranks passes its K and V blocks (``kv_bytes`` per layer and pass) round the
+    ring ``cp − 1`` times while it computes attention on the block it holds (Liu et al., "Ring
+    attention with blockwise transformers", 2023, arXiv:2310.01889, §3): per pass the exchange
+    is hidden behind the attention compute ``attention_time`` [s] when it is shorter, and
+    ``max(0, T_ring − T_attention)`` is exposed; ``passes`` passes (forward, backward ×2,
+    recomputed forward). 0 s for ``cp = 1``.
+    """
+    ring = (cp - 1.0) * point_to_point(kv_bytes, bandwidth, latency) * passes
+    return np.where(cp > 1, np.maximum(ring - attention_time, 0.0), 0.0)
+
+
 def step_latency(node_latency, dp_time, tp_time, ep_time, bubble, overlap, overlap_efficiency, straggler):
     """Time of one distributed training step [s].
 
@@ -252,7 +318,7 @@ def distributed_step(
     ep=1.0,
     dp=None,
     v_stages=1.0,
-    microbatches=1.0,
+    microbatches=np.nan,
     algorithm=0,
     algorithms_present=None,
     zero_stage=0.0,
@@ -264,8 +330,16 @@ def distributed_step(
     straggler=1.0,
     routing_imbalance=1.0,
     accumulation_steps=1.0,
+    refined=False,
+    microbatch_size=np.nan,
+    flash_attention=False,
+    cp=1.0,
+    vocab=np.nan,
+    gemm_half_size=GEMM_HALF_SIZE,
+    gemm_exponent=GEMM_SHAPE_EXPONENT,
+    frozen_bytes_per_el=np.nan,
 ) -> dict:
-    """One training step of a fleet under DP × TP × PP × EP (DistributedModel).
+    """One training step of a fleet under DP × TP × PP × EP × CP (DistributedModel).
 
     The model : parameters [count], model_size [byte], weights_rule (``roofline.weight_bytes``),
     ops_per_sample [FLOP per token for Transformers, per sample otherwise, one forward pass],
@@ -305,8 +379,8 @@ def distributed_step(
     ``node_memory_bound`` (the replica step is memory-bound), ``divisible`` (the split fits the
     fleet), ``too_many_stages`` (pp > layers) and ``fits`` (the memory fits).
     """
-    group = tp * pp * ep
-    dp, used = replica_degrees(total_accelerators, tp, pp, ep, dp)
+    group = tp * pp * ep * cp  # a replica: the cp ranks of a context-parallel group share its work
+    dp, used = replica_degrees(total_accelerators, tp, pp, ep * cp, dp)
     b_loc = local_batch(batch, dp)
     transformer = is_transformer == 1.0
     sparse = is_sparse == 1.0
@@ -314,6 +388,9 @@ def distributed_step(
     width = _or_default(hidden, DEFAULT_HIDDEN_DIM)
     stage = stage_layers(all_layers, pp)
     weights = rl.weight_bytes(parameters, model_size, weights_rule, bytes_per_el, is_16bit)
+    first_order_only = rl.is_plain_false(refined)
+    m = microbatch_count(b_loc, microbatches, microbatch_size, refined)
+    micro = np.ceil(b_loc / m)  # samples per microbatch (refined)
 
     # ---- the replica's compute step (small arrays first, the batch last)
     ops_sample = ops_per_sample * np.where(transformer, seq_len, 1.0)  # a sample is seq_len tokens
@@ -335,26 +412,49 @@ def distributed_step(
         dp=dp,
         ep=ep,
         zero_stage=zero_stage,
-        accumulation_steps=pipeline_accumulation_steps(accumulation_steps, microbatches, pp),
+        accumulation_steps=np.where(refined, 1.0, pipeline_accumulation_steps(accumulation_steps, m, pp)),
         sequence_parallel=True,
+        refined=refined,
+        microbatch_size=np.where(refined, micro, np.nan),
+        microbatches=m,
+        flash_attention=flash_attention,
+        vocab=vocab,
+        cp=cp,
+        frozen_bytes_per_el=frozen_bytes_per_el,
+        interleave=np.where(refined, v_stages, 1.0),
     )
     footprint = memory.pop("total_memory")
     fits = footprint <= memory_capacity
-    shard = weights / group
+    shard = weights / (tp * pp * ep)
     fitting_bw = rl.fitting_bandwidth(shard, memory_bandwidth, sram_capacity, sram_bandwidth, flash_bandwidth)
     bandwidth = rl.effective_bandwidth(fits, fitting_bw, host_link_bandwidth)
     work = ops_sample * b_loc
+    if first_order_only:
+        executed, eta, t_elementwise, attention_work = passes * work, efficiency, 0.0, 0.0
+    else:
+        heads_ = _or_default(heads, DEFAULT_HEADS)
+        attention_work = np.where(transformer, attention_score_flops(seq_len, width, all_layers), 0.0) * b_loc
+        executed = passes * (work + np.where(refined, attention_work, 0.0))
+        shape = np.where(
+            transformer, layer_gemm_factor(micro * seq_len / cp, width, tp, gemm_half_size, gemm_exponent), 1.0
+        )
+        eta = efficiency * np.where(refined, shape, 1.0)
+        # element-wise bytes per device: the stage's layers, the local batch, sharded by tp (SP) and cp
+        ew = elementwise_bytes(seq_len, width, heads_, bytes_per_el, flash_attention) * (stage * b_loc * passes)
+        t_elementwise = np.where(refined & transformer, ew / (tp * cp * bandwidth), 0.0)
     node = replica_step(
         TRAINING_FLOPS_FACTOR * work,
-        passes * work,
+        executed,
         shard * (1.0 + ACTIVATION_TRAFFIC_RATIO * b_loc),
         group,
         peak_flops,
-        efficiency,
+        eta,
         bandwidth,
         dispatch_tax,
         all_layers,
     )
+    if not first_order_only:
+        node["latency"] = node["latency"] + t_elementwise
     t_node = node["latency"]
 
     # ---- communication
@@ -366,11 +466,20 @@ def distributed_step(
     dp_bytes = dp_gradient_bytes(weights, tp, pp, ep, sparse, lora, zero_stage)
     t_dp = (
         dp_allreduce_time(
-            dp_bytes, dp, group, per_node, bw_intra, bw_inter, lat_intra, lat_inter, algorithm, algorithms_present
+            dp_bytes,
+            dp * cp,
+            group / cp,
+            per_node,
+            bw_intra,
+            bw_inter,
+            lat_intra,
+            lat_inter,
+            algorithm,
+            algorithms_present,
         )
         * congestion
     )
-    activations = b_loc * seq_len * width * bytes_per_el
+    activations = b_loc * (seq_len / cp) * width * bytes_per_el
     intra = tp <= per_node
     t_tp = (
         tp_allreduce_time(
@@ -378,13 +487,32 @@ def distributed_step(
         )
         * congestion
     )
+    if not first_order_only:  # the recomputed forward repeats its two all-reduces (6 per layer)
+        t_tp = t_tp * np.where(refined & recompute, TP_ALLREDUCES_RECOMPUTED / TP_ALLREDUCES_PER_LAYER, 1.0)
     routed = activations * (experts_per_token * routing_imbalance)
     t_ep = ep_alltoall_time(routed, ep, stage, bw_inter, lat_inter) * congestion
+    if rl.is_plain_equal(cp, 1.0):
+        t_cp = 0.0
+    else:
+        cp_intra = tp * cp <= per_node
+        kv = 2.0 * b_loc * (seq_len / cp) * width / tp * bytes_per_el * stage  # K and V blocks of the stage
+        attention_time = passes * attention_work / (group * peak_flops * efficiency)
+        t_cp = (
+            context_parallel_time(
+                kv,
+                cp,
+                passes,
+                attention_time,
+                np.where(cp_intra, bw_intra, bw_inter),
+                np.where(cp_intra, lat_intra, lat_inter),
+            )
+            * congestion
+        )
 
     # ---- the step
-    bubble_fraction = pipeline_bubble_fraction(pp, microbatches, v_stages)
+    bubble_fraction = pipeline_bubble_fraction(pp, m, v_stages)
     bubble = bubble_latency(t_node, bubble_fraction)
-    step = step_latency(t_node, t_dp, t_tp, t_ep, bubble, overlap, overlap_efficiency, straggler)
+    step = step_latency(t_node, t_dp, t_tp + t_cp, t_ep, bubble, overlap, overlap_efficiency, straggler)
     fleet_peak = used * peak_flops
     model_flops = TRAINING_FLOPS_FACTOR * ops_sample * batch
     return {
@@ -392,6 +520,7 @@ def distributed_step(
         "node_latency_compute": node["latency_compute"],
         "node_latency_memory": node["latency_memory"],
         "node_latency_overhead": node["latency_overhead"],
+        "node_latency_elementwise": t_elementwise + np.zeros_like(t_node),
         "node_throughput": b_loc / t_node,
         "node_memory_bound": node["memory_bound"],
         "node_mfu": node["mfu"],
@@ -400,27 +529,32 @@ def distributed_step(
         "dp_communication_latency": t_dp,
         "tp_communication_latency": t_tp,
         "ep_communication_latency": t_ep,
-        "communication_latency": t_dp + t_tp + t_ep,
+        "cp_communication_latency": t_cp + np.zeros_like(t_node),
+        "communication_latency": t_dp + t_tp + t_ep + t_cp,
         "pipeline_bubble_latency": bubble,
         "bubble_fraction": bubble_fraction,
         "step_latency_total": step,
         "scaling_efficiency": t_node / step,
         "effective_throughput": batch / step,
         "mfu": rl.utilization(model_flops / fleet_peak, step),
-        "hfu": rl.utilization(passes * work * dp / fleet_peak, step),
+        "hfu": rl.utilization(executed * dp / fleet_peak, step),
         "achieved_flops_per_gpu": model_flops / (used * step),
         "memory_footprint": footprint,
         **memory,
         "memory_utilization": footprint / memory_capacity,
-        "peak_flops_actual": peak_flops * efficiency,
+        "peak_flops_actual": peak_flops * eta,
         "peak_bw_actual": bandwidth,
         "dp_degree": dp,
         "accelerators_used": used,
         "local_batch_size": b_loc,
-        "microbatches_exceed_local_batch": microbatches > b_loc,
+        "microbatches_per_flush": m,
+        "microbatches_exceed_local_batch": m > b_loc,
         "divisible": ~np.isnan(dp),
         "too_many_stages": pp > all_layers,
         "fits": fits,
+        "bubble_over_half": bubble_fraction > BUBBLE_NOTE_FRACTION,
+        "one_microbatch_pipeline": (pp > 1) & (m == 1),
+        "no_flash_attention": transformer & ~np.asarray(flash_attention, dtype=bool) & np.asarray(refined, bool),
     }
 
 

@@ -16,16 +16,24 @@ import numpy as np
 
 from .constants import (
     ACTIVATION_TRAFFIC_RATIO,
+    ATTENTION_SCORE_FLOPS,
+    DEFAULT_HEADS,
+    DEFAULT_HIDDEN_DIM,
+    ELEMENTWISE_BYTES_PER_SBH,
     ENERGY_DYNAMIC_FRACTION,
     ENERGY_IDLE_FRACTION,
     FALLBACK_HOST_LINK_BW,
+    GEMM_HALF_SIZE,
+    GEMM_SHAPE_EXPONENT,
     LAYER_TAX_S,
     PRECISION_BYTES,
     RECOMPUTATION_FLOPS_FACTOR,
+    SOFTMAX_BYTES_PER_AS2B,
     TRAINING_FLOPS_FACTOR,
     TRAINING_PASSES,
     select_by_code,
 )
+from .efficiency import layer_gemm_factor
 from .memory import FULL, NONE, training_footprint
 
 __all__ = [
@@ -42,6 +50,9 @@ __all__ = [
     "utilization",
     "step_energy",
     "single_node_step",
+    "is_plain_false",
+    "is_plain_equal",
+    "is_plain_nan",
 ]
 
 #: Both times below this [s] (1e-15 ms) count as "no time": the bottleneck is then "Compute".
@@ -153,6 +164,22 @@ def step_energy(tdp, hfu, latency):
     return energy
 
 
+def is_plain_false(flag) -> bool:
+    """True when ``flag`` is a plain False (a Python or numpy scalar, not an array): a step
+    can then skip the branch it guards."""
+    return isinstance(flag, (bool, np.bool_)) and not flag
+
+
+def is_plain_nan(value) -> bool:
+    """True when ``value`` is a plain float NaN (an argument that was not given)."""
+    return isinstance(value, (float, np.floating)) and value != value
+
+
+def is_plain_equal(value, constant) -> bool:
+    """True when ``value`` is a plain number (not an array) equal to ``constant``."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and value == constant
+
+
 def _one_false(flag) -> bool:
     """True when ``flag`` is a single False (a bool, or an array of one element, a lazy one
     included): a step can then skip the branch it guards."""
@@ -191,6 +218,11 @@ def single_node_step(
     lora=False,
     recompute=False,
     activation_traffic_ratio=ACTIVATION_TRAFFIC_RATIO,
+    refined=False,
+    flash_attention=False,
+    vocab=np.nan,
+    gemm_half_size=GEMM_HALF_SIZE,
+    gemm_exponent=GEMM_SHAPE_EXPONENT,
 ) -> dict:
     """One step of one accelerator (SingleNodeModel): is the workload compute- or memory-bound?
 
@@ -220,6 +252,14 @@ def single_node_step(
     activations stored in full or recomputed, ZeRO over ``dp``, the global batch ``B·dp``). A
     footprint above the capacity is infeasible and streams over the host link (offload):
     ``BW = min(fitting tier, host link)``.
+
+    Refined training (``refined``, Transformers; the terms of ``parallel.distributed_step`` on
+    one device): executed FLOPs add the attention scores ``k·4·s²·h·L·B``
+    (``parallel.attention_score_flops``), the compute runs at ``η·layer_gemm_factor(B·s, h, 1)``
+    (``efficiency.layer_gemm_factor``), the element-wise and softmax bytes
+    ``k·L·B·parallel.elementwise_bytes`` add their time at the bandwidth, and the footprint is
+    ``training_footprint`` with the refined terms (FlashAttention when ``flash_attention``, fp32
+    gradients, the logits of a vocabulary ``vocab``).
 
     Returns the SingleNodeModel outputs ``latency``, ``latency_compute``, ``latency_memory``,
     ``latency_overhead`` [s], ``throughput`` [1/s], ``arithmetic_intensity`` [FLOP/byte],
@@ -254,6 +294,9 @@ def single_node_step(
             dp=dp,
             zero_stage=zero_stage,
             sequence_parallel=False,
+            refined=refined,
+            flash_attention=flash_attention,
+            vocab=vocab,
         )["total_memory"]
         footprint = np.where(training, trained, weights)
 
@@ -264,6 +307,19 @@ def single_node_step(
     executed = ops_sample * k_exec * batch
     traffic = weights * (1.0 + activation_traffic_ratio * batch)
     overhead = dispatch_tax + np.where(np.isnan(layers), 1.0, layers) * LAYER_TAX_S * tax_passes
+    if not (inference_only or is_plain_false(refined)):
+        refine = refined & training & transformer
+        n_layers = np.where(np.isnan(layers), 1.0, layers)
+        width = np.where(np.isnan(hidden), DEFAULT_HIDDEN_DIM, hidden)
+        heads_ = np.where(np.isnan(heads), DEFAULT_HEADS, heads)
+        scores = ATTENTION_SCORE_FLOPS * seq_len * seq_len * width * n_layers
+        executed = executed + np.where(refine, k_exec * scores * batch, 0.0)
+        flops_eff = flops_eff * np.where(
+            refine, layer_gemm_factor(batch * seq_len, width, 1.0, gemm_half_size, gemm_exponent), 1.0
+        )
+        softmax = np.where(flash_attention, 0.0, SOFTMAX_BYTES_PER_AS2B * heads_ * seq_len * seq_len)
+        elementwise = (ELEMENTWISE_BYTES_PER_SBH * seq_len * width + softmax) * (bytes_per_el / 2.0)
+        overhead = overhead + np.where(refine, k_exec * n_layers * batch * elementwise / bandwidth, 0.0)
     # The arrays above vary along few dimensions; from here on they span the whole grid,
     # so each step writes into as few full-size arrays as it can.
     t_compute, t_memory = roofline_times(executed, traffic, flops_eff, bandwidth)

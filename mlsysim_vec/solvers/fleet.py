@@ -17,10 +17,11 @@ from ..physics import comm, moe
 from ..physics import parallel as par
 from ..physics import reliability as rel
 from ..physics import topology as topo
-from ..physics.constants import OPTIMIZERS
+from ..physics.constants import GEMM_HALF_SIZE, GEMM_SHAPE_EXPONENT, OPTIMIZERS, PRECISIONS
 from ..systems.types import Fleet, NetworkFabric
 from ..variables import BOTTLENECKS, reason
-from .base import HARDWARE, PRECISION, Resolver, model_arg, precision_bytes, precision_terms
+from .base import FIDELITY, HARDWARE, PRECISION, Resolver, model_arg, precision_bytes, precision_terms
+from .node import notes_code, optional_input, refined_flag
 
 __all__ = [
     "DistributedModel",
@@ -106,6 +107,23 @@ class DistributedModel(Resolver):
     See ``docs/equations.md`` (sections "Distributed training" and "Collectives") and
     docs/differences.md, D7 and D21.
 
+    Under ``fidelity="refined"`` (``physics.parallel.distributed_step``): the microbatch count is
+    ``microbatch_count`` when given, else ``⌈B_loc/microbatch_size⌉`` (size 1 by default), and the
+    memory holds the schedule's in-flight microbatches (``min(pp, m)``, interleaved
+    ``× (1 + (pp−1)/(pp·v))``), fp32 gradients, the fp32 logits of the loss and no score matrix
+    with ``flash_attention`` (default True); executed FLOPs add the attention scores
+    ``k·4·s²·h·L`` per sample (Narayanan et al. 2021, Eq. 3); the GEMMs run at
+    ``η·φ``, ``φ = 1/Σ wᵢ/(xᵢ/(1 + xᵢ))``, ``xᵢ = (mᵢ/gemm_half_size)^gemm_shape_exponent`` over
+    the layer's four per-device GEMMs (``mᵢ`` the geometric mean of a GEMM's two smallest
+    dimensions; fitted to measured A100 GEMMs, ``validation.gemm_curve``); the element-wise and
+    softmax bytes ``k·⌈L/pp⌉·B_loc·(34·s·h + 5·a·s²·(1 − flash))·b/2/(tp·cp)`` add their time at
+    the memory bandwidth (``node_latency_elementwise``); the recomputed forward repeats its TP
+    all-reduces (6 per layer). Context parallelism ``cp_size`` (either fidelity) splits the
+    sequence over ``cp`` ranks of each replica and exposes the part of the K/V ring exchange that
+    the attention compute does not hide (``cp_communication_latency``). ``notes`` flags a bubble
+    above half the step, a one-microbatch pipeline and (refined) unfused attention. See
+    ``docs/equations.md`` (section "Distributed training").
+
     References
     ----------
     Shoeybi, M. et al. (2019). Megatron-LM: training multi-billion parameter language models
@@ -122,6 +140,19 @@ class DistributedModel(Resolver):
 
     Lepikhin, D. et al. (2020). GShard: scaling giant models with conditional computation and
     automatic sharding. arXiv:2006.16668.
+
+    Korthikanti, V. et al. (2022). Reducing activation recomputation in large Transformer models.
+    arXiv:2205.05198.
+
+    Dao, T. et al. (2022). FlashAttention: fast and memory-efficient exact attention with
+    IO-awareness. NeurIPS 2022. arXiv:2205.14135.
+
+    Micikevicius, P. et al. (2018). Mixed precision training. ICLR 2018. arXiv:1710.03740.
+
+    Liu, H., Zaharia, M., Abbeel, P. (2023). Ring attention with blockwise transformers for
+    near-infinite context. arXiv:2310.01889.
+
+    Dettmers, T. et al. (2023). QLoRA: efficient finetuning of quantized LLMs. arXiv:2305.14314.
     """
 
     ARGS = (
@@ -134,7 +165,13 @@ class DistributedModel(Resolver):
         Arg("pp_size", "integer", default=1, low=1),
         Arg("ep_size", "integer", default=1, low=1),
         Arg("v_stages", "integer", default=1, low=1),
-        Arg("microbatch_count", "integer", default=1, low=1),
+        Arg(
+            "microbatch_count",
+            "integer",
+            default=None,
+            low=1,
+            doc="microbatches per pipeline flush; None: from microbatch_size (first_order without it: 1)",
+        ),
         Arg(
             "topology_override",
             "choice",
@@ -157,15 +194,37 @@ class DistributedModel(Resolver):
             "integer",
             default=None,
             low=1,
-            doc="data-parallel degree: the job uses dp x tp x pp x ep accelerators of the fleet (D21); "
+            doc="data-parallel degree: the job uses dp x tp x pp x ep x cp accelerators of the fleet (D21); "
             "None uses the whole fleet",
         ),
+        FIDELITY,
+        Arg(
+            "microbatch_size",
+            "integer",
+            default=None,
+            low=1,
+            doc="samples per microbatch: microbatch_count = ceil(local batch / size) unless given "
+            "(None: 1 under refined; first_order then keeps one microbatch)",
+        ),
+        Arg("flash_attention", "bool", default=None),
+        Arg("cp_size", "integer", default=1, low=1),
+        Arg(
+            "weight_precision",
+            "choice",
+            default=None,
+            choices=PRECISIONS,
+            doc="precision of the frozen base weights of a (Q)LoRA fine-tune, e.g. int4/fp4 for QLoRA "
+            "(None: the training precision)",
+        ),
+        Arg("gemm_half_size", default=GEMM_HALF_SIZE, low=1.0, high=1e5),
+        Arg("gemm_shape_exponent", default=GEMM_SHAPE_EXPONENT, low=0.1, high=10.0),
     )
     OUTPUTS = (
         "node_latency",
         "node_latency_compute",
         "node_latency_memory",
         "node_latency_overhead",
+        "node_latency_elementwise",
         "node_throughput",
         "node_bottleneck",
         "node_mfu",
@@ -174,6 +233,7 @@ class DistributedModel(Resolver):
         "dp_communication_latency",
         "tp_communication_latency",
         "ep_communication_latency",
+        "cp_communication_latency",
         "communication_latency",
         "pipeline_bubble_latency",
         "bubble_fraction",
@@ -198,7 +258,12 @@ class DistributedModel(Resolver):
         "dp_degree",
         "accelerators_used",
         "local_batch_size",
+        "microbatches_per_flush",
         "microbatches_exceed_local_batch",
+        "notes",
+        "note_pipeline_bubble_over_half",
+        "note_no_flash_attention",
+        "note_one_microbatch_pipeline",
     )
 
     def grid(self, *args, chunks=None, **kwargs) -> Grid:
@@ -216,6 +281,7 @@ class DistributedModel(Resolver):
     def _compute(self, g: Grid) -> dict:
         model, fleet = (lambda k: g.field("model", k)), (lambda k: g.field("fleet", k))
         b, is_16bit, peak, fallback = precision_terms(g, records="fleet", prefix="accelerator_")
+        refined = refined_flag(g)
         out = par.distributed_step(
             parameters=model("parameters"),
             model_size=model("model_size"),
@@ -253,7 +319,7 @@ class DistributedModel(Resolver):
             ep=g["ep_size"],
             dp=g["dp_size"] if "dp_size" in g.inputs else None,
             v_stages=g["v_stages"],
-            microbatches=g["microbatch_count"],
+            microbatches=optional_input(g, "microbatch_count"),
             algorithm=g["topology_override"],
             algorithms_present=np.unique(g.inputs["topology_override"].values),
             zero_stage=g["zero_stage"],
@@ -265,7 +331,19 @@ class DistributedModel(Resolver):
             straggler=g["straggler_factor"],
             routing_imbalance=g["moe_routing_imbalance_factor"],
             accumulation_steps=g["gradient_accumulation_steps"],
+            refined=refined,
+            microbatch_size=optional_input(g, "microbatch_size"),
+            flash_attention=optional_input(g, "flash_attention", refined),
+            cp=g["cp_size"],
+            vocab=model("vocab_size"),
+            gemm_half_size=g["gemm_half_size"],
+            gemm_exponent=g["gemm_shape_exponent"],
+            frozen_bytes_per_el=precision_bytes(g["weight_precision"])[0] if "weight_precision" in g.inputs else np.nan,
         )
+        out["note_pipeline_bubble_over_half"] = out.pop("bubble_over_half")
+        out["note_no_flash_attention"] = out.pop("no_flash_attention")
+        out["note_one_microbatch_pipeline"] = out.pop("one_microbatch_pipeline")
+        out["notes"] = notes_code(out)
         reasons = np.where(
             out.pop("divisible"),
             np.where(out.pop("too_many_stages"), _TOO_MANY_STAGES, np.where(out.pop("fits"), 0, _MEMORY_CAPACITY)),

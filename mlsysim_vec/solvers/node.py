@@ -12,15 +12,63 @@ import numpy as np
 
 from ..grid import Arg, Grid
 from ..models.types import EmbodiedWorkload, SSMWorkload, TransformerWorkload
+from ..options import FIDELITIES
 from ..physics import efficiency as eff
 from ..physics import memory as mem
 from ..physics import roofline as rl
-from ..physics.constants import ACTIVATION_TRAFFIC_RATIO, CHECKPOINTING, OPTIMIZERS, PRECISIONS
+from ..physics.constants import (
+    ACTIVATION_TRAFFIC_RATIO,
+    CHECKPOINTING,
+    GEMM_HALF_SIZE,
+    GEMM_SHAPE_EXPONENT,
+    OPTIMIZERS,
+    PRECISIONS,
+)
 from ..units import Q_
 from ..variables import reason
-from .base import HARDWARE, PRECISION, Resolver, model_arg, precision_bytes, precision_terms
+from ..variables.shared import NOTES
+from .base import FIDELITY, HARDWARE, PRECISION, Resolver, model_arg, precision_bytes, precision_terms
 
-__all__ = ["SingleNodeModel", "Engine", "EfficiencyModel", "TrainingMemoryModel", "OOMError"]
+__all__ = [
+    "SingleNodeModel",
+    "Engine",
+    "EfficiencyModel",
+    "TrainingMemoryModel",
+    "OOMError",
+    "refined_flag",
+    "optional_input",
+    "notes_code",
+]
+
+_REFINED = FIDELITIES.index("refined")
+
+
+def refined_flag(g: Grid):
+    """The ``fidelity`` argument as a boolean (True: "refined"): a plain bool when it is one
+    value for the whole grid (the physics then skips the other fidelity's branch), else an
+    array laid out on the grid."""
+    inp = g.inputs["fidelity"]
+    if not inp.dims:
+        return bool(np.asarray(inp.values) == _REFINED)
+    return g["fidelity"] == _REFINED
+
+
+def notes_code(out: dict):
+    """The ``notes`` bit field of the ``note_<name>`` booleans in ``out``: bit ``k`` set when
+    the note ``NOTES[k]`` holds (``variables.shared.NOTES``; 0 = no note)."""
+    code = np.int16(0)
+    for k, name in enumerate(NOTES):
+        key = f"note_{name}"
+        if key in out:
+            code = code | (np.asarray(out[key], dtype=bool).astype(np.int16) << k)
+    return np.asarray(code, dtype=np.int16)
+
+
+def optional_input(g: Grid, name: str, default=np.nan):
+    """A numeric argument whose default is None: its grid array, or ``default`` (NaN: "not
+    given", which the physics reads as its own default) when it was not given."""
+    return g[name] if name in g.inputs else default
+
 
 _MEMORY_CAPACITY = reason("memory_capacity")
 
@@ -71,6 +119,13 @@ class SingleNodeModel(Resolver):
     host link's bandwidth. See ``docs/equations.md`` (section "Roofline") and the deviations
     docs/differences.md, D3, D4, D15 and D19.
 
+    Under ``fidelity="refined"`` a Transformer training step adds the attention-score FLOPs
+    ``k·4·s²·h·L·B`` (Narayanan et al. 2021, Eq. 3), runs its GEMMs at ``efficiency`` times the
+    layer's GEMM shape factor (``gemm_half_size``, ``gemm_shape_exponent``; as DistributedModel),
+    adds the element-wise and softmax time ``k·L·B·(34·s·h + 5·a·s²·(1 − flash))·b/2 / BW`` to the
+    overhead, and charges the refined training memory (FlashAttention by default, fp32 gradients,
+    logits). Inference is the same under both fidelities.
+
     References
     ----------
     Williams, S., Waterman, A., Patterson, D. (2009). Roofline: an insightful visual performance
@@ -102,6 +157,10 @@ class SingleNodeModel(Resolver):
         Arg("is_lora", "bool", default=False),
         Arg("activation_recomputation", "bool", default=False),
         Arg("activation_traffic_ratio", default=ACTIVATION_TRAFFIC_RATIO, low=0.0),
+        FIDELITY,
+        Arg("flash_attention", "bool", default=None),
+        Arg("gemm_half_size", default=GEMM_HALF_SIZE, low=1.0, high=1e5),
+        Arg("gemm_shape_exponent", default=GEMM_SHAPE_EXPONENT, low=0.1, high=10.0),
     )
     OUTPUTS = (
         "latency",
@@ -141,6 +200,7 @@ class SingleNodeModel(Resolver):
     def _compute(self, g: Grid) -> dict:
         model, hw = (lambda k: g.field("model", k)), (lambda k: g.field("hardware", k))
         b, is_16bit, peak, fallback = precision_terms(g)
+        refined = refined_flag(g)
         out = rl.single_node_step(
             ops_per_sample=model("ops_per_sample"),
             parameters=model("parameters"),
@@ -170,6 +230,11 @@ class SingleNodeModel(Resolver):
             lora=g["is_lora"],
             recompute=g["activation_recomputation"],
             activation_traffic_ratio=g["activation_traffic_ratio"],
+            refined=refined,
+            flash_attention=optional_input(g, "flash_attention", refined),
+            vocab=model("vocab_size"),
+            gemm_half_size=g["gemm_half_size"],
+            gemm_exponent=g["gemm_shape_exponent"],
         )
         out["bottleneck"] = out.pop("memory_bound").view(np.int8)  # BOTTLENECKS: 0 Compute, 1 Memory
         out["infeasible_reason"] = _infeasible_reason(out["feasible"])
@@ -297,6 +362,17 @@ class TrainingMemoryModel(Resolver):
     schedule keeping ``1 + (pp−1)/(pp·v)`` times the activations. See ``docs/equations.md``
     (section "Training memory").
 
+    Under ``fidelity="refined"`` (``physics.memory.training_memory``): FlashAttention
+    (``flash_attention``, default True) stores ``8·a·s·m/tp`` bytes of softmax statistics per
+    layer instead of the ``5·a·s²·m`` score matrix (Dao et al. 2022); gradients are fp32 unless
+    ``gradient_precision`` says otherwise (Micikevicius et al. 2018); the first pipeline stage
+    holds ``min(pp, n)`` microbatches of the flush (``× (1 + (pp−1)/(pp·v))`` interleaved) and the
+    last one microbatch plus the fp32 logits ``4·s·m·V/tp`` (Korthikanti et al. 2022, §4.3); the
+    larger stage is charged. In either fidelity ``microbatch_size`` sets ``m``, ``cp_size`` splits
+    the sequence (plus the ring's K/V blocks, ``4·(s/cp)·m·h/tp`` elements per layer) and
+    ``weight_precision`` keeps the frozen ``(1 − f)`` of the weights at that width (QLoRA,
+    Dettmers et al. 2023).
+
     References
     ----------
     Rajbhandari, S., Rasley, J., Ruwase, O., He, Y. (2020). ZeRO: memory optimizations toward
@@ -331,6 +407,31 @@ class TrainingMemoryModel(Resolver):
         Arg("sequence_parallel", "bool", default=True),
         Arg("v_stages", "integer", default=1, low=1),
         Arg("gradient_precision", "choice", default=None, choices=PRECISIONS),
+        FIDELITY,
+        Arg(
+            "microbatch_size",
+            "integer",
+            default=None,
+            low=1,
+            doc="samples per microbatch (default: the batch over dp x gradient_accumulation_steps)",
+        ),
+        Arg(
+            "microbatch_count",
+            "integer",
+            default=None,
+            low=1,
+            doc="microbatches per pipeline flush (refined in-flight count; default: from batch and microbatch size)",
+        ),
+        Arg("flash_attention", "bool", default=None),
+        Arg("cp_size", "integer", default=1, low=1),
+        Arg(
+            "weight_precision",
+            "choice",
+            default=None,
+            choices=PRECISIONS,
+            doc="precision of the frozen base weights of a (Q)LoRA fine-tune, e.g. int4/fp4 for QLoRA "
+            "(None: the training precision)",
+        ),
     )
     OUTPUTS = (
         "weights",
@@ -362,7 +463,9 @@ class TrainingMemoryModel(Resolver):
     def _compute(self, g: Grid) -> dict:
         model = lambda k: g.field("model", k)  # noqa: E731
         b, _, _, _ = precision_terms(g)
-        gradient_b = precision_bytes(g["gradient_precision"])[0] if "gradient_precision" in g.inputs else b
+        gradient_b = precision_bytes(g["gradient_precision"])[0] if "gradient_precision" in g.inputs else np.nan
+        frozen_b = precision_bytes(g["weight_precision"])[0] if "weight_precision" in g.inputs else np.nan
+        refined = refined_flag(g)
         out = mem.training_memory_step(
             model("parameters"),
             b,
@@ -385,6 +488,13 @@ class TrainingMemoryModel(Resolver):
             sequence_parallel=g["sequence_parallel"],
             gradient_bytes_per_el=gradient_b,
             interleave=g["v_stages"],
+            refined=refined,
+            microbatch_size=optional_input(g, "microbatch_size"),
+            microbatches=optional_input(g, "microbatch_count"),
+            flash_attention=optional_input(g, "flash_attention", refined),
+            vocab=model("vocab_size"),
+            cp=g["cp_size"],
+            frozen_bytes_per_el=frozen_b,
         )
         out["infeasible_reason"] = _infeasible_reason(out["feasible"])
         return out

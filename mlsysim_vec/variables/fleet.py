@@ -40,6 +40,11 @@ VARIABLES: dict[str, Variable] = dict(
     node_mfu=Variable("", "", "model FLOPs utilisation of the replica's compute step (no communication)"),
     node_hfu=Variable("", "", "hardware FLOPs utilisation of the replica's compute step (no communication)"),
     node_energy=Variable("J", "J", "energy of one replica step: G x TDP x (0.3 + 0.7 HFU) x node latency"),
+    node_latency_elementwise=seconds(
+        "replica memory-bound element-wise and softmax time (refined; 0 under first_order)"
+    ),
+    cp_communication_latency=seconds("exposed context-parallel ring exchange of K/V per step (0 with cp_size 1)"),
+    microbatches_per_flush=Variable("", "", "microbatches per pipeline flush the step was computed with"),
     dp_communication_latency=seconds("data-parallel gradient all-reduce per step"),
     tp_communication_latency=seconds("tensor-parallel all-reduces per step (4 per layer of the stage)"),
     ep_communication_latency=seconds("expert-parallel all-to-alls per step (4 per expert layer of the stage)"),

@@ -3,6 +3,16 @@ precision, parallel degrees...), the roofline outputs, the efficiency and traini
 
 from .core import BOTTLENECKS, REASONS, Variable, byte_count, seconds
 
+#: Per-point notes of the training resolvers (bit ``k`` of the ``notes`` output is ``NOTES[k]``):
+#: honest warnings about a configuration that runs but is probably not what the user meant.
+NOTES = ("pipeline_bubble_over_half", "no_flash_attention", "one_microbatch_pipeline")
+
+_NOTES_DOC = (
+    "per-point notes as a bit field (0: none): "
+    + ", ".join(f"{1 << k} {name}" for k, name in enumerate(NOTES))
+    + "; several notes add up"
+)
+
 VARIABLES: dict[str, Variable] = {
     # ---- inputs -------------------------------------------------------------------------
     "model": Variable(description="workload (record name)", kind="record"),
@@ -36,6 +46,35 @@ VARIABLES: dict[str, Variable] = {
     "sequence_parallel": Variable(description="sequence parallelism (activations divided by TP)", kind="bool"),
     "workload_type": Variable(description="kernel class: ffn, attention, conv or other", kind="text"),
     "use_flash_attention": Variable(description="fused (flash) attention kernels", kind="bool"),
+    "fidelity": Variable(
+        description="physics fidelity: first_order (mlsysim 0.3.0's equations with the deviations of "
+        "docs/differences.md) or refined (the project's best model, docs/equations.md)",
+        kind="text",
+    ),
+    "microbatch_size": Variable(
+        "", "", "samples per microbatch (the microbatch count follows from the batch, dp and this size)"
+    ),
+    "flash_attention": Variable(
+        description="fused attention (FlashAttention): no stored score matrix (default: True under refined)",
+        kind="bool",
+    ),
+    "cp_size": Variable("", "", "context-parallel degree (the sequence split across ranks, ring exchange of K/V)"),
+    "weight_precision": Variable(description="precision of the weights (None: precision)", kind="text"),
+    "gemm_half_size": Variable(
+        "", "", "per-device GEMM size at which the GEMM reaches half its peak efficiency (refined)"
+    ),
+    "gemm_shape_exponent": Variable("", "", "steepness k of the saturating GEMM-efficiency curve (refined)"),
+    # ---- notes (training resolvers) -------------------------------------------------------
+    "notes": Variable("", "", _NOTES_DOC, kind="int"),
+    "note_pipeline_bubble_over_half": Variable(
+        description="note: the pipeline bubble exceeds half the step (too few microbatches per flush)", kind="bool"
+    ),
+    "note_no_flash_attention": Variable(
+        description="note: the activations or the attention time assume no fused (flash) attention", kind="bool"
+    ),
+    "note_one_microbatch_pipeline": Variable(
+        description="note: a pipeline (pp > 1) runs the whole local batch as one microbatch", kind="bool"
+    ),
     # ---- roofline outputs ---------------------------------------------------------------
     "latency": seconds("time of one step: max(compute, memory) + overhead"),
     "latency_compute": seconds("compute time: FLOPs / (peak FLOP/s x efficiency)"),
