@@ -14,6 +14,9 @@ from the same grid, whose outputs must equal the grid's (rel 1e-12, NaN == NaN).
 
 Targets (issue 4): DistributedModel >= 2e6 points/s on a >= 1e6-point grid (models × clusters
 × tp × pp × microbatches × batch); ReliabilityModel and TopologyModel >= 1e7 points/s.
+Issue 11: DistributedModel with ``fidelity="refined"`` (attention FLOPs, per-GEMM efficiency,
+element-wise time, the refined memory; the microbatch count from ``microbatch_size``) >= 1e7
+points/s on a >= 1e6-point grid (models × clusters × tp × pp × microbatch size × batch).
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from benchmarks.harness import Row  # noqa: E402
 __all__ = [
     "TARGETS",
     "distributed_axes",
+    "distributed_refined_axes",
     "reliability_axes",
     "topology_axes",
     "bench_distributed",
+    "bench_distributed_refined",
     "bench_reliability",
     "bench_topology",
     "run_all",
@@ -45,6 +50,7 @@ __all__ = [
 TARGETS = {
     "distributed_points_per_s": 2e6,
     "distributed_min_points": 10**6,
+    "distributed_refined_points_per_s": 1e7,
     "reliability_points_per_s": 1e7,
     "topology_points_per_s": 1e7,
     "simple_min_points": 10**7,
@@ -63,6 +69,23 @@ def distributed_axes(points: int) -> dict:
             "tp_size": [1, 2, 4, 8, 16],
             "pp_size": [1, 2, 4, 8, 16, 32],
             "microbatch_count": [1, 2, 4, 8, 16, 32, 64, 128],
+            "batch_size": list(range(256, 256 * 40 + 1, 256)),
+        },
+        points,
+    )
+
+
+def distributed_refined_axes(points: int) -> dict:
+    """The refined DistributedModel grid of at least ``points`` points: Language models ×
+    clusters × tp × pp × microbatch size × global batch (``fidelity="refined"`` is fixed)."""
+    ms = harness.mlsysim()
+    return harness.grow_axes(
+        {
+            "model": list(ms.Models.Language),
+            "fleet": list(ms.Systems.Clusters),
+            "tp_size": [1, 2, 4, 8, 16],
+            "pp_size": [1, 2, 4, 8, 16, 32],
+            "microbatch_size": [1, 2, 4, 8, 16, 32, 64, 128],
             "batch_size": list(range(256, 256 * 40 + 1, 256)),
         },
         points,
@@ -133,6 +156,27 @@ def bench_distributed(points: int = 10**6, repeats: int = 3, loop_points: int = 
     )
 
 
+def bench_distributed_refined(
+    points: int = 10**6, repeats: int = 3, loop_points: int = 100, seed: int = 3
+) -> list[Row]:
+    """DistributedModel under ``fidelity="refined"`` over a >= ``points`` grid in one call,
+    against a loop of scalar solves."""
+    run = harness.grid_vs_loop(
+        harness.mlsysim().DistributedModel(),
+        distributed_refined_axes(points),
+        {"fidelity": "refined"},
+        repeats,
+        loop_points,
+        seed,
+        ("step_latency_total", "mfu", "memory_footprint", "notes"),
+    )
+    target, passed = run.rate_target(TARGETS["distributed_refined_points_per_s"], TARGETS["distributed_min_points"])
+    return [
+        run.grid_row(f"DistributedModel refined grid {run.points:.1e}", target, passed),
+        run.loop_row(f"DistributedModel refined scalar loop ({loop_points} pts)"),
+    ]
+
+
 def bench_reliability(points: int = 10**7, repeats: int = 3, loop_points: int = 100, seed: int = 1) -> list[Row]:
     """ReliabilityModel over a >= ``points`` grid in one call, against a loop of scalar solves."""
     return _grid_bench(
@@ -176,6 +220,7 @@ def run_all(
     return harness.run_steps(
         [
             lambda: bench_distributed(distributed_points, repeats, loop_points),
+            lambda: bench_distributed_refined(distributed_points, repeats, loop_points),
             lambda: bench_reliability(simple_points, repeats, loop_points),
             lambda: bench_topology(simple_points, repeats, loop_points),
         ],

@@ -23,6 +23,9 @@ What is measured
   candidates per point). Target: >= 10⁶ candidates in < 1 s. ``vs ref`` compares the time per
   candidate with the reference's: 202.1 ms for its ~30-candidate grid (part 2 §20:
   Llama3_70B / Research_256 / batch 256, "202,101.1 us/solve"), i.e. 6.7 ms per candidate.
+* ``ParallelismOptimizer refined`` (issue 11): the same axes under ``fidelity="refined"``,
+  each point searching the refined default candidates — TP × PP × microbatch size ×
+  recomputation × ZeRO stage × ``cp_size`` (× EP). Target: >= 10⁶ candidates in < 1 s.
 * ``BatchingOptimizer``: models × GPUs × arrival rate × SLA, batches 1 … 256 each (the
   reference: 691 ms per point, §20). ``points`` counts (point, batch) candidates.
 * ``PlacementOptimizer``: clusters × duration × carbon price × every built-in region (the
@@ -47,9 +50,11 @@ __all__ = [
     "TARGETS",
     "REFERENCE_SECONDS_PER_CANDIDATE",
     "parallelism_axes",
+    "parallelism_refined_axes",
     "batching_axes",
     "placement_axes",
     "bench_parallelism",
+    "bench_parallelism_refined",
     "bench_batching",
     "bench_placement",
     "run_all",
@@ -84,6 +89,26 @@ def parallelism_axes(candidates: int) -> tuple[dict, dict]:
     }
     axes = harness.grow_axes(full, lambda axes: n_points(axes) * _per_point(opt.candidates(**axes)) >= candidates)
     return axes, opt.candidates(**axes)
+
+
+def parallelism_refined_axes(candidates: int) -> tuple[dict, dict]:
+    """As ``parallelism_axes`` under ``fidelity="refined"``: (axes, fixed arguments: the
+    refined candidate lists, microbatch size, recomputation, ZeRO stage and cp_size among them,
+    and the fidelity)."""
+    ms = harness.mlsysim()
+    opt = ms.ParallelismOptimizer()
+    full = {
+        "model": [m for m in ms.Models.Language if m.si["is_sparse"] != 1.0],
+        "fleet": list(ms.Systems.Clusters),
+        "batch_size": [256, 1024, 4096, 512, 2048, 128, 8192, 64],
+        "seq_len": [2048, 4096, 8192, 1024],
+    }
+
+    def lists(axes):
+        return opt.candidates(**axes, fidelity="refined")
+
+    axes = harness.grow_axes(full, lambda axes: n_points(axes) * _per_point(lists(axes)) >= candidates)
+    return axes, {**lists(axes), "fidelity": "refined"}
 
 
 def batching_axes(candidates: int, batches: int = 256) -> dict:
@@ -182,6 +207,30 @@ def bench_parallelism(candidates: int = 10**6, repeats: int = 3, loop_points: in
     )
 
 
+def bench_parallelism_refined(
+    candidates: int = 10**6, repeats: int = 3, loop_points: int = 4, seed: int = 3
+) -> list[Row]:
+    """ParallelismOptimizer under ``fidelity="refined"`` over >= ``candidates`` candidates
+    (microbatch size, recomputation, ZeRO stage and cp_size searched) in one call."""
+    axes, fixed = parallelism_refined_axes(candidates)
+    rows = _bench(
+        "ParallelismOptimizer",
+        harness.mlsysim().ParallelismOptimizer(),
+        axes,
+        fixed,
+        _per_point(fixed),
+        repeats,
+        loop_points,
+        seed,
+        ("best_tp_size", "best_microbatch_size", "best_cp_size", "mfu", "notes"),
+        TARGETS["parallelism_seconds"],
+        TARGETS["parallelism_candidates"],
+    )
+    for row in rows:
+        row.benchmark = row.benchmark.replace("ParallelismOptimizer", "ParallelismOptimizer refined", 1)
+    return rows
+
+
 def bench_batching(candidates: int = 10**6, repeats: int = 3, loop_points: int = 8, seed: int = 1) -> list[Row]:
     """BatchingOptimizer over >= ``candidates`` (point, batch) candidates in one call."""
     return _bench(
@@ -222,9 +271,13 @@ def run_all(candidates: int = 10**6, repeats: int = 3, loop_points: int = 8, pro
     """Every benchmark, in order (one untimed warm-up call first: imports, registries, numba)."""
     ms = harness.mlsysim()
     ms.ParallelismOptimizer().solve(ms.Models.Language.Llama3_8B, ms.Systems.Clusters.Lab_64_H100, 64, top_k=2)
+    ms.ParallelismOptimizer().solve(
+        ms.Models.Language.Llama3_8B, ms.Systems.Clusters.Lab_64_H100, 64, fidelity="refined"
+    )
     return harness.run_steps(
         [
             lambda: bench_parallelism(candidates, repeats, loop_points),
+            lambda: bench_parallelism_refined(candidates, repeats, max(1, loop_points // 2)),
             lambda: bench_batching(candidates, repeats, loop_points),
             lambda: bench_placement(candidates, repeats, 2 * loop_points),
         ],

@@ -19,6 +19,7 @@ from benchmarks.harness import n_points  # noqa: E402
     "bench, axes",
     [
         (bf.bench_distributed, bf.distributed_axes),
+        (bf.bench_distributed_refined, bf.distributed_refined_axes),
         (bf.bench_reliability, bf.reliability_axes),
         (bf.bench_topology, bf.topology_axes),
     ],
@@ -44,12 +45,16 @@ def test_distributed_axes_are_the_issue_grid():
 @pytest.mark.slow
 def test_full_table_meets_targets(tmp_path):
     rows = full_table(bf.main, tmp_path)
+    (refined,) = [r for r in rows if r["benchmark"].startswith("DistributedModel refined grid")]
+    assert refined["points"] >= bf.TARGETS["distributed_min_points"]
+    assert refined["points_per_s"] >= bf.TARGETS["distributed_refined_points_per_s"]
+    assert refined["extra"]["max_rel_diff"] <= 1e-12
     for name, key in [
         ("DistributedModel", "distributed_points_per_s"),
         ("ReliabilityModel", "reliability_points_per_s"),
         ("TopologyModel", "topology_points_per_s"),
     ]:
-        (row,) = [r for r in rows if r["benchmark"].startswith(f"{name} grid")]
+        (row,) = [r for r in rows if r["benchmark"].startswith(f"{name} grid")]  # not "refined grid"
         assert row["points"] >= (
             bf.TARGETS["distributed_min_points"] if name == "DistributedModel" else bf.TARGETS["simple_min_points"]
         )

@@ -465,6 +465,42 @@ def test_d6_fleet_mtbf_hours_is_used():
     assert r.dataset.expected_failures.values[1] == approx(72.0, rel=1e-12)
 
 
+def test_refined_reliability_reproduces_the_llama3_fleet():
+    """Refined rates (Dubey et al. 2024, arXiv:2407.21783, §3.3.4, Table 5): on the Llama 3 fleet
+    itself (16,384 H100 in 2,048 nodes of eight) a 54-day job expects exactly the study's 419
+    unexpected interruptions — 268 accelerator, 21 host, 35 network, 95 software — so the fleet
+    MTBF is 54·24 h / 419 = 3.093 h; a node of eight: 1/(8·268/(16,384·1,296 h) + 151/(2,048·1,296 h))."""
+    r = ms.ReliabilityModel().solve(fleet=C.Meta_Llama3_16K_H100, job_duration_hours=54 * 24, fidelity="refined")
+    assert r.expected_failures == approx(419.0, rel=1e-12)
+    parts = (r.interruptions_accelerator, r.interruptions_host, r.interruptions_network, r.interruptions_software)
+    assert [float(p) for p in parts] == approx([268.0, 21.0, 35.0, 95.0], rel=1e-12)
+    assert s(r.fleet_mtbf) / 3600 == approx(54 * 24 / 419, rel=1e-12)
+    node_h = 1 / (8 * 268 / (16_384 * 1296) + (21 + 35 + 95) / (2_048 * 1296))
+    assert s(r.node_mtbf) / 3600 == approx(node_h, rel=1e-12)
+    assert reliability.REFINED_ACCELERATOR_MTTF / 3600 == approx(79_230.6, rel=1e-5)
+    # A smaller fleet scales with its nodes; hardware is (268 + 21 + 35)/419 = 77 % of it.
+    small = ms.ReliabilityModel().solve(fleet=C.Research_256, job_duration_hours=54 * 24, fidelity="refined")
+    assert small.expected_failures == approx(419.0 * 32 / 2048, rel=1e-12)
+    hardware = small.interruptions_accelerator + small.interruptions_host + small.interruptions_network
+    assert hardware / small.expected_failures == approx(324 / 419, rel=1e-12)
+
+
+def test_first_order_reliability_unchanged_and_split_by_component():
+    """first_order: the same MTBF as before; the interruptions split into accelerators (8/50,000 h
+    of the node rate) and host (NICs 8/150,000 h), no network or software term."""
+    first = ms.ReliabilityModel().solve(fleet=C.Research_256, job_duration_hours=720, fidelity="first_order")
+    assert s(first.fleet_mtbf) / 3600 == approx(146.484375, rel=1e-12)
+    assert first.interruptions_accelerator / first.expected_failures == approx(0.75, rel=1e-12)
+    assert first.interruptions_host / first.expected_failures == approx(0.25, rel=1e-12)
+    assert first.interruptions_network == 0.0 and first.interruptions_software == 0.0
+    both = (
+        ms.ReliabilityModel()
+        .solve(fleet=C.Research_256, job_duration_hours=720, fidelity=["first_order", "refined"])
+        .dataset
+    )
+    assert both.fleet_mtbf.values[0] == s(first.fleet_mtbf)
+
+
 def test_d14_reliability_validation():
     rm = ms.ReliabilityModel()
     with pytest.raises(ValueError, match="avg_recovery_time_s=-10 is not allowed"):

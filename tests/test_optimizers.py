@@ -19,6 +19,7 @@ microbatch/EP search, pp <= layers, dp <= batch, grid size vs feasible count, ca
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -128,6 +129,106 @@ def test_parallelism_default_candidates_equal_brute_force():
     assert r.mfu == pytest.approx(value, rel=1e-12)
 
 
+def _brute_refined(model, fleet, batch, tps, pps, sizes, recomputes, zeros, cps, objective="mfu", seq=2048):
+    """Refined search by a Python loop over scalar DistributedModel calls: the microbatch count
+    follows from the size; rules: feasible, dp <= batch, tp <= accelerators per node, size <=
+    local batch (or 1), cp divides seq_len."""
+    best, best_value, n_ok, n = None, -math.inf, 0, 0
+    for tp, pp, size, rc, z, cp in itertools.product(tps, pps, sizes, recomputes, zeros, cps):
+        n += 1
+        r = DM.solve(
+            model=model,
+            fleet=fleet,
+            batch_size=batch,
+            tp_size=tp,
+            pp_size=pp,
+            microbatch_size=size,
+            activation_recomputation=rc,
+            zero_stage=z,
+            cp_size=cp,
+            seq_len=seq,
+            overlap_comm=True,
+            fidelity="refined",
+        )
+        ok = (
+            r.feasible
+            and r.dp_degree <= batch
+            and tp <= fleet.si["accelerators_per_node"]
+            and (size <= r.local_batch_size or size == 1)
+            and seq % cp == 0
+        )
+        value = r.mfu if objective == "mfu" else r.effective_throughput.magnitude
+        if ok and not math.isnan(value):
+            n_ok += 1
+            if value > best_value:
+                best, best_value = (tp, pp, size, rc, z, cp, r.microbatches_per_flush, r.notes), value
+    return best, best_value, n_ok, n
+
+
+@pytest.mark.parametrize(
+    "model, fleet, batch",
+    [(L.Llama3_8B, C.Lab_64_H100, 64), (L.Llama3_70B, C.Lab_64_A100, 32)],
+)
+def test_parallelism_refined_search_equals_brute_force(model, fleet, batch):
+    """Refined: microbatch size, recomputation, ZeRO stage and CP are searched with TP and PP
+    (the count follows from the size); the winner and its notes equal a loop of scalar calls."""
+    cands = dict(
+        tp_size=[1, 2, 8],
+        pp_size=[1, 4],
+        microbatch_size=[1, 2, 4],
+        activation_recomputation=[False, True],
+        zero_stage=[0, 3],
+        cp_size=[1, 2],
+    )
+    for objective in ("mfu", "throughput"):
+        r = PO.solve(model=model, fleet=fleet, batch_size=batch, fidelity="refined", objective=objective, **cands)
+        best, value, n_ok, n = _brute_refined(model, fleet, batch, *cands.values(), objective=objective)
+        assert r.n_searched == n and r.n_feasible == n_ok
+        got = (
+            r.best_tp_size,
+            r.best_pp_size,
+            r.best_microbatch_size,
+            bool(r.best_activation_recomputation),
+            r.best_zero_stage,
+            r.best_cp_size,
+        )
+        assert got == best[:6]
+        assert r.best_microbatch_count == best[6] and r.notes == best[7]
+        assert r.objective == pytest.approx(value, rel=1e-12)
+
+
+def test_parallelism_refined_default_search_space():
+    """Refined defaults on Lab_64_H100 (8 per node), Llama3_8B (32 layers), batch 16: tp 1..8,
+    pp 1..32, microbatch size 1..8, recomputation 2, ZeRO 0..3, cp 1..8 — 4·6·4·2·4·4 = 3,072
+    candidates; first_order keeps mlsysim 0.3.0's tp × pp × microbatch count (120)."""
+    r = PO.solve(model=L.Llama3_8B, fleet=C.Lab_64_H100, batch_size=16, fidelity="refined")
+    assert r.n_searched == 4 * 6 * 4 * 2 * 4 * 4
+    assert set(r.dataset.attrs["over"]) == {
+        "tp_size",
+        "pp_size",
+        "microbatch_size",
+        "activation_recomputation",
+        "zero_stage",
+        "cp_size",
+    }
+    assert PO.solve(model=L.Llama3_8B, fleet=C.Lab_64_H100, batch_size=16, fidelity="first_order").n_searched == 120
+    # given arguments are fixed, not searched
+    fixed = PO.solve(model=L.Llama3_8B, fleet=C.Lab_64_H100, batch_size=16, fidelity="refined", zero_stage=1, cp_size=1)
+    assert fixed.n_searched == 4 * 6 * 4 * 2 and "best_zero_stage" not in fixed.dataset
+
+
+def test_parallelism_refined_pipeline_gets_a_realistic_schedule():
+    """GPT-3 175B on 1,024 A100 with TP 8 and PP 8 given, nothing else: the refined search picks
+    a microbatch size whose flush has many microbatches (no one-microbatch pipeline) and the
+    winner carries no note."""
+    r = PO.solve(model=L.GPT3, fleet=C.Training_1K_A100, batch_size=768, tp_size=8, pp_size=8, fidelity="refined")
+    assert r.feasible and r.best_microbatch_count > 8 and r.notes == 0
+    ds = r.dataset
+    assert float(ds.microbatches_per_flush) == float(ds.best_microbatch_count)
+    free = PO.solve(model=L.GPT3, fleet=C.Training_1K_A100, batch_size=768, fidelity="refined")
+    assert free.feasible and free.notes == 0 and free.mfu >= r.mfu
+
+
 def test_batching_winner_equals_brute_force():
     """The largest b in 1..N whose batch fits, whose queue (λ/b batches/s, service TTFT +
     seq·ITL) is stable and whose P99 meets the SLA — by scalar ServingModel and TailLatencyModel
@@ -163,6 +264,35 @@ def test_batching_winner_equals_brute_force():
         assert r.p99_latency.to("ms").magnitude == pytest.approx(q.p99_latency.to("ms").magnitude, rel=1e-12)
         assert r.batch_service_time.to("ms").magnitude == pytest.approx(service, rel=1e-12)
         assert r.max_throughput.magnitude == pytest.approx(c * b * seq / (service * 1e-3), rel=1e-12)
+
+
+@pytest.mark.skipif("pp_size" not in ms.ServingModel.arguments(), reason="ServingModel has no parallel degrees")
+@pytest.mark.parametrize("tp, pp", [(4, 1), (8, 1), (4, 2)])
+def test_batching_with_parallel_replicas_equals_brute_force(tp, pp):
+    """A replica of tp·pp accelerators: BatchingOptimizer passes tp_size and pp_size to
+    ServingModel; the winner equals the loop over scalar ServingModel(tp, pp) and
+    TailLatencyModel calls."""
+    model, hw, seq, sla, rate, n = L.Llama3_70B, H.H100, 256, 20000.0, 1.0, 24
+    r = BO.solve(
+        model=model,
+        hardware=hw,
+        seq_len=seq,
+        sla_latency_ms=sla,
+        arrival_rate_qps=rate,
+        max_search_batch=n,
+        tp_size=tp,
+        pp_size=pp,
+    )
+    best, n_ok = None, 0
+    for b in range(1, n + 1):
+        srv = SM.solve(model=model, hardware=hw, seq_len=seq, batch_size=b, tp_size=tp, pp_size=pp)
+        service = srv.ttft.to("ms").magnitude + seq * srv.itl.to("ms").magnitude
+        q = TL.solve(arrival_rate_qps=rate / b, service_latency_ms=service, num_replicas=1)
+        if srv.feasible and q.is_stable and q.p99_latency.to("ms").magnitude <= sla:
+            best, n_ok = (b, q), n_ok + 1
+    assert r.n_feasible == n_ok and best is not None
+    assert r.best_batch_size == best[0]
+    assert r.p99_latency.to("ms").magnitude == pytest.approx(best[1].p99_latency.to("ms").magnitude, rel=1e-12)
 
 
 def test_placement_winner_equals_brute_force():

@@ -227,3 +227,57 @@ def test_single_node_refined_training_and_first_order_inference_unchanged():
     first, refined = tr.latency.values
     assert refined > first  # attention FLOPs, smaller GEMM efficiency and element-wise time
     assert tr.memory_footprint.values[1] < tr.memory_footprint.values[0]  # FlashAttention: no score matrix
+
+
+# ---- part 2: SingleNodeModel's element-wise term, QLoRA, TrainingMemoryModel's notes -------------
+def test_single_node_elementwise_time_is_its_own_output():
+    """GPT-2 XL (48 layers, h 1600) on one H100 (3.35 TB/s), batch 1, 1,024 tokens, fp16, refined
+    with FlashAttention (the default): the element-wise bytes of a forward pass are
+    ``34·s·h·b/2`` per layer and sample, times k = 3 passes and L = 48 layers:
+    3·48·34·1024·1600·1 B = 8.02e9 B, / 3.35e12 B/s = 2.394 ms. They are ``latency_elementwise``,
+    not in the fixed overhead, and the latency is max(compute, memory) + overhead + element-wise."""
+    kw = dict(model=ms.Models.GPT2, hardware=ms.Hardware.Cloud.H100, batch_size=1, seq_len=1024, is_training=True)
+    r = ms.SingleNodeModel().solve(**kw, fidelity="refined").dataset
+    f = ms.SingleNodeModel().solve(**kw, fidelity="first_order").dataset
+    assert bool(r.feasible)
+    assert float(r.latency_elementwise) == approx(3 * 48 * 34 * 1024 * 1600 / 3.35e12, rel=1e-12)
+    assert float(r.latency_overhead) == float(f.latency_overhead)  # only the fixed overhead
+    assert float(f.latency_elementwise) == 0.0
+    total = max(float(r.latency_compute), float(r.latency_memory)) + float(r.latency_overhead)
+    assert float(r.latency) == approx(total + float(r.latency_elementwise), rel=1e-12)
+    no_flash = ms.SingleNodeModel().solve(**kw, fidelity="refined", flash_attention=False).dataset
+    softmax = 3 * 48 * 5 * 25 * 1024**2 / 3.35e12  # 5·a·s²·b/2 per layer and pass
+    assert float(no_flash.latency_elementwise) == approx(float(r.latency_elementwise) + softmax, rel=1e-12)
+
+
+@pytest.mark.parametrize("fidelity", ["first_order", "refined"])
+def test_single_node_qlora_keeps_frozen_weights_at_their_precision(fidelity):
+    """QLoRA on Llama-3-8B: the frozen ``(1 − f)·P`` base weights at 4 bit (0.5 B) instead of
+    fp16 (2 B), the adapters ``f·P`` at fp16: the footprint falls by ``(1 − f)·P·1.5`` bytes, with
+    ``f = 2·16·h·4L/P`` (rank-16 adapters on four projections; Dettmers et al. 2023)."""
+    model = ms.Models.Llama3_8B
+    kw = dict(model=model, hardware=ms.Hardware.Cloud.H100, batch_size=1, seq_len=2048, is_training=True)
+    r = ms.SingleNodeModel().solve(**kw, is_lora=True, weight_precision=["fp16", "int4"], fidelity=fidelity)
+    full, qlora = r.dataset.memory_footprint.values
+    p = model.si["parameters"]
+    f = float(mem.lora_trainable_fraction(p, model.si["layers"], model.si["hidden_dim"]))
+    assert full - qlora == approx((1 - f) * p * 1.5, rel=1e-9)
+    plain = ms.SingleNodeModel().solve(**kw, weight_precision=["fp16", "int4"], fidelity=fidelity).dataset
+    a, b = plain.memory_footprint.values  # no LoRA: everything is trained, nothing frozen
+    assert a == b
+
+
+def test_training_memory_notes_under_either_fidelity():
+    """Llama-2-7B on H100, batch 8, 4,096 tokens: no recomputation without fused attention stores
+    the score matrix (``attention_scores_stored``, bit 8) under either fidelity; refined without
+    FlashAttention also notes ``no_flash_attention`` (bit 2); refined defaults carry no note."""
+    kw = dict(model=ms.Models.Llama2_7B, hardware=ms.Hardware.Cloud.H100, batch_size=8, seq_len=4096)
+    grid = dict(activation_checkpointing=["none", "selective", "full"], flash_attention=[False, True])
+    first = ms.TrainingMemoryModel().solve(**kw, fidelity="first_order", **grid).dataset
+    refined = ms.TrainingMemoryModel().solve(**kw, fidelity="refined", **grid).dataset
+    np.testing.assert_array_equal(first.notes.values, [[8, 0], [0, 0], [0, 0]])
+    np.testing.assert_array_equal(refined.notes.values, [[10, 0], [2, 0], [2, 0]])
+    assert bool(first.note_attention_scores_stored.sel(activation_checkpointing="none", flash_attention=False))
+    none = ms.TrainingMemoryModel().solve(**kw, fidelity="first_order", activation_checkpointing="none").dataset
+    assert int(none.notes) == 8  # first_order's default: unfused attention
+    assert int(ms.TrainingMemoryModel().solve(**kw, fidelity="refined", activation_checkpointing="none").notes) == 0

@@ -122,17 +122,26 @@ def layer_gemm_factor(tokens, hidden, tp, half_size=GEMM_HALF_SIZE, exponent=GEM
     (Shoeybi et al. 2019, arXiv:1909.08053, §3). The layer's time is the sum of the GEMMs'
     times, so its factor is the FLOP-weighted harmonic mean ``1/Σ wᵢ/φ(mᵢ)`` with
     ``φ = gemm_shape_factor`` and ``mᵢ = gemm_size`` of each GEMM.
+
+    Computed as ``1/(1 + Σ wᵢ/xᵢ)`` (``Σ wᵢ = 1``, ``1/φ = 1 + 1/x``) with
+    ``1/xᵢ = m_half^k · min(T, hiᵢ)^(−k/2) · loᵢ^(−k/2)`` (``loᵢ ≤ hiᵢ`` the GEMM's weight
+    dimensions, so ``mᵢ² = min(T, hiᵢ)·loᵢ``): one power of the token count, which spans the
+    whole grid, and ``min(T, hi)^c = max(T^c, hi^c)`` for ``c < 0``.
     """
-    t = tokens
-    inverse = 0.0
+    c = -0.5 * exponent
+    t_c = np.power(tokens, c)
+    total = 0.0
     for weight, k, n in (
         (3.0, hidden, 3.0 * hidden / tp),
         (1.0, hidden / tp, hidden),
         (4.0, hidden, 4.0 * hidden / tp),
         (4.0, 4.0 * hidden / tp, hidden),
     ):
-        inverse = inverse + (weight / 12.0) / gemm_shape_factor(gemm_size(t, k, n), half_size, exponent)
-    return 1.0 / inverse
+        lo, hi = np.minimum(k, n), np.maximum(k, n)
+        total = total + np.maximum(t_c, np.power(hi, c)) * ((weight / 12.0) * np.power(lo, c))
+    total = total * np.power(half_size, exponent)
+    total += 1.0
+    return np.reciprocal(total, out=total) if isinstance(total, np.ndarray) else 1.0 / total
 
 
 def fit_gemm_curve(m, k, n, fraction_of_peak, half_sizes=None, exponents=None):

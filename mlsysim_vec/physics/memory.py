@@ -119,26 +119,36 @@ def activation_bytes(
     """
     local = seq_len / cp
     sbh = local * micro_batch * hidden
-    scores = np.where(flash_attention, 0.0, 5.0 * heads * local * seq_len * micro_batch)
+    fused = _all_true(flash_attention)  # a plain True: no score term to compute
+    scores = 0.0 if fused else np.where(flash_attention, 0.0, 5.0 * heads * local * seq_len * micro_batch)
     sharded = np.where(sequence_parallel, 1.0, 0.0)  # the 10·sbh (and full's 2·sbh) that SP shards
-    per_layer = select_by_code(
-        strategy,
-        (
-            (10.0 * sbh) * (sharded / tp + 1.0 - sharded) + (24.0 * sbh + scores) / tp,
-            (10.0 * sbh) * (sharded / tp + 1.0 - sharded) + 24.0 * sbh / tp,
-            (2.0 * sbh) * (sharded / tp + 1.0 - sharded),
-        ),
+    columns = (
+        lambda: (10.0 * sbh) * (sharded / tp + 1.0 - sharded) + (24.0 * sbh + scores) / tp,
+        lambda: (10.0 * sbh) * (sharded / tp + 1.0 - sharded) + 24.0 * sbh / tp,
+        lambda: (2.0 * sbh) * (sharded / tp + 1.0 - sharded),
     )
+    code = np.asarray(strategy)
+    if code.ndim == 0 and code in (NONE, SELECTIVE, FULL):  # one strategy: compute its column only
+        per_layer = columns[int(code)]()
+    else:
+        per_layer = select_by_code(strategy, tuple(column() for column in columns))
     out = per_layer * (bytes_per_el / 2.0) * layers
     if not _all_false(flash_attention):
-        stats = np.where(
-            flash_attention & (strategy != FULL), FLASH_STATS_BYTES * heads * local * micro_batch / tp, 0.0
-        )
+        per_rank = FLASH_STATS_BYTES * heads * local * micro_batch / tp
+        if fused and code.ndim == 0 and code in (NONE, SELECTIVE, FULL):
+            stats = per_rank if code != FULL else 0.0
+        else:
+            stats = np.where(flash_attention & (strategy != FULL), per_rank, 0.0)
         out = out + stats * layers
     if not _all_equal(cp, 1.0):
         ring = np.where(cp > 1, 4.0 * local * micro_batch * hidden / tp * bytes_per_el, 0.0)  # K, V of a neighbour
         out = out + ring * layers
     return out
+
+
+def _all_true(flag) -> bool:
+    """True when ``flag`` is a plain True (a Python or numpy scalar)."""
+    return isinstance(flag, (bool, np.bool_)) and bool(flag)
 
 
 def _all_false(flag) -> bool:
@@ -248,57 +258,35 @@ def training_memory(
     weights = np.where(zero_stage >= 3, weights / dp, weights)
     micro = microbatch_samples(global_batch, dp, accumulation_steps, microbatch_size)
     stage_layers = np.maximum(1.0, np.ceil(layers / pp))
-    if _all_false(refined):
-        activations = activation_bytes(
-            stage_layers,
-            seq_len,
-            micro,
-            hidden,
-            heads,
-            bytes_per_el,
-            strategy,
-            tp,
-            sequence_parallel,
-            flash_attention,
-            cp,
-        )
-        activations = np.where(
-            (pp > 1) & (interleave > 1), activations * (1.0 + (pp - 1.0) / (pp * interleave)), activations
-        )
+    one = activation_bytes(
+        stage_layers,
+        seq_len,
+        micro,
+        hidden,
+        heads,
+        bytes_per_el,
+        strategy,
+        tp,
+        sequence_parallel,
+        flash_attention,
+        cp,
+    )
+    if _all_true(refined):
+        first_order = None  # not needed
+    elif np.any((np.asarray(pp) > 1) & (np.asarray(interleave) > 1)):
+        first_order = np.where((pp > 1) & (interleave > 1), one * (1.0 + (pp - 1.0) / (pp * interleave)), one)
     else:
-        first_order = activation_bytes(
-            stage_layers,
-            seq_len,
-            micro,
-            hidden,
-            heads,
-            bytes_per_el,
-            strategy,
-            tp,
-            sequence_parallel,
-            flash_attention,
-            cp,
-        )
-        first_order = np.where(
-            (pp > 1) & (interleave > 1), first_order * (1.0 + (pp - 1.0) / (pp * interleave)), first_order
-        )
-        one = activation_bytes(
-            stage_layers,
-            seq_len,
-            micro,
-            hidden,
-            heads,
-            bytes_per_el,
-            strategy,
-            tp,
-            sequence_parallel,
-            flash_attention,
-            cp,
-        )
+        first_order = one
+    if _all_false(refined):
+        activations = first_order
+    else:
         flush = np.where(np.isnan(microbatches), np.ceil(global_batch / (dp * micro)), microbatches)
-        first_stage = one * pipeline_in_flight(pp, flush, interleave)
-        last_stage = one + logits_bytes(seq_len, micro, vocab, tp, cp)
-        activations = np.where(refined, np.maximum(first_stage, last_stage), first_order)
+        first = one * pipeline_in_flight(pp, flush, interleave)  # the first stage
+        last = one + logits_bytes(seq_len, micro, vocab, tp, cp)  # the last stage
+        whole = isinstance(first, np.ndarray) and first.shape == np.broadcast_shapes(first.shape, np.shape(last))
+        activations = np.maximum(first, last, out=first if whole else None)
+        if first_order is not None:
+            activations = np.where(refined, activations, first_order)
     pipeline_buffers = np.where(pp > 1, 2.0 * micro * (seq_len / cp) * hidden * bytes_per_el, 0.0)
     buffers = buffer_fraction * gradients + pipeline_buffers
     total = weights + gradients + optimizer + activations + buffers
@@ -392,6 +380,8 @@ def training_footprint(
         sequence_parallel=sequence_parallel,
         **refinements,
     )
+    if np.all(transformer):  # no other model on the grid: the parts as they are
+        return {"total_memory": parts.pop("total_memory"), **parts}
     group = tp * pp * ep
     other = np.where(
         lora & (group == 1.0),
@@ -435,8 +425,10 @@ def training_memory_step(
     keywords ``refinements``) as ``training_memory``.
 
     Returns the parts of ``training_memory`` and ``total_memory`` [byte], ``available_memory``
-    (= capacity) [byte], ``memory_utilization`` (total / capacity) and ``feasible``
-    (total <= capacity).
+    (= capacity) [byte], ``memory_utilization`` (total / capacity), ``feasible``
+    (total <= capacity), and the note flags ``no_flash_attention`` (refined without fused
+    attention) and ``attention_scores_stored`` (no recomputation and no fused attention: the
+    ``5·a·s²·m`` score matrix is stored, either fidelity).
     """
     parts = training_memory(
         parameters,
@@ -462,9 +454,13 @@ def training_memory_step(
         **refinements,
     )
     total = parts["total_memory"]
+    refined = refinements.get("refined", False)
+    unfused = ~np.asarray(refinements.get("flash_attention", False), dtype=bool)
     return {
         **parts,
         "available_memory": capacity,
         "memory_utilization": total / capacity,
         "feasible": total <= capacity,
+        "no_flash_attention": unfused & np.asarray(refined, dtype=bool),
+        "attention_scores_stored": unfused & (np.asarray(strategy) == NONE),
     }

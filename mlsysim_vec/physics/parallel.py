@@ -435,13 +435,23 @@ def distributed_step(
         heads_ = _or_default(heads, DEFAULT_HEADS)
         attention_work = np.where(transformer, attention_score_flops(seq_len, width, all_layers), 0.0) * b_loc
         executed = passes * (work + np.where(refined, attention_work, 0.0))
-        shape = np.where(
-            transformer, layer_gemm_factor(micro * seq_len / cp, width, tp, gemm_half_size, gemm_exponent), 1.0
-        )
-        eta = efficiency * np.where(refined, shape, 1.0)
+        all_transformers = bool(np.all(transformer))
+        all_refined = rl.is_plain_true(refined)
+        shape = layer_gemm_factor(micro * seq_len / cp, width, tp, gemm_half_size, gemm_exponent)
+        if not all_transformers:
+            shape = np.where(transformer, shape, 1.0)
+        if all_refined:
+            whole = isinstance(shape, np.ndarray) and shape.shape == np.broadcast_shapes(
+                shape.shape, np.shape(efficiency)
+            )
+            eta = np.multiply(shape, efficiency, out=shape if whole else None)
+        else:
+            eta = efficiency * np.where(refined, shape, 1.0)
         # element-wise bytes per device: the stage's layers, the local batch, sharded by tp (SP) and cp
         ew = elementwise_bytes(seq_len, width, heads_, bytes_per_el, flash_attention) * (stage * b_loc * passes)
-        t_elementwise = np.where(refined & transformer, ew / (tp * cp * bandwidth), 0.0)
+        t_elementwise = (ew / (tp * cp)) / bandwidth
+        if not (all_refined and all_transformers):
+            t_elementwise = np.where(refined & transformer, t_elementwise, 0.0)
     node = replica_step(
         TRAINING_FLOPS_FACTOR * work,
         executed,
@@ -454,7 +464,11 @@ def distributed_step(
         all_layers,
     )
     if not first_order_only:
-        node["latency"] = node["latency"] + t_elementwise
+        latency = node["latency"]
+        whole = isinstance(latency, np.ndarray) and latency.shape == np.broadcast_shapes(
+            latency.shape, np.shape(t_elementwise)
+        )
+        node["latency"] = np.add(latency, t_elementwise, out=latency if whole else None)
     t_node = node["latency"]
 
     # ---- communication
@@ -520,7 +534,7 @@ def distributed_step(
         "node_latency_compute": node["latency_compute"],
         "node_latency_memory": node["latency_memory"],
         "node_latency_overhead": node["latency_overhead"],
-        "node_latency_elementwise": t_elementwise + np.zeros_like(t_node),
+        "node_latency_elementwise": np.asarray(t_elementwise, dtype=float),
         "node_throughput": b_loc / t_node,
         "node_memory_bound": node["memory_bound"],
         "node_mfu": node["mfu"],
@@ -529,7 +543,7 @@ def distributed_step(
         "dp_communication_latency": t_dp,
         "tp_communication_latency": t_tp,
         "ep_communication_latency": t_ep,
-        "cp_communication_latency": t_cp + np.zeros_like(t_node),
+        "cp_communication_latency": np.asarray(t_cp, dtype=float),
         "communication_latency": t_dp + t_tp + t_ep + t_cp,
         "pipeline_bubble_latency": bubble,
         "bubble_fraction": bubble_fraction,

@@ -18,7 +18,17 @@
   1: Theory", Wiley, 1975, §5.6).
 
 Component MTTFs and checkpoint bytes follow mlsysim 0.3.0 (``docs/equations.md``, section
-"Reliability"). Pure numpy functions of float arrays in SI units (s, byte, byte/s).
+"Reliability"). The refined failure rates (``refined=True``) are those measured on a large
+training fleet: the 419 unexpected interruptions of the 54-day Llama 3 405B pre-training on
+16,384 H100 in 2,048 nodes of eight (Dubey et al., "The Llama 3 herd of models", 2024,
+arXiv:2407.21783, §3.3.4 and Table 5), split by root cause into accelerator (faulty GPU 148,
+HBM3 72, SRAM 19, GPU system processor 17, silent data corruption 6, thermal interface and
+sensor 6: 268), host (NIC 7, SSD 3, power supply 3, chassis 2, IO expansion board 2, CPU 2,
+system memory 2: 21), network (switch and cable: 35) and software and operations (software
+bug 54, unplanned host maintenance 32, NCCL watchdog timeouts 7, dependency 2: 95); a job
+fails at the sum of the rates of the nodes it spans, as in the failure model of Kokolis et
+al., "Revisiting reliability in large-scale machine learning research clusters", 2024,
+arXiv:2410.21680 (HPCA 2025). Pure numpy functions of float arrays in SI units (s, byte, byte/s).
 ``reliability_step``, ``checkpoint_step`` and ``orchestration_step`` answer one question each
 and return their outputs by name.
 """
@@ -35,6 +45,14 @@ __all__ = [
     "GPU_MTTF",
     "NIC_MTTF",
     "PSU_MTTF",
+    "LLAMA3_GPU_HOURS",
+    "LLAMA3_NODE_HOURS",
+    "LLAMA3_INTERRUPTIONS",
+    "REFINED_ACCELERATOR_MTTF",
+    "REFINED_HOST_MTTF",
+    "REFINED_NETWORK_MTTF",
+    "REFINED_SOFTWARE_MTTF",
+    "refined_node_rates",
     "CHECKPOINT_BYTES_PER_PARAM",
     "FALLBACK_STORAGE_BW",
     "STORAGE_BOTTLENECK_S",
@@ -60,6 +78,19 @@ DAY = 86400.0
 GPU_MTTF = 50_000.0 * HOUR
 NIC_MTTF = 150_000.0 * HOUR
 PSU_MTTF = 100_000.0 * HOUR
+#: Exposure of the Llama 3 405B pre-training (Dubey et al. 2024, arXiv:2407.21783, §3.3.4):
+#: 16,384 H100 in 2,048 nodes for 54 days [accelerator-hours and node-hours].
+LLAMA3_GPU_HOURS = 16_384 * 54 * 24.0
+LLAMA3_NODE_HOURS = 2_048 * 54 * 24.0
+#: Its 419 unexpected interruptions by root-cause category (Table 5; see the module docstring).
+LLAMA3_INTERRUPTIONS = {"accelerator": 268, "host": 21, "network": 35, "software": 95}
+#: Refined MTTF [s]: one accelerator (per accelerator), and per node its host, its share of
+#: the network and of software and operations (Llama 3 rates: 79,231 h; 126,391 h; 75,835 h;
+#: 27,939 h).
+REFINED_ACCELERATOR_MTTF = LLAMA3_GPU_HOURS / LLAMA3_INTERRUPTIONS["accelerator"] * HOUR
+REFINED_HOST_MTTF = LLAMA3_NODE_HOURS / LLAMA3_INTERRUPTIONS["host"] * HOUR
+REFINED_NETWORK_MTTF = LLAMA3_NODE_HOURS / LLAMA3_INTERRUPTIONS["network"] * HOUR
+REFINED_SOFTWARE_MTTF = LLAMA3_NODE_HOURS / LLAMA3_INTERRUPTIONS["software"] * HOUR
 #: Checkpoint bytes per parameter by optimizer code (``constants.OPTIMIZERS`` order: adam,
 #: adamw, sgd, none): fp16 weights + fp32 master weights + two fp32 Adam moments = 14 B;
 #: otherwise 4 B (mlsysim's CHECKPOINT_BYTES_PER_PARAM_ADAM / _SGD; AdamW as Adam, D14).
@@ -74,6 +105,17 @@ def node_mtbf(accelerators, nics, series_psus):
     """Mean time between failures of one node [s]: ``1/(n_gpu/MTTF_gpu + n_nic/MTTF_nic +
     n_psu/MTTF_psu)`` (PSUs in series only: redundant supplies do not stop the node)."""
     return 1.0 / (accelerators / GPU_MTTF + nics / NIC_MTTF + series_psus / PSU_MTTF)
+
+
+def refined_node_rates(accelerators):
+    """Failure rates of one node [1/s] by category (accelerator, host, network, software), the
+    refined rates of the Llama 3 fleet: ``(n_acc/MTTF_acc, 1/MTTF_host, 1/MTTF_net, 1/MTTF_sw)``."""
+    return (
+        accelerators / REFINED_ACCELERATOR_MTTF,
+        1.0 / REFINED_HOST_MTTF + 0.0 * accelerators,
+        1.0 / REFINED_NETWORK_MTTF + 0.0 * accelerators,
+        1.0 / REFINED_SOFTWARE_MTTF + 0.0 * accelerators,
+    )
 
 
 def fleet_mtbf(node, nodes, override):
@@ -149,28 +191,52 @@ def reliability_step(
     duration,
     checkpoint_time,
     recovery_time,
+    refined=False,
 ) -> dict:
     """How often will the cluster fail during a job? (ReliabilityModel.)
 
     accelerators_per_node, nics_per_node, series_psus [count]; nodes [count];
     fleet_mtbf_override [s] (NaN: from the components, D6); duration : the job's length ``T``
-    [s]; checkpoint_time ``δ`` [s]; recovery_time ``R`` [s].
+    [s]; checkpoint_time ``δ`` [s]; recovery_time ``R`` [s]; refined (bool or array) : the
+    measured rates of ``refined_node_rates`` instead of mlsysim 0.3.0's component MTTFs.
 
     Returns ``node_mtbf`` and ``fleet_mtbf`` [s], ``failure_probability`` ``1 − exp(−T/MTBF)``,
-    ``expected_failures`` ``T/MTBF``, ``optimal_checkpoint_interval`` ``sqrt(2·δ·MTBF)`` [s] and
-    ``goodput_ratio`` ``max(0, 1 − δ/τ − (R + τ/2)/MTBF)`` at that interval.
+    ``expected_failures`` ``T/MTBF`` (the job's expected interruptions),
+    ``optimal_checkpoint_interval`` ``sqrt(2·δ·MTBF)`` [s], ``goodput_ratio``
+    ``max(0, 1 − δ/τ − (R + τ/2)/MTBF)`` at that interval, and the expected interruptions by
+    category ``interruptions_accelerator``, ``_host``, ``_network``, ``_software``: ``T/MTBF``
+    times the category's share of the node rate (first_order: accelerators, and NICs plus power
+    supplies as the host; no network or software term). They add up to ``expected_failures``,
+    also when the fleet's own MTBF overrides the rate.
     """
-    node = node_mtbf(accelerators_per_node, nics_per_node, series_psus)
+    first = (
+        accelerators_per_node / GPU_MTTF,
+        nics_per_node / NIC_MTTF + series_psus / PSU_MTTF,
+        0.0 * accelerators_per_node,
+        0.0 * accelerators_per_node,
+    )
+    if isinstance(refined, (bool, np.bool_)) and not refined:
+        rates = first
+    else:
+        rates = tuple(np.where(refined, r, f) for r, f in zip(refined_node_rates(accelerators_per_node), first))
+    total = rates[0] + rates[1] + rates[2] + rates[3]
+    node = 1.0 / total
+    if isinstance(refined, (bool, np.bool_)) and not refined:
+        node = node_mtbf(accelerators_per_node, nics_per_node, series_psus)  # bit for bit as before
     mtbf = fleet_mtbf(node, nodes, fleet_mtbf_override)
     interval = young_daly_interval(checkpoint_time, mtbf)
-    return {
+    expected = expected_failures(mtbf, duration)
+    out = {
         "node_mtbf": node,
         "fleet_mtbf": mtbf,
         "failure_probability": failure_probability(mtbf, duration),
-        "expected_failures": expected_failures(mtbf, duration),
+        "expected_failures": expected,
         "optimal_checkpoint_interval": interval,
         "goodput_ratio": goodput(checkpoint_time, interval, recovery_time, mtbf),
     }
+    for name, rate in zip(("accelerator", "host", "network", "software"), rates):
+        out[f"interruptions_{name}"] = expected * (rate / total)
+    return out
 
 
 def checkpoint_step(parameters, optimizer, storage_bandwidth, writers, filesystem_limit, interval) -> dict:

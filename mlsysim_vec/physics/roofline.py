@@ -51,6 +51,7 @@ __all__ = [
     "step_energy",
     "single_node_step",
     "is_plain_false",
+    "is_plain_true",
     "is_plain_equal",
     "is_plain_nan",
 ]
@@ -170,6 +171,11 @@ def is_plain_false(flag) -> bool:
     return isinstance(flag, (bool, np.bool_)) and not flag
 
 
+def is_plain_true(flag) -> bool:
+    """True when ``flag`` is a plain True (a Python or numpy scalar, not an array)."""
+    return isinstance(flag, (bool, np.bool_)) and bool(flag)
+
+
 def is_plain_nan(value) -> bool:
     """True when ``value`` is a plain float NaN (an argument that was not given)."""
     return isinstance(value, (float, np.floating)) and value != value
@@ -223,6 +229,7 @@ def single_node_step(
     vocab=np.nan,
     gemm_half_size=GEMM_HALF_SIZE,
     gemm_exponent=GEMM_SHAPE_EXPONENT,
+    frozen_bytes_per_el=np.nan,
 ) -> dict:
     """One step of one accelerator (SingleNodeModel): is the workload compute- or memory-bound?
 
@@ -257,12 +264,15 @@ def single_node_step(
     one device): executed FLOPs add the attention scores ``k·4·s²·h·L·B``
     (``parallel.attention_score_flops``), the compute runs at ``η·layer_gemm_factor(B·s, h, 1)``
     (``efficiency.layer_gemm_factor``), the element-wise and softmax bytes
-    ``k·L·B·parallel.elementwise_bytes`` add their time at the bandwidth, and the footprint is
+    ``k·L·B·parallel.elementwise_bytes`` add their time at the bandwidth (``latency_elementwise``,
+    its own term: ``T = max(...) + overhead + T_elementwise``), and the footprint is
     ``training_footprint`` with the refined terms (FlashAttention when ``flash_attention``, fp32
-    gradients, the logits of a vocabulary ``vocab``).
+    gradients, the logits of a vocabulary ``vocab``). ``frozen_bytes_per_el`` [byte] (either
+    fidelity; NaN: none) keeps the frozen base weights of a LoRA fine-tune at that width (QLoRA,
+    Dettmers et al. 2023, arXiv:2305.14314) in the training footprint.
 
     Returns the SingleNodeModel outputs ``latency``, ``latency_compute``, ``latency_memory``,
-    ``latency_overhead`` [s], ``throughput`` [1/s], ``arithmetic_intensity`` [FLOP/byte],
+    ``latency_overhead``, ``latency_elementwise`` [s], ``throughput`` [1/s], ``arithmetic_intensity`` [FLOP/byte],
     ``energy`` [J], ``memory_footprint`` [byte], ``peak_flops_actual`` [FLOP/s],
     ``peak_bw_actual`` [byte/s], ``mfu``, ``hfu``, ``feasible`` (bool), ``offload_spill_bytes``
     [byte] and ``offload_effective_bw`` [byte/s] (NaN when it fits), ``overhead_dominated``
@@ -297,6 +307,7 @@ def single_node_step(
             refined=refined,
             flash_attention=flash_attention,
             vocab=vocab,
+            frozen_bytes_per_el=frozen_bytes_per_el,
         )["total_memory"]
         footprint = np.where(training, trained, weights)
 
@@ -307,6 +318,7 @@ def single_node_step(
     executed = ops_sample * k_exec * batch
     traffic = weights * (1.0 + activation_traffic_ratio * batch)
     overhead = dispatch_tax + np.where(np.isnan(layers), 1.0, layers) * LAYER_TAX_S * tax_passes
+    t_elementwise = 0.0
     if not (inference_only or is_plain_false(refined)):
         refine = refined & training & transformer
         n_layers = np.where(np.isnan(layers), 1.0, layers)
@@ -319,11 +331,13 @@ def single_node_step(
         )
         softmax = np.where(flash_attention, 0.0, SOFTMAX_BYTES_PER_AS2B * heads_ * seq_len * seq_len)
         elementwise = (ELEMENTWISE_BYTES_PER_SBH * seq_len * width + softmax) * (bytes_per_el / 2.0)
-        overhead = overhead + np.where(refine, k_exec * n_layers * batch * elementwise / bandwidth, 0.0)
+        t_elementwise = np.where(refine, k_exec * n_layers * batch * elementwise / bandwidth, 0.0)
     # The arrays above vary along few dimensions; from here on they span the whole grid,
     # so each step writes into as few full-size arrays as it can.
     t_compute, t_memory = roofline_times(executed, traffic, flops_eff, bandwidth)
     latency, overhead_dominated = step_latency(t_compute, t_memory, overhead)
+    if not isinstance(t_elementwise, float):
+        latency = latency + t_elementwise
     hfu = utilization(executed / peak_flops, latency)
     mfu = hfu if inference_only else utilization(ops_sample * k_model * batch / peak_flops, latency)
     return {
@@ -331,6 +345,7 @@ def single_node_step(
         "latency_compute": t_compute,
         "latency_memory": t_memory,
         "latency_overhead": overhead,
+        "latency_elementwise": np.asarray(t_elementwise, dtype=float),
         "throughput": batch / latency,
         "memory_bound": memory_bound(t_compute, t_memory),
         "arithmetic_intensity": arithmetic_intensity(executed, traffic),

@@ -122,9 +122,13 @@ class SingleNodeModel(Resolver):
     Under ``fidelity="refined"`` a Transformer training step adds the attention-score FLOPs
     ``k·4·s²·h·L·B`` (Narayanan et al. 2021, Eq. 3), runs its GEMMs at ``efficiency`` times the
     layer's GEMM shape factor (``gemm_half_size``, ``gemm_shape_exponent``; as DistributedModel),
-    adds the element-wise and softmax time ``k·L·B·(34·s·h + 5·a·s²·(1 − flash))·b/2 / BW`` to the
-    overhead, and charges the refined training memory (FlashAttention by default, fp32 gradients,
-    logits). Inference is the same under both fidelities.
+    adds the element-wise and softmax time ``k·L·B·(34·s·h + 5·a·s²·(1 − flash))·b/2 / BW`` as its
+    own term (``latency_elementwise``; ``T = max(compute, memory) + overhead + T_elementwise``),
+    and charges the refined training memory (FlashAttention by default, fp32 gradients, logits).
+    Inference is the same under both fidelities. In either fidelity, ``weight_precision`` keeps
+    the frozen base weights of a LoRA fine-tune at that width in the training footprint (QLoRA:
+    4-bit base weights, adapters at the training precision; Dettmers et al. 2023,
+    arXiv:2305.14314).
 
     References
     ----------
@@ -161,12 +165,21 @@ class SingleNodeModel(Resolver):
         Arg("flash_attention", "bool", default=None),
         Arg("gemm_half_size", default=GEMM_HALF_SIZE, low=1.0, high=1e5),
         Arg("gemm_shape_exponent", default=GEMM_SHAPE_EXPONENT, low=0.1, high=10.0),
+        Arg(
+            "weight_precision",
+            "choice",
+            default=None,
+            choices=PRECISIONS,
+            doc="precision of the frozen base weights of a (Q)LoRA fine-tune, e.g. int4/fp4 for QLoRA "
+            "(None: the training precision)",
+        ),
     )
     OUTPUTS = (
         "latency",
         "latency_compute",
         "latency_memory",
         "latency_overhead",
+        "latency_elementwise",
         "throughput",
         "bottleneck",
         "arithmetic_intensity",
@@ -235,6 +248,7 @@ class SingleNodeModel(Resolver):
             vocab=model("vocab_size"),
             gemm_half_size=g["gemm_half_size"],
             gemm_exponent=g["gemm_shape_exponent"],
+            frozen_bytes_per_el=precision_bytes(g["weight_precision"])[0] if "weight_precision" in g.inputs else np.nan,
         )
         out["bottleneck"] = out.pop("memory_bound").view(np.int8)  # BOTTLENECKS: 0 Compute, 1 Memory
         out["infeasible_reason"] = _infeasible_reason(out["feasible"])
@@ -373,6 +387,11 @@ class TrainingMemoryModel(Resolver):
     ``weight_precision`` keeps the frozen ``(1 − f)`` of the weights at that width (QLoRA,
     Dettmers et al. 2023).
 
+    ``notes`` (a bit field, as DistributedModel's): ``no_flash_attention`` under refined with
+    ``flash_attention=False``; ``attention_scores_stored`` in either fidelity where
+    ``activation_checkpointing="none"`` without fused attention keeps the ``5·a·s²·m`` score
+    matrix (the first_order default for "none").
+
     References
     ----------
     Rajbhandari, S., Rasley, J., Ruwase, O., He, Y. (2020). ZeRO: memory optimizations toward
@@ -444,6 +463,9 @@ class TrainingMemoryModel(Resolver):
         "memory_utilization",
         "feasible",
         "infeasible_reason",
+        "notes",
+        "note_no_flash_attention",
+        "note_attention_scores_stored",
     )
 
     def _check(self, g: Grid) -> None:
@@ -466,6 +488,7 @@ class TrainingMemoryModel(Resolver):
         gradient_b = precision_bytes(g["gradient_precision"])[0] if "gradient_precision" in g.inputs else np.nan
         frozen_b = precision_bytes(g["weight_precision"])[0] if "weight_precision" in g.inputs else np.nan
         refined = refined_flag(g)
+        flash = optional_input(g, "flash_attention", refined)
         out = mem.training_memory_step(
             model("parameters"),
             b,
@@ -491,10 +514,13 @@ class TrainingMemoryModel(Resolver):
             refined=refined,
             microbatch_size=optional_input(g, "microbatch_size"),
             microbatches=optional_input(g, "microbatch_count"),
-            flash_attention=optional_input(g, "flash_attention", refined),
+            flash_attention=flash,
             vocab=model("vocab_size"),
             cp=g["cp_size"],
             frozen_bytes_per_el=frozen_b,
         )
         out["infeasible_reason"] = _infeasible_reason(out["feasible"])
+        out["note_no_flash_attention"] = out.pop("no_flash_attention")
+        out["note_attention_scores_stored"] = out.pop("attention_scores_stored")
+        out["notes"] = notes_code(out)
         return out

@@ -24,6 +24,7 @@ import numpy as np
 from .. import optimize
 from ..grid import Arg, Grid
 from ..infra.types import GridProfile
+from ..options import FIDELITIES
 from ..physics import placement
 from ..result import Result
 from .base import Resolver
@@ -38,6 +39,16 @@ DEFAULT_REGIONS = ("US_Avg", "Quebec", "Iowa")
 
 
 _PARALLEL = ("tp_size", "pp_size", "microbatch_count", "ep_size")
+#: Searched by default under ``fidelity="refined"`` as well (when not given): the microbatch
+#: size (the count then follows from it), activation recomputation, the ZeRO stage and CP.
+_REFINED_SEARCH = ("microbatch_size", "activation_recomputation", "zero_stage", "cp_size")
+#: Largest microbatch size of the default refined search (Megatron-LM's runs use 1–8;
+#: Narayanan et al. 2021, Table 1).
+MAX_MICROBATCH_SIZE = 8
+_REFINED = FIDELITIES.index("refined")
+#: The parallel degrees of one serving replica that BatchingOptimizer passes to ServingModel
+#: (those ServingModel takes).
+_SERVING_DEGREES = tuple(n for n in ("tp_size", "pp_size", "ep_size") if n in ServingModel.arguments())
 
 
 # ---------------------------------------------------------------------------- shared helpers
@@ -148,6 +159,23 @@ class ParallelismOptimizer(Resolver):
     * ``ep_size``: for mixture-of-experts models, powers of two dividing the expert count
       (dense models: 1).
 
+    Under ``fidelity="refined"`` (any refined point of the grid) the microbatch count is not
+    searched but follows from the microbatch size (DistributedModel's refined rule), and these
+    are searched as well unless given:
+
+    * ``microbatch_size``: powers of two up to ``min(8, batch)``, at most the local batch
+      (a size above it is the same schedule as the local batch);
+    * ``activation_recomputation``: False, True;
+    * ``zero_stage``: 0, 1, 2, 3;
+    * ``cp_size``: powers of two up to the accelerators per node, dividing ``seq_len``.
+
+    Under refined these four are searched like the degrees: a list is the candidates, a scalar
+    is fixed (under first_order a list is a dimension of the answer unless ``search_over``
+    names it).
+
+    The winner's ``microbatches_per_flush`` is its ``best_microbatch_count`` then, and its
+    ``notes`` (DistributedModel's bit field) come with the answer under either fidelity.
+
     Each degree may instead be given as a list (those candidates), a DataArray (e.g.
     ``tp_size`` and ``pp_size`` zipped along a ``candidate`` dimension: those pairs; a dimension
     the DataArray shares with another argument, such as a ``case`` dimension zipping models and
@@ -225,6 +253,8 @@ class ParallelismOptimizer(Resolver):
         "dp_degree",
         "memory_footprint",
         "memory_utilization",
+        "microbatches_per_flush",
+        "notes",
         "feasible",
         "n_searched",
         "n_feasible",
@@ -254,6 +284,8 @@ class ParallelismOptimizer(Resolver):
         "dp_degree",
         "memory_footprint",
         "memory_utilization",
+        "microbatches_per_flush",
+        "notes",
     )
 
     def solve(
@@ -266,14 +298,16 @@ class ParallelismOptimizer(Resolver):
             )
         _check_top_k(top_k)
         kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
-        kwargs.update(self.candidates(**kwargs))
+        filled = self.candidates(**kwargs)
+        kwargs.update(filled)
         g = self.grid(chunks=chunks, **kwargs)
-        over = self._over(g, search_over)
+        searched = _PARALLEL + (_REFINED_SEARCH if self._refined(g) else ())
+        over = self._over(g, search_over, searched)
         ds = Result.from_arrays(type(self).__name__, g, DistributedModel().evaluate(g)).dataset
         zipped = {
             n: (g.inputs[n].dims, np.asarray(g.inputs[n].values))
             for n in _PARALLEL
-            if g.inputs[n].dims not in ((), (n,))
+            if n in g.inputs and g.inputs[n].dims not in ((), (n,))
         }
         ds = ds.assign_coords(zipped)
         constraints = ["feasible", self._allowed(g, ds)]
@@ -287,6 +321,8 @@ class ParallelismOptimizer(Resolver):
         )
         extra = _gather(ds, found.dataset, over, [n for n in self.REPORTED if n not in found.dataset])
         extra.update({f"best_{n}": found.dataset[n] for n in zipped})
+        if "best_microbatch_count" not in found.dataset and "best_microbatch_count" not in extra:
+            extra["best_microbatch_count"] = extra["microbatches_per_flush"]  # derived from the size
         return _finish(type(self).__name__, Result.from_dataset(found.dataset.drop_vars(list(zipped))), extra)
 
     def grid(self, *args, chunks=None, **kwargs) -> Grid:
@@ -305,7 +341,21 @@ class ParallelismOptimizer(Resolver):
         (accelerators per node, layers, local batch, experts) are masks of ``solve``."""
         kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
         g = self.grid(**kwargs)
-        return {k: v for k, v in self._candidates(g).items() if kwargs.get(k) is None}
+        out = {k: v for k, v in self._candidates(g).items() if kwargs.get(k) is None}
+        if self._refined(g):
+            if kwargs.get("microbatch_count") is None:
+                out.pop("microbatch_count", None)  # refined: the count follows from the size
+            else:
+                out.pop("microbatch_size", None)  # an explicit count wins over any size
+        else:
+            for name in _REFINED_SEARCH:
+                out.pop(name, None)
+        return out
+
+    @staticmethod
+    def _refined(g: Grid) -> bool:
+        """Some point of the grid is computed with ``fidelity="refined"``."""
+        return _REFINED in np.unique(g.inputs["fidelity"].values)
 
     @staticmethod
     def _candidates(g: Grid) -> dict:
@@ -328,10 +378,15 @@ class ParallelismOptimizer(Resolver):
             "microbatch_count": _powers_of_two(np.max(g.inputs["batch_size"].values)),
         }
         out["ep_size"] = _powers_of_two(max(experts)) if experts else 1
+        per_node = max(f.si["accelerators_per_node"] for f in fleets)
+        out["microbatch_size"] = _powers_of_two(min(MAX_MICROBATCH_SIZE, np.max(g.inputs["batch_size"].values)))
+        out["activation_recomputation"] = [False, True]
+        out["zero_stage"] = [0, 1, 2, 3]
+        out["cp_size"] = _powers_of_two(min(per_node, np.max(g.inputs["seq_len"].values)))
         return out
 
     @staticmethod
-    def _over(g: Grid, search_over) -> list[str]:
+    def _over(g: Grid, search_over, searched=_PARALLEL) -> list[str]:
         names = [search_over] if isinstance(search_over, str) else list(search_over or ())
         bad = [n for n in names if n not in g.dims]
         if bad:
@@ -339,8 +394,8 @@ class ParallelismOptimizer(Resolver):
                 f"search_over={search_over!r}: {bad[0]!r} is not a dimension of the grid; give the "
                 f"argument as a list to search it; dimensions: {', '.join(g.dims)}"
             )
-        shared = {d for name, inp in g.inputs.items() if name not in _PARALLEL for d in inp.dims}
-        over = [d for n in _PARALLEL for d in g.inputs[n].dims if d not in shared] + names
+        shared = {d for name, inp in g.inputs.items() if name not in searched for d in inp.dims}
+        over = [d for n in searched if n in g.inputs for d in g.inputs[n].dims if d not in shared] + names
         over = [d for i, d in enumerate(over) if d not in over[:i]]
         if not over:
             raise ValueError(
@@ -353,8 +408,10 @@ class ParallelismOptimizer(Resolver):
     def _allowed(g: Grid, ds):
         """The candidate rules as one boolean mask: tp <= max_tp, pp <= max_pp, dp <= batch (D8),
         m <= the local batch, m = 1 without a pipeline, ep = 1 for dense models and ep dividing the
-        experts otherwise."""
-        tp, pp, m, ep = (_input(g, n) for n in _PARALLEL)
+        experts otherwise; a microbatch size at most the local batch (or 1) and ``cp`` dividing
+        ``seq_len``."""
+        tp, pp, ep = (_input(g, n) for n in ("tp_size", "pp_size", "ep_size"))
+        m = _input(g, "microbatch_count") if "microbatch_count" in g.inputs else 1.0
         max_tp = _input(g, "max_tp") if "max_tp" in g.inputs else _field(g, "fleet", "accelerators_per_node")
         max_pp = _input(g, "max_pp") if "max_pp" in g.inputs else _field(g, "fleet", "total_accelerators")
         sparse = _field(g, "model", "is_sparse") == 1.0
@@ -362,7 +419,13 @@ class ParallelismOptimizer(Resolver):
         expert_split = (ep == 1) | (sparse & (np.mod(experts, ep) == 0))
         dp_ok = _plain(ds["dp_degree"]) <= _input(g, "batch_size")
         whole = ~_plain(ds["microbatches_exceed_local_batch"])
-        return (tp <= max_tp) & (pp <= max_pp) & ((pp > 1) | (m == 1)) & expert_split & dp_ok & whole
+        allowed = (tp <= max_tp) & (pp <= max_pp) & ((pp > 1) | (m == 1)) & expert_split & dp_ok & whole
+        if "microbatch_size" in g.inputs and "microbatch_count" not in g.inputs:
+            size = _input(g, "microbatch_size")
+            allowed = allowed & ((size <= _plain(ds["local_batch_size"])) | (size == 1))
+        if g.inputs["cp_size"].dims:
+            allowed = allowed & (np.mod(_input(g, "seq_len"), _input(g, "cp_size")) == 0)
+        return allowed
 
 
 # ---------------------------------------------------------------------------- BatchingOptimizer
@@ -373,6 +436,8 @@ class BatchingOptimizer(Resolver):
     is evaluated once over the grid × batch sizes ``1 … max_search_batch`` (a list searches
     ``1 … max(N)`` and masks larger batches per point), TailLatencyModel once over that × rates
     × replicas. ``seq_len`` is both the prompt and the generated length, as in mlsysim 0.3.0.
+    A replica spans ``tp_size · pp_size · ep_size`` accelerators (ServingModel's parallel
+    degrees, passed to it as given; ``num_replicas`` counts such replicas).
     The answer holds ``best_batch_size`` (``objective`` holds the same number), the outputs at
     that batch, ``feasible``, ``n_searched`` and ``n_feasible``; when no batch is allowed,
     ``feasible`` is False, the label missing and the numbers NaN (mlsysim 0.3.0: zeros).
@@ -405,6 +470,7 @@ class BatchingOptimizer(Resolver):
         ServingModel.arguments()["precision"],
         ServingModel.arguments()["efficiency"],
         Arg("max_search_batch", "integer", default=256, low=1),
+        *(ServingModel.arguments()[n] for n in _SERVING_DEGREES),
     )
     OPTIONS = {
         "top_k": (
@@ -444,7 +510,8 @@ class BatchingOptimizer(Resolver):
         kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
         g = self.grid(**kwargs)
         n_max = int(np.max(g.inputs["max_search_batch"].values))
-        serve_args = {k: kwargs[k] for k in ("model", "hardware", "seq_len", "precision", "efficiency") if k in kwargs}
+        served_names = ("model", "hardware", "seq_len", "precision", "efficiency", *_SERVING_DEGREES)
+        serve_args = {k: kwargs[k] for k in served_names if k in kwargs}
         served = ServingModel().solve(**serve_args, batch_size=np.arange(1, n_max + 1), chunks=chunks).dataset
         served = served.drop_vars([c for c in served.coords])
         batch = _data_array(np.arange(1.0, n_max + 1), "batch_size")

@@ -94,7 +94,17 @@ VARIABLES: dict[str, Variable] = dict(
     node_mtbf=Variable("s", "hour", "mean time between failures of one node (components in series)"),
     fleet_mtbf=Variable("s", "hour", "mean time between failures of the fleet"),
     failure_probability=Variable("", "", "probability of at least one failure during the job"),
-    expected_failures=Variable("", "", "expected failures during the job"),
+    expected_failures=Variable("", "", "expected failures (job interruptions) during the job"),
+    interruptions_accelerator=Variable("", "", "expected job interruptions caused by accelerators (GPU, HBM, ...)"),
+    interruptions_host=Variable(
+        "", "", "expected job interruptions caused by hosts (NIC, power supply, CPU, SSD, ...)"
+    ),
+    interruptions_network=Variable(
+        "", "", "expected job interruptions caused by the network (switches, cables; 0 under first_order)"
+    ),
+    interruptions_software=Variable(
+        "", "", "expected job interruptions caused by software and operations (0 under first_order)"
+    ),
     optimal_checkpoint_interval=Variable("s", "s", "Young-Daly interval sqrt(2 x checkpoint time x MTBF)"),
     goodput_ratio=Variable("", "", "useful fraction of time: 1 - d/t - (R + t/2)/MTBF (D6)"),
     # ---- CheckpointModel -----------------------------------------------------------------

@@ -26,6 +26,17 @@ VARIABLES: dict[str, Variable] = dict(
         description="expert-parallel degree of the winning configuration (missing when nothing is feasible)",
         kind="text",
     ),
+    best_microbatch_size=Variable(
+        description="microbatch size of the winning configuration (refined search; missing when nothing is feasible)",
+        kind="text",
+    ),
+    best_activation_recomputation=Variable(
+        description="activation recomputation of the winning configuration (refined search)", kind="text"
+    ),
+    best_zero_stage=Variable(description="ZeRO stage of the winning configuration (refined search)", kind="text"),
+    best_cp_size=Variable(
+        description="context-parallel degree of the winning configuration (refined search)", kind="text"
+    ),
     best_batch_size=Variable(
         description="largest batch size meeting the SLA (missing when no batch does)", kind="text"
     ),

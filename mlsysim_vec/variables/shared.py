@@ -5,7 +5,7 @@ from .core import BOTTLENECKS, REASONS, Variable, byte_count, seconds
 
 #: Per-point notes of the training resolvers (bit ``k`` of the ``notes`` output is ``NOTES[k]``):
 #: honest warnings about a configuration that runs but is probably not what the user meant.
-NOTES = ("pipeline_bubble_over_half", "no_flash_attention", "one_microbatch_pipeline")
+NOTES = ("pipeline_bubble_over_half", "no_flash_attention", "one_microbatch_pipeline", "attention_scores_stored")
 
 _NOTES_DOC = (
     "per-point notes as a bit field (0: none): "
@@ -75,11 +75,19 @@ VARIABLES: dict[str, Variable] = {
     "note_one_microbatch_pipeline": Variable(
         description="note: a pipeline (pp > 1) runs the whole local batch as one microbatch", kind="bool"
     ),
+    "note_attention_scores_stored": Variable(
+        description="note: the stored activations hold the s x s attention-score matrix (no recomputation "
+        "and no fused attention; FlashAttention would keep only its softmax statistics)",
+        kind="bool",
+    ),
     # ---- roofline outputs ---------------------------------------------------------------
     "latency": seconds("time of one step: max(compute, memory) + overhead"),
     "latency_compute": seconds("compute time: FLOPs / (peak FLOP/s x efficiency)"),
     "latency_memory": seconds("memory time: bytes moved / effective bandwidth"),
     "latency_overhead": seconds("fixed overhead: dispatch tax + per-layer framework tax"),
+    "latency_elementwise": seconds(
+        "memory-bound element-wise and softmax time of a training step (refined; 0 under first_order)"
+    ),
     "throughput": Variable("1/s", "1/s", "samples per second (tokens per second for LLM tokens)"),
     "bottleneck": Variable(description="binding roofline ceiling", kind="category", categories=BOTTLENECKS),
     "arithmetic_intensity": Variable("flop/byte", "flop/byte", "FLOPs per byte moved"),
