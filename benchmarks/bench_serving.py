@@ -19,6 +19,12 @@ What is measured
 * ``ServingModel grid``: models (every Language model) × GPUs (every Cloud accelerator) ×
   seq_len × batch_size × precision (fp16, bf16, fp8, int8), ``solve`` + ``.dataset``.
   Target: >= 1e7 points/s on >= 1e6 points.
+* ``ServingModel refined tp``: models × GPUs × precision × tensor-parallel degree (1, 2, 4, 8)
+  × seq_len × batch_size, ``fidelity="refined"`` (issue 10), batch sizes cut to keep >= 1e6
+  points. Target: >= 5e7 points/s on >= 1e6 points.
+* ``ContinuousBatching closed loop``: models × GPUs × output tokens × input tokens ×
+  concurrency (1 … 4096, geometric), ``fidelity="refined"``. Target: >= 1e7 points/s on
+  >= 1e6 points.
 * ``ServingCapacityModel grid``: qps × P99 target × model × GPU (10 Language models × 20 Cloud
   GPUs), every point's minimal replica count (up to 1,024) searched. Target: 1e5 points < 1 s.
 * ``TailLatencyModel sweep``: arrival rate × service time × every replica count 1 … 1,024
@@ -43,7 +49,12 @@ from benchmarks.harness import Row  # noqa: E402
 __all__ = [
     "TARGETS",
     "PRECISIONS",
+    "TP_SIZES",
     "serving_axes",
+    "refined_axes",
+    "closed_loop_axes",
+    "bench_serving_refined",
+    "bench_closed_loop",
     "capacity_axes",
     "tail_axes",
     "bench_serving",
@@ -56,10 +67,15 @@ __all__ = [
 PRECISIONS = ("fp16", "bf16", "fp8", "int8")
 SEQ_LENS = tuple(int(x) for x in np.unique(np.geomspace(128, 131072, 16).round()))
 
-#: The targets of issue 3 (item 8).
+TP_SIZES = (1, 2, 4, 8)
+CONCURRENCY = tuple(int(x) for x in np.unique(np.geomspace(1, 4096, 64).round()))
+
+#: The targets of issue 3 (item 8) and issue 10 (refined ServingModel with tp, closed loop).
 TARGETS = {
     "serving_points_per_s": 1e7,  # ServingModel, on a grid of >= 1e6 points
     "serving_min_points": 10**6,
+    "refined_points_per_s": 5e7,  # ServingModel, fidelity="refined", tp_size a dimension
+    "closed_loop_points_per_s": 1e7,  # ContinuousBatchingModel closed loop, fidelity="refined"
     "capacity_points": 10**5,  # ServingCapacityModel grid ...
     "capacity_seconds": 1.0,  # ... in under a second
     "tail_max_replicas": 1024,
@@ -82,6 +98,34 @@ def serving_axes(points: int) -> dict:
         "seq_len": seq,
         "batch_size": np.arange(1, n_batch + 1),
         "precision": list(PRECISIONS),
+    }
+
+
+def refined_axes(points: int) -> dict:
+    """``serving_axes`` with ``tp_size`` (1, 2, 4, 8) as a dimension, the batch sizes cut so that
+    the grid still holds at least ``points`` points; the dimensions ordered model, hardware,
+    precision, tp_size, then the swept seq_len × batch_size innermost."""
+    axes = serving_axes(math.ceil(points / len(TP_SIZES)))
+    order = ("model", "hardware", "precision", "tp_size", "seq_len", "batch_size")
+    return {k: (list(TP_SIZES) if k == "tp_size" else axes[k]) for k in order}
+
+
+def closed_loop_axes(points: int) -> dict:
+    """ContinuousBatchingModel closed loop of about ``points`` points: every Language model ×
+    every Cloud accelerator × 2 output lengths (128, 1024) × I input lengths (128 … 8192,
+    geometric) × C concurrencies (1 … 4096, geometric; every output a curve over concurrency)."""
+    ms = harness.mlsysim()
+    models, hardware = list(ms.Models.Language), list(ms.Hardware.Cloud)
+    rest = points / (len(models) * len(hardware) * 2)
+    n_conc = int(min(len(CONCURRENCY), max(1, round(math.sqrt(rest * 4)))))
+    n_inputs = max(1, math.ceil(rest / n_conc))
+    conc = [CONCURRENCY[i] for i in np.linspace(0, len(CONCURRENCY) - 1, n_conc).round().astype(int)]
+    return {
+        "model": models,
+        "hardware": hardware,
+        "output_tokens": [128, 1024],
+        "input_tokens": [int(x) for x in np.geomspace(128, 8192, n_inputs).round()],
+        "concurrency": conc,
     }
 
 
@@ -130,6 +174,38 @@ def bench_serving(points: int = 10**6, repeats: int = 3, loop_points: int = 200,
     )
     passed = run.agrees and (not big or run.points_per_s >= TARGETS["serving_points_per_s"])
     return [run.grid_row(f"ServingModel grid {points:.0e}", target, passed)]
+
+
+def bench_serving_refined(points: int = 10**6, repeats: int = 3, loop_points: int = 200, seed: int = 3) -> list[Row]:
+    """ServingModel with ``fidelity="refined"`` and ``tp_size`` a dimension over a >= ``points``
+    grid, against a loop of scalar solves over sampled points of the same grid."""
+    run = harness.grid_vs_loop(
+        harness.mlsysim().ServingModel(),
+        refined_axes(points),
+        {"fidelity": "refined"},
+        repeats,
+        loop_points,
+        seed,
+        ("ttft", "itl", "feasible"),
+    )
+    target, passed = run.rate_target(TARGETS["refined_points_per_s"], TARGETS["serving_min_points"])
+    return [run.grid_row(f"ServingModel refined tp {points:.0e}", target, passed)]
+
+
+def bench_closed_loop(points: int = 10**6, repeats: int = 3, loop_points: int = 100, seed: int = 4) -> list[Row]:
+    """ContinuousBatchingModel's closed loop (``fidelity="refined"``) over a ~``points`` grid,
+    against a loop of scalar solves over sampled points."""
+    run = harness.grid_vs_loop(
+        harness.mlsysim().ContinuousBatchingModel(),
+        closed_loop_axes(points),
+        {"fidelity": "refined"},
+        repeats,
+        loop_points,
+        seed,
+        ("ttft", "itl", "output_throughput"),
+    )
+    target, passed = run.rate_target(TARGETS["closed_loop_points_per_s"], TARGETS["serving_min_points"])
+    return [run.grid_row(f"ContinuousBatching closed loop {points:.0e}", target, passed)]
 
 
 def bench_capacity(points: int = 10**5, repeats: int = 3, loop_points: int = 50, seed: int = 1) -> list[Row]:
@@ -209,6 +285,8 @@ def bench_tail_latency(
 
 def run_all(
     serving_points=10**6,
+    refined_points=10**6,
+    closed_loop_points=10**6,
     capacity_points=10**5,
     tail_points=10**6,
     zipped_points=10**5,
@@ -224,6 +302,8 @@ def run_all(
     return harness.run_steps(
         [
             lambda: bench_serving(serving_points, repeats, loop_points),
+            lambda: bench_serving_refined(refined_points, repeats, loop_points),
+            lambda: bench_closed_loop(closed_loop_points, repeats, loop_points),
             lambda: bench_capacity(capacity_points, repeats, max(10, loop_points // 2)),
             lambda: bench_tail_latency(tail_points, zipped_points, 1024, repeats, loop_points),
         ],
@@ -238,7 +318,15 @@ def main(argv=None) -> int:
         doc=__doc__,
         run_all=run_all,
         targets=TARGETS,
-        quick=dict(serving_points=10**3, capacity_points=10**3, tail_points=10**4, zipped_points=10**3, loop_points=10),
+        quick=dict(
+            serving_points=10**3,
+            refined_points=10**3,
+            closed_loop_points=10**3,
+            capacity_points=10**3,
+            tail_points=10**4,
+            zipped_points=10**3,
+            loop_points=10,
+        ),
         footnote="Seconds: best of repeats. traced MB: tracemalloc peak; RSS MB: peak RSS during "
         "the call minus RSS before.",
     )

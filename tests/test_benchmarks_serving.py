@@ -35,6 +35,23 @@ def test_serving_axes_reach_the_size():
         assert list(axes) == ["model", "hardware", "seq_len", "batch_size", "precision"]
 
 
+def test_refined_and_closed_loop_tiny_grids_equal_loops():
+    (refined,) = bs.bench_serving_refined(10**3, repeats=1, loop_points=10)
+    _sane(refined)
+    assert refined.extra["max_rel_diff"] <= REL_TOL and refined.extra["shape"]["tp_size"] == len(bs.TP_SIZES)
+    (loop,) = bs.bench_closed_loop(10**3, repeats=1, loop_points=10)
+    _sane(loop)
+    assert loop.extra["max_rel_diff"] <= REL_TOL
+
+
+def test_refined_and_closed_loop_axes_reach_the_size():
+    for size in (10**5, 10**6, 10**7):  # at least models × GPUs × tp × precisions (7,936 points)
+        refined, loop = bs.refined_axes(size), bs.closed_loop_axes(size)
+        assert size <= n_points(refined) <= 1.3 * size and size <= n_points(loop) <= 1.3 * size
+        assert list(refined) == ["model", "hardware", "precision", "tp_size", "seq_len", "batch_size"]
+        assert list(loop) == ["model", "hardware", "output_tokens", "input_tokens", "concurrency"]
+
+
 def test_capacity_tiny_grid_equals_loop():
     (row,) = bs.bench_capacity(10**3, repeats=1, loop_points=10)
     _sane(row)
@@ -58,6 +75,12 @@ def test_full_table_meets_targets(tmp_path):
     serving = rows["ServingModel grid"]
     assert serving["points"] >= bs.TARGETS["serving_min_points"]
     assert serving["points_per_s"] >= bs.TARGETS["serving_points_per_s"]
+    refined = rows["ServingModel refined tp"]
+    assert refined["points"] >= bs.TARGETS["serving_min_points"]
+    assert refined["points_per_s"] >= bs.TARGETS["refined_points_per_s"]
+    loop = rows["ContinuousBatching closed loop"]
+    assert loop["points"] >= bs.TARGETS["serving_min_points"]
+    assert loop["points_per_s"] >= bs.TARGETS["closed_loop_points_per_s"]
     capacity = rows["ServingCapacityModel grid"]
     assert capacity["points"] >= bs.TARGETS["capacity_points"]
     assert capacity["seconds"] < bs.TARGETS["capacity_seconds"]

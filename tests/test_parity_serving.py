@@ -48,6 +48,14 @@ CAPACITY_QUEUE = frozenset(
 )
 
 
+@pytest.fixture(autouse=True)
+def _first_order():
+    """These numbers are mlsysim 0.3.0's first-order physics: pinned, whatever the default
+    fidelity (``ms.set_options``) is."""
+    with ms.set_options(fidelity="first_order"):
+        yield
+
+
 # ---- reading the fixtures ----------------------------------------------------------------
 
 

@@ -29,6 +29,14 @@ CLOUD = list(H)
 PRECISIONS = ["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 
 
+@pytest.fixture(autouse=True)
+def _first_order():
+    """These numbers are mlsysim 0.3.0's first-order physics: pinned, whatever the default
+    fidelity (``ms.set_options``) is."""
+    with ms.set_options(fidelity="first_order"):
+        yield
+
+
 def magnitude(value, unit):
     if isinstance(value, xr.DataArray):
         return value.pint.to(unit).pint.magnitude if hasattr(value.data, "units") else value.values
@@ -120,6 +128,68 @@ def test_batching_streaming_scaling_grids_equal_loops():
             context_length=[512, 8192],
         ),
         {},
+    )
+
+
+def test_refined_group_grids_equal_loops():
+    """Issue 10's arguments are dimensions like any other: fidelity, tp/pp/ep, the separate
+    precisions, the refined knobs, output tokens and a price; grid == loop for each resolver."""
+    assert_grid_equals_loop(
+        ms.ServingModel,
+        dict(
+            model=[LLAMA8B, L.Mixtral_8x7B],
+            hardware=[H100, A100],
+            fidelity=["first_order", "refined"],
+            tp_size=[1, 4],
+            pp_size=[1, 2],
+            batch_size=[1, 96],
+            output_tokens=[1, 300],
+            weight_precision=["fp16", "nvfp4"],
+        ),
+        dict(seq_len=1500, ep_size=2, kv_precision="fp8", gpu_hour_price=2.0),
+    )
+    assert_grid_equals_loop(
+        ms.ServingModel,
+        dict(
+            fidelity=["first_order", "refined"],
+            tp_size=[1, 2],
+            prefill_chunk_tokens=[256, 4096],
+            draft_model=[L.GPT2, L.Llama2_7B],
+            compute_precision=["fp8", "fp16"],
+            bandwidth_efficiency=[0.7, 0.9],
+        ),
+        dict(model=LLAMA8B, hardware=H100, seq_len=2048, batch_size=4, output_tokens=64, cached_prefix_len=100),
+    )
+    assert_grid_equals_loop(
+        ms.ContinuousBatchingModel,
+        dict(
+            model=[LLAMA8B, L.Llama3_70B],
+            fidelity=["first_order", "refined"],
+            tp_size=[1, 8],
+            concurrency=[1, 64, 4096],
+            input_tokens=[128, 2048],
+        ),
+        dict(hardware=H100, output_tokens=256, gpu_hour_price=3.0),
+    )
+    assert_grid_equals_loop(
+        ms.ContinuousBatchingModel,
+        dict(fidelity=["first_order", "refined"], tp_size=[1, 2], max_seq_len=[2048, 8192], max_batch_size=[1, 64]),
+        dict(model=LLAMA8B, hardware=H100),
+    )
+    assert_grid_equals_loop(
+        ms.WeightStreamingModel,
+        dict(fidelity=["first_order", "refined"], tp_size=[1, 2], phase=["decode", "prefill"], batch_size=[1, 64]),
+        dict(model=L.Llama3_70B, hardware=H.Cerebras_CS3, seq_len=2048),
+    )
+    assert_grid_equals_loop(
+        ms.InferenceScalingModel,
+        dict(fidelity=["first_order", "refined"], tp_size=[1, 4], reasoning_steps=[0, 8]),
+        dict(model=L.Llama3_70B, hardware=H100),
+    )
+    assert_grid_equals_loop(
+        ms.ServingCapacityModel,
+        dict(fidelity=["first_order", "refined"], tp_size=[1, 2], qps=[0.5, 50]),
+        dict(model=LLAMA8B, hardware=H100, target_p99_latency_ms=5000, max_seq_len=1024, max_replicas=64),
     )
 
 
@@ -518,6 +588,38 @@ def test_paged_admits_at_least_static_long(model, hardware, pages, mean_fraction
             ms.TailLatencyModel,
             dict(arrival_rate_qps=[1, 50, 500], service_latency_ms=[5, 50], num_replicas=[1, 16, 64]),
             {"num_replicas": 2},
+        ),
+        (
+            ms.ServingModel,
+            dict(
+                model=LANGUAGE[:4],
+                hardware=CLOUD[:4],
+                fidelity=["first_order", "refined"],
+                tp_size=[1, 2, 8],
+                batch_size=[1, 64],
+                seq_len=2048,
+                output_tokens=128,
+                gpu_hour_price=2.0,
+            ),
+            {"tp_size": 2, "hardware": 2},
+        ),
+        (
+            ms.ServingModel,
+            dict(model=LANGUAGE[:3], hardware=CLOUD[:3], fidelity="refined", tp_size=4, seq_len=[128, 4096]),
+            {"hardware": 2},
+        ),
+        (
+            ms.ContinuousBatchingModel,
+            dict(
+                model=LANGUAGE[:3],
+                hardware=CLOUD[:3],
+                fidelity=["first_order", "refined"],
+                concurrency=[1, 16, 512],
+                input_tokens=512,
+                output_tokens=128,
+                tp_size=[1, 2],
+            ),
+            {"concurrency": 2},
         ),
         (
             ms.ServingCapacityModel,

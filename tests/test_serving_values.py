@@ -24,6 +24,14 @@ LLAMA8B, LLAMA70B = L.Llama3_8B, L.Llama3_70B
 TAX = 0.01e-3
 
 
+@pytest.fixture(autouse=True)
+def _first_order():
+    """These numbers are mlsysim 0.3.0's first-order physics: pinned, whatever the default
+    fidelity (``ms.set_options``) is."""
+    with ms.set_options(fidelity="first_order"):
+        yield
+
+
 def approx(x, rel=1e-12):
     return pytest.approx(x, rel=rel)
 

@@ -34,20 +34,55 @@ VARIABLES: dict[str, Variable] = dict(
     reasoning_steps=Variable("", "", "reasoning steps per query (chain of thought)"),
     context_length=Variable("", "", "context tokens of a reasoning query"),
     tokens_per_step=Variable("", "", "tokens generated per reasoning step"),
+    interconnect_bandwidth=Variable(
+        "byte/s",
+        "GB/s",
+        "per-direction bandwidth of the links inside a serving group (None: the accelerator's intra-node link, "
+        "else its host link)",
+    ),
+    kv_precision=Variable(description="precision of the KV cache (None: precision)", kind="text"),
+    compute_precision=Variable(
+        description="precision of the GEMMs, whose peak FLOP/s is used (None: precision)", kind="text"
+    ),
+    allow_emulation=Variable(
+        description="run a compute precision the accelerator has no peak for at its headline peak (refined; "
+        "else such a point is infeasible, precision_unsupported)",
+        kind="bool",
+    ),
+    bandwidth_efficiency=Variable(
+        "", "", "fraction of peak HBM bandwidth a forward achieves (refined; STREAM-like kernels reach 0.8-0.9)"
+    ),
+    forward_overhead=seconds("fixed time of one forward pass: sampling, scheduling, launches (refined)"),
+    layer_overhead=seconds("launch time per layer per forward pass (refined)"),
+    memory_reserve_fraction=Variable(
+        "", "", "share of device memory the serving framework keeps for itself (refined; vLLM keeps 0.1)"
+    ),
+    gpu_hour_price=Variable(
+        "USD/s", "USD/h", "rental price of one accelerator per hour (None: no cost)", optional=True
+    ),
+    concurrency=Variable("", "", "users of a closed loop, each sending its next request when the last completes"),
+    input_tokens=Variable("", "", "prompt tokens per request"),
     # ---- ServingModel -----------------------------------------------------------------------
     ttft=seconds(
-        "time to first token: prefill + dispatch taxes (+ KV transfer when disaggregated); NaN when no "
-        "request is admitted",
+        "time to first token: the prefill (first order: compute + dispatch taxes; refined: max(compute, memory) + "
+        "communication + overheads), + KV transfer when disaggregated, + the admission wait in a closed loop; NaN "
+        "when no request is admitted",
         optional=True,
     ),
     itl=seconds(
-        "inter-token latency: one decode step (W + KV)/BW + layer tax (per accepted token with speculation); "
-        "NaN when no request is admitted",
+        "inter-token latency: one decode step (first order: (W + KV)/BW + layer tax; refined: max(compute, memory) "
+        "+ communication + overheads), per accepted token with speculation; NaN when no request is admitted",
         optional=True,
     ),
-    kv_cache_size=byte_count("KV cache of the batch at the full context"),
+    kv_cache_size=byte_count(
+        "KV cache of the batch at the full context (with output_tokens: the prompt and the tokens decoded after "
+        "the first)"
+    ),
     model_weights_size=byte_count("weight bytes at the precision"),
-    total_memory_required=byte_count("decode-device memory: weights + KV cache (+ draft weights and KV)"),
+    total_memory_required=byte_count(
+        "memory per accelerator of the decode device: weights + KV cache (+ draft weights and KV), split over the "
+        "serving group; refined: + working memory, and it must fit in the capacity less the framework reserve"
+    ),
     prompt_cache_hit_ratio=Variable("", "", "cached prefix / context"),
     prefill_chunks=count("prefill passes (chunks)"),
     prefill_chunk_time=seconds("time of the largest prefill chunk (NaN without chunking)", optional=True),
@@ -101,5 +136,45 @@ VARIABLES: dict[str, Variable] = dict(
     total_reasoning_time=seconds("TTFT + reasoning steps × time per step"),
     time_per_step=seconds("tokens per step × ITL"),
     tokens_generated=count("reasoning steps × tokens per step"),
-    energy_per_query=Variable("J", "J", "TDP × total reasoning time (full power, as the reference)"),
+    energy_per_query=Variable("J", "J", "TDP × accelerators × total reasoning time (full power, as the reference)"),
+    # ---- serving groups, generation, cost, closed loop --------------------------------------
+    generation_latency=seconds(
+        "wall time of a static batch: the prefill (first token), then output_tokens - 1 decode steps over the "
+        "growing context"
+    ),
+    output_throughput=Variable("1/s", "1/s", "generated tokens per second of the serving group", optional=True),
+    output_throughput_per_gpu=Variable(
+        "1/s", "1/s", "generated tokens per second per accelerator of the serving group", optional=True
+    ),
+    cost_per_million_output_tokens=Variable(
+        "USD",
+        "USD",
+        "rental cost of a million generated tokens: price × accelerators / output tokens per second × 1e6 "
+        "(NaN without a price)",
+        optional=True,
+    ),
+    cost_per_million_input_tokens=Variable(
+        "USD",
+        "USD",
+        "rental cost of a million prompt tokens: price × accelerators / prompt tokens per second × 1e6 "
+        "(NaN without a price)",
+        optional=True,
+    ),
+    accelerators=count("accelerators of the serving group: tp × pp × ep (both devices' when disaggregated)"),
+    runtime_memory=byte_count(
+        "working memory beyond weights and KV cache per accelerator: activations of the largest forward and "
+        "communication buffers (refined; 0 in first order); total_memory_required adds the framework reserve"
+    ),
+    decode_compute_time=seconds(
+        "compute part of the decode step (refined; NaN in first order, where decode is memory-bound)", optional=True
+    ),
+    decode_memory_time=seconds("memory part of the decode step: weights and KV cache read / bandwidth"),
+    communication_time=seconds("communication of the serving group in one decode step (0 on one accelerator)"),
+    running_requests=count(
+        "requests in the running batch of the closed loop: min(concurrency, admitted)", optional=True
+    ),
+    e2e_latency=seconds(
+        "request latency of the closed loop, admission wait included: concurrency / requests_per_s", optional=True
+    ),
+    requests_per_s=Variable("1/s", "1/s", "requests completed per second by the closed loop", optional=True),
 )
