@@ -45,6 +45,9 @@ __all__ = [
     "megatron_inputs",
     "solve_efficiency",
     "report",
+    "serving_inputs",
+    "serving_throughput",
+    "serving_ttft",
     "MEGATRON_CALIBRATION_ROW",
 ]
 
@@ -540,14 +543,162 @@ def gemm_curve() -> Study:
 # ---- report ----------------------------------------------------------------------------------
 
 
+# ---- TensorRT-LLM on H100 FP8: serving throughput and first-token latency --------------------------
+
+#: Rows each serving table is calibrated on (at most two per table): one compute-heavy and one
+#: memory-heavy configuration, so that the compute efficiency and the bandwidth efficiency are
+#: both pinned. Labels are ``"<model> tp<t> b<batch> <in>/<out>"`` (throughput) and
+#: ``"<model> tp<t> <in>"`` (first-token latency).
+SERVING_THROUGHPUT_CALIBRATION = ("GPT-J 6B tp1 b1024 128/128", "LLaMA 70B tp2 b64 2048/2048")
+SERVING_TTFT_CALIBRATION = ("LLaMA 7B tp1 128", "LLaMA 70B tp4 2048")
+_SERVING_CSV = "validation_serving_trtllm.csv"
+
+
+def serving_inputs():
+    """Published serving rows and the ServingModel arguments of each (records from the models'
+    public config.json, the H100 record, FP8, the published TP degree, batch and token counts)."""
+    from importlib import resources
+
+    from .models.types import from_hf_config
+    from .registry import Hardware
+
+    data = published_table(_SERVING_CSV)
+    models = {}
+    rows = []
+    for row in data.itertuples(index=False):
+        if row.hf_config not in models:
+            path = resources.files("mlsysim_vec.data").joinpath("hf_configs", f"{row.hf_config}.json")
+            models[row.hf_config] = from_hf_config(str(path), name=row.model)
+        ttft = row.metric == "ttft"
+        label = f"{row.model} tp{int(row.tp)} " + (
+            f"{int(row.input_tokens)}"
+            if ttft
+            else f"b{int(row.batch)} {int(row.input_tokens)}/{int(row.output_tokens)}"
+        )
+        rows.append(
+            {
+                "label": label,
+                "metric": row.metric,
+                "model": models[row.hf_config],
+                "hardware": Hardware.Cloud.H100,
+                "tp_size": int(row.tp),
+                "batch_size": int(row.batch),
+                "seq_len": int(row.input_tokens),
+                "output_tokens": 1 if ttft else int(row.output_tokens),
+            }
+        )
+    return data, rows
+
+
+def _serving_table(metric, output, unit, calibrate_on, target_mean, target_max, title, quantity):
+    import pandas as pd
+
+    from .calibrate import calibrate
+    from .solvers.serving import ServingModel
+
+    data, rows = serving_inputs()
+    keep = [i for i, r in enumerate(rows) if r["metric"] == metric]
+    data, rows = data.iloc[keep].reset_index(drop=True), [rows[i] for i in keep]
+    labels = [r["label"] for r in rows]
+    for label in calibrate_on:
+        if label not in labels:
+            raise ValueError(f"calibrate_on={label!r} is not a row of the {metric} table; rows: {labels}")
+    published = data["published_value"].to_numpy(dtype=float)
+    names = ("model", "hardware", "tp_size", "batch_size", "seq_len", "output_tokens")
+    resolver = ServingModel()
+    factor = 1e-3 if unit == "ms" else 1.0  # published value -> canonical unit of the output
+    measured = pd.DataFrame(
+        [
+            {**{n: rows[labels.index(c)][n] for n in names}, output: published[labels.index(c)] * factor}
+            for c in calibrate_on
+        ]
+    )
+    fit = calibrate(
+        resolver,
+        measured,
+        fit=["efficiency", "bandwidth_efficiency"],
+        bounds={"efficiency": (0.05, 1.0), "bandwidth_efficiency": (0.2, 1.0)},
+        precision="fp8",
+        fidelity="refined",
+    )
+    arguments = {n: _along(r[n] for r in rows) for n in names}
+    base = dict(arguments, precision="fp8")
+    first = resolver.solve(**base, fidelity="first_order").dataset[output].values / factor
+    default = resolver.solve(**base, fidelity="refined").dataset[output].values / factor
+    calibrated = resolver.solve(**base, fidelity="refined", **fit.values).dataset[output].values / factor
+    table = pd.DataFrame(
+        {
+            "config": labels,
+            "published": published,
+            "first_order": first,
+            "first_order_error": first / published - 1.0,
+            "refined_default": default,
+            "refined_default_error": default / published - 1.0,
+            "predicted": calibrated,
+            "error": calibrated / published - 1.0,
+            "calibration_row": [label in calibrate_on for label in labels],
+        }
+    )
+    default_mean = float(np.abs(table["refined_default_error"]).mean())
+    notes = (
+        f"refined with ms.calibrate on {len(calibrate_on)} rows ({'; '.join(calibrate_on)}): "
+        + ", ".join(f"{k} {v:.4g}" for k, v in fit.values.items()),
+        f"refined with its default efficiencies: mean |error| {100 * default_mean:.1f} %, "
+        f"max {100 * float(np.abs(table['refined_default_error']).max()):.1f} %",
+        "inputs per row: the model built from its public config.json (ms.from_hf_config), the H100 SXM "
+        "record, FP8 weights, KV cache and GEMMs, the published TP degree, batch and token counts; nothing "
+        "else is set",
+    )
+    return Study(
+        title=title,
+        quantity=quantity,
+        table=table,
+        target_mean=target_mean,
+        target_max=target_max,
+        notes=notes,
+        calibration={**fit.values, "calibrated_on": tuple(calibrate_on)},
+    )
+
+
+def serving_throughput(calibrate_on=SERVING_THROUGHPUT_CALIBRATION) -> Study:
+    """TensorRT-LLM (v0.6.1) static batching on H100 FP8: output tokens per second per GPU,
+    predicted by ``ServingModel`` (``output_throughput_per_gpu``: ``batch_size`` prompts of
+    ``seq_len`` tokens, then ``output_tokens`` decode steps, over ``tp_size`` GPUs)."""
+    return _serving_table(
+        "output_tokens_per_s_per_gpu",
+        "output_throughput_per_gpu",
+        "1/s",
+        calibrate_on,
+        0.25,
+        0.60,
+        "TensorRT-LLM on H100 FP8 (static batching): output throughput per GPU",
+        "tokens/s per GPU",
+    )
+
+
+def serving_ttft(calibrate_on=SERVING_TTFT_CALIBRATION) -> Study:
+    """TensorRT-LLM (v0.5 data) on H100 FP8: time to first token of one request, predicted by
+    ``ServingModel`` (``ttft`` at batch 1)."""
+    return _serving_table(
+        "ttft",
+        "ttft",
+        "ms",
+        calibrate_on,
+        0.20,
+        np.inf,
+        "TensorRT-LLM on H100 FP8: first-token latency at batch 1",
+        "ms",
+    )
+
+
 def _format(study: Study, columns: dict) -> str:
     columns = {k: v for k, v in columns.items() if k in study.table}
     frame = study.table[list(columns)].rename(columns=columns)
     formatters = {}
-    for name in ("error", "first_order_error"):
+    for name in ("error", "first_order_error", "refined_default_error"):
         if name in columns:
             formatters[columns[name]] = lambda e: f"{100 * e:+.1f} %"
-    for name in ("published", "predicted", "first_order"):
+    for name in ("published", "predicted", "first_order", "refined_default"):
         if name in columns:
             formatters[columns[name]] = lambda x: f"{x:.4g}"
     for name, spec in (
@@ -577,6 +728,8 @@ _COLUMNS = {
     "published": "published",
     "first_order": "first_order",
     "first_order_error": "first_order error",
+    "refined_default": "refined (defaults)",
+    "refined_default_error": "refined (defaults) error",
     "predicted": "predicted",
     "error": "error",
     "step_s": "step s",
@@ -594,7 +747,7 @@ def report(studies=None) -> str:
     first-order mean/max), then its notes. For Megatron, also the mean/max error with each row as
     the calibration row (the sensitivity to that choice)."""
     if studies is None:
-        studies = (megatron(), korthikanti(), gemm_curve())
+        studies = (megatron(), korthikanti(), gemm_curve(), serving_throughput(), serving_ttft())
     blocks = []
     for study in studies:
         lines = [f"{study.title} [{study.quantity}]", _format(study, _COLUMNS), study.summary()]

@@ -9,7 +9,12 @@ def test_validate_prints_both_tables_with_errors(capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     megatron, memory, gemm = validation.megatron(), validation.korthikanti(), validation.gemm_curve()
-    assert out.strip() == validation.report((megatron, memory, gemm)).strip()
+    throughput, ttft = validation.serving_throughput(), validation.serving_ttft()
+    assert out.strip() == validation.report((megatron, memory, gemm, throughput, ttft)).strip()
+    for study in (throughput, ttft):  # the serving tables print all three fidelity columns
+        assert study.summary() in out
+        for row in study.table.itertuples():
+            assert any(line.strip().startswith(row.config) and f"{100 * row.error:+.1f} %" in line for line in lines)
 
     # One line per Megatron-LM row: published, predicted and the signed error of the study.
     header = next(line for line in lines if line.split()[:2] == ["config", "GPUs"])

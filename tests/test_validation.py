@@ -249,3 +249,34 @@ def test_gemm_curve_fit():
     assert abs(study.calibration["gemm_shape_exponent"] - GEMM_SHAPE_EXPONENT) < 0.01
     large = study.table[study.table["size"] >= 2000]
     assert np.abs(large["error"]).max() < 0.05
+
+
+# ---- serving: TensorRT-LLM on H100 FP8 ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def serving_studies():
+    return val.serving_throughput(), val.serving_ttft()
+
+
+def test_serving_tables_hold_every_published_row(serving_studies):
+    throughput, ttft = serving_studies
+    assert len(throughput.table) == 16 and len(ttft.table) == 8
+    for study in serving_studies:
+        for column in ("first_order_error", "refined_default_error", "error"):
+            assert np.isfinite(study.table[column]).all()
+        assert study.table["calibration_row"].sum() == 2  # at most two rows calibrate each table
+
+
+def test_serving_refined_beats_first_order_on_both_tables(serving_studies):
+    """The measured accuracy that decides the default fidelity: refined with its defaults is more
+    accurate than first_order on the throughput and the first-token latency tables."""
+    for study in serving_studies:
+        refined = np.abs(study.table["refined_default_error"]).mean()
+        first = np.abs(study.table["first_order_error"]).mean()
+        assert refined < first
+
+
+def test_serving_ttft_calibrated_meets_its_target(serving_studies):
+    _, ttft = serving_studies
+    assert ttft.mean_error <= 0.20
