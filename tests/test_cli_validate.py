@@ -37,7 +37,7 @@ def test_validate_prints_both_tables_with_errors(capsys):
     assert megatron.summary() in out and memory.summary() in out
     assert megatron.summary() in out and gemm.summary() in out
     assert "target ≤ 5 %" in out and "target ≤ 3 %" in out
-    assert out.count("first_order: mean |error|") == 4  # the two training and the two serving studies print first-order errors
+    assert out.count("first_order: mean |error|") == 4  # training and serving studies
 
 
 def test_validate_is_listed_in_help(capsys):
