@@ -420,10 +420,14 @@ def run_steps(steps: Sequence[Callable[[], list[Row]]], progress: bool = False) 
 def _fmt(value, kind):
     if value is None:
         return "-"
+    if isinstance(value, str):
+        return value
     if kind == "int":
         return f"{value:,}"
     if kind == "s":
         return f"{value:.3g}" if value >= 1e-3 else f"{value:.2e}"
+    if kind == "us":  # seconds shown in microseconds
+        return f"{value * 1e6:,.1f}" if value < 1e-3 else f"{value * 1e6:,.0f}"
     if kind == "rate":
         return f"{value:.3g}" if value < 1e3 else f"{value:.2e}"
     if kind == "mb":
@@ -460,7 +464,7 @@ def format_table(rows: list[Row], columns: tuple = COLUMNS) -> str:
     header = [title for _, title, _ in columns]
     body = [[_fmt(getattr(r, attr), kind) for attr, _, kind in columns] for r in rows]
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
-    numeric = {i for i, (_, _, kind) in enumerate(columns) if kind in ("int", "s", "rate", "mb", "ratio")}
+    numeric = {i for i, (_, _, kind) in enumerate(columns) if kind in ("int", "s", "us", "rate", "mb", "ratio")}
 
     def line(cells):
         return "  ".join(
@@ -530,6 +534,7 @@ def cli(
     targets: dict,
     json_extra: Mapping = (),
     columns: tuple = COLUMNS,
+    tables: Callable[[list[Row]], Sequence[tuple[str, list[Row], tuple]]] | None = None,
 ) -> int:
     """The command line of ``benchmarks.<prog>``; returns the exit status.
 
@@ -538,8 +543,9 @@ def cli(
     ``json_extra`` and the rows), ``--strict`` (status 1 if a row failed), then ``extra_args``
     as (flag, ``add_argument`` keywords). ``quick`` and ``default`` are run_all's keyword
     arguments, or functions of the parsed arguments returning them. Prints the table
-    (``columns``), then one footer line: the environment and ``footnote``. ``doc``'s first
-    paragraph is the help's description.
+    (``columns``), or with ``tables`` (a function of the rows returning (heading, rows, columns)
+    triples) one headed table per triple, then one footer line: the environment and
+    ``footnote``. ``doc``'s first paragraph is the help's description.
     """
     parser = argparse.ArgumentParser(
         prog=f"python -m benchmarks.{prog}",
@@ -556,7 +562,10 @@ def cli(
 
     kw = {"repeats": 1, **_kwargs(quick, args)} if args.quick else {"repeats": args.repeats, **_kwargs(default, args)}
     rows = run_all(progress=sys.stderr.isatty(), **kw)
-    print(format_table(rows, columns))
+    if tables is None:
+        print(format_table(rows, columns))
+    else:
+        print("\n\n".join(f"{heading}\n\n{format_table(part, cols)}" for heading, part, cols in tables(rows)))
     env = environment()
     print(f"\n{env['python']} / numpy {env['numpy']} / {env['platform']} / {env['cpus']} CPUs. {footnote}")
     if args.json:

@@ -24,12 +24,14 @@ broadcast. With ``chunks`` the arrays become dask arrays chunked along the grid 
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .units import Q_, is_quantity, si_factor, to_magnitude
+from .units import Q_, any_quantity, is_quantity, si_factor, to_magnitude
 
 __all__ = ["Arg", "Grid", "build_grid", "REQUIRED"]
 
@@ -120,17 +122,42 @@ class _Input:
         return self.values if self.shown is None else self.shown
 
 
-def _to_si(arg: Arg, values):
-    """``values`` (validated, in the declared unit) and their SI form, or None when equal."""
-    if arg.kind not in ("number", "integer") or not arg.unit:
-        return values, None
-    factor = si_factor(arg.unit)[0]
+@functools.cache
+def _si_rule(unit: str):
+    """How a number in ``unit`` becomes SI: None (it already is), ``("div", n)`` (divide by the
+    exact integer ``n``: 1/day, ms...; one rounding instead of two, 10/day · 0.1 day == 1) or
+    ``("mul", factor)``."""
+    if not unit:
+        return None
+    factor = si_factor(unit)[0]
     if factor == 1.0:
-        return values, None
+        return None
     divisor = 1.0 / factor
-    if factor < 1.0 and abs(divisor - round(divisor)) <= 1e-9 * divisor:  # 1/day, ms...: divide by the exact integer,
-        return values / round(divisor), values  # one rounding instead of two (10/day · 0.1 day == 1)
-    return values * factor, values
+    if factor < 1.0 and abs(divisor - round(divisor)) <= 1e-9 * divisor:
+        return "div", round(divisor)
+    return "mul", factor
+
+
+def _to_si(arg: Arg, values):
+    """``values`` (validated, in the declared unit) and their SI form, or None when equal.
+
+    One number (0-d) is handed to the kernels as a numpy float (``np.float64``), whether or not
+    its unit is converted: scalar arithmetic on it is several times cheaper than on a 0-d array,
+    and the result is the same float.
+    """
+    if arg.kind not in ("number", "integer"):
+        return values, None
+    rule = _si_rule(arg.unit)
+    if type(values) is np.ndarray and values.ndim == 0:
+        value = float(values)
+        if rule is None:
+            return np.float64(value), None
+        return np.float64(value / rule[1] if rule[0] == "div" else value * rule[1]), np.float64(value)
+    if rule is None:
+        return values, None
+    if rule[0] == "div":
+        return values / rule[1], values
+    return values * rule[1], values
 
 
 def _fail(arg: Arg, value, extra: str = ""):
@@ -144,22 +171,22 @@ def _convert(arg: Arg, raw) -> np.ndarray:
     """Values of one argument as an ndarray of the kernel's type, validated."""
     kind = arg.kind
     if kind == "record":
-        values = raw if isinstance(raw, np.ndarray) else _object_array([raw]).reshape(())
-        for item in values.reshape(-1):
+        if not isinstance(raw, np.ndarray):
+            if isinstance(raw, arg.types):
+                return _object_array([raw]).reshape(())
+            values = _object_array([raw]).reshape(())
+        else:
+            values = raw
+        flat = values.reshape(-1)
+        if all(issubclass(t, arg.types) for t in set(map(type, flat))):  # once per distinct type
+            return values
+        for item in flat:  # name the first value of a wrong type
             if not isinstance(item, arg.types):
                 hint = arg.type_hint or " or ".join(t.__name__ for t in arg.types)
                 raise TypeError(f"{arg.name}={item!r} is a {type(item).__name__}; {arg.name} must be a {hint}")
         return values
     if kind == "choice":
-        values = np.asarray(raw, dtype=object)
-        codes = np.empty(values.shape, dtype=np.int64)
-        for i, item in enumerate(values.reshape(-1)):
-            key = str(item).lower() if isinstance(item, str) else None
-            key = arg.aliases.get(key, key)
-            if key not in arg.choices:
-                _fail(arg, item)
-            codes.reshape(-1)[i] = arg.choices.index(key)
-        return codes
+        return _choice_codes(arg, raw)
     if kind == "bool":
         values = np.asarray(raw)
         if values.dtype != bool:
@@ -176,7 +203,12 @@ def _convert(arg: Arg, raw) -> np.ndarray:
         raise TypeError(f"{arg.name}={raw!r} is not numeric; {arg.name} must be {arg.allowed()}") from None
     if values.dtype == object:
         raise TypeError(f"{arg.name}={raw!r} is not numeric; {arg.name} must be {arg.allowed()}")
-    checked = values[~np.isnan(values)] if values.ndim else values[None][~np.isnan(values[None])]
+    if values.ndim == 0:  # one number: the same checks in plain Python (no temporary arrays)
+        value = float(values)
+        if value == value and _rejects(arg, value):  # NaN is let through, as in arrays
+            _fail(arg, value)
+        return values
+    checked = values[~np.isnan(values)]
     bad = np.zeros(checked.shape, dtype=bool)
     if arg.low is not None:
         bad |= (checked <= arg.low) if arg.low_open else (checked < arg.low)
@@ -190,6 +222,52 @@ def _convert(arg: Arg, raw) -> np.ndarray:
     return values
 
 
+def _rejects(arg: Arg, value: float) -> bool:
+    """True when the (non-NaN) number ``value`` is outside ``arg``'s range or, for an integer
+    argument, not a whole number."""
+    low, high = arg.low, arg.high
+    if low is not None and (value <= low if arg.low_open else value < low):
+        return True
+    if high is not None and (value >= high if arg.high_open else value > high):
+        return True
+    return arg.kind == "integer" and not (math.isfinite(value) and value.is_integer())
+
+
+def _choice_code(arg: Arg, item):
+    """The index in ``arg.choices`` of one given value, or None (case-insensitive; aliases)."""
+    key = str(item).lower() if isinstance(item, str) else None
+    key = arg.aliases.get(key, key)
+    return arg.choices.index(key) if key in arg.choices else None
+
+
+def _choice_codes(arg: Arg, raw) -> np.ndarray:
+    """Choice strings as integer codes: each distinct string is looked up once (``np.unique``),
+    then the codes are gathered, so a long array costs no Python work per element."""
+    if isinstance(raw, str):
+        code = _choice_code(arg, raw)
+        if code is None:
+            _fail(arg, raw)
+        return np.array(code, dtype=np.int64)
+    values = np.asarray(raw, dtype=object) if not isinstance(raw, np.ndarray) else raw
+    flat = values.reshape(-1)
+    if values.dtype.kind == "U" or (values.dtype == object and set(map(type, flat)) <= {str, np.str_}):
+        strings = values if values.dtype.kind == "U" else values.astype(str)
+        distinct, inverse = np.unique(strings.reshape(-1), return_inverse=True)
+        table = np.array([_choice_code(arg, item) for item in distinct.tolist()], dtype=object)
+        unknown = np.flatnonzero(table == None)  # noqa: E711 (elementwise)
+        if unknown.size:  # the first offending value in the given order, as given
+            item = flat[np.flatnonzero(np.isin(inverse, unknown))[0]]
+            _fail(arg, str(item) if values.dtype.kind == "U" else item)
+        return table.astype(np.int64)[inverse].reshape(values.shape)
+    codes = np.empty(values.shape, dtype=np.int64)  # mixed types: one by one (the first non-string fails)
+    for i, item in enumerate(flat):
+        code = _choice_code(arg, item)
+        if code is None:
+            _fail(arg, item)
+        codes.reshape(-1)[i] = code
+    return codes
+
+
 def _coord_of(arg: Arg, values: np.ndarray) -> np.ndarray:
     """Coordinate labels of a dimension an argument introduces."""
     if arg.kind == "record":
@@ -199,13 +277,49 @@ def _coord_of(arg: Arg, values: np.ndarray) -> np.ndarray:
             raise ValueError(f"{arg.name}: record names must be unique along a dimension; repeated: {dup}")
         return np.array(names, dtype=object)
     if arg.kind == "choice":
-        return np.array([arg.choices[c] for c in values], dtype=object)
+        return np.asarray(arg.choices, dtype=object)[values]
     if arg.kind == "integer" and np.isfinite(values).all():
         return values.astype(np.int64)
     return values
 
 
+#: Types of a plain scalar value (no dimension): checked before anything else.
+_PLAIN_SCALARS = frozenset({float, int, bool, str, np.float64, np.float32, np.int64, np.int32, np.bool_, np.str_})
+
+
+#: Plain numbers read without numpy on the scalar path.
+_PLAIN_NUMBERS = frozenset({float, int, np.float64, np.float32, np.int64, np.int32})
+
+
+def _scalar_input(arg: Arg, value) -> _Input | None:
+    """The input of one plain number or one record, validated in plain Python (the per-call
+    cost of a scalar call); None when ``value`` needs the general path."""
+    kind = arg.kind
+    if kind == "record":
+        if not isinstance(value, arg.types):
+            return None
+        values = np.empty((), dtype=object)
+        values[()] = value
+        return _Input(arg, (), values, None, {})
+    if kind not in ("number", "integer") or type(value) not in _PLAIN_NUMBERS:
+        return None
+    number = float(value)
+    if number == number and _rejects(arg, number):  # NaN is let through, as in arrays
+        _fail(arg, number)
+    rule = _si_rule(arg.unit)
+    if rule is None:
+        return _Input(arg, (), np.float64(number), None, {})
+    si = number / rule[1] if rule[0] == "div" else number * rule[1]
+    return _Input(arg, (), np.float64(si), np.float64(number), {})
+
+
 def _normalise(arg: Arg, value) -> _Input:
+    if type(value) in _PLAIN_SCALARS or arg.kind == "record":
+        fast = _scalar_input(arg, value)
+        if fast is not None:
+            return fast
+    if type(value) in _PLAIN_SCALARS:
+        return _Input(arg, (), *_to_si(arg, _convert(arg, value)), {})
     if _is_dataarray(value):
         data = value.data
         coords = {
@@ -251,8 +365,8 @@ def _stack_items(arg: Arg, items: list):
     """A list that may mix Quantities and numbers -> ndarray in the argument's unit."""
     if arg.kind in ("record", "choice"):
         return _object_array(items)
-    if arg.kind in ("number", "integer") and any(is_quantity(i) for i in items):
-        return np.array([float(to_magnitude(i, arg.unit, arg.name)) for i in items])
+    if arg.kind in ("number", "integer") and any_quantity(items):
+        return np.array([float(to_magnitude(i, arg.unit, arg.name)) for i in items])  # a Quantity among them
     return np.asarray(items)
 
 
@@ -276,6 +390,11 @@ class Grid:
         self.inputs = inputs
         self.dims: list[str] = []
         self.coords: dict[str, np.ndarray] = {}
+        self._cache: dict[tuple, np.ndarray] = {}
+        if chunks is None and not any(inp.dims for inp in inputs.values()):  # every argument scalar
+            self.shape = ()
+            self.chunks = None
+            return
         for inp in inputs.values():
             for dim in inp.dims:
                 coord = inp.coords[dim]
@@ -290,7 +409,6 @@ class Grid:
                     )
         self.shape = tuple(len(self.coords[d]) for d in self.dims)
         self.chunks = self._normalise_chunks(chunks)
-        self._cache: dict[tuple, np.ndarray] = {}
 
     def _normalise_chunks(self, chunks):
         if chunks is None:
@@ -339,9 +457,19 @@ class Grid:
             if not inp.dims:
                 self._cache[ck] = np.float64(inp.values.item().si[key])
             else:
-                flat = np.array([r.si[key] for r in inp.values.reshape(-1)], dtype=float)
+                distinct, inverse = self._record_index(name)
+                column = np.array([r.si[key] for r in distinct], dtype=float)
+                flat = column if inverse is None else column[inverse]
                 self._cache[ck] = self.layout(inp, flat.reshape(inp.values.shape))
         return self._cache[ck]
+
+    def _record_index(self, name: str):
+        """(distinct records, index of each value among them or None when all are distinct) of
+        a record argument, computed once: a field is then read once per distinct record."""
+        key = (name, None)
+        if key not in self._cache:
+            self._cache[key] = _distinct_records(self.inputs[name].values)
+        return self._cache[key]
 
     def records(self, name: str) -> list:
         """The distinct records of a record argument."""
@@ -372,16 +500,30 @@ class Grid:
         for name, inp in self.inputs.items():
             if not inp.dims or inp.dims == (name,):
                 continue
-            out[name] = (inp.dims, _labels(inp))
+            out[name] = (inp.dims, _labels(inp, self._record_index(name) if inp.arg.kind == "record" else None))
         return out
 
 
-def _labels(inp: _Input) -> np.ndarray:
-    """Printable values of an input: record names, choice labels, or the numbers themselves."""
+def _distinct_records(records: np.ndarray):
+    """(distinct records, inverse) of an object array of records: ``distinct[inverse]`` is the
+    flattened array. Short arrays (a list of records along one dimension) are returned as they
+    are (inverse None); long ones (a DataArray of records) are deduplicated by identity."""
+    flat = records.reshape(-1)
+    if flat.size <= 64:
+        return flat, None
+    ids = np.fromiter(map(id, flat), dtype=np.int64, count=flat.size)
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    return flat[first], inverse.reshape(-1)
+
+
+def _labels(inp: _Input, index=None) -> np.ndarray:
+    """Printable values of an input: record names, choice labels, or the numbers themselves
+    (``index``: the records' ``_distinct_records``, when already known)."""
     values = inp.labels
     if inp.arg.kind == "record":
-        flat = values.reshape(-1)
-        return np.array([r.name for r in flat], dtype=object).reshape(values.shape)
+        distinct, inverse = index if index is not None else _distinct_records(values)
+        names = np.array([r.name for r in distinct], dtype=object)
+        return (names if inverse is None else names[inverse]).reshape(values.shape)
     if inp.arg.kind == "choice":
         return np.asarray(inp.arg.choices, dtype=object)[np.asarray(values)]
     if inp.arg.kind == "integer" and not hasattr(values, "dask") and np.isfinite(values).all():
@@ -395,8 +537,7 @@ def build_grid(args: tuple[Arg, ...], kwargs: dict, resolver: str, chunks=None) 
     Unknown keywords and missing required arguments raise ``TypeError``. Aliases
     (``Arg.aliases`` maps other keyword names to this one) are accepted.
     """
-    by_name = {a.name: a for a in args}
-    alias_of = {alias: a.name for a in args for alias in a.keyword_aliases}
+    by_name, alias_of = _tables(args)
     given: dict[str, Any] = {}
     for key, value in kwargs.items():
         name = alias_of.get(key, key)
@@ -421,6 +562,22 @@ def build_grid(args: tuple[Arg, ...], kwargs: dict, resolver: str, chunks=None) 
             continue
         inputs[arg.name] = _default_input(arg)
     return Grid(inputs, chunks)
+
+
+#: (by name, by keyword alias) of each ``ARGS`` tuple, by its identity (declared once per class).
+_TABLES: dict[int, tuple] = {}
+
+
+def _tables(args: tuple[Arg, ...]) -> tuple[dict[str, Arg], dict[str, str]]:
+    """``{name: Arg}`` and ``{keyword alias: name}`` of ``args``, built once per tuple."""
+    hit = _TABLES.get(id(args))
+    if hit is None or hit[0] is not args:
+        by_name = {a.name: a for a in args}
+        alias_of = {alias: a.name for a in args for alias in a.keyword_aliases}
+        if len(_TABLES) > 1024:  # tuples built on the fly (not class attributes): do not hoard them
+            _TABLES.clear()
+        hit = _TABLES[id(args)] = (args, by_name, alias_of)
+    return hit[1], hit[2]
 
 
 #: Validated defaults, by the identity of their ``Arg`` (declared once per resolver class).

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .units import Q_
+from .units import Q_, conversion_factor, quantity
 from .variables import variable
 
 __all__ = ["Result", "read_parquet"]
@@ -52,14 +52,29 @@ class Result:
         self._dims = tuple(dims)
         self._coords = dict(coords)
         self._vars = dict(variables)  # name -> (dims, array)
-        self._scalars = dict(scalars or {})
-        self._zipped = dict(zipped or {})  # name -> (dims, values): inputs zipped along other dims
+        self._echo = (dict(scalars or {}), dict(zipped or {}))
+        self._grid = None
         self._dataset = None
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_arrays(cls, resolver: str, grid, outputs: dict) -> Result:
-        """Build from kernel outputs laid out on ``grid`` (broadcastable arrays)."""
+        """Build from kernel outputs laid out on ``grid`` (broadcastable arrays).
+
+        The arguments echoed as coordinates (``grid.scalars()``, ``grid.zipped()``) are read from
+        ``grid`` when the Dataset is first built, not here: a scalar call that only reads a few
+        outputs never pays for them.
+        """
+        out = cls.__new__(cls)
+        out._resolver = resolver
+        out._dims = tuple(grid.dims)
+        out._coords = dict(grid.coords)
+        out._grid = grid
+        out._echo = None
+        out._dataset = None
+        if not out._dims:  # every argument scalar: every output 0-d, kept as the kernel returned it
+            out._vars = {name: ((), array) for name, array in outputs.items()}
+            return out
         shape = grid.shape
         variables = {}
         for name, array in outputs.items():
@@ -68,7 +83,15 @@ class Result:
             if np.ndim(array) and np.ndim(array) < len(shape):
                 array = array.reshape((1,) * (len(shape) - np.ndim(array)) + array.shape)
             variables[name] = _var_dims(array, grid.dims, shape)
-        return cls(resolver, grid.dims, grid.coords, variables, grid.scalars(), grid.zipped())
+        out._vars = variables
+        return out
+
+    def _echoed(self) -> tuple[dict, dict]:
+        """(scalar arguments, zipped arguments) echoed as coordinates."""
+        if self._echo is None:
+            self._echo = (self._grid.scalars(), self._grid.zipped())
+            self._grid = None
+        return self._echo
 
     @classmethod
     def from_dataset(cls, ds, resolver: str | None = None) -> Result:
@@ -104,13 +127,13 @@ class Result:
         return list(super().__dir__()) + self.outputs
 
     def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name not in self._vars:
+        entry = None if name.startswith("_") else self.__dict__.get("_vars", {}).get(name)
+        if entry is None:
+            if name.startswith("_"):
+                raise AttributeError(name)
             raise AttributeError(f"{self._resolver} result has no output {name!r}; outputs: {', '.join(self._vars)}")
-        dims, array = self._vars[name]
         if not self._dims:
-            return _scalar(name, array)
+            return _scalar(name, entry[1])
         return self._dataarray(name)
 
     def __getitem__(self, name):
@@ -135,11 +158,14 @@ class Result:
         if self._dataset is None:
             import xarray as xr
 
-            data_vars = {name: xr.Variable(dims, array, _attrs(name)) for name, (dims, array) in self._vars.items()}
+            data_vars = {
+                name: xr.Variable(dims, _array(array), _attrs(name)) for name, (dims, array) in self._vars.items()
+            }
             coords = {d: xr.Variable((d,), self._coords[d], _coord_attrs(d)) for d in self._dims}
-            for name, value in self._scalars.items():
+            scalars, zipped = self._echoed()
+            for name, value in scalars.items():
                 coords[name] = xr.Variable((), value, _coord_attrs(name))
-            for name, (dims, values) in self._zipped.items():
+            for name, (dims, values) in zipped.items():
                 coords[name] = xr.Variable(dims, values, _coord_attrs(name))
             self._dataset = xr.Dataset(data_vars, coords, attrs={"resolver": self._resolver, "dims": list(self._dims)})
         return self._dataset
@@ -216,26 +242,70 @@ def _label(label):
     return label
 
 
+def _array(array):
+    """A kernel output as an array (dask arrays stay lazy)."""
+    return array if hasattr(array, "dask") else np.asarray(array)
+
+
 def _scalar(name, array):
+    """The output ``name`` of a scalar call as the user sees it (``_reader``)."""
     var = variable(name)
-    value = array.item() if hasattr(array, "item") else array
+    hit = _READERS.get(name)
+    if hit is None or hit[0] is not var:
+        hit = _READERS[name] = (var, _reader(var))
     if hasattr(array, "dask"):
-        value = array.compute().item()
-    if var.kind == "bool":
-        return bool(value)
-    if var.kind == "category":
-        return var.categories[int(value)]
-    if var.kind in ("text", "record"):
-        return value
-    value = float(value)
-    if var.kind == "int":
-        return None if math.isnan(value) else int(value)
-    if var.optional and math.isnan(value):
-        return None
-    if not var.unit:
-        return value
-    q = Q_(value, var.unit)
-    return q.to(var.display) if var.display and var.display != var.unit else q
+        array = array.compute()
+    return hit[1](array.item() if hasattr(array, "item") else array)
+
+
+#: The reader of each output name, with the catalogue entry it was made from.
+_READERS: dict = {}
+
+
+def _reader(var):
+    """A function from one plain value (the kernel's, in the canonical unit) to what a scalar
+    result shows: a bool, a category's string, an int, None for a missing optional value, a
+    float, or a pint Quantity in the display unit (units parsed once: ``units.quantity``)."""
+    kind = var.kind
+    if kind == "bool":
+        return bool
+    if kind == "category":
+        categories = var.categories
+        return lambda value: categories[int(value)]
+    if kind in ("text", "record"):
+        return lambda value: value
+    if kind == "int":
+
+        def whole(value):
+            value = float(value)
+            return None if math.isnan(value) else int(value)
+
+        return whole
+    optional, unit, display = var.optional, var.unit, var.display
+    if not unit:
+        if optional:
+            return lambda value: None if math.isnan(value := float(value)) else value
+        return float
+    if display and display != unit:
+        factor = conversion_factor(unit, display)
+        if factor is None:  # not a plain product (never for the catalogue's units): let pint convert
+
+            def shown(value):
+                value = float(value)
+                return None if optional and math.isnan(value) else Q_(value, unit).to(display)
+
+            return shown
+        unit = display  # pint's .to(display) multiplies the magnitude by exactly this factor
+    else:
+        factor = None
+
+    def measured(value):
+        value = float(value)
+        if optional and math.isnan(value):
+            return None
+        return quantity(value if factor is None else value * factor, unit)
+
+    return measured
 
 
 def _attrs(name):

@@ -24,7 +24,20 @@ import os
 import numpy as np
 import pint
 
-__all__ = ["ureg", "Q_", "to_magnitude", "is_quantity", "as_quantity", "si", "canonical", "si_factor"]
+__all__ = [
+    "ureg",
+    "Q_",
+    "to_magnitude",
+    "is_quantity",
+    "as_quantity",
+    "si",
+    "canonical",
+    "si_factor",
+    "any_quantity",
+    "units_of",
+    "quantity",
+    "conversion_factor",
+]
 
 
 def _build_registry() -> pint.UnitRegistry:
@@ -74,6 +87,59 @@ def is_quantity(value) -> bool:
     return isinstance(value, pint.Quantity)
 
 
+# ---------------------------------------------------------------------------- parsed units, cached
+# pint parses a unit string on every ``Q_(x, "ms")`` and ``q.to("ms")`` (several µs each). The
+# library's outputs and arguments use a few dozen unit strings; each is parsed once per process.
+
+
+@functools.cache
+def units_of(unit: str):
+    """The parsed units of ``unit`` (a pint ``UnitsContainer``; ``""`` is dimensionless), cached:
+    ``Q_(x, units_of("ms")) == Q_(x, "ms")`` without parsing the string again."""
+    return ureg.parse_units_as_container(unit) if unit else ureg.UnitsContainer()
+
+
+_new = object.__new__
+
+
+def quantity(value, unit: str):
+    """``Q_(value, unit)`` for a float (or ndarray) magnitude, with ``unit``'s parsed units
+    cached (``units_of``): the same Quantity, built without parsing the string each time."""
+    if type(value) in (float, np.ndarray) and not (ureg.force_ndarray or ureg.force_ndarray_like):
+        q = _new(Q_)  # what Quantity.__new__ does for such a magnitude and parsed units, minus the checks
+        q._magnitude = value
+        q._units = units_of(unit)
+        return q
+    return Q_(value, units_of(unit))
+
+
+@functools.cache
+def conversion_factor(src: str, dst: str) -> float | None:
+    """The factor ``f`` with ``Q_(x, src).to(dst).magnitude == x * f`` exactly (pint converts a
+    multiplicative unit by that one product), cached; None when the conversion is not a plain
+    product (offset units) or not possible."""
+    return _container_factor(units_of(src), dst)
+
+
+@functools.cache
+def _container_factor(src, dst: str) -> float | None:
+    """``conversion_factor`` for parsed source units (a Quantity's ``_units``)."""
+    target = units_of(dst)
+    try:
+        factor = ureg.convert(1.0, src, target)
+        if ureg.convert(0.0, src, target) != 0.0:
+            return None  # an offset unit (degC...): not a product
+    except (pint.PintError, TypeError, ValueError):
+        return None
+    return float(factor)
+
+
+def any_quantity(items) -> bool:
+    """True when any element of the sequence ``items`` is a pint Quantity (each distinct type is
+    checked once: no Python work per element)."""
+    return any(issubclass(t, pint.Quantity) for t in set(map(type, items)))
+
+
 def to_magnitude(value, unit: str, name: str):
     """Return ``value`` as a plain float or ndarray in ``unit``.
 
@@ -81,6 +147,13 @@ def to_magnitude(value, unit: str, name: str):
     the wrong dimensionality raises a ``TypeError`` naming the argument ``name``.
     """
     if isinstance(value, pint.Quantity):
+        magnitude = value._magnitude
+        if value._REGISTRY is ureg and type(magnitude) in (float, int, np.float64, np.ndarray):
+            if value._units == units_of(unit):
+                return magnitude  # pint returns the magnitude as is
+            factor = _container_factor(value._units, unit)
+            if factor is not None:  # what pint's conversion computes (magnitude * factor), minus the parsing
+                return magnitude * factor
         try:
             return value.to(unit).magnitude if unit else value.to("").magnitude
         except pint.DimensionalityError:

@@ -173,3 +173,65 @@ def test_zipped_inputs_are_echoed_as_coordinates(tmp_path):
     df = r.to_dataframe()
     assert list(df.columns[:4]) == ["config", "hardware", "batch_size", "precision"]
     xr.testing.assert_identical(ms.read_parquet(r.to_parquet(tmp_path / "z.parquet")).dataset, ds)
+
+
+# ---------------------------------------------------------------------------- the scalar fast path
+def _pints(var, value):
+    """What a scalar result showed before units were cached: pint parsing the unit strings."""
+    if var.optional and np.isnan(value):
+        return None
+    q = ms.Q_(value, var.unit)
+    return q.to(var.display) if var.display and var.display != var.unit else q
+
+
+def test_scalar_outputs_equal_pints_own_conversion():
+    """Every catalogued unit-bearing output: the Quantity a scalar result shows (cached units and
+    conversion factor) is the one pint builds from the strings, to the last bit."""
+    from mlsysim_vec.result import _scalar
+    from mlsysim_vec.variables import VARIABLES
+
+    values = [0.0, 1.0, -2.5, 1.234567e-9, 7.654321e17, np.inf, np.nan]
+    checked = 0
+    for name, var in VARIABLES.items():
+        if var.kind != "float" or not var.unit:
+            continue
+        for value in values:
+            for array in (np.asarray(value), np.float64(value), value):
+                shown, pints = _scalar(name, array), _pints(var, value)
+                if pints is None:
+                    assert shown is None
+                    continue
+                assert type(shown) is type(pints) and shown.units == pints.units
+                assert type(shown.magnitude) is float and repr(shown) == repr(pints)
+                assert shown.magnitude == pints.magnitude or (np.isnan(pints.magnitude) and np.isnan(shown.magnitude))
+                checked += 1
+    assert checked > 500
+
+
+def test_units_cache_builds_the_same_quantities():
+    from mlsysim_vec.units import conversion_factor, quantity, units_of
+
+    for unit in ("ms", "GB", "TFLOPs/s", "USD/kWh", "1/day", "", "kg"):
+        q = quantity(2.5, unit)
+        assert q == ms.Q_(2.5, unit) and repr(q) == repr(ms.Q_(2.5, unit)) and q._units == units_of(unit)
+    array = quantity(np.array([1.0, 2.0]), "ms")
+    assert isinstance(array.magnitude, np.ndarray) and array.units == ms.ureg.ms
+    assert conversion_factor("s", "ms") == ms.Q_(1.0, "s").to("ms").magnitude
+    assert conversion_factor("s", "GB") is None  # not convertible
+    assert conversion_factor("degC", "kelvin") is None  # an offset, not a product
+
+
+def test_scalar_result_builds_no_dataset_until_asked():
+    """A scalar call keeps its outputs as the kernel returned them; the Dataset (with the echoed
+    arguments) is built only when asked for, and then equals the general construction."""
+    r = ms.TailLatencyModel().solve(arrival_rate_qps=50, service_latency_ms=100, num_replicas=8)
+    assert r._dataset is None and r._echo is None
+    assert f"{r.p99_latency.to('ms'):~.1f}" == "193.9 ms" and r.is_stable is True
+    assert r._dataset is None
+    ds = r.dataset
+    assert ds["p99_latency"].dims == () and ds["p99_latency"].dtype == np.float64
+    assert ds.coords["service_latency_ms"].item() == 100.0 and ds.coords["num_replicas"].item() == 8
+    assert ds["is_stable"].dtype == bool
+    again = ms.Result.from_dataset(ds)
+    assert again.p99_latency == r.p99_latency and again.is_stable is True
+    assert r.to_dataframe().shape[0] == 1
