@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, specs
+from .io import ConcurrentWriteError
 from .registry import Hardware, Infra, Models, Systems
 from .sweep import (
     SpecError,
@@ -58,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: parquet writes are atomic, so nothing half-written is left
+        print("interrupted: nothing was written (an existing output file is unchanged)", file=sys.stderr)
+        return 130
+    except ConcurrentWriteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # the reader went away (mlsysim-vec zoo | head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -204,7 +211,7 @@ def _optimize(args) -> int:
     searched = time.perf_counter()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        found.to_parquet(path)
+        found.to_parquet(path, progress=sys.stderr.isatty())
     except OSError as error:
         raise SpecError(f"cannot write {path}: {error.strerror or error}") from None
     written = time.perf_counter()
@@ -230,7 +237,7 @@ def _run_and_write(spec, output):
     solved = time.perf_counter()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        result.to_parquet(path)
+        result.to_parquet(path, progress=sys.stderr.isatty())
     except OSError as error:
         raise SpecError(f"cannot write {path}: {error.strerror or error}") from None
     written = time.perf_counter()

@@ -16,7 +16,6 @@ depends on hardware and precision, not on batch size); the DataFrame broadcasts 
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -25,8 +24,6 @@ from .units import Q_, conversion_factor, quantity
 from .variables import variable
 
 __all__ = ["Result", "read_parquet"]
-
-_META_KEY = b"mlsysim_vec"
 
 
 def _var_dims(array, dims, shape):
@@ -192,27 +189,13 @@ class Result:
         """
         return _frame(self.dataset)
 
-    def to_parquet(self, path) -> str:
-        """Write the tidy table to ``path``; units, descriptions, dimensions and coordinates go
-        into the file's metadata so that ``read_parquet`` restores the Dataset. A chunked
-        (dask) result is written chunk by chunk along its first chunked dimension."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    def to_parquet(self, path, **options) -> str:
+        """Write the result as parquet, chunk by chunk, safely: see ``mlsysim_vec.io.write_parquet``
+        (``partition_on``, ``row_group_size``, ``unit_suffix``, ``progress``, ``constant_columns``,
+        ``compression``). ``read_parquet`` restores the Dataset, units included."""
+        from .io import write_parquet
 
-        ds = self.dataset
-        meta = json.dumps(_metadata(ds)).encode()
-        writer = None
-        try:
-            for part in _parts(ds):
-                table = pa.Table.from_pandas(_frame(part), preserve_index=False)
-                if writer is None:
-                    schema = table.schema.with_metadata({**(table.schema.metadata or {}), _META_KEY: meta})
-                    writer = pq.ParquetWriter(str(path), schema)
-                writer.write_table(table.cast(writer.schema))
-        finally:
-            if writer is not None:
-                writer.close()
-        return str(path)
+        return write_parquet(self, path, **options)
 
     def __repr__(self):
         if not self._dims:
@@ -327,19 +310,6 @@ def _coord_attrs(name):
     return attrs
 
 
-def _parts(ds):
-    """Pieces of a dataset to write one after the other (chunks of a dask-backed one)."""
-    chunked = {d: c for d, c in (ds.chunks or {}).items() if len(c) > 1}
-    if not chunked:
-        yield ds.compute() if ds.chunks else ds
-        return
-    dim = next(d for d in ds.attrs.get("dims", ds.dims) if d in chunked)
-    start = 0
-    for size in chunked[dim]:
-        yield ds.isel({dim: slice(start, start + size)}).compute()
-        start += size
-
-
 def _frame(ds):
     import pandas as pd
 
@@ -365,75 +335,11 @@ def _frame(ds):
     return df[[c for c in order if c in df.columns]]
 
 
-def _metadata(ds) -> dict:
-    return {
-        "resolver": ds.attrs.get("resolver", ""),
-        "dims": list(ds.attrs.get("dims", ds.dims)),
-        "coords": {d: _jsonable(ds[d].values) for d in ds.dims},
-        "coord_attrs": {c: dict(ds[c].attrs) for c in ds.coords},
-        "scalars": {c: _jsonable(ds[c].values) for c in ds.coords if ds[c].ndim == 0},
-        "zipped": {
-            c: {"dims": list(ds[c].dims), "dtype": str(ds[c].dtype)}
-            for c in ds.coords
-            if ds[c].ndim > 0 and c not in ds.dims
-        },
-        "variables": {
-            n: {"dims": list(ds[n].dims), "dtype": str(ds[n].dtype), "attrs": dict(ds[n].attrs)} for n in ds.data_vars
-        },
-    }
+def read_parquet(path, *, columns=None, filters=None, chunks=None) -> Result:
+    """Read a file or dataset directory written by ``Result.to_parquet`` back into a ``Result``
+    whose Dataset equals the one that was written (values, dims, coordinates, units); only the
+    outputs in ``columns``, the points that pass ``filters`` (pyarrow's form), lazily with
+    ``chunks``. See ``mlsysim_vec.io.read_dataset``."""
+    from .io import read_dataset
 
-
-def _jsonable(values):
-    values = np.asarray(values)
-    return values.tolist()
-
-
-def read_parquet(path) -> Result:
-    """Read a file written by ``Result.to_parquet`` back into a ``Result`` whose Dataset equals
-    the one that was written (values, dims, coordinates, units)."""
-    import pyarrow.parquet as pq
-    import xarray as xr
-
-    table = pq.read_table(str(path))
-    raw = (table.schema.metadata or {}).get(_META_KEY)
-    if raw is None:
-        raise ValueError(f"{path} was not written by mlsysim_vec (no {_META_KEY.decode()!r} metadata)")
-    meta = json.loads(raw)
-    df = table.to_pandas()
-    for name in df.columns:
-        if hasattr(df[name], "cat"):
-            info = meta["variables"].get(name)
-            coded = info is not None and "flag_values" in info["attrs"]  # a category output: its codes
-            df[name] = df[name].cat.codes if coded else df[name].astype(object)
-    dims = meta["dims"]
-    data_vars = {}
-    zipped = meta.get("zipped", {})
-    aux = {}
-    if dims:
-        indexed = df.set_index(dims)
-        full = xr.Dataset.from_dataframe(indexed[list(meta["variables"]) + list(zipped)])
-        full = full.reindex({d: np.asarray(meta["coords"][d], dtype=full[d].dtype) for d in dims})
-
-        def restore(name, info):
-            da = full[name]
-            drop = {d: 0 for d in da.dims if d not in info["dims"]}
-            return da.isel(drop).transpose(*info["dims"]).values.astype(info["dtype"])
-
-        for name, info in meta["variables"].items():
-            data_vars[name] = xr.Variable(info["dims"], restore(name, info), info["attrs"])
-        for name, info in zipped.items():
-            aux[name] = xr.Variable(info["dims"], restore(name, info), meta["coord_attrs"].get(name, {}))
-    else:
-        for name, info in meta["variables"].items():
-            data_vars[name] = xr.Variable((), np.asarray(df[name].iloc[0]).astype(info["dtype"]), info["attrs"])
-    coords = {}
-    for d in dims:
-        values = np.asarray(meta["coords"][d])
-        if values.dtype.kind in "US":
-            values = values.astype(object)
-        coords[d] = xr.Variable((d,), values, meta["coord_attrs"].get(d, {}))
-    for name, value in meta["scalars"].items():
-        coords[name] = xr.Variable((), value, meta["coord_attrs"].get(name, {}))
-    coords.update(aux)
-    ds = xr.Dataset(data_vars, coords, attrs={"resolver": meta["resolver"], "dims": dims})
-    return Result.from_dataset(ds)
+    return Result.from_dataset(read_dataset(path, columns=columns, filters=filters, chunks=chunks))

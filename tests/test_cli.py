@@ -214,3 +214,15 @@ def test_version_is_the_package_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"mlsysim-vec {ms.__version__}"
     assert version("mlsysim-vec") == ms.__version__
+
+
+def test_ctrl_c_ends_with_one_line_and_status_130(tmp_path, monkeypatch, capsys):
+    """A KeyboardInterrupt during a sweep prints one line, no traceback, exit status 130."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ms.Result, "to_parquet", interrupted)
+    assert main(["demo", "-o", str(tmp_path / "d.parquet")]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["interrupted: nothing was written (an existing output file is unchanged)"]
