@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 import mlsysim_vec as ms
 from mlsysim_vec.optimize import OPERATORS, Constraint, pareto, parse_constraint, search
-from mlsysim_vec.sweep import describe_search as describe
 from mlsysim_vec.result import Result
+from mlsysim_vec.sweep import describe_search as describe
 from mlsysim_vec.variables import BOTTLENECKS
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
