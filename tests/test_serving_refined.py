@@ -333,7 +333,10 @@ def test_generation_latency_is_ttft_plus_every_step(fidelity):
     assert si(r, "cost_per_million_output_tokens") == approx(3.0 / 3600 * 2 / rate * 1e6, 1e-11)
     assert si(r, "cost_per_million_input_tokens") == approx(3.0 / 3600 * 2 / (64 * s / expected) * 1e6, 1e-11)
     one = ms.ServingModel().solve(seq_len=s, **kw)
-    assert one.generation_latency == one.ttft and one.cost_per_million_output_tokens is None
+    assert one.generation_latency == one.ttft
+    price = kw["hardware"].rental_price.to("USD/hour").m  # no price given: the record's published one
+    priced = ms.ServingModel().solve(seq_len=s, gpu_hour_price=price, **kw)
+    assert one.cost_per_million_output_tokens == priced.cost_per_million_output_tokens
 
 
 def test_refined_generation_crosses_from_compute_to_memory():
@@ -587,3 +590,16 @@ def test_inference_scaling_energy_counts_every_accelerator():
     one = ms.InferenceScalingModel().solve(model=LLAMA70B, hardware=H100, tp_size=4, precision="fp8")
     per = si(one, "total_reasoning_time") * 700
     assert si(one, "energy_per_query") == approx(4 * per)
+
+
+def test_cost_defaults_to_the_records_published_rental_price():
+    """Without gpu_hour_price the record's published on-demand price (prices.csv) is charged; an
+    explicit price wins; a record without a public price has no cost (None), never a made-up one."""
+    llama, h100 = ms.Models.Language.Llama3_8B, ms.Hardware.Cloud.H100
+    kw = dict(model=llama, seq_len=1024, batch_size=32, output_tokens=256)
+    default = ms.ServingModel().solve(hardware=h100, **kw)
+    explicit = ms.ServingModel().solve(hardware=h100, gpu_hour_price=h100.rental_price.to("USD/hour").m, **kw)
+    assert default.cost_per_million_output_tokens == explicit.cost_per_million_output_tokens
+    tokens_per_hour = default.output_throughput.to("1/hour").m
+    assert default.cost_per_million_output_tokens.to("USD").m == pytest.approx(3.99 / tokens_per_hour * 1e6, rel=1e-9)
+    assert ms.ServingModel().solve(hardware=ms.Hardware.Cloud.V100, **kw).cost_per_million_output_tokens is None

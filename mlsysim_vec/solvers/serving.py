@@ -165,7 +165,8 @@ class _Setup:
         self.supported = ~unsupported
         self.unsupported = unsupported
         self.deployment = _deployment(g, compute, self.refined, records)
-        self.price = _optional(g, "gpu_hour_price")
+        given = _optional(g, "gpu_hour_price")  # else the record's published rental price (NaN: none)
+        self.price = given if given is not None else g.field(records, "rental_price")
 
 
 def _reason(unsupported, stages_fit, otherwise):

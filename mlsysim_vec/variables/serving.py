@@ -58,7 +58,11 @@ VARIABLES: dict[str, Variable] = dict(
         "", "", "share of device memory the serving framework keeps for itself (refined; vLLM keeps 0.1)"
     ),
     gpu_hour_price=Variable(
-        "USD/s", "USD/h", "rental price of one accelerator per hour (None: no cost)", optional=True
+        "USD/s",
+        "USD/h",
+        "rental price of one accelerator per hour (None: the hardware record's published on-demand price, "
+        "HardwareNode.rental_price; no cost where it has none)",
+        optional=True,
     ),
     concurrency=Variable("", "", "users of a closed loop, each sending its next request when the last completes"),
     input_tokens=Variable("", "", "prompt tokens per request"),
