@@ -158,3 +158,24 @@ def test_api_reference_builds_without_warnings(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     page = (tmp_path / "resolvers" / "serving.html").read_text(encoding="utf-8")
     assert "ServingModel" in page and "Parameters" in page and "Returns" in page
+
+
+def test_a_resolver_without_compute_is_refused_at_definition():
+    with pytest.raises(TypeError, match="Incomplete must define _compute"):
+
+        class Incomplete(Resolver):
+            ARGS = ()
+
+
+def test_device_and_model_fields_are_the_record_fields():
+    """The keyword arguments every roofline step reads, from a HardwareNode or a fleet's accelerator."""
+    from mlsysim_vec.solvers.base import DEVICE_FIELDS, device_fields, model_fields
+
+    g = ms.SingleNodeModel().grid(model=R50, hardware=A100)
+    fields = device_fields(g)
+    assert list(fields) == list(DEVICE_FIELDS)
+    assert fields["memory_bandwidth"] == A100.si["memory_bandwidth"]
+    fleet = ms.Systems.Clusters.Research_256
+    d = ms.DistributedModel().grid(model=LLAMA, fleet=fleet)
+    assert device_fields(d, "fleet", "accelerator_")["tdp"] == fleet.si["accelerator_tdp"]
+    assert model_fields(g)["hidden"] is g.field("model", "hidden_dim")

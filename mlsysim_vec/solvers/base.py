@@ -17,6 +17,9 @@ __all__ = [
     "HARDWARE",
     "PRECISION",
     "FIDELITY",
+    "DEVICE_FIELDS",
+    "device_fields",
+    "model_fields",
     "model_arg",
     "precision_bytes",
     "precision_terms",
@@ -36,6 +39,41 @@ PRECISION = Arg("precision", "choice", default="fp16", choices=PRECISIONS, alias
 #: (mlsysim 0.3.0's equations with the deviations of docs/differences.md) or "refined" (the
 #: project's best model, docs/equations.md); the default follows ``ms.set_options(fidelity=...)``.
 FIDELITY = Arg("fidelity", "choice", default=Option("fidelity"), choices=FIDELITIES)
+
+
+#: Fields of an accelerator that every roofline step reads (record names after the prefix).
+DEVICE_FIELDS = (
+    "memory_capacity",
+    "memory_bandwidth",
+    "sram_capacity",
+    "sram_bandwidth",
+    "flash_bandwidth",
+    "host_link_bandwidth",
+    "dispatch_tax",
+    "tdp",
+)
+
+
+def device_fields(grid: Grid, records: str = "hardware", prefix: str = "") -> dict:
+    """The accelerator's memory tiers, host link, dispatch tax and TDP as keyword arguments of a
+    physics step: ``("hardware", "")`` for a HardwareNode argument, ``("fleet", "accelerator_")``
+    for a fleet's accelerator."""
+    return {name: grid.field(records, f"{prefix}{name}") for name in DEVICE_FIELDS}
+
+
+def model_fields(grid: Grid) -> dict:
+    """The workload's size and Transformer shape as keyword arguments of a physics step."""
+    field = lambda key: grid.field("model", key)  # noqa: E731
+    return {
+        "ops_per_sample": field("ops_per_sample"),
+        "parameters": field("parameters"),
+        "model_size": field("model_size"),
+        "weights_rule": field("weights_rule"),
+        "is_transformer": field("is_transformer"),
+        "layers": field("layers"),
+        "hidden": field("hidden_dim"),
+        "heads": field("heads"),
+    }
 
 
 def model_arg(name: str = "model", types: tuple = (Workload,), hint: str = "Workload record (Models.*)", **kw) -> Arg:
@@ -86,6 +124,9 @@ class Resolver:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if not callable(getattr(cls, "_compute", None)) and "solve" not in cls.__dict__:
+            # a resolver computes on its grid (_compute) or is a composite with its own solve
+            raise TypeError(f"{cls.__name__} must define _compute(grid) -> dict of outputs, or its own solve")
         from .docs import document_solve
 
         document_solve(cls)
@@ -117,9 +158,6 @@ class Resolver:
     def solve_grid(self, grid: Grid) -> Result:
         """The ``Result`` of ``evaluate(grid)``."""
         return Result.from_arrays(type(self).__name__, grid, self.evaluate(grid))
-
-    def _compute(self, grid: Grid) -> dict:
-        raise NotImplementedError(f"{type(self).__name__} does not implement _compute")
 
     def _check(self, grid: Grid) -> None:
         """Cross-argument validation before computing (raise ValueError/TypeError)."""

@@ -20,7 +20,17 @@ from ..physics import topology as topo
 from ..physics.constants import GEMM_HALF_SIZE, GEMM_SHAPE_EXPONENT, OPTIMIZERS, PRECISIONS
 from ..systems.types import Fleet, NetworkFabric
 from ..variables import BOTTLENECKS, reason
-from .base import FIDELITY, HARDWARE, PRECISION, Resolver, model_arg, precision_bytes, precision_terms
+from .base import (
+    FIDELITY,
+    HARDWARE,
+    PRECISION,
+    Resolver,
+    device_fields,
+    model_arg,
+    model_fields,
+    precision_bytes,
+    precision_terms,
+)
 from .node import notes_code, optional_input, refined_flag
 
 __all__ = [
@@ -283,27 +293,13 @@ class DistributedModel(Resolver):
         b, is_16bit, peak, fallback = precision_terms(g, records="fleet", prefix="accelerator_")
         refined = refined_flag(g)
         out = par.distributed_step(
-            parameters=model("parameters"),
-            model_size=model("model_size"),
-            weights_rule=model("weights_rule"),
-            ops_per_sample=model("ops_per_sample"),
-            is_transformer=model("is_transformer"),
+            **model_fields(g),
+            **device_fields(g, records="fleet", prefix="accelerator_"),
             is_sparse=model("is_sparse"),
-            layers=model("layers"),
-            hidden=model("hidden_dim"),
-            heads=model("heads"),
             experts_per_token=model("active_experts_per_token"),
             peak_flops=peak,
             bytes_per_el=b,
             is_16bit=is_16bit,
-            memory_capacity=fleet("accelerator_memory_capacity"),
-            memory_bandwidth=fleet("accelerator_memory_bandwidth"),
-            sram_capacity=fleet("accelerator_sram_capacity"),
-            sram_bandwidth=fleet("accelerator_sram_bandwidth"),
-            flash_bandwidth=fleet("accelerator_flash_bandwidth"),
-            host_link_bandwidth=fleet("accelerator_host_link_bandwidth"),
-            dispatch_tax=fleet("accelerator_dispatch_tax"),
-            tdp=fleet("accelerator_tdp"),
             total_accelerators=fleet("total_accelerators"),
             accelerators_per_node=fleet("accelerators_per_node"),
             intra_node_bandwidth=fleet("intra_node_bw"),

@@ -27,7 +27,17 @@ from ..physics.constants import (
 from ..units import Q_
 from ..variables import reason
 from ..variables.shared import NOTES
-from .base import FIDELITY, HARDWARE, PRECISION, Resolver, model_arg, precision_bytes, precision_terms
+from .base import (
+    FIDELITY,
+    HARDWARE,
+    PRECISION,
+    Resolver,
+    device_fields,
+    model_arg,
+    model_fields,
+    precision_bytes,
+    precision_terms,
+)
 
 __all__ = [
     "SingleNodeModel",
@@ -211,29 +221,15 @@ class SingleNodeModel(Resolver):
         return result
 
     def _compute(self, g: Grid) -> dict:
-        model, hw = (lambda k: g.field("model", k)), (lambda k: g.field("hardware", k))
+        model = lambda k: g.field("model", k)  # noqa: E731
         b, is_16bit, peak, fallback = precision_terms(g)
         refined = refined_flag(g)
         out = rl.single_node_step(
-            ops_per_sample=model("ops_per_sample"),
-            parameters=model("parameters"),
-            model_size=model("model_size"),
-            weights_rule=model("weights_rule"),
-            is_transformer=model("is_transformer"),
-            layers=model("layers"),
-            hidden=model("hidden_dim"),
-            heads=model("heads"),
+            **model_fields(g),
+            **device_fields(g),
             peak_flops=peak,
             bytes_per_el=b,
             is_16bit=is_16bit,
-            memory_capacity=hw("memory_capacity"),
-            memory_bandwidth=hw("memory_bandwidth"),
-            sram_capacity=hw("sram_capacity"),
-            sram_bandwidth=hw("sram_bandwidth"),
-            flash_bandwidth=hw("flash_bandwidth"),
-            host_link_bandwidth=hw("host_link_bandwidth"),
-            dispatch_tax=hw("dispatch_tax"),
-            tdp=hw("tdp"),
             batch=g["batch_size"],
             efficiency=g["efficiency"],
             training=g["is_training"],

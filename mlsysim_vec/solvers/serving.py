@@ -7,8 +7,9 @@ answered over a whole grid in one call. Every resolver is a facade: it reads the
 the model (``physics.serving.transformer``) and the serving group with its fidelity
 (``physics.serving.deployment``), calls one step function of ``physics.serving`` or
 ``physics.queueing`` and encodes the step's flags into the shared category codes. The equations
-are in ``docs/equations.md`` (sections "Serving", "Collectives" and "Queueing"), the deviations
-from mlsysim 0.3.0 and the refined terms in docs/differences.md (D1, D2, D5, D9, D14, D15, D21).
+are in ``docs/equations.md`` (sections "Serving", "Collectives" and "Queueing"); the deliberate
+deviations from the reference and the refined terms in docs/differences.md (D1, D2, D5, D9, D14,
+D15, D21).
 """
 
 from __future__ import annotations
