@@ -426,7 +426,9 @@ class Grid:
 
     def layout(self, inp: _Input, values):
         """Values of an input as an array with one axis per grid dimension."""
-        if not self.dims:
+        if not self.dims:  # a scalar call: numpy scalars (cheaper than 0-d arrays in every kernel op)
+            if isinstance(values, np.ndarray) and values.ndim == 0 and values.dtype != object:
+                return values[()]
             return values
         if inp.dims:
             order = [inp.dims.index(d) for d in self.dims if d in inp.dims]

@@ -366,3 +366,28 @@ def test_synthesis_step_unmeetable_targets_broadcast():
     assert out["feasible"].tolist() == [True, False]
     assert out["required_bw_exact"][1] == math.inf and out["required_flops_exact"][1] == math.inf
     assert out["required_bw"][1] == approx(16.06e9 / 2e-4)
+
+
+# ---- select_by_code: the lookup every choice argument goes through ---------------------------
+def test_select_by_code_picks_per_point_and_computes_only_used_columns():
+    from mlsysim_vec.physics.constants import select_by_code
+
+    calls = []
+
+    def column(k, value):
+        def make():
+            calls.append(k)
+            return value
+
+        return make
+
+    columns = (column(0, np.array([1.0, 2.0, 3.0])), column(1, 10.0), column(2, -1.0))
+    code = np.array([1, 0, 1])
+    np.testing.assert_array_equal(select_by_code(code, columns), [10.0, 2.0, 10.0])
+    assert sorted(calls) == [0, 1]  # column 2 is selected by no point: never computed
+    calls.clear()
+    assert select_by_code(np.int64(2), columns) == -1.0 and calls == [2]  # a scalar code: its column only
+    assert np.isnan(select_by_code(5, columns)) and np.isnan(select_by_code(np.array([7]), columns))[0]
+    # plain columns (no functions) give the same answers
+    np.testing.assert_array_equal(select_by_code(code, ([1.0, 2.0, 3.0], 10.0, -1.0)), [10.0, 2.0, 10.0])
+    assert select_by_code(0.0, (4.0, 5.0)) == 4.0 and np.isnan(select_by_code(0.5, (4.0, 5.0)))

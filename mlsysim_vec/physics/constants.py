@@ -108,9 +108,24 @@ def select_by_code(code, columns):
     """``columns[code]`` elementwise: the k-th array where ``code == k`` (NaN if out of range).
 
     code : integer codes (an index into one of the code lists above, or a kernel's own);
-    columns : one array (or scalar) per code, broadcasting against ``code``.
+    columns : one array (or scalar) per code, broadcasting against ``code``, or a function of no
+        argument that computes it: a column is then computed only if some code selects it.
     """
+    if np.ndim(code) == 0:  # one code (a scalar call): compute and return the chosen column only
+        k = float(code)
+        if k.is_integer() and 0 <= k < len(columns):
+            column = columns[int(k)]
+            return column() if callable(column) else column
+        return np.nan
+    lazy = not hasattr(code, "dask")  # a dask array is not computed to find the columns it uses
     out = np.nan
     for k, column in enumerate(columns):
-        out = np.where(code == k, column, out)
+        chosen = code == k
+        if callable(column):
+            if lazy and not chosen.any():
+                continue
+            column = column()
+        out = np.where(chosen, column, out)
+    if np.ndim(out) < np.ndim(code):  # no point selected any column
+        out = np.full(np.shape(code), np.nan)
     return out

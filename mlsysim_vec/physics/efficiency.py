@@ -50,17 +50,18 @@ def achievable_mfu(workload_type, flash_attention, efficiency):
     clipped to [0, 1].
     """
     s = efficiency / 0.5
-    attention = np.where(flash_attention, np.minimum(MFU_FLASH_ATTENTION * s, MFU_FLASH_ATTENTION_CAP), MFU_LOW * s)
     mfu = select_by_code(
         workload_type,
         (
-            np.minimum(MFU_HIGH * s, MFU_FFN_CAP),
-            attention,
-            np.minimum(0.5 * (MFU_LOW + MFU_HIGH) * s, MFU_CONV_CAP),
-            MFU_LOW * s,
+            lambda: np.minimum(MFU_HIGH * s, MFU_FFN_CAP),
+            lambda: np.where(
+                flash_attention, np.minimum(MFU_FLASH_ATTENTION * s, MFU_FLASH_ATTENTION_CAP), MFU_LOW * s
+            ),
+            lambda: np.minimum(0.5 * (MFU_LOW + MFU_HIGH) * s, MFU_CONV_CAP),
+            lambda: MFU_LOW * s,
         ),
     )
-    return np.clip(mfu, 0.0, 1.0)
+    return np.maximum(np.minimum(mfu, 1.0), 0.0)
 
 
 def efficiency_losses(mfu, efficiency):

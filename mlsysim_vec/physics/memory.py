@@ -128,10 +128,7 @@ def activation_bytes(
         lambda: (2.0 * sbh) * (sharded / tp + 1.0 - sharded),
     )
     code = np.asarray(strategy)
-    if code.ndim == 0 and code in (NONE, SELECTIVE, FULL):  # one strategy: compute its column only
-        per_layer = columns[int(code)]()
-    else:
-        per_layer = select_by_code(strategy, tuple(column() for column in columns))
+    per_layer = select_by_code(strategy, columns)  # computes only the strategies some point uses
     out = per_layer * (bytes_per_el / 2.0) * layers
     if not _all_false(flash_attention):
         per_rank = FLASH_STATS_BYTES * heads * local * micro_batch / tp

@@ -93,7 +93,11 @@ def precision_terms(grid: Grid, records: str = "hardware", prefix: str = ""):
     HardwareNode argument, ``("fleet", "accelerator_")`` for a fleet's accelerator.
     """
     code = grid["precision"]
-    table = [grid.field(records, f"{prefix}flops_{p}") for p in PRECISIONS]
+    if np.ndim(code) == 0:  # one precision: read its peak only
+        table = [np.nan] * len(PRECISIONS)
+        table[int(code)] = grid.field(records, f"{prefix}flops_{PRECISIONS[int(code)]}")
+    else:
+        table = [grid.field(records, f"{prefix}flops_{p}") for p in PRECISIONS]
     peak, fallback = rl.peak_flops_for_precision(code, table, grid.field(records, f"{prefix}peak_flops"))
     return (*precision_bytes(code), peak, fallback)
 
