@@ -11,7 +11,7 @@ Layers, lowest first (a module may import from its own layer and the ones below)
    ``reduce``, ``specs``                — data, arguments, results, numba reductions
 3. ``optimize``                         — the search over any Result
 4. ``solvers``                          — the resolvers (thin facades)
-5. ``sweep``, ``validation``, ``calibrate`` — specs, summaries, studies, fits
+5. ``sweep``, ``validation``, ``calibrate``, ``plot`` — specs, summaries, studies, fits, figures
 6. ``cli`` and the package itself       — the command line and the public names
 """
 
@@ -44,6 +44,7 @@ LAYERS = {
     "sweep": 5,
     "validation": 5,
     "calibrate": 5,
+    "plot": 5,
     "cli": 6,
     "__init__": 6,
 }
