@@ -33,7 +33,7 @@ import numpy as np
 
 from .units import Q_, any_quantity, is_quantity, si_factor, to_magnitude
 
-__all__ = ["Arg", "Grid", "build_grid", "REQUIRED"]
+__all__ = ["Arg", "Grid", "build_grid", "available_memory", "REQUIRED", "MAX_MAGNITUDE"]
 
 
 class _Required:
@@ -162,9 +162,12 @@ def _to_si(arg: Arg, values):
 
 def _fail(arg: Arg, value, extra: str = ""):
     shown = value.tolist() if isinstance(value, np.ndarray) else value
-    if isinstance(shown, float) and shown.is_integer():
+    if isinstance(shown, float) and shown.is_integer() and abs(shown) < 1e15:
         shown = int(shown)
-    raise ValueError(f"{arg.name}={shown!r} is not allowed{extra}; {arg.name} must be {arg.allowed()}")
+    finite = ""
+    if isinstance(shown, (int, float)) and not abs(shown) <= MAX_MAGNITUDE:
+        finite = f" (and finite, at most {MAX_MAGNITUDE:g} in magnitude)"
+    raise ValueError(f"{arg.name}={shown!r} is not allowed{extra}; {arg.name} must be {arg.allowed()}{finite}")
 
 
 def _convert(arg: Arg, raw) -> np.ndarray:
@@ -197,19 +200,26 @@ def _convert(arg: Arg, raw) -> np.ndarray:
     # number / integer
     if is_quantity(raw):
         raw = to_magnitude(raw, arg.unit, arg.name)
+    given = raw if isinstance(raw, np.ndarray) else np.asarray(raw, dtype=object if _has_text(raw) else None)
+    if given.dtype.kind in "bUSO" and not _all_numbers(given):
+        if given.dtype.kind == "b" or any(isinstance(x, (bool, np.bool_)) for x in given.reshape(-1)):
+            what = "a bool (True/False are not numbers here)"
+        elif given.dtype.kind in "US" or any(isinstance(x, (str, bytes)) for x in given.reshape(-1)):
+            what = "text (write the number itself, not a string)"
+        else:
+            what = "not numeric"
+        raise TypeError(f"{arg.name}={raw!r} is {what}; {arg.name} must be {arg.allowed()}")
     try:
-        values = np.asarray(raw, dtype=float)
+        values = np.asarray(given, dtype=float)
     except (TypeError, ValueError):
         raise TypeError(f"{arg.name}={raw!r} is not numeric; {arg.name} must be {arg.allowed()}") from None
-    if values.dtype == object:
-        raise TypeError(f"{arg.name}={raw!r} is not numeric; {arg.name} must be {arg.allowed()}")
     if values.ndim == 0:  # one number: the same checks in plain Python (no temporary arrays)
         value = float(values)
         if value == value and _rejects(arg, value):  # NaN is let through, as in arrays
             _fail(arg, value)
         return values
     checked = values[~np.isnan(values)]
-    bad = np.zeros(checked.shape, dtype=bool)
+    bad = np.abs(checked) > MAX_MAGNITUDE
     if arg.low is not None:
         bad |= (checked <= arg.low) if arg.low_open else (checked < arg.low)
     if arg.high is not None:
@@ -222,9 +232,39 @@ def _convert(arg: Arg, raw) -> np.ndarray:
     return values
 
 
+#: The largest magnitude a numeric argument may have, in its declared unit: every argument's
+#: domain is finite, so ±inf is rejected like any other out-of-range value, and so is a number
+#: whose products in the kernels would overflow (1e308).
+MAX_MAGNITUDE = 1e30
+
+
+def _has_text(raw) -> bool:
+    """A (possibly nested) list holding strings or bools, which numpy would coerce silently."""
+    if isinstance(raw, (str, bytes, bool, np.bool_)):
+        return True
+    if isinstance(raw, (list, tuple)):
+        types = set(map(type, raw))  # one C-level pass; nested lists are looked into
+        if types & {str, bytes, bool, np.bool_, np.str_}:
+            return True
+        return any(_has_text(x) for x in raw if type(x) in (list, tuple))
+    return False
+
+
+def _all_numbers(values: np.ndarray) -> bool:
+    """Every element of an object array is a plain (non-bool) number."""
+    if values.dtype.kind != "O":
+        return False
+    return all(
+        isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+        for x in values.reshape(-1)
+    )
+
+
 def _rejects(arg: Arg, value: float) -> bool:
-    """True when the (non-NaN) number ``value`` is outside ``arg``'s range or, for an integer
-    argument, not a whole number."""
+    """True when the (non-NaN) number ``value`` is outside ``arg``'s range (or beyond
+    ``MAX_MAGNITUDE``) or, for an integer argument, not a whole number."""
+    if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+        return True
     low, high = arg.low, arg.high
     if low is not None and (value <= low if arg.low_open else value < low):
         return True
@@ -268,6 +308,15 @@ def _choice_codes(arg: Arg, raw) -> np.ndarray:
     return codes
 
 
+def _strictly_monotonic(values: np.ndarray) -> bool:
+    """Strictly increasing or decreasing (so without repeats): one vectorised pass, which spares
+    the sort of a repeat check on the usual ``linspace``/``arange`` axis."""
+    if values.dtype.kind not in "fiu":
+        return False
+    step = np.diff(values)
+    return bool((step > 0).all() or (step < 0).all())
+
+
 def _coord_of(arg: Arg, values: np.ndarray) -> np.ndarray:
     """Coordinate labels of a dimension an argument introduces."""
     if arg.kind == "record":
@@ -277,10 +326,22 @@ def _coord_of(arg: Arg, values: np.ndarray) -> np.ndarray:
             raise ValueError(f"{arg.name}: record names must be unique along a dimension; repeated: {dup}")
         return np.array(names, dtype=object)
     if arg.kind == "choice":
-        return np.asarray(arg.choices, dtype=object)[values]
-    if arg.kind == "integer" and np.isfinite(values).all():
-        return values.astype(np.int64)
-    return values
+        labels = np.asarray(arg.choices, dtype=object)[values]
+    elif arg.kind == "integer" and np.isfinite(values).all():
+        labels = values.astype(np.int64)
+    else:
+        labels = values
+    if arg.kind != "bool" and len(labels) > 1 and not _strictly_monotonic(values):
+        distinct, counts = np.unique(labels if arg.kind == "choice" else values, return_counts=True)
+        repeated = distinct[counts > 1]
+        if arg.kind != "choice":
+            repeated = repeated[~np.isnan(repeated.astype(float))]
+        if repeated.size:
+            raise ValueError(
+                f"{arg.name}: values must be unique along a dimension; repeated: {repeated.tolist()}"
+                + (" (spellings of one choice count as the same value)" if arg.kind == "choice" else "")
+            )
+    return labels
 
 
 #: Types of a plain scalar value (no dimension): checked before anything else.
@@ -321,6 +382,10 @@ def _normalise(arg: Arg, value) -> _Input:
     if type(value) in _PLAIN_SCALARS:
         return _Input(arg, (), *_to_si(arg, _convert(arg, value)), {})
     if _is_dataarray(value):
+        if value.size == 0:
+            raise ValueError(
+                f"{arg.name}: the DataArray is empty (dims {dict(value.sizes)}); pass at least one value"
+            )
         data = value.data
         coords = {
             d: np.asarray(value[d].values) if d in value.coords else np.arange(n)
@@ -329,7 +394,14 @@ def _normalise(arg: Arg, value) -> _Input:
         if is_quantity(data):
             data = to_magnitude(data, arg.unit, arg.name)
         elif arg.kind in ("number", "integer") and value.attrs.get("units") not in (None, "", arg.unit):
-            data = to_magnitude(Q_(np.asarray(data), value.attrs["units"]), arg.unit, arg.name)
+            try:
+                given = Q_(np.asarray(data), value.attrs["units"])
+            except Exception:  # pint's UndefinedUnitError and parse errors
+                raise ValueError(
+                    f"{arg.name}: the DataArray's units attribute {value.attrs['units']!r} is not a unit "
+                    f"pint knows; {arg.name} must be {arg.allowed()}"
+                ) from None
+            data = to_magnitude(given, arg.unit, arg.name)
         if type(data).__module__.startswith("dask") and arg.kind in ("number", "integer"):
             _validate_lazy(arg, data)  # stays lazy: chunked inputs give chunked outputs
             return _Input(arg, tuple(value.dims), *_to_si(arg, data), coords=coords)
@@ -365,9 +437,18 @@ def _stack_items(arg: Arg, items: list):
     """A list that may mix Quantities and numbers -> ndarray in the argument's unit."""
     if arg.kind in ("record", "choice"):
         return _object_array(items)
-    if arg.kind in ("number", "integer") and any_quantity(items):
-        return np.array([float(to_magnitude(i, arg.unit, arg.name)) for i in items])  # a Quantity among them
-    return np.asarray(items)
+    if arg.kind in ("number", "integer"):
+        if any_quantity(items):  # a Quantity among them
+            return np.array([float(to_magnitude(i, arg.unit, arg.name)) for i in items])
+        if _has_text(items):  # strings or bools among numbers: _convert names the argument
+            return _object_array(items)
+    try:
+        return np.asarray(items)
+    except ValueError:  # a ragged nested list
+        raise TypeError(
+            f"{arg.name}: {items!r} is a nested list of unequal lengths; give a flat list of values "
+            f"(one new dimension) or an xarray.DataArray with named dims"
+        ) from None
 
 
 def _validate_lazy(arg: Arg, data):
@@ -413,16 +494,61 @@ class Grid:
     def _normalise_chunks(self, chunks):
         if chunks is None:
             return None
-        if chunks == "auto":
+        allowed = "chunks must be None, 'auto' or a dict {dimension: size} (size a whole number >= 1, -1 or 'auto')"
+        if isinstance(chunks, str):
+            if chunks != "auto":
+                raise ValueError(f"chunks={chunks!r} is not allowed; {allowed}")
             chunks = {d: "auto" for d in self.dims}
+        if not isinstance(chunks, dict):
+            raise TypeError(f"chunks={chunks!r} is a {type(chunks).__name__}; {allowed}")
         unknown = set(chunks) - set(self.dims)
         if unknown:
             raise ValueError(f"chunks names dimensions {sorted(unknown)} that are not in the grid {self.dims}")
+        for dim, size in chunks.items():
+            whole = isinstance(size, (int, np.integer)) and not isinstance(size, bool)
+            if not (size == "auto" if isinstance(size, str) else whole and (size >= 1 or size == -1)):
+                raise ValueError(f"chunks={{{dim!r}: {size!r}}} is not allowed; {allowed}")
         return {d: chunks.get(d, -1) for d in self.dims}
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return math.prod(self.shape)
+
+    def invalid(self):
+        """Where some numeric input is NaN: None when no input holds a NaN, else a boolean array
+        laid out on the grid (broadcastable; a dask array when the grid is chunked). A point with
+        a NaN input has no answer: the resolvers flag it ``invalid_input``. An optional argument
+        (default None) is not counted: there NaN means "not given" at that point."""
+        key = ("<invalid>",)
+        if key not in self._cache:
+            mask = None
+            for name, inp in self.inputs.items():
+                if inp.arg.kind not in ("number", "integer") or inp.arg.default is None:
+                    continue  # an optional argument's NaN means "not given" (its default)
+                values = inp.values
+                lazy = hasattr(values, "dask")
+                if not lazy and not (np.isnan(values) if values.ndim == 0 else np.isnan(values).any()):
+                    continue
+                nan = np.isnan(self[name])
+                mask = nan if mask is None else mask | nan
+            self._cache[key] = mask
+        return self._cache[key]
+
+    def check_memory(self, arrays: int, resolver: str) -> None:
+        """Refuse an eager grid whose ``arrays`` full-size float arrays (outputs and the kernels'
+        temporaries) would not fit in the memory available now, before anything is allocated:
+        a ValueError giving the size and suggesting ``chunks=``."""
+        if self.chunks is not None or not self.dims:
+            return
+        need = self.size * 8 * arrays
+        available = available_memory()
+        if available is not None and need > available:
+            shape = " × ".join(f"{d} {n:,}" for d, n in zip(self.dims, self.shape))
+            raise ValueError(
+                f"{resolver}: the grid has {self.size:,} points ({shape}); computing it at once needs about "
+                f"{need / 2**30:,.1f} GiB, more than the {available / 2**30:,.1f} GiB available; pass "
+                f"chunks='auto' (or chunks={{dim: size}}) to compute it in pieces, or sweep fewer values"
+            )
 
     def layout(self, inp: _Input, values):
         """Values of an input as an array with one axis per grid dimension."""
@@ -506,6 +632,24 @@ class Grid:
         return out
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now (``MemAvailable`` of /proc/meminfo,
+    else the free physical pages), or None where neither can be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def _distinct_records(records: np.ndarray):
     """(distinct records, inverse) of an object array of records: ``distinct[inverse]`` is the
     flattened array. Short arrays (a list of records along one dimension) are returned as they
@@ -552,9 +696,15 @@ def build_grid(args: tuple[Arg, ...], kwargs: dict, resolver: str, chunks=None) 
         given[name] = value
     inputs: dict[str, _Input] = {}
     for name, value in given.items():  # user order fixes the dimension order
-        if value is None and by_name[name].default is None:
-            continue  # an optional argument explicitly left out
+        if value is None:
+            if by_name[name].default is None:
+                continue  # an optional argument explicitly left out
+            raise ValueError(
+                f"{name}=None is not allowed; {name} must be {by_name[name].allowed()}"
+                + ("" if by_name[name].default is REQUIRED else f" (leave it out for its default, {by_name[name].default!r})")
+            )
         inputs[name] = _normalise(by_name[name], value)
+    _check_dimension_names(inputs, by_name)
     for arg in args:
         if arg.name in inputs:
             continue
@@ -564,6 +714,23 @@ def build_grid(args: tuple[Arg, ...], kwargs: dict, resolver: str, chunks=None) 
             continue
         inputs[arg.name] = _default_input(arg)
     return Grid(inputs, chunks)
+
+
+def _check_dimension_names(inputs: dict, by_name: dict) -> None:
+    """A DataArray may not use another argument's name as a dimension unless that argument spans
+    the same dimension: ``batch_size=DataArray(..., dims="hardware")`` would put batch sizes on the
+    hardware axis while ``hardware`` means something else."""
+    for name, inp in inputs.items():
+        for dim in inp.dims:
+            if dim == name or dim not in by_name:
+                continue
+            other = inputs.get(dim)
+            if other is None or dim not in other.dims:
+                raise ValueError(
+                    f"{name}: its DataArray has a dimension named {dim!r}, which is another argument of "
+                    f"this resolver ({dim}={'its default' if other is None else 'a single value'}); "
+                    f"rename the dimension (e.g. {name!r}) or give {dim} along {dim!r} as well"
+                )
 
 
 #: (by name, by keyword alias) of each ``ARGS`` tuple, by its identity (declared once per class).

@@ -381,8 +381,10 @@ class _Writer:
                 values = _block_values(self.dim_values[c.name], c.dims, self.dims, block, self.zero)
             else:
                 values = _block_values(arrays[c.name], c.dims, self.dims, block, origin)
-            if c.kind == "category":
-                out.append(pa.DictionaryArray.from_arrays(pa.array(values, c.field.type.index_type), c.dictionary))
+            if c.kind == "category":  # code -1 (a point without an answer): a null
+                missing = values < 0
+                indices = pa.array(values, c.field.type.index_type, mask=missing if missing.any() else None)
+                out.append(pa.DictionaryArray.from_arrays(indices, c.dictionary))
             elif c.kind == "label":
                 indices = pa.array(values, c.field.type.index_type)
                 out.append(pa.DictionaryArray.from_arrays(indices, c.dictionary, safe=False))
@@ -990,7 +992,8 @@ def _to_numpy(chunked, info: dict) -> np.ndarray:
     for chunk in chunked.chunks:
         if pa.types.is_dictionary(chunk.type):
             labels = np.asarray(chunk.dictionary.to_pylist(), dtype=object)
-            indices = chunk.indices.to_numpy(zero_copy_only=False)
+            nulls = chunk.indices.null_count
+            indices = chunk.indices.fill_null(0).to_numpy(zero_copy_only=False) if nulls else chunk.indices.to_numpy()
             cats = info.get("categories")
             if cats is None and "flag_values" in info.get("attrs", {}):
                 cats = _categories(info["name"], info["attrs"])
@@ -998,9 +1001,15 @@ def _to_numpy(chunked, info: dict) -> np.ndarray:
                 code = {c: k for k, c in enumerate(cats)}
                 lookup = np.array([code[x] for x in labels], dtype=info["dtype"])
                 identity = np.array_equal(lookup, np.arange(len(lookup)))
-                parts.append(indices.astype(info["dtype"], copy=False) if identity else lookup[indices])
+                codes = indices.astype(info["dtype"], copy=True) if identity else lookup[indices]
+                if nulls:  # a missing category: code -1
+                    codes[chunk.indices.is_null().to_numpy(zero_copy_only=False)] = -1
+                parts.append(codes)
             else:
-                parts.append(labels[indices])
+                values = labels[indices]
+                if nulls:
+                    values[chunk.indices.is_null().to_numpy(zero_copy_only=False)] = None
+                parts.append(values)
         else:
             parts.append(chunk.to_numpy(zero_copy_only=False))
     if not parts:

@@ -254,7 +254,7 @@ def _reader(var):
         return bool
     if kind == "category":
         categories = var.categories
-        return lambda value: categories[int(value)]
+        return lambda value: categories[code] if (code := int(value)) >= 0 else None  # -1: missing
     if kind in ("text", "record"):
         return lambda value: value
     if kind == "int":

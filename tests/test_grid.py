@@ -129,7 +129,7 @@ def test_registry_family_and_whole_registry_are_dimensions():
         (dict(precision=["fp16", "banana"]), ValueError, r"precision='banana'"),
         (dict(is_training="yes"), ValueError, r"is_training='yes' is not allowed; is_training must be True or False"),
         (dict(zero_stage=5), ValueError, r"zero_stage=5"),
-        (dict(batch_size="eight"), TypeError, r"batch_size='eight' is not numeric"),
+        (dict(batch_size="eight"), TypeError, r"batch_size='eight' is text"),
         (dict(batch_size=[]), ValueError, r"batch_size: an empty sequence"),
         (dict(batch_size=np.ones((2, 2))), TypeError, r"batch_size: a 2-d array has no dimension names"),
         (dict(hardware="H100"), TypeError, r"hardware='H100' is a str; hardware must be a HardwareNode record"),
@@ -215,7 +215,7 @@ def one_arg_grid(arg, value):
 def test_scalar_number_equals_the_general_path(arg, value):
     fast = one_arg_grid(arg, value)
     general = one_arg_grid(arg, np.asarray(value))  # a 0-d array takes the general path
-    along = one_arg_grid(arg, np.array([value, value], dtype=float))
+    along = one_arg_grid(arg, xr.DataArray(np.array([value, value], dtype=float), dims="config"))
     kernel = fast[arg.name]
     assert type(kernel) is np.float64 and type(general[arg.name]) is np.float64
     assert np.array_equal(kernel, general[arg.name], equal_nan=True)
@@ -232,10 +232,17 @@ def test_scalar_number_equals_the_general_path(arg, value):
         (ms.grid.Arg("x", high=1.0), 1.5, "1.5", "a number <= 1"),
         (ms.grid.Arg("n", "integer", low=1), 2.5, "2.5", "a whole number >= 1"),
         (ms.grid.Arg("n", "integer", low=1), math.inf, "inf", "a whole number >= 1"),
+        (ms.grid.Arg("x", low=0.0), math.inf, "inf", "a number >= 0"),  # every domain is finite
+        (ms.grid.Arg("x"), -1e308, "-1e\\+308", "a number"),
     ],
 )
 def test_scalar_number_rejections_read_as_before(arg, value, shown, allowed):
-    with pytest.raises(ValueError, match=rf"^{arg.name}={shown} is not allowed; {arg.name} must be {allowed}$"):
+    finite = (
+        ""
+        if math.isfinite(value) and abs(value) <= ms.grid.MAX_MAGNITUDE
+        else r" \(and finite, at most 1e\+30 in magnitude\)"
+    )
+    with pytest.raises(ValueError, match=rf"^{arg.name}={shown} is not allowed; {arg.name} must be {allowed}{finite}$"):
         one_arg_grid(arg, value)
     with pytest.raises(ValueError, match=rf"^{arg.name}={shown} is not allowed \(1 of 1 values rejected\)"):
         one_arg_grid(arg, [value])
@@ -295,11 +302,16 @@ PRECISION = ms.grid.Arg("precision", "choice", choices=("fp32", "fp16", "bf16"),
     ],
 )
 def test_choice_arrays_map_each_distinct_string_once(values):
+    """Along a DataArray's own dimension (zipped with other arguments) a choice may repeat; along
+    the dimension it introduces (``precision``) each value may appear once, spellings included."""
+    if not isinstance(values, xr.DataArray):
+        with pytest.raises(ValueError, match=r"precision: values must be unique .*repeated: \['fp16'\]"):
+            one_arg_grid(PRECISION, values)
+        values = xr.DataArray(np.asarray(values), dims="config")
     grid = one_arg_grid(PRECISION, values)
     codes = grid.inputs["precision"].values
     assert codes.tolist() == [1, 1, 2, 1] and codes.dtype == np.int64
-    dim = grid.dims[0]
-    assert grid.coords[dim].tolist() == (["fp16", "fp16", "bf16", "fp16"] if dim == "precision" else [0, 1, 2, 3])
+    assert grid.dims == ["config"] and grid.coords["config"].tolist() == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize(
@@ -345,5 +357,122 @@ def test_long_axis_is_validated_without_python_per_element_work(monkeypatch):
     grid = ms.TailLatencyModel().grid(arrival_rate_qps=0.5, service_latency_ms=values)
     assert grid.shape == (10**5,) and np.array_equal(grid["service_latency_ms"], values / 1000)
     assert calls == ["_rejects"]  # arrival_rate_qps, the one scalar given (defaults are cached)
-    codes = one_arg_grid(PRECISION, np.array(["fp16", "bf16"] * 50_000)).inputs["precision"].values
+    strings = xr.DataArray(np.array(["fp16", "bf16"] * 50_000), dims="config")
+    codes = one_arg_grid(PRECISION, strings).inputs["precision"].values
     assert codes.sum() == 50_000 * 3 and calls[1:] == ["_choice_code"] * 2
+
+
+# ---- bad input: each argument a clean error naming it, or a flagged point (issue 13) ----------
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(batch_size=True), TypeError, r"^batch_size=True is a bool"),
+        (dict(batch_size=[1, True]), TypeError, r"^batch_size=.* is a bool"),
+        (dict(batch_size="8"), TypeError, r"^batch_size='8' is text"),
+        (dict(batch_size=["1", "2"]), TypeError, r"^batch_size=.* is text"),
+        (dict(batch_size=None), ValueError, r"^batch_size=None is not allowed; .*leave it out for its default, 1"),
+        (dict(batch_size=math.inf), ValueError, r"^batch_size=inf is not allowed; .*and finite"),
+        (dict(efficiency=-math.inf), ValueError, r"^efficiency=-inf is not allowed"),
+        (dict(batch_size=1e308), ValueError, r"^batch_size=1e\+308 is not allowed"),
+        (
+            dict(batch_size=[1, 2, 1]),
+            ValueError,
+            r"^batch_size: values must be unique along a dimension; repeated: \[1",
+        ),
+        (dict(precision=["fp16", "FP16", "half"]), ValueError, r"^precision: values must be unique.*\['fp16'\]"),
+        (dict(batch_size=[1, [2, 3]]), TypeError, r"^batch_size: .* nested list of unequal lengths"),
+        (
+            dict(batch_size=xr.DataArray(np.array([], float), dims="b")),
+            ValueError,
+            r"^batch_size: the DataArray is empty",
+        ),
+        (
+            dict(batch_size=xr.DataArray([1.0], dims="b", attrs={"units": "furlongs_per_quux"})),
+            ValueError,
+            r"^batch_size: the DataArray's units attribute 'furlongs_per_quux' is not a unit",
+        ),
+        (
+            dict(batch_size=xr.DataArray([1, 2], dims="hardware")),
+            ValueError,
+            r"^batch_size: its DataArray has a dimension named 'hardware', which is another argument",
+        ),
+    ],
+)
+def test_bad_values_raise_naming_the_argument(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        SNM.solve(model=RESNET, hardware=H100, **kwargs)
+
+
+def test_a_dimension_named_after_an_argument_is_fine_when_that_argument_spans_it():
+    hardware = [H100, A100]
+    batch = xr.DataArray([1, 2], dims="hardware", coords={"hardware": ["NVIDIA H100", "NVIDIA A100"]})
+    r = SNM.solve(model=RESNET, hardware=hardware, batch_size=batch)
+    assert r.dims == ("hardware",) and r.dataset["batch_size"].values.tolist() == [1, 2]
+
+
+def test_an_optional_argument_may_be_none_and_its_nan_means_not_given():
+    """target_model_size defaults to None: None leaves it out; NaN at a point is "not pinned"
+    (compute-optimal), not an invalid input."""
+    r = ms.ScalingModel().solve(compute_budget=1e22, target_model_size=[np.nan, 7e9])
+    assert r.dataset["optimal_parameters"].values[1] == 7e9 and np.isfinite(r.dataset["optimal_parameters"].values[0])
+    assert ms.ScalingModel().solve(compute_budget=1e22, target_model_size=None).optimal_parameters > 0
+
+
+@pytest.mark.parametrize("chunks", [0, -2, 1.5, True, "yes", [1], {"batch_size": 0}, {"batch_size": "big"}])
+def test_chunks_is_validated_like_an_argument(chunks):
+    with pytest.raises((ValueError, TypeError), match=r"chunks"):
+        SNM.solve(model=RESNET, hardware=H100, batch_size=[1, 2, 4], chunks=chunks)
+
+
+def test_an_eager_grid_too_large_for_memory_is_refused_before_allocating(monkeypatch):
+    """The guard compares points × (outputs + kernel temporaries) × 8 bytes with the memory
+    available now; with 1 MiB available a 10^4-point grid (~2.6 MB of outputs) is refused with
+    its size and the advice to chunk, and the same grid chunked is accepted."""
+    import mlsysim_vec.grid as grid_module
+
+    monkeypatch.setattr(grid_module, "available_memory", lambda: 2**20)
+    batch = np.arange(1, 10_001)
+    with pytest.raises(ValueError, match=r"SingleNodeModel: the grid has 10,000 points \(batch_size 10,000\).*chunks="):
+        SNM.solve(model=RESNET, hardware=H100, batch_size=batch)
+    r = SNM.solve(model=RESNET, hardware=H100, batch_size=batch, chunks={"batch_size": 1000})
+    assert r.dataset["latency"].shape == (10_000,)
+    huge = xr.DataArray(np.ones(1), dims="a")
+    monkeypatch.setattr(grid_module, "available_memory", lambda: None)  # unknown: no guard
+    assert SNM.solve(model=RESNET, hardware=H100, batch_size=huge).dataset["latency"].size == 1
+
+
+NAN_OUTPUTS = ("latency", "throughput", "arithmetic_intensity", "mfu", "latency_memory")
+
+
+def test_a_nan_input_gives_a_flagged_point_with_no_answer():
+    """NaN in → that point infeasible with reason invalid_input, every number NaN, every category
+    missing; the other points are untouched (scalar, grid, chunked and after parquet)."""
+    r = SNM.solve(model=RESNET, hardware=H100, batch_size=np.nan)
+    assert r.feasible is False and r.infeasible_reason == "invalid_input" and r.bottleneck is None
+    for name in NAN_OUTPUTS:
+        assert math.isnan(r.dataset[name].values), name
+    good = SNM.solve(model=RESNET, hardware=H100, batch_size=[1, 4])
+    for chunks in (None, {"batch_size": 2}):
+        g = SNM.solve(model=RESNET, hardware=H100, batch_size=[1, np.nan, 4], chunks=chunks).dataset
+        assert g["feasible"].values.tolist() == [True, False, True]
+        assert g["infeasible_reason"].values.tolist() == [0, ms.variables.REASONS.index("invalid_input"), 0]
+        assert g["bottleneck"].values[1] == -1
+        for name in NAN_OUTPUTS:
+            values = np.broadcast_to(g[name].values, (3,))
+            assert np.isnan(values[1]) and np.array_equal(
+                values[[0, 2]], np.broadcast_to(good.dataset[name].values, (2,))
+            )
+    df = SNM.solve(model=RESNET, hardware=H100, batch_size=[1, np.nan]).to_dataframe()
+    assert df["bottleneck"].isna().tolist() == [False, True] and df["infeasible_reason"].tolist()[1] == "invalid_input"
+
+
+def test_a_flagged_point_survives_parquet(tmp_path):
+    r = SNM.solve(model=RESNET, hardware=H100, batch_size=[1, np.nan, 4])
+    r.to_parquet(tmp_path / "r.parquet")
+    back = ms.read_parquet(tmp_path / "r.parquet").dataset
+    assert back["bottleneck"].values.tolist() == r.dataset["bottleneck"].values.tolist() and back["bottleneck"].values[1] == -1
+    assert back["infeasible_reason"].values.tolist() == r.dataset["infeasible_reason"].values.tolist()
+    import pyarrow.parquet as pq
+
+    column = pq.read_table(tmp_path / "r.parquet", columns=["bottleneck"]).column("bottleneck")
+    assert column.null_count == 1  # plain pyarrow/pandas readers see a null, not a made-up label

@@ -11,6 +11,7 @@ from ..options import FIDELITIES, Option
 from ..physics import roofline as rl
 from ..physics.constants import PRECISIONS
 from ..result import Result
+from ..variables import REASONS, variable
 
 __all__ = [
     "Resolver",
@@ -102,6 +103,33 @@ def precision_terms(grid: Grid, records: str = "hardware", prefix: str = ""):
     return (*precision_bytes(code), peak, fallback)
 
 
+#: Full-size float arrays the kernels hold at once beyond their outputs (the memory guard's
+#: estimate of an eager grid: ``Grid.check_memory``).
+KERNEL_TEMPORARIES = 16
+_INVALID = REASONS.index("invalid_input")
+
+
+def flag_invalid(outputs: dict, invalid) -> dict:
+    """Outputs with the points where ``invalid`` is True given no answer: ``feasible`` False,
+    ``infeasible_reason`` ``invalid_input``, every other number NaN, every category missing (code
+    -1), every other flag False, every label None."""
+    out = {}
+    for name, array in outputs.items():
+        if name == "infeasible_reason":
+            out[name] = np.where(invalid, _INVALID, array)
+            continue
+        kind = variable(name).kind
+        if kind == "category":
+            out[name] = np.where(invalid, -1, array)
+        elif kind == "bool":
+            out[name] = np.where(invalid, False, array)
+        elif kind in ("text", "record"):
+            out[name] = np.where(invalid, None, array)
+        else:
+            out[name] = np.where(invalid, np.nan, array)
+    return out
+
+
 def is_false(grid: Grid, name: str) -> bool:
     """True when a boolean argument is the scalar False (lets a kernel skip a branch)."""
     inp = grid.inputs.get(name)
@@ -151,13 +179,17 @@ class Resolver:
             if isinstance(arg.default, Option) and arg.name not in kwargs:
                 kwargs[arg.name] = arg.default.value()
         grid = build_grid(self.ARGS, kwargs, name, chunks)
+        grid.check_memory(len(self.OUTPUTS) + KERNEL_TEMPORARIES, name)
         self._check(grid)
         return grid
 
     def evaluate(self, grid: Grid) -> dict:
         """The outputs on a grid prepared by ``grid(...)``: ``{name: array}`` laid out on it
-        (arrays broadcast against the grid; canonical SI units)."""
-        return self._compute(grid)
+        (arrays broadcast against the grid; canonical SI units). A point where a numeric input
+        is NaN is flagged (``flag_invalid``)."""
+        out = self._compute(grid)
+        invalid = grid.invalid()
+        return out if invalid is None else flag_invalid(out, invalid)
 
     def solve_grid(self, grid: Grid) -> Result:
         """The ``Result`` of ``evaluate(grid)``."""

@@ -16,7 +16,8 @@ __all__ = ["Variable", "REASONS", "BOTTLENECKS", "seconds", "byte_count", "count
 #: stages than layers; batch_below_dp: fewer samples than data-parallel replicas;
 #: no_capacity: zero throughput; decode_memory_capacity / prefill_memory_capacity: the decode
 #: or prefill device of a disaggregated pair does not fit; precision_unsupported: the accelerator
-#: cannot execute the precision (no peak for it) and emulation was not allowed.
+#: cannot execute the precision (no peak for it) and emulation was not allowed; invalid_input: an
+#: input of the point is NaN (every numeric output NaN, every category missing).
 REASONS = (
     "none",
     "memory_capacity",
@@ -32,6 +33,7 @@ REASONS = (
     "decode_memory_capacity",
     "prefill_memory_capacity",
     "precision_unsupported",
+    "invalid_input",
 )
 #: Codes of ``bottleneck``, shared by every resolver (append only). The roofline uses Compute
 #: and Memory; serving capacity Capacity, Tail Latency, Base Latency and Feasible; the others
