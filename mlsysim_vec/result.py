@@ -12,6 +12,11 @@
 
 An output that does not vary along a dimension is stored without it (``peak_flops_actual``
 depends on hardware and precision, not on batch size); the DataFrame broadcasts it.
+
+Attribute access also reads the arguments (``r.ep_size``, ``r.accelerator_step_time``: the
+values echoed as coordinates) and the field names of mlsysim 0.3.0's results, as
+``mlsysim_vec.variables.reference`` maps them (``r.tco_usd`` is ``tco`` as a float in USD,
+``r.sensitivities["memory_bandwidth"]`` a dict entry); the Dataset holds our names only.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 
 from .units import Q_, conversion_factor, quantity
 from .variables import variable
+from .variables.reference import OMITTED, REFERENCE_FIELDS, reference_alias
 
 __all__ = ["Result", "read_parquet"]
 
@@ -121,17 +127,69 @@ class Result:
         return not self._dims
 
     def __dir__(self):
-        return list(super().__dir__()) + self.outputs
+        scalars, zipped = self._echoed()
+        extra = [*self._dims, *scalars, *zipped, *REFERENCE_FIELDS.get(self._resolver, ())]
+        return list(super().__dir__()) + self.outputs + [n for n in dict.fromkeys(extra) if n not in self._vars]
 
     def __getattr__(self, name):
         entry = None if name.startswith("_") else self.__dict__.get("_vars", {}).get(name)
         if entry is None:
             if name.startswith("_"):
                 raise AttributeError(name)
-            raise AttributeError(f"{self._resolver} result has no output {name!r}; outputs: {', '.join(self._vars)}")
+            return self._other(name)
         if not self._dims:
             return _scalar(name, entry[1])
         return self._dataarray(name)
+
+    def _other(self, name):
+        """A name that is not an output: a field of mlsysim 0.3.0's result (``reference_alias``)
+        or an argument echoed as a coordinate."""
+        alias = reference_alias(self._resolver, name)
+        value = self._argument(name) if alias is None else self._alias(alias)
+        if value is not _MISSING:
+            return value
+        omitted = OMITTED.get(self._resolver, {}).get(name)
+        if omitted:
+            raise AttributeError(f"{self._resolver} result has no {name!r} (mlsysim 0.3.0's field: {omitted})")
+        raise AttributeError(f"{self._resolver} result has no output {name!r}; outputs: {', '.join(self._vars)}")
+
+    def _read(self, name):
+        """The output or echoed argument ``name`` (``_MISSING`` when the result has neither)."""
+        return self.__getattr__(name) if name in self._vars else self._argument(name)
+
+    def _argument(self, name):
+        """The argument ``name`` as echoed: a scalar (Quantity in its display unit, string, bool)
+        for a scalar result, its coordinate DataArray on a grid."""
+        if self._dims:
+            if name not in self.dataset.coords:
+                return _MISSING
+            da, var = self.dataset[name], variable(name)
+            if var.kind != "float" or not var.unit:
+                return da
+            import xarray as xr  # a new DataArray: an index coordinate cannot hold a Quantity
+
+            _register_pint_accessor()
+            data = Q_(np.asarray(da.values), var.unit)
+            return xr.DataArray(data, coords=da.coords, dims=da.dims, name=name, attrs=dict(da.attrs))
+        scalars, _ = self._echoed()
+        if name not in scalars:
+            return _MISSING
+        value = scalars[name]
+        return value if isinstance(value, (str, bool, np.bool_)) else _scalar(name, value)
+
+    def _alias(self, alias):
+        """The value of a reference field (see ``variables.reference.Alias``)."""
+        if alias.fields:
+            values = {key: self._read(target) for key, target in alias.fields}
+            return _MISSING if any(v is _MISSING for v in values.values()) else _Fields(values)
+        if not alias.target:
+            value = alias.constant
+            return quantity(float(value), alias.unit) if alias.unit and value is not None else value
+        for target in alias.target:
+            value = self._read(target)
+            if value is not _MISSING:
+                return _convert(value, alias.unit, alias.magnitude)
+        return _MISSING
 
     def __getitem__(self, name):
         return self.__getattr__(name)
@@ -203,6 +261,37 @@ class Result:
             return f"<{self._resolver} result: {body}, ...>"
         shape = " × ".join(f"{d}: {len(self._coords[d])}" for d in self._dims)
         return f"<{self._resolver} result over {shape}; outputs: {', '.join(self._vars)}>"
+
+
+#: What ``Result._read`` returns for a name the result does not have.
+_MISSING = type("_Missing", (), {"__repr__": lambda self: "<missing>"})()
+
+
+class _Fields(dict):
+    """A mapping field of a reference result (``r.sensitivities["peak_flops"]``); its keys also
+    read as attributes (``r.node_profile.latency``)."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"no field {key!r}; fields: {', '.join(self)}") from None
+
+
+def _convert(value, unit: str, magnitude: bool):
+    """``value`` (a scalar or a DataArray; a Quantity, or a plain number when dimensionless) in
+    ``unit``, as the plain number when ``magnitude``."""
+    if not unit or value is None:
+        return value
+    grid = hasattr(value, "dims")
+    data = value.data if grid else value
+    q = (data if hasattr(data, "to") else Q_(data, "")).to(unit)
+    out = q.magnitude if magnitude else q
+    if grid:
+        converted = value.copy(data=out)
+        converted.attrs["units"] = unit
+        return converted
+    return float(out) if magnitude else out
 
 
 def _register_pint_accessor():

@@ -30,7 +30,6 @@ RESOLVERS = {
 ALL = frozenset({"*"})
 ALIASES = {"seq_len": "max_seq_len", "max_batch": "max_batch_size"}  # D21
 TAX = 0.01e-3  # FRAMEWORK_LAYER_TAX_MS
-WS_BOTTLENECK = {"Compute-Bound": "Compute", "Interconnect-Bandwidth-Bound": "Injection"}
 BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5, "fp4": 0.5}
 PREFILL = frozenset({"ttft", "prefill_chunk_time", "decode_stall_bound"})
 CB_D5 = frozenset({"ttft", "itl", "throughput_tokens_per_sec", "static_throughput_tokens_per_sec", "speedup_vs_static"})
@@ -212,8 +211,6 @@ def _compare(fixture, case, result, units, skip) -> list[str]:
     for name, want in case["outputs"].items():
         if name in skip or name not in result.outputs:
             continue
-        if isinstance(want, str):
-            want = WS_BOTTLENECK.get(want, want)
         got = _value(result, name, units[name])
         if not close(got, want):
             bad.append(f"{name}: ours {got!r} vs reference {want!r}")

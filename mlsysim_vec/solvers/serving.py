@@ -38,11 +38,9 @@ __all__ = [
 
 _COMPUTE, _MEMORY = BOTTLENECKS.index("Compute"), BOTTLENECKS.index("Memory")
 _CAPACITY, _TAIL = BOTTLENECKS.index("Capacity"), BOTTLENECKS.index("Tail Latency")
-_BASE, _FEASIBLE, _INJECTION = (
-    BOTTLENECKS.index("Base Latency"),
-    BOTTLENECKS.index("Feasible"),
-    BOTTLENECKS.index("Injection"),
-)
+_BASE, _FEASIBLE = BOTTLENECKS.index("Base Latency"), BOTTLENECKS.index("Feasible")
+#: WeightStreamingModel's labels: mlsysim 0.3.0's, which code written for it compares against.
+_COMPUTE_BOUND, _INJECTION_BOUND = (BOTTLENECKS.index(k) for k in ("Compute-Bound", "Interconnect-Bandwidth-Bound"))
 _PREFILL = 1  # code of "prefill" in WeightStreamingModel's phase choices
 _REFINED = 1  # code of "refined" in FIDELITY's choices
 
@@ -689,8 +687,9 @@ class WeightStreamingModel(Resolver):
 
     The device's ``memory_capacity`` holds the KV cache; its interconnect (as stored; 100 GB/s
     when absent or zero) injects the weights. ``feasible`` when the KV working set fits
-    (``infeasible_reason`` sram_capacity); ``bottleneck`` is Compute or Injection, whichever
-    takes a layer longer. ``tp_size`` devices share each layer (injection, compute and KV
+    (``infeasible_reason`` sram_capacity); ``bottleneck`` is "Compute-Bound" or
+    "Interconnect-Bandwidth-Bound" (the injection link), whichever takes a layer longer
+    (mlsysim 0.3.0's labels). ``tp_size`` devices share each layer (injection, compute and KV
     split, two all-reduces per layer), ``pp_size`` stages share the KV cache.
 
     Notes
@@ -776,7 +775,7 @@ class WeightStreamingModel(Resolver):
             infeasible_reason=_reason(
                 s.unsupported, step["stages_fit"], _code(~step["memory_fits"], reason("sram_capacity"))
             ),
-            bottleneck=np.where(step["compute_bound"], _COMPUTE, _INJECTION).astype(np.int8),
+            bottleneck=np.where(step["compute_bound"], _COMPUTE_BOUND, _INJECTION_BOUND).astype(np.int8),
             peak_flops_fallback=s.fallback,
         )
 

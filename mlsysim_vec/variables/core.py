@@ -37,7 +37,9 @@ REASONS = (
 )
 #: Codes of ``bottleneck``, shared by every resolver (append only). The roofline uses Compute
 #: and Memory; serving capacity Capacity, Tail Latency, Base Latency and Feasible; the others
-#: name the binding resource (Network, Injection for weight streaming, Storage, CPU, Communication).
+#: name the binding resource (Network, Storage, CPU, Communication). Weight streaming uses
+#: mlsysim 0.3.0's labels, Compute-Bound and Interconnect-Bandwidth-Bound (the weight-injection
+#: link); Injection, its former label, stays for the codes stored in parquet files.
 BOTTLENECKS = (
     "Compute",
     "Memory",
@@ -50,6 +52,8 @@ BOTTLENECKS = (
     "Storage",
     "CPU",
     "Communication",
+    "Compute-Bound",
+    "Interconnect-Bandwidth-Bound",
 )
 
 
