@@ -1,22 +1,25 @@
 """The ``mlsysim-vec`` command line.
 
+    mlsysim-vec                             this help
     mlsysim-vec demo [-o PATH]              a roofline sweep (the built-in ``demo`` spec) with a summary
     mlsysim-vec zoo [hardware|models|systems|grids]
                                             the built-in registries as tables
     mlsysim-vec sweep SPEC [-o PATH]        any resolver over any grid, from a TOML or YAML spec
-    mlsysim-vec optimize SPEC [-o PATH]     the best configuration of a spec's grid ([objective] table;
-                                            SPEC may be a built-in spec name such as optimize_demo)
+    mlsysim-vec optimize SPEC [-o PATH]     the best configuration of a spec's grid ([objective] table)
     mlsysim-vec validate                    predicted vs published training runs (Megatron-LM 2021,
                                             Korthikanti et al. 2022), error per row, mean and max
 
-Every sweep is one ``solve`` call; results are written as parquet (``ms.read_parquet`` reads
-them back). A mistake in the input (a bad spec, a path that cannot be written) prints one line
-``error: ...`` on stderr and exits with status 2.
+SPEC is a file, or the name of a built-in spec (``demo``, ``optimize_demo``); a name that is
+neither gets the nearest built-in name suggested. Every sweep is one ``solve`` call; results are
+written as parquet (``ms.read_parquet`` reads them back). A mistake in the input (a bad spec, a
+grid too large for memory, a path that cannot be written) prints one line ``error: ...`` on
+stderr and exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import time
@@ -54,10 +57,20 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error that argparse has printed
         return int(stop.code or 0)
+    if args.command is None:  # no subcommand: say what there is
+        parser.print_help()
+        return 0
     try:
         return args.command(args)
     except SpecError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(
+            "error: the grid does not fit in memory; sweep fewer values, or add a [chunks] table "
+            "to compute it out-of-core with dask",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:  # Ctrl-C: parquet writes are atomic, so nothing half-written is left
         print("interrupted: nothing was written (an existing output file is unchanged)", file=sys.stderr)
@@ -75,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="mlsysim-vec", description="Analytical ML-systems models evaluated over whole design grids in one call."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    parser.set_defaults(command=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     demo = commands.add_parser(
         "demo",
@@ -100,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run a sweep spec (TOML or YAML) and write parquet",
         description="Load a sweep spec, evaluate it in one solve call, write the result as parquet and summarise it.",
     )
-    sweep.add_argument("spec", help="spec file (.toml, .yaml or .yml)")
+    sweep.add_argument("spec", help=f"spec file (.toml, .yaml or .yml), or a built-in spec: {', '.join(specs.names())}")
     sweep.add_argument(
         "-o",
         "--output",
@@ -180,8 +194,27 @@ def _fastest(ds, batches):
     return table.reindex(ds["model"].values).rename_axis("model").reset_index()
 
 
+def _spec_source(name: str):
+    """The spec a SPEC argument names: a file that exists, else a built-in spec of that name.
+    Neither is a ``SpecError`` that suggests the nearest built-in name."""
+    path = Path(name)
+    if path.exists():
+        return name
+    builtin = specs.names()
+    if name in builtin:
+        return specs.path(name)
+    stem = path.stem if path.suffix.lower() in (".toml", ".yaml", ".yml") else path.name
+    close = difflib.get_close_matches(stem, builtin, n=1)
+    hint = f" (did you mean the built-in spec {close[0]!r}?)" if close else ""
+    if len(path.parts) == 1 and not path.suffix:  # a bare name: the user meant a built-in spec
+        raise SpecError(
+            f"{name}: no such file, and no built-in spec of that name{hint}; built-in specs: {', '.join(builtin)}"
+        )
+    raise SpecError(f"{name}: no such file{hint}")
+
+
 def _sweep(args) -> int:
-    spec = load_spec(args.spec)
+    spec = load_spec(_spec_source(args.spec))
     output = args.output or spec.output or f"{Path(args.spec).stem}.parquet"
     result, path, timing = _run_and_write(spec, output)
     print(summarize(result))
@@ -194,10 +227,7 @@ def _sweep(args) -> int:
 def _optimize(args) -> int:
     """Run an optimize spec: solve, search, write the search result, print its summary."""
 
-    source = args.spec
-    if not Path(source).exists() and source in specs.names():
-        source = specs.path(source)
-    spec = load_spec(source)
+    spec = load_spec(_spec_source(args.spec))
     path = Path(args.output or spec.output or f"{Path(args.spec).stem}.parquet").expanduser().resolve()
     if spec.objective is None:
         raise SpecError(
@@ -277,7 +307,10 @@ def _validate(args) -> int:
 def _zoo(args) -> int:
     chosen = _ZOO.values() if args.registry == "all" else [_ZOO[args.registry]]
     blocks = [
-        f"{title} — {len(rows)} entries\n{format_table(_frame(rows))}" for tables in chosen for title, rows in tables()
+        f"{title} — {len(rows)} entries\n{format_table(_frame(rows))}{note}"
+        for tables in chosen
+        for title, rows, *notes in tables()
+        for note in [f"\n{notes[0]}" if notes else ""]
     ]
     print("\n\n".join(blocks))
     return 0
@@ -310,10 +343,15 @@ def _count(value: float) -> str:
 
 
 def _hardware():
+    group_of: dict[str, str] = {}  # the first (narrowest) kind family of each Cloud record
+    for group, members in Hardware.groups().items():
+        for key in members.keys():
+            group_of.setdefault(key, group)
     rows = [
         {
             "family": family,
             "key": key,
+            "group": group_of.get(key, "") if family == "Cloud" else "",
             "name": hw.name,
             "peak TFLOP/s": _m(hw.compute.peak_flops, "TFLOP/s"),
             "memory GiB": _m(hw.memory.capacity, "GiB"),
@@ -323,7 +361,12 @@ def _hardware():
         for family, members in Hardware.families().items()
         for key, hw in _items(members)
     ]
-    return [("Hardware", rows)]
+    groups = ", ".join(f"Hardware.{name} ({len(members)})" for name, members in Hardware.groups().items())
+    note = (
+        f"group: the Cloud records by kind, to sweep like with like: {groups}; the GPUs and TPUs are "
+        f"also Accelerators (docs/registry.md)"
+    )
+    return [("Hardware", rows, note)]
 
 
 def _models():

@@ -10,8 +10,30 @@ Access works both ways the user guides use it::
     Hardware.Cloud.H100, Models.Language.Llama3_8B, Models.ResNet50, Systems.Clusters.Frontier_8K
     Hardware.Cloud.list(), list(Models.Vision), Models.list()
 
-A family (``Hardware.Cloud``), a whole registry (``Hardware``) or a list of records passed to
+A family (``Hardware.GPUs``), a whole registry (``Hardware``) or a list of records passed to
 a resolver becomes one grid dimension whose coordinates are the records' names.
+
+Hardware comes in two groupings. The families of the reference (``Cloud``, ``Workstation``,
+``Mobile``, ``Edge``, ``Tiny``) sort records by where they are deployed, and ``Hardware.Cloud``
+mixes single GPUs with a 72-GPU rack, a CPU and an enclave. The kind families sort the
+data-centre records by what one record is, so that a sweep compares like with like:
+
+- ``Hardware.GPUs``: data-centre GPUs, one device per record (NVIDIA K80 ... B200, AMD
+  MI250X ... MI325X);
+- ``Hardware.TPUs``: Google TPU v1 ... v6e, one chip per record;
+- ``Hardware.Accelerators``: every single data-centre accelerator with off-chip DRAM/HBM: the
+  GPUs, the TPUs, Intel Gaudi 2/3 and AWS Trainium 2;
+- ``Hardware.SRAMAccelerators``: accelerators whose model memory is on-chip SRAM (Groq LPU,
+  Graphcore GC200, Untether speedAI240, d-Matrix Corsair; 0.22 to 2 GiB) and the Cerebras CS-3
+  wafer (44 GiB): a model larger than the SRAM needs many chips, which a one-device resolver
+  does not model;
+- ``Hardware.Racks``: multi-accelerator systems as one record (GB200 NVL72: 72 GPUs);
+- ``Hardware.CPUs``: the reference desktop CPU (1 TFLOP/s);
+- ``Hardware.Enclaves``: the Intel SGX trusted-execution enclave profile.
+
+Every Cloud record is in exactly one of Accelerators, SRAMAccelerators, Racks, CPUs and
+Enclaves; the records are the same objects (``Hardware.GPUs.H100 is Hardware.Cloud.H100``).
+docs/registry.md lists every family with its members.
 """
 
 from __future__ import annotations
@@ -179,6 +201,55 @@ def _hardware_records():
     return _records("hardware.csv", _hardware)
 
 
+#: The kind families of ``Hardware`` (see the module docstring): name -> (description, keys of
+#: ``Hardware.Cloud`` records). Racks are found from the data (``accelerator_count`` > 1).
+_HARDWARE_KINDS = {
+    "GPUs": (
+        "data-centre GPUs, one device per record",
+        ("A100", "A100_40GB", "B200", "H100", "H100_PCIe", "H200", "K80", "MI250X", "MI300X", "MI325X")
+        + ("P100", "T4", "V100", "V100_PCIe"),
+    ),
+    "TPUs": ("Google TPUs, one chip per record", ("TPUv1", "TPUv2", "TPUv3", "TPUv4", "TPUv5p", "TPUv6")),
+    "Accelerators": (
+        "single data-centre accelerators with off-chip DRAM/HBM: the GPUs, the TPUs, Gaudi 2/3, Trainium 2",
+        ("GPUs", "TPUs", "Gaudi2", "Gaudi3", "Trainium2"),
+    ),
+    "SRAMAccelerators": (
+        "accelerators whose model memory is on-chip SRAM (0.22 to 2 GiB per chip; the Cerebras CS-3 "
+        "wafer 44 GiB): a larger model needs many chips",
+        ("Cerebras_CS3", "DMatrix_Corsair", "Graphcore_GC200", "Groq_LPU", "Untether_speedAI240"),
+    ),
+    "Racks": ("multi-accelerator systems as one record", ()),  # keys from the data: _rack_keys
+    "CPUs": ("CPUs", ("ReferenceCPU",)),
+    "Enclaves": ("trusted-execution enclave profiles", ("IntelSGX",)),
+}
+
+
+@cache
+def _rack_keys() -> frozenset[str]:
+    """Keys of the hardware records that are several accelerators (``accelerator_count`` > 1)."""
+    return frozenset(row["key"] for row in _read("hardware.csv") if (_num(row.get("accelerator_count")) or 1) > 1)
+
+
+def _kind_keys(kind: str) -> frozenset[str]:
+    if kind == "Racks":
+        return _rack_keys()
+    keys = set()
+    for key in _HARDWARE_KINDS[kind][1]:
+        keys |= _kind_keys(key) if key in _HARDWARE_KINDS else {key}
+    return frozenset(keys)
+
+
+def _hardware_kind(kind: str):
+    """Loader of a kind family: the Cloud records of that kind, in registry order."""
+
+    def load():
+        keys = _kind_keys(kind)
+        return {key: record for key, record in _hardware_records()["Cloud"].items() if key in keys}
+
+    return load
+
+
 @cache
 def _model_records():
     return _records("models.csv", _workload)
@@ -334,10 +405,13 @@ class Family:
     ``to_dataset()`` tabulate it (one row / one coordinate per record, canonical units).
     """
 
-    def __init__(self, name: str, load, dim: str = "record"):
+    def __init__(self, name: str, load, dim: str = "record", description: str = ""):
         self._name = name
         self._load = load
         self._dim = dim
+        self.description = description
+        if description:
+            self.__doc__ = f"{name}: {description}."
 
     def _entries(self) -> dict:
         return self._load()
@@ -399,13 +473,23 @@ class Family:
 
 class Registry(Family):
     """A registry of families (``Hardware``): ``Hardware.Cloud`` is a family, and every record
-    is also reachable directly (``Models.ResNet50``), as the user guides write it."""
+    is also reachable directly (``Models.ResNet50``), as the user guides write it.
+
+    ``families()`` are the reference's families, which partition the registry (iterating the
+    registry goes through them in order); ``groups()`` are further families over the same
+    records (``Hardware.GPUs``), reached the same way."""
 
     def __init__(
-        self, name: str, families: dict[str, Family], aliases: dict[str, str] | None = None, dim: str = "record"
+        self,
+        name: str,
+        families: dict[str, Family],
+        aliases: dict[str, str] | None = None,
+        dim: str = "record",
+        groups: dict[str, Family] | None = None,
     ):
         self._families = families
         self._aliases = aliases or {}
+        self._groups = groups or {}
         super().__init__(name, self._flat, dim)
 
     def _flat(self) -> dict:
@@ -422,27 +506,45 @@ class Registry(Family):
             return self._families[key]
         if key in self._aliases:
             return self._families[self._aliases[key]]
+        if key in self._groups:
+            return self._groups[key]
         return super().__getattr__(key)
 
     def __dir__(self):
-        return list(self._families) + list(self._aliases) + super().__dir__()
+        return list(self._families) + list(self._groups) + list(self._aliases) + super().__dir__()
 
     def families(self) -> dict[str, Family]:
+        """The reference's families, which partition the registry: {name: family}."""
         return dict(self._families)
+
+    def groups(self) -> dict[str, Family]:
+        """Further families over the same records (``Hardware.GPUs``): {name: family}."""
+        return dict(self._groups)
 
 
 def _family_of(load, family):
     return lambda: load().get(family, {})
 
 
+_TIERS = {
+    "Cloud": "data-centre devices as mlsysim groups them: single GPUs and accelerators, the GB200 NVL72 "
+    "rack, a reference CPU and an SGX enclave (sweep Hardware.GPUs or Hardware.Accelerators to compare like "
+    "with like)",
+    "Workstation": "desktop and laptop machines",
+    "Mobile": "mobile systems-on-chip (phones, Apple M2)",
+    "Edge": "embedded and edge modules (Jetson, DRIVE, Coral) and an edge server",
+    "Tiny": "microcontrollers",
+}
+
 Hardware = Registry(
     "Hardware",
-    {
-        f: Family(f"Hardware.{f}", _family_of(_hardware_records, f), "hardware")
-        for f in ("Cloud", "Workstation", "Mobile", "Edge", "Tiny")
-    },
+    {f: Family(f"Hardware.{f}", _family_of(_hardware_records, f), "hardware", about) for f, about in _TIERS.items()},
     aliases={"Embodied": "Edge"},
     dim="hardware",
+    groups={
+        kind: Family(f"Hardware.{kind}", _hardware_kind(kind), "hardware", about)
+        for kind, (about, _) in _HARDWARE_KINDS.items()
+    },
 )
 
 Models = Registry(

@@ -7,9 +7,10 @@ A spec becomes the keyword arguments of ONE ``solve`` call; there is no physics 
 
     [sweep]                               # each key is a grid dimension, in this order
     model = ["Models.ResNet50", "Models.Language"]   # records and families, mixed
-    hardware = "Hardware.Cloud"           # a whole family ("Hardware": every accelerator)
+    hardware = "Hardware.GPUs"            # a whole family ("Hardware": every device)
     batch_size = {start = 1, stop = 1024, num = 11, scale = "log", integer = true}
     efficiency = {range = [0.3, 0.7, 0.1]}            # start, start + step, ... <= stop
+                                          # (a range gives at most MAX_RANGE_VALUES values)
     precision = ["fp16", "fp8"]
 
     [fixed]                               # single values (a registry record is allowed)
@@ -25,9 +26,10 @@ A spec becomes the keyword arguments of ONE ``solve`` call; there is no physics 
     over = ["hardware", "precision"]      # optional: swept dimensions to search (default: all)
     top_k = 3                             # optional: also keep the 3 best candidates
 
-Registry references are dotted names: ``"Models"`` (a whole registry), ``"Hardware.Cloud"``
-(a family), ``"Hardware.Cloud.H100"`` or ``"Models.ResNet50"`` (one record). A string is read
-as a reference when it starts with a registry name, or when the argument takes records.
+Registry references are dotted names: ``"Models"`` (a whole registry), ``"Hardware.GPUs"``
+or ``"Hardware.Cloud"`` (a family), ``"Hardware.Cloud.H100"`` or ``"Models.ResNet50"`` (one
+record); each part must be a family or a record key (``docs/registry.md``). A string is read as
+a reference when it starts with a registry name, or when the argument takes records.
 
 Every mistake a user can make in a spec raises ``SpecError`` (a ``ValueError``) that names the
 key, the value and what is allowed: the spec is checked completely by ``load_spec`` (the
@@ -55,6 +57,7 @@ from .units import ureg
 from .variables import variable
 
 __all__ = [
+    "MAX_RANGE_VALUES",
     "Spec",
     "SpecError",
     "load_spec",
@@ -76,8 +79,13 @@ _OBJECTIVE_KEYS = ("name", "goal", "constraints", "over", "top_k")
 _GOALS = ("maximize", "minimize")
 _FORMS = (
     "a list, a range table ({start, stop, num[, scale, integer]} or {range = [start, stop, step]}) "
-    "or a registry reference such as 'Hardware.Cloud'"
+    "or a registry reference such as 'Hardware.GPUs'"
 )
+#: The most values one range table may give: a longer dimension is refused before anything is
+#: allocated (every output of a 10^6-point grid takes 8 MB; the product with the other dimensions
+#: multiplies that). A longer axis can still be passed from Python as an array.
+MAX_RANGE_VALUES = 1_000_000
+_INT64 = 2**63 - 1
 
 
 class SpecError(ValueError):
@@ -155,11 +163,16 @@ def _read(path) -> dict:
     if suffix not in (".toml", ".yaml", ".yml"):
         raise SpecError(f"unknown spec format {suffix or '(no suffix)'!r}; allowed: .toml, .yaml, .yml")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (Windows editors) is skipped
     except FileNotFoundError:
         raise SpecError("no such file") from None
     except OSError as error:
         raise SpecError(f"cannot read the file ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise SpecError(
+            f"the file is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line {line}); save it as UTF-8"
+        ) from None
     if suffix == ".toml":
         try:
             data = tomllib.loads(text)
@@ -296,7 +309,7 @@ def _swept(where: str, arg, value):
     """A swept value: a list (references resolved, families flattened), a range or a family."""
     if isinstance(value, Mapping):
         return _range(where, value)
-    if isinstance(value, str):
+    if isinstance(value, str) and (arg.kind == "record" or value.split(".")[0] in _REGISTRIES):
         ref = _reference(where, arg, value)
         return ref if isinstance(ref, registry.Family) else [ref]
     if isinstance(value, registry.Family):
@@ -338,9 +351,10 @@ def _reference(where: str, arg, ref: str):
     """Resolve ``"Registry[.Family][.key]"`` to a registry, family or record."""
     parts = ref.split(".")
     if parts[0] not in _REGISTRIES:
+        example = _example(arg)
         raise SpecError(
             f"{where} = {ref!r} is not a registry reference; {arg.name} takes "
-            f"{arg.allowed()} named like 'Hardware.Cloud.H100' (registries: "
+            f"{arg.allowed()}" + (f" named like {example!r}" if example else "") + f" (registries: "
             f"{', '.join(_REGISTRIES[:4])})"
         )
     obj = getattr(registry, parts[0])
@@ -349,25 +363,43 @@ def _reference(where: str, arg, ref: str):
         if not isinstance(obj, registry.Family):
             raise SpecError(f"{where} = {ref!r}: {parent} is a record; a reference ends at a record")
         if isinstance(obj, registry.Registry):
-            allowed = list(obj.families())
-            what = f"families: {', '.join(allowed)} (or a record key of one of them)"
-            allowed += obj.keys()
+            families = [*obj.families(), *obj.groups()]
+            what = f"families: {', '.join(families)} (or a record key of one of them)"
+            allowed = [*families, *obj.keys()]
+            reachable = {*allowed, *dir(obj)}  # also the reference's aliases (Hardware.Embodied)
         else:
-            allowed = obj.keys()
+            allowed = reachable = obj.keys()
             what = f"available: {', '.join(allowed)}"
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise SpecError(
-                f"{where} = {ref!r}: {parent} has no {part!r}{_did_you_mean(part, allowed)}; {what}"
-            ) from None
+        if part not in reachable or part in ("list", "keys"):  # no methods, no dunder attributes
+            raise SpecError(f"{where} = {ref!r}: {parent} has no {part!r}{_did_you_mean(part, allowed)}; {what}")
+        obj = getattr(obj, part)
     return obj
+
+
+def _example(arg) -> str | None:
+    """A reference to a built-in record that the record argument ``arg`` takes, for messages
+    (``'Models.Language.Llama3_8B'`` for a model, ``'Hardware.Cloud.H100'`` for hardware)."""
+    types = getattr(arg, "types", None) or ()
+    if not isinstance(types, tuple) or not all(isinstance(t, type) for t in types) or not types:
+        return None
+    found = []
+    for name in _REGISTRIES[:4]:
+        for family, members in getattr(registry, name).families().items():
+            for key, record in zip(members.keys(), members.list()):
+                if isinstance(record, types):
+                    found.append((key not in _EXAMPLE_KEYS, len(found), f"{name}.{family}.{key}"))
+    return min(found)[-1] if found else None
+
+
+#: Records preferred as examples in messages, when the argument takes them.
+_EXAMPLE_KEYS = ("H100", "Llama3_8B", "Mixtral_8x7B", "Frontier_8K", "InfiniBand_NDR", "Quebec", "Quebec_Hydro")
 
 
 def _range(where: str, table: Mapping) -> np.ndarray:
     """``{range = [start, stop, step]}`` (stop included when it falls on a step) or
     ``{start, stop, num, scale = "linear"|"log", integer = false}`` (numpy linspace/geomspace;
-    ``integer`` rounds and drops repeats)."""
+    ``integer`` rounds and drops repeats). Bounds must be finite, whole-number bounds within
+    64 bits, and a range gives at most ``MAX_RANGE_VALUES`` values (checked before allocating)."""
     if "range" in table:
         extra = [k for k in table if k != "range"]
         bounds = table["range"]
@@ -375,14 +407,25 @@ def _range(where: str, table: Mapping) -> np.ndarray:
             raise SpecError(f"{where}: a {{range = [start, stop, step]}} table takes no other key; got {extra[0]!r}")
         if not isinstance(bounds, (list, tuple)) or len(bounds) not in (2, 3) or not all(_is_number(b) for b in bounds):
             raise SpecError(f"{where}.range = {bounds!r}: expected [start, stop] or [start, stop, step] (numbers)")
+        for key, bound in zip(("start", "stop", "step"), bounds):
+            _check_bound(f"{where}.range", list(bounds), key, bound)
         start, stop, step = (*bounds, 1)[:3]
         if step == 0 or (stop - start) / step < 0:
             raise SpecError(
                 f"{where}.range = {list(bounds)!r} is empty: step must be non-zero and go from start towards stop"
             )
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        values = start + step * np.arange(count)
-        return values.astype(np.int64) if all(isinstance(b, int) for b in bounds) else values
+        span = (stop - start) / step
+        if not math.isfinite(span) or span + 1 > MAX_RANGE_VALUES:
+            raise SpecError(
+                f"{where}.range = {list(bounds)!r} gives {_how_many(span + 1)} values; a range gives at most "
+                f"{MAX_RANGE_VALUES:,} (use a larger step, or a log-scaled {{start, stop, num}} table)"
+            )
+        count = math.floor(span + 1e-9) + 1
+        if all(isinstance(b, int) for b in bounds):
+            if max(abs(start), abs(start + step * (count - 1))) > _INT64:
+                raise SpecError(f"{where}.range = {list(bounds)!r} goes beyond the 64-bit integer range")
+            return np.int64(start) + np.int64(step) * np.arange(count, dtype=np.int64)
+        return float(start) + float(step) * np.arange(count)
     unknown = [k for k in table if k not in _RANGE_KEYS]
     missing = [k for k in ("start", "stop", "num") if k not in table]
     if unknown or missing:
@@ -397,8 +440,11 @@ def _range(where: str, table: Mapping) -> np.ndarray:
     for key in ("start", "stop"):
         if not _is_number(table[key]):
             raise SpecError(f"{where}.{key} = {table[key]!r} must be a number")
+        _check_bound(where, None, key, table[key])
     if not isinstance(num, int) or isinstance(num, bool) or num < 1:
         raise SpecError(f"{where}.num = {num!r} must be a whole number >= 1")
+    if num > MAX_RANGE_VALUES:
+        raise SpecError(f"{where}.num = {num!r}: a range gives at most {MAX_RANGE_VALUES:,} values")
     if scale not in ("linear", "log"):
         raise SpecError(f"{where}.scale = {scale!r}; allowed: 'linear', 'log'")
     if not isinstance(integer, bool):
@@ -406,14 +452,36 @@ def _range(where: str, table: Mapping) -> np.ndarray:
     if scale == "log":
         if start <= 0 or stop <= 0:
             raise SpecError(f"{where}: scale = 'log' needs start > 0 and stop > 0; got start={start!r}, stop={stop!r}")
-        values = np.geomspace(start, stop, num)
+        values = np.geomspace(float(start), float(stop), num)
     else:
-        values = np.linspace(start, stop, num)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = np.linspace(float(start), float(stop), num)
+    if not np.all(np.isfinite(values)):  # e.g. start = -1e308, stop = 1e308: the step overflows
+        raise SpecError(f"{where} = {dict(table)!r} gives values beyond the float range; use smaller bounds")
+    if integer and np.max(np.abs(values)) >= 2.0**63:
+        raise SpecError(f"{where} = {dict(table)!r}: integer = true, but the values go beyond the 64-bit integer range")
     if integer:
         values = np.round(values).astype(np.int64)
         _, first = np.unique(values, return_index=True)
         values = values[np.sort(first)]
     return values
+
+
+def _check_bound(where: str, shown, key: str, value) -> None:
+    """A range bound must be a finite number (TOML and YAML allow nan and inf)."""
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # a YAML integer beyond the float range
+        finite = False
+    if not finite:
+        what = f"{where} = {shown!r}: {key}" if shown is not None else f"{where}.{key}"
+        raise SpecError(f"{what} = {value!r} must be a finite number")
+
+
+def _how_many(count: float) -> str:
+    if not math.isfinite(count):
+        return "more than 1e308"
+    return f"{count:,.0f}" if count < 1e15 else f"{count:.3g}"
 
 
 def _chunks(value):
@@ -462,12 +530,19 @@ def grid_points(result: Result) -> int:
 def point_counts(result: Result, name: str) -> dict:
     """Grid points per value of a categorical (``{"Memory": n, ...}``) or boolean
     (``{False: n, True: m}``) output, over the whole grid, also when the output is stored
-    without some dimensions (each of its values then stands for several points)."""
-    values = np.asarray(result.dataset[name].values).ravel()
+    without some dimensions (each of its values then stands for several points). Points where
+    a categorical output is missing (a negative code: a point with an invalid input) are
+    counted under ``None`` when there are any."""
+    values = np.asarray(result.dataset[name].values).ravel().astype(np.int64)
     var = variable(name)
     labels = var.categories if var.kind == "category" else (False, True)
-    per = np.bincount(values.astype(np.int64), minlength=len(labels)) * (grid_points(result) // values.size)
-    return dict(zip(labels, per.tolist()))
+    repeat = grid_points(result) // values.size
+    missing = values < 0
+    per = np.bincount(values[~missing], minlength=len(labels)) * repeat
+    counts = dict(zip(labels, per.tolist()))
+    if missing.any():
+        counts[None] = int(missing.sum()) * repeat
+    return counts
 
 
 def summarize(result: Result) -> str:
@@ -495,8 +570,11 @@ def summarize(result: Result) -> str:
     counts, numeric = [], []
     for name, da in ds.data_vars.items():
         if variable(name).kind == "category":
-            shares = sorted(((n, c) for c, n in point_counts(result, name).items() if n), reverse=True)
-            counts.append(f"{name}: " + ", ".join(f"{c} {n:,} ({n / points:.1%})" for n, c in shares))
+            shares = sorted(((n, c) for c, n in point_counts(result, name).items() if n), key=lambda s: -s[0])
+            counts.append(
+                f"{name}: "
+                + ", ".join(f"{'(missing)' if c is None else c} {n:,} ({n / points:.1%})" for n, c in shares)
+            )
         elif da.dtype == bool:
             true = point_counts(result, name)[True]
             line = f"{name}: {true:,} of {points:,} points ({true / points:.1%})"
@@ -531,7 +609,7 @@ def _numeric_row(name: str, unit: str, values: np.ndarray, repeat: int) -> list:
 
 
 def _preview(values, shown: int = 4) -> str:
-    items = [format_value(v) for v in values]
+    items = [format_value(v) or repr(v) for v in values]  # NaN reads "nan", not a blank
     if len(items) > shown:
         items = items[: shown - 1] + ["…", items[-1]]
     return ", ".join(items)

@@ -226,3 +226,111 @@ def test_published_prices_are_on_the_records_with_their_sources():
     )
     assert rack.rental_price.to("USD/hour").m == pytest.approx(72 * per_gpu)
     assert np.isnan(ms.Hardware.Cloud.V100.si["rental_price"])
+
+
+# ---- kind families (issue 13, item 11) -----------------------------------------------------------
+
+KINDS = {
+    "GPUs": {"A100", "A100_40GB", "B200", "H100", "H100_PCIe", "H200", "K80", "P100", "T4", "V100", "V100_PCIe"}
+    | {"MI250X", "MI300X", "MI325X"},
+    "TPUs": {"TPUv1", "TPUv2", "TPUv3", "TPUv4", "TPUv5p", "TPUv6"},
+    "SRAMAccelerators": {"Cerebras_CS3", "DMatrix_Corsair", "Graphcore_GC200", "Groq_LPU", "Untether_speedAI240"},
+    "Racks": {"GB200_NVL72"},
+    "CPUs": {"ReferenceCPU"},
+    "Enclaves": {"IntelSGX"},
+}
+KINDS["Accelerators"] = KINDS["GPUs"] | KINDS["TPUs"] | {"Gaudi2", "Gaudi3", "Trainium2"}
+
+
+def test_kind_families_hold_what_their_names_say():
+    """Hand-checked members; the records are the Cloud family's own objects, in registry order."""
+    groups = ms.Hardware.groups()
+    assert list(groups) == ["GPUs", "TPUs", "Accelerators", "SRAMAccelerators", "Racks", "CPUs", "Enclaves"]
+    for name, keys in KINDS.items():
+        family = getattr(ms.Hardware, name)
+        assert family is groups[name] and set(family.keys()) == keys, name
+        assert all(getattr(family, key) is getattr(ms.Hardware.Cloud, key) for key in keys)
+        cloud_order = [k for k in ms.Hardware.Cloud.keys() if k in keys]
+        assert family.keys() == cloud_order
+    assert all(hw.name.startswith(("NVIDIA", "AMD")) for hw in ms.Hardware.GPUs)
+    assert all(hw.name.startswith("Google TPU") for hw in ms.Hardware.TPUs)
+
+
+def test_kind_families_partition_the_cloud_family():
+    """Every Cloud record is in exactly one of Accelerators, SRAMAccelerators, Racks, CPUs,
+    Enclaves: a record added to hardware.csv without a kind fails here."""
+    parts = ["Accelerators", "SRAMAccelerators", "Racks", "CPUs", "Enclaves"]
+    members = [key for part in parts for key in getattr(ms.Hardware, part).keys()]
+    assert sorted(members) == sorted(ms.Hardware.Cloud.keys()) and len(members) == 31
+
+
+def test_racks_are_the_records_of_several_accelerators():
+    """Racks come from the data: accelerator_count > 1 in hardware.csv (GB200 NVL72: 72)."""
+    import csv
+    from importlib import resources
+
+    rows = list(csv.DictReader(resources.files("mlsysim_vec.data").joinpath("hardware.csv").open(encoding="utf-8")))
+    several = {r["key"] for r in rows if r["accelerator_count"] and float(r["accelerator_count"]) > 1}
+    assert several == set(ms.Hardware.Racks.keys()) == {"GB200_NVL72"}
+
+
+def test_kind_families_are_physically_alike():
+    """What makes each family like-for-like, from the records: a single accelerator holds 8 to
+    256 GiB of off-chip memory at 34 GB/s (TPU v1) to 8 TB/s (B200); an SRAM accelerator streams
+    its weights at >= 45 TB/s (GC200) from at most 44 GiB (CS-3); the rack has 72 x 192 GiB."""
+    gib, tbs = 2**30, 1e12
+    for hw in ms.Hardware.Accelerators:
+        assert 8 * gib <= hw.si["memory_capacity"] <= 256 * gib, hw.name
+        assert 34e9 <= hw.si["memory_bandwidth"] <= 8 * tbs, hw.name
+    for hw in ms.Hardware.SRAMAccelerators:
+        assert hw.si["memory_capacity"] <= 44 * gib and hw.si["memory_bandwidth"] >= 45 * tbs, hw.name
+    assert ms.Hardware.Racks.GB200_NVL72.si["memory_capacity"] == 72 * 192 * gib
+
+
+def test_kind_families_leave_the_reference_paths_alone():
+    """Hardware.Cloud iterates as in mlsysim 0.3.0 (31 records, A100 first), families() is
+    still the reference's five, and the kind families are not counted twice in Hardware."""
+    assert len(ms.Hardware.Cloud) == 31 and ms.Hardware.Cloud.list()[0] is ms.Hardware.Cloud.A100
+    assert list(ms.Hardware.families()) == ["Cloud", "Workstation", "Mobile", "Edge", "Tiny"]
+    assert len(ms.Hardware) == 52 and len(set(map(id, ms.Hardware))) == 52
+    assert ms.Hardware.GPUs.H100 is ms.Hardware.Cloud.H100 is ms.Hardware.H100
+    assert {"GPUs", "Accelerators", "Racks"} <= set(dir(ms.Hardware))
+    assert ms.Hardware.GPUs.__doc__ == "Hardware.GPUs: data-centre GPUs, one device per record."
+    assert "GB200 NVL72" in ms.Hardware.Cloud.description and repr(ms.Hardware.GPUs) == "<Hardware.GPUs: 14 entries>"
+    with pytest.raises(AttributeError, match="Hardware.GPUs has no entry 'TPUv4'; available: A100"):
+        ms.Hardware.GPUs.TPUv4
+
+
+def test_a_kind_family_is_one_grid_dimension():
+    """Passed to a resolver, a kind family is the hardware dimension (coordinates: the record
+    names) and gives the values of its records one by one."""
+    r = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=ms.Hardware.GPUs, batch_size=[1, 8])
+    assert r.dims == ("hardware", "batch_size")
+    assert list(r.dataset["hardware"].values) == [hw.name for hw in ms.Hardware.GPUs]
+    one = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=ms.Hardware.GPUs.T4, batch_size=[1, 8])
+    np.testing.assert_array_equal(
+        r.sel(hardware=ms.Hardware.GPUs.T4).latency.pint.magnitude, one.latency.pint.magnitude
+    )
+    assert ms.Hardware.TPUs.to_dataset().sizes == {"hardware": 6}
+
+
+def test_docs_registry_lists_every_family_and_its_members():
+    """docs/registry.md's tables: one row per family, `Registry.Family` | count | ... | keys."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "registry.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) >= 3:
+            rows[cells[0].strip("`")] = (int(cells[1]), cells[-1].split(", "))
+    expected = {}
+    for prefix, registry in {
+        "Hardware": ms.Hardware,
+        "Models": ms.Models,
+        "Systems": ms.Systems,
+        "Infra": ms.Infra,
+    }.items():
+        for name, family in {**registry.families(), **registry.groups()}.items():
+            expected[f"{prefix}.{name}"] = (len(family), family.keys())
+    assert rows == expected

@@ -13,6 +13,7 @@ from mlsysim_vec import specs
 from mlsysim_vec.grid import Arg
 from mlsysim_vec.solvers.base import Resolver
 from mlsysim_vec.sweep import (
+    MAX_RANGE_VALUES,
     Spec,
     SpecError,
     format_table,
@@ -84,6 +85,44 @@ def test_registry_references():
     assert one.sweep["hardware"] == [H100]  # a swept record is a 1-long dimension
     flat = load_spec(node_spec(fixed={"model": "Models.Language.Llama3_8B", "hardware": "Hardware.Edge.Coral"}))
     assert flat.fixed["model"] is ms.Models.Llama3_8B and flat.fixed["hardware"] is ms.Hardware.Edge.Coral
+
+
+def test_kind_families_are_references_and_flatten_in_lists():
+    """``Hardware.GPUs`` and the other kind families resolve like the reference's families; in
+    a list they flatten; the reference's alias ``Hardware.Embodied`` still resolves."""
+    spec = load_spec(node_spec({"hardware": "Hardware.GPUs"}))
+    assert spec.sweep["hardware"] is ms.Hardware.GPUs
+    both = load_spec(node_spec({"hardware": ["Hardware.GPUs", "Hardware.TPUs", "Hardware.Racks.GB200_NVL72"]}))
+    assert both.sweep["hardware"] == [*ms.Hardware.GPUs, *ms.Hardware.TPUs, ms.Hardware.Cloud.GB200_NVL72]
+    assert len(both.sweep["hardware"]) == 14 + 6 + 1
+    assert load_spec(node_spec({"hardware": "Hardware.Embodied"})).sweep["hardware"] is ms.Hardware.Edge
+    assert run_spec(spec).dataset.sizes["hardware"] == 14
+    with pytest.raises(SpecError, match=re.escape("hardware: record names must be unique along a dimension")):
+        load_spec(node_spec({"hardware": ["Hardware.GPUs", "Hardware.Accelerators"]}))  # GPUs are Accelerators
+
+
+@pytest.mark.parametrize(
+    "ref, message",
+    [
+        (
+            "Hardware.__dict__",
+            "sweep.hardware = 'Hardware.__dict__': Hardware has no '__dict__'; families: Cloud, Workstation, "
+            "Mobile, Edge, Tiny, GPUs, TPUs, Accelerators, SRAMAccelerators, Racks, CPUs, Enclaves (or a record key",
+        ),
+        (
+            "Hardware.Cloud.list",
+            "sweep.hardware = 'Hardware.Cloud.list': Hardware.Cloud has no 'list'; available: A100",
+        ),
+        ("Hardware.GPUs.__class__", "Hardware.GPUs has no '__class__'; available: A100, A100_40GB, B200, H100,"),
+        ("Hardware.keys", "sweep.hardware = 'Hardware.keys': Hardware has no 'keys'; families: Cloud"),
+        ("Hardware.GPU", "Hardware has no 'GPU' (did you mean 'GPUs'?); families: Cloud"),
+        ("Hardware.GPUs.TPUv5p", "Hardware.GPUs has no 'TPUv5p'; available: A100, "),
+    ],
+)
+def test_references_reach_only_families_and_records(ref, message):
+    """A dotted reference cannot reach methods or dunder attributes (issue 13, item 7)."""
+    with pytest.raises(SpecError, match=re.escape(message)):
+        load_spec(node_spec({"hardware": ref}))
 
 
 def test_mixed_list_flattens_families():
@@ -173,6 +212,7 @@ def test_builtin_specs():
     assert "demo" in specs.names()
     demo = load_spec(specs.path("demo"))
     assert [len(v) for v in demo.sweep.values()] == [7, 14, 11, 5]
+    assert demo.sweep["hardware"] is ms.Hardware.GPUs  # like for like: single data-centre GPUs
     with pytest.raises(ValueError, match="no built-in spec 'nope'; built-in specs: demo"):
         specs.path("nope")
 
@@ -201,7 +241,32 @@ ERRORS = [
         "hardware takes a HardwareNode record (Hardware.*) named like "
         "'Hardware.Cloud.H100' (registries: Hardware, Models, Systems, Infra)",
     ),
-    (node_spec(fixed={"model": "ResNet50"}), "fixed.model = 'ResNet50' is not a registry reference"),
+    (
+        node_spec(fixed={"model": "ResNet50"}),
+        "fixed.model = 'ResNet50' is not a registry reference; model takes a Workload record (Models.*) "
+        "named like 'Models.Language.Llama3_8B' (registries: Hardware, Models, Systems, Infra)",
+    ),
+    (
+        {"resolver": "MoERoutingModel", "fixed": {"model": "Mixtral"}},
+        "fixed.model = 'Mixtral' is not a registry reference; model takes a SparseTransformerWorkload "
+        "(a mixture-of-experts model) named like 'Models.Language.Mixtral_8x7B'",
+    ),
+    (
+        {"resolver": "DistributedModel", "sweep": {"fleet": ["frontier"]}},
+        "sweep.fleet = 'frontier' is not a registry reference; fleet takes a Fleet record (Systems.Clusters.*) "
+        "named like 'Systems.Clusters.Frontier_8K'",
+    ),
+    (
+        {"resolver": "TopologyModel", "fixed": {"fabric": "NDR"}},
+        "named like 'Systems.Fabrics.InfiniBand_NDR'",
+    ),
+    (
+        node_spec({"precision": "fp16"}),
+        "sweep.precision = 'fp16': a swept value must be a list, a range table ({start, stop, num[, scale, "
+        "integer]} or {range = [start, stop, step]}) or a registry reference such as 'Hardware.GPUs'; put "
+        "single values in [fixed]",
+    ),
+    (node_spec({"batch_size": "8"}), "sweep.batch_size = '8': a swept value must be a list"),
     (
         node_spec({"hardware": "Hardware.Clod"}),
         "sweep.hardware = 'Hardware.Clod': Hardware has no 'Clod' (did you "
@@ -261,6 +326,47 @@ ERRORS = [
     ),
     (node_spec({"batch_size": {"range": [8, 1, 1]}}), "is empty"),
     (
+        node_spec({"batch_size": {"range": [1, float("nan"), 1]}}),
+        "sweep.batch_size.range = [1, nan, 1]: stop = nan must be a finite number",
+    ),
+    (
+        node_spec({"batch_size": {"range": [1, 8, float("inf")]}}),  # was silently [1]
+        "sweep.batch_size.range = [1, 8, inf]: step = inf must be a finite number",
+    ),
+    (
+        node_spec({"batch_size": {"range": [1, 10**400]}}),  # a YAML integer beyond the float range
+        "sweep.batch_size.range = [1, 1" + "0" * 400 + "]: stop = 1" + "0" * 400 + " must be a finite number",
+    ),
+    (
+        node_spec({"batch_size": {"range": [1, MAX_RANGE_VALUES + 1]}}),
+        "sweep.batch_size.range = [1, 1000001] gives 1,000,001 values; a range gives at most 1,000,000 (use a "
+        "larger step, or a log-scaled {start, stop, num} table)",
+    ),
+    (
+        node_spec({"efficiency": {"range": [0.0, 1e308, 1e-300]}}),  # (stop - start) / step overflows
+        "sweep.efficiency.range = [0.0, 1e+308, 1e-300] gives more than 1e308 values; a range gives at most",
+    ),
+    (
+        node_spec({"batch_size": {"range": [2**63 + 5, 2**63 - 1, -1]}}),  # YAML integers beyond int64
+        "sweep.batch_size.range = [9223372036854775813, 9223372036854775807, -1] goes beyond the 64-bit integer range",
+    ),
+    (
+        node_spec({"efficiency": {"start": float("-inf"), "stop": 1, "num": 3}}),
+        "sweep.efficiency.start = -inf must be a finite number",
+    ),
+    (
+        node_spec({"batch_size": {"start": 1, "stop": 8, "num": MAX_RANGE_VALUES + 1}}),
+        "sweep.batch_size.num = 1000001: a range gives at most 1,000,000 values",
+    ),
+    (
+        node_spec({"efficiency": {"start": -1e308, "stop": 1e308, "num": 3}}),  # the step overflows to inf
+        "sweep.efficiency = {'start': -1e+308, 'stop': 1e+308, 'num': 3} gives values beyond the float range",
+    ),
+    (
+        node_spec({"batch_size": {"start": 1, "stop": 1e30, "num": 3, "integer": True}}),
+        "integer = true, but the values go beyond the 64-bit integer range",
+    ),
+    (
         node_spec({"batch_size": [1, -2]}),
         "batch_size=-2 is not allowed (1 of 2 values rejected); batch_size must be a whole number >= 1",
     ),
@@ -315,6 +421,25 @@ def test_file_errors(tmp_path, name, text, message):
     (tmp_path / name).write_text(text)
     with pytest.raises(SpecError, match=re.escape(message)):
         load_spec(tmp_path / name)
+
+
+def test_the_longest_range_is_accepted():
+    """MAX_RANGE_VALUES values exactly: [1, 10^6] step 1 and a 10^6-point linspace."""
+    values = load_spec(node_spec({"batch_size": {"range": [1, MAX_RANGE_VALUES]}})).sweep["batch_size"]
+    assert values.dtype == np.int64 and len(values) == MAX_RANGE_VALUES == 1_000_000
+    assert (values[0], values[-1]) == (1, 1_000_000)
+    table = {"start": 0.0, "stop": 1.0, "num": MAX_RANGE_VALUES}
+    assert len(load_spec(node_spec({"activation_traffic_ratio": table})).sweep["activation_traffic_ratio"]) == 10**6
+
+
+def test_spec_encoding(tmp_path):
+    """UTF-8 with a byte-order mark (as Windows editors save it) reads; Latin-1 is refused
+    naming the first bad byte and its line."""
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + TOML.encode("utf-8"))
+    assert load_spec(tmp_path / "bom.toml").sweep["hardware"] is ms.Hardware.Cloud
+    (tmp_path / "latin.yaml").write_bytes(("# Zürich\n" + YAML).encode("latin-1"))
+    with pytest.raises(SpecError, match=re.escape("latin.yaml: the file is not UTF-8 text (byte 0xfc on line 1)")):
+        load_spec(tmp_path / "latin.yaml")
 
 
 def test_chunks_without_dask(monkeypatch):
@@ -418,6 +543,24 @@ def test_point_counts_broadcast_outputs_stored_without_some_dimensions():
     assert grid_points(result) == len(df) == 2 * 31 * 3
     assert point_counts(result, "feasible") == {False: int((~df["feasible"]).sum()), True: int(df["feasible"].sum())}
     assert point_counts(result, "bottleneck") == df["bottleneck"].value_counts().to_dict()
+
+
+def test_point_counts_and_summary_count_missing_categories():
+    """A point whose categorical output is missing (code -1: an invalid input) is counted under
+    None and shown as "(missing)"; the known labels keep their counts. Here 2 of the 2 x 2
+    points (hardware x batch_size) lose their bottleneck."""
+    result = run_spec(node_spec({"hardware": ["Hardware.Cloud.H100", "Hardware.Cloud.T4"], "batch_size": [1, 2]}))
+    ds = result.dataset.copy(deep=True)
+    codes = ds["bottleneck"].values
+    assert codes.shape == (2, 2) and (codes >= 0).all()
+    before = point_counts(result, "bottleneck")
+    codes[0, :] = -1  # the H100 row
+    edited = ms.Result.from_dataset(ds, resolver="SingleNodeModel")
+    after = point_counts(edited, "bottleneck")
+    assert after[None] == 2 and sum(after.values()) == 4
+    kept = {k: v for k, v in after.items() if k is not None}
+    assert sum(kept.values()) == 2 and all(kept[k] <= before[k] for k in kept)
+    assert "(missing) 2 (50.0%)" in summarize(edited)
 
 
 def test_summarize_other_resolvers_and_scalars():
