@@ -684,3 +684,163 @@ def test_zipped_candidates_along_one_dimension():
     r = PO.solve(L.Llama3_70B, C.Research_256, 256, tp_size=tp, pp_size=pp, microbatch_count=[1, 64, 128])
     assert (r.best_tp_size, r.best_pp_size, r.best_candidate) == (8, 16, 0) and r.best_microbatch_count == 128
     assert r.n_searched == 4 * 3
+
+
+# ============================================================================ PlacementOptimizer: the array path
+_PLACEMENT_ORDER = (
+    "best_region",
+    "carbon_adjusted_tco",
+    "grid",
+    "objective",
+    "feasible",
+    "n_searched",
+    "n_feasible",
+    "tco",
+    "carbon_footprint",
+    "carbon_cost",
+    "pue",
+    "total_energy",
+)
+
+
+def _placement_by_search(regions=None, top_k=None, **kwargs):
+    """PlacementOptimizer's answer computed as it was before its array path: ONE EconomicsModel
+    call over a ``region`` DataArray of the records, the carbon-adjusted cost added with xarray,
+    ``optimize.search`` over ``region`` (which reports the record name ``grid`` along it), and the
+    EconomicsModel outputs read at the winners by label. ``kwargs``: scalars and lists (the
+    answer's dimensions, in keyword order)."""
+    from mlsysim_vec.optimize import search
+
+    labels, records = ms.PlacementOptimizer.regions(regions)
+    values = np.empty(len(records), dtype=object)
+    values[:] = records
+    region = xr.DataArray(values, dims="region", coords={"region": np.array(labels, dtype=object)})
+    tax = kwargs.get("carbon_tax_per_ton", 100.0)
+    econ = EM.solve(**{k: v for k, v in kwargs.items() if k != "carbon_tax_per_ton"}, grid=region).dataset
+    swept = isinstance(tax, list)
+    price = xr.DataArray(np.asarray(tax, dtype=float) / 1000.0, dims=["carbon_tax_per_ton"] if swept else [])
+    cost = econ["carbon_footprint"] * price  # [kg] x [USD/kg]
+    adjusted = econ["tco"] + cost
+    cost.attrs, adjusted.attrs = {"units": "USD"}, {"units": "USD"}
+    ds = econ.assign(carbon_cost=cost, carbon_adjusted_tco=adjusted)
+    if swept:
+        ds = ds.assign_coords(carbon_tax_per_ton=np.asarray(tax, dtype=float))
+    ds.attrs["dims"] = [k for k, v in kwargs.items() if isinstance(v, list)] + ["region"]
+    found = search(ms.Result.from_dataset(ds), "carbon_adjusted_tco", minimize=True, over="region", top_k=top_k)
+    found = found.dataset
+    position = {label: i for i, label in enumerate(labels)}
+    at = xr.DataArray(
+        np.vectorize(lambda x: position.get(x, 0), otypes=[int])(found["best_region"].values),
+        dims=found["best_region"].dims,
+    )
+    for name in ("tco", "carbon_footprint", "carbon_cost", "pue", "total_energy"):
+        picked = ds[name].drop_vars(list(ds[name].coords)).isel(region=at).where(found["feasible"])
+        found[name] = picked.transpose(*found["feasible"].dims).assign_attrs(ds[name].attrs)
+    return found
+
+
+def _same_answer(got, want):
+    """Every output: same name order, dimensions (in order), dtype, values (NaN == NaN) and
+    attributes; the same dimension coordinates; the search's attributes."""
+    assert list(got.data_vars) == list(_PLACEMENT_ORDER) == list(want.data_vars)
+    for name in _PLACEMENT_ORDER:
+        a, b = got[name], want[name]
+        assert a.dims == b.dims and a.dtype == b.dtype and a.attrs == b.attrs, name
+        if a.dtype.kind == "f":
+            np.testing.assert_array_equal(a.values, b.values, err_msg=name)  # NaN == NaN, exact
+        else:
+            assert np.array_equal(a.values, b.values) or (a.values.tolist() == b.values.tolist()), name
+    for dim in got.dims:
+        np.testing.assert_array_equal(got[dim].values, want[dim].values)
+    assert got.attrs["resolver"] == "PlacementOptimizer"
+    assert {k: v for k, v in got.attrs.items() if k != "resolver"} == {
+        k: v for k, v in want.attrs.items() if k != "resolver"
+    }
+
+
+@pytest.mark.parametrize("top_k", [None, 2, 5])
+def test_placement_arrays_equal_the_search_over_xarray(top_k):
+    """Swept fleet × duration × carbon price, NaN points included (a NaN price or duration: no
+    region has a cost there, so the point is infeasible: labels missing, numbers NaN,
+    ``n_feasible`` 0), top-k wider than the regions (padding): the array path gives the
+    Dataset the xarray search gave, output by output."""
+    kwargs = dict(
+        fleet=[C.Research_256, C.Lab_64_H100, C.Training_1K_A100],
+        duration_days=[7.0, 365.0, np.nan],
+        carbon_tax_per_ton=[0.0, 250.0, np.nan],
+    )
+    regions = ["Quebec", "Iowa", "Norway", "US_Avg"]
+    got = PL.solve(**kwargs, regions=regions, top_k=top_k).dataset
+    _same_answer(got, _placement_by_search(regions=regions, top_k=top_k, **kwargs))
+    point = dict(fleet=C.Lab_64_H100.name, duration_days=365.0)
+    assert got["n_feasible"].sel(**point).values.tolist() == [4, 4, 0]  # a NaN price: nothing feasible
+    assert not got["feasible"].sel(**point, carbon_tax_per_ton=np.nan).values.any()
+    kwargs["duration_days"] = [7.0, 365.0]  # chunked: a NaN price, not a NaN EconomicsModel input
+    chunked = PL.solve(**kwargs, regions=regions, top_k=top_k, chunks={"fleet": 1, "region": 2}).dataset
+    _same_answer(chunked, _placement_by_search(regions=regions, top_k=top_k, **kwargs))
+
+
+def test_placement_scalar_answer_and_its_dataset():
+    """One point: Python values read from the arrays (no Dataset built), the same as the
+    Dataset's; carbon cost = footprint [kg] × price [USD/kg] and objective = TCO + carbon cost at
+    the winner (Quebec: the lowest TCO and carbon of the default regions)."""
+    r = PL.solve(C.Research_256, 30, carbon_tax_per_ton=250.0)
+    assert (r.best_region, r.grid, r.feasible, r.n_searched, r.n_feasible) == ("Quebec", "Quebec (Hydro)", True, 3, 3)
+    carbon = r.carbon_footprint.to("kg").magnitude
+    assert r.carbon_cost.magnitude == carbon * 0.25
+    assert r.objective == r.carbon_adjusted_tco.magnitude == r.tco.magnitude + carbon * 0.25
+    _same_answer(r.dataset, _placement_by_search(fleet=C.Research_256, duration_days=30, carbon_tax_per_ton=250.0))
+    none = PL.solve(C.Research_256, 30, carbon_tax_per_ton=np.nan)  # no region has a cost
+    assert none.feasible is False and none.best_region is None and none.n_feasible == 0
+    assert math.isnan(none.objective) and math.isnan(none.tco.magnitude)
+
+
+def test_placement_dimension_order_and_transposed_arrays():
+    """The answer's dimensions are the arguments' in the order given, whatever the layout of a
+    DataArray argument (the carbon price over (b, a), the fleet over a, the duration over b);
+    every point equals a scalar call."""
+    fleets = [C.Research_256, C.Lab_64_H100, C.Training_1K_A100]
+    tax = xr.DataArray([[1.0, 200.0, 3000.0], [40.0, 5.0, 600.0]], dims=("b", "a"))
+    fleet = xr.DataArray(np.array(fleets, dtype=object), dims="a")
+    days = xr.DataArray([30.0, 365.0], dims="b")
+    r = PL.solve(carbon_tax_per_ton=tax, fleet=fleet, duration_days=days, regions="all", top_k=2)
+    ds = r.dataset
+    assert r.dims == ("b", "a", "rank") and ds["tco"].dims == ("b", "a", "rank") and ds["n_feasible"].dims == ("b", "a")
+    for i in range(2):
+        for j in range(3):
+            one = PL.solve(fleets[j], float(days[i]), carbon_tax_per_ton=float(tax[i, j]), regions="all", top_k=2)
+            for name in _PLACEMENT_ORDER:
+                point = {k: v for k, v in dict(b=i, a=j).items() if k in ds[name].dims}
+                _same(ds[name].isel(point).values, one.dataset[name].values)
+    swapped = PL.solve(carbon_tax_per_ton=[0.0, 50.0], mfu=[0.3, 0.9], fleet=C.Research_256, duration_days=[7, 365])
+    assert swapped.dims == ("carbon_tax_per_ton", "mfu", "duration_days")
+    _same_answer(
+        swapped.dataset,
+        _placement_by_search(
+            carbon_tax_per_ton=[0.0, 50.0], mfu=[0.3, 0.9], fleet=C.Research_256, duration_days=[7, 365]
+        ),
+    )
+
+
+def test_placement_region_dimension_names():
+    """The regions are EconomicsModel's ``grid`` dimension inside the search: an argument along
+    a dimension named ``grid`` is refused (naming it), one named ``region`` is an ordinary
+    dimension of the answer; ``chunks`` may name ``region`` (the regions) and the carbon price's
+    own dimension; two region records of one name (a custom GridProfile named as a built-in
+    record) are two regions."""
+    with pytest.raises(ValueError, match="'grid'"):
+        PL.solve(C.Research_256, xr.DataArray([30.0, 40.0], dims="grid"))
+    r = PL.solve(C.Research_256, xr.DataArray([30.0, 40.0], dims="region"))
+    assert r.dims == ("region",) and r.dataset["n_searched"] == 3
+    _same(r.dataset["objective"].values, [PL.solve(C.Research_256, d).objective for d in (30.0, 40.0)])
+    lazy = PL.solve(C.Research_256, 30, carbon_tax_per_ton=[1.0, 2.0], chunks={"carbon_tax_per_ton": 1})
+    _same(
+        lazy.dataset["objective"].values, PL.solve(C.Research_256, 30, carbon_tax_per_ton=[1.0, 2.0]).objective.values
+    )
+    with pytest.raises(ValueError, match="'nope'.*'region'"):
+        PL.solve(C.Research_256, [30, 40], chunks={"nope": 1})
+    twin = ms.GridProfile(name=G.Quebec.name, carbon_intensity_g_kwh=10, pue=1.05, wue=0.5)
+    top = PL.solve(C.Research_256, 30, regions=["Quebec", twin], top_k=2).dataset
+    assert top["best_region"].values.tolist() == [G.Quebec.name, "Quebec"]  # a custom record: labelled by its name
+    tcos = [EM.solve(C.Research_256, 30, grid=g).tco.magnitude for g in (twin, G.Quebec)]
+    _same(top["tco"].values, tcos)

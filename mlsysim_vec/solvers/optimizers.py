@@ -4,13 +4,15 @@
 Each one evaluates its resolver on the whole candidate grid in **one** call (DistributedModel,
 ServingModel + TailLatencyModel, EconomicsModel), builds the constraint masks of its question
 (memory-feasible, divisible, SLA met, ...) and reduces over the candidate dimensions with
-``optimize.search`` (the numba masked argmax / top-k of ``reduce``). The answer is a ``Result``
-over the dimensions that were not searched (model × fleet × batch, model × hardware × rate × SLA,
-fleet × duration × carbon price, ...): the winning coordinates ``best_<dim>``, the objective, the
-resolver's outputs at the winner, ``feasible`` (some candidate satisfies every constraint),
-``n_searched`` (candidates per point: the grid size) and ``n_feasible``. ``top_k=k`` adds a
-``rank`` dimension (1 = best) holding the same fields for the k best candidates. A point where
-nothing is feasible is reported (``feasible`` False, labels missing, numbers NaN), never raised.
+``optimize.search`` (the numba masked argmax / top-k of ``reduce``); PlacementOptimizer calls
+those kernels itself on EconomicsModel's arrays (the regions on the last axis), and its Dataset
+is only built when asked for. The answer is a ``Result`` over the dimensions that were not
+searched (model × fleet × batch, model × hardware × rate × SLA, fleet × duration × carbon
+price, ...): the winning coordinates ``best_<dim>``, the objective, the resolver's outputs at
+the winner, ``feasible`` (some candidate satisfies every constraint), ``n_searched``
+(candidates per point: the grid size) and ``n_feasible``. ``top_k=k`` adds a ``rank``
+dimension (1 = best) holding the same fields for the k best candidates. A point where nothing
+is feasible is reported (``feasible`` False, labels missing, numbers NaN), never raised.
 
 The optimizers' own formulas (batch service time and capacity, carbon-adjusted cost) are in
 ``physics.placement``; ``docs/equations.md`` (section "Optimizers") states them, with the
@@ -19,14 +21,17 @@ deviations of docs/differences.md, D8 (objectives are what their names say).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .. import optimize
+from .. import optimize, reduce
 from ..grid import Arg, Grid
 from ..infra.types import GridProfile
 from ..options import FIDELITIES
 from ..physics import placement
 from ..result import Result
+from ..variables import variable
 from .base import Resolver
 from .fleet import DistributedModel, none_as_auto, require_weight_bytes
 from .ops import EconomicsModel
@@ -624,36 +629,34 @@ class PlacementOptimizer(Resolver):
     REPORTED = ("tco", "carbon_footprint", "carbon_cost", "pue", "total_energy")
 
     def solve(self, *args, regions=None, top_k: int | None = None, chunks=None, **kwargs) -> Result:
-        import xarray as xr
-
         _check_top_k(top_k)
         kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
         labels, records = self.regions(regions)
         g = self.grid(**kwargs)
-        grids = np.empty(len(records), dtype=object)
-        grids[:] = records
-        region = xr.DataArray(grids, dims="region", coords={"region": np.array(labels, dtype=object)})
-        econ_args = {k: v for k, v in kwargs.items() if k != "carbon_tax_per_ton"}
-        ds = EconomicsModel().solve(**econ_args, grid=region, chunks=chunks).dataset
-        cost, adjusted = placement.carbon_adjusted_cost(
-            _plain(ds["tco"]), _plain(ds["carbon_footprint"]), _input(g, "carbon_tax_per_ton")
-        )
-        ds = ds.assign(
-            carbon_cost=cost.assign_attrs(units="USD"),
-            carbon_adjusted_tco=adjusted.assign_attrs(units="USD"),
-        )
-        ds = _with_grid(ds, g, type(self).__name__, last=("region",))
-        found = optimize.search(
-            Result.from_dataset(ds), "carbon_adjusted_tco", minimize=True, over="region", top_k=top_k
-        )
-        return _finish(type(self).__name__, found, _gather(ds, found.dataset, ["region"], self.REPORTED))
+        econ = _economics_grid(g, kwargs, records, chunks)
+        out = EconomicsModel().evaluate(econ)
+        dims, src = [*g.dims, _REGION_DIM], list(econ.dims)
+        fields = tuple(_on(out[name], src, dims) for name in _PLACEMENT_FIELDS)
+        price = g["carbon_tax_per_ton"]
+        if hasattr(price, "dask"):  # a lazy DataArray given: the answer is computed anyway
+            price = price.compute()
+        adjusted = placement.carbon_adjusted_cost(fields[0], fields[1], _on(price, list(g.dims), dims))[1]
+        shape = (*g.shape, len(records))
+        chunks = None if econ.chunks is None else [econ.chunks.get(d, -1) for d in dims]
+        index, best, n_valid, picked = _least_cost(shape, chunks, adjusted, fields, top_k)
+        found = dict(zip(_PLACEMENT_FIELDS, picked))
+        if top_k is not None and np.ndim(price):
+            price = price[..., None]  # over the rank dimension too
+        found["carbon_cost"] = placement.carbon_cost(found["carbon_footprint"], price)  # τ·C at the winner
+        found["carbon_adjusted_tco"] = best.copy()  # TCO + τ·C at the winner: the objective itself
+        return _placement_result(g, labels, records, index, best, n_valid, found, top_k)
 
     @staticmethod
     def regions(regions=None) -> tuple[list[str], list[GridProfile]]:
         """(labels, GridProfile records) of a ``regions`` argument (see the class docstring)."""
         from ..registry import Infra
 
-        keys = list(Infra.Grids.keys())
+        keys = Infra.Grids.keys()
         if regions is None:
             regions = DEFAULT_REGIONS
         elif isinstance(regions, str):
@@ -669,16 +672,19 @@ class PlacementOptimizer(Resolver):
                 "regions=[] is not allowed; give at least one region: 'all', None (the default "
                 f"{list(DEFAULT_REGIONS)}) or names among {', '.join(keys)}"
             )
+        entries = dict(zip(keys, Infra.Grids.list()))
         folded = {k.lower(): k for k in keys}
-        key_of = {id(getattr(Infra.Grids, k)): k for k in keys}
+        key_of = None
         labels, records = [], []
         for item in regions:
             if isinstance(item, GridProfile):
+                if key_of is None:
+                    key_of = {id(r): k for k, r in entries.items()}
                 labels.append(key_of.get(id(item), item.name))  # a built-in record is named by its key
                 records.append(item)
             elif isinstance(item, str) and item.lower() in folded:
                 labels.append(folded[item.lower()])
-                records.append(getattr(Infra.Grids, folded[item.lower()]))
+                records.append(entries[labels[-1]])
             else:
                 raise ValueError(
                     f"regions: {item!r} is not a known region; regions are 'all', None or a list of "
@@ -690,3 +696,250 @@ class PlacementOptimizer(Resolver):
                 f"each region may appear once"
             )
         return labels, records
+
+
+# ---------------------------------------------------------------------------- PlacementOptimizer's search
+#: The dimension of the searched regions: EconomicsModel's ``grid`` argument, given as the list
+#: of region records (the last axis of the candidate arrays).
+_REGION_DIM = "grid"
+#: EconomicsModel's outputs read at the winning region (the first two make the objective).
+_PLACEMENT_FIELDS = ("tco", "carbon_footprint", "pue", "total_energy")
+#: The attributes the search gives its own outputs (as ``optimize.search`` writes them) instead
+#: of the catalogue's.
+_SEARCH_ATTRS = {
+    "carbon_adjusted_tco": {"units": "USD"},
+    "carbon_cost": {"units": "USD"},
+    "objective": {
+        "units": "USD",
+        "description": "minimum of carbon_adjusted_tco over region subject to the constraints",
+    },
+    "feasible": {"description": "some candidate satisfies every constraint (for top-k: this rank is filled)"},
+}
+
+
+def _economics_grid(g: Grid, kwargs: dict, records: list, chunks) -> Grid:
+    """EconomicsModel's grid of the arguments (all but the carbon price) × the regions, its last
+    dimension ``grid``; ``g`` is PlacementOptimizer's grid of the same arguments."""
+    if _REGION_DIM in g.dims:
+        raise ValueError(
+            f"a dimension named {_REGION_DIM!r} is not allowed (the searched regions use that name); "
+            f"give the argument's dimension another name"
+        )
+    names = [r.name for r in records]
+    if len(set(names)) == len(names):
+        regions = list(records)
+    else:  # a GridProfile named as another region's record: the region dimension needs no labels
+        import xarray as xr
+
+        values = np.empty(len(records), dtype=object)
+        values[:] = records
+        regions = xr.DataArray(values, dims=_REGION_DIM)
+    if isinstance(chunks, dict):  # the answer's dimensions and ``region``; those EconomicsModel spans
+        known = [*g.dims, *(() if "region" in g.dims else ("region",))]
+        unknown = set(chunks) - set(known)
+        if unknown:
+            raise ValueError(f"chunks names dimensions {sorted(unknown)} that are not in the grid {known}")
+        spanned = {d for name, inp in g.inputs.items() if name != "carbon_tax_per_ton" for d in inp.dims}
+        chunks = {
+            (_REGION_DIM if k == "region" and "region" not in g.dims else k): v
+            for k, v in chunks.items()
+            if k in spanned or (k == "region" and "region" not in g.dims)
+        }
+    econ = {k: v for k, v in kwargs.items() if k != "carbon_tax_per_ton"}
+    return EconomicsModel().grid(**econ, grid=regions, chunks=chunks)
+
+
+def _on(x, src: list, dst: list):
+    """An array laid out on the dimensions ``src`` (one axis each, or fewer leading ones), laid out
+    on ``dst`` (a superset, in any order): transposed, with length-1 axes where it does not vary."""
+    if np.ndim(x) == 0 or src == dst:
+        return x
+    src = src[len(src) - np.ndim(x) :]
+    order = [src.index(d) for d in dst if d in src]
+    if order != list(range(len(order))):
+        x = x.transpose(order)
+    return x[tuple(slice(None) if d in src else None for d in dst)]
+
+
+def _take_last(values, at):
+    """``values`` at positions ``at`` along the last axis (a position < 0, nothing feasible,
+    reads the first: masked by the caller)."""
+    return np.take_along_axis(values, np.maximum(at, 0), axis=-1)
+
+
+def _pick(fields: tuple, shape: tuple, at) -> list:
+    """Each field (numpy, broadcastable to ``shape``) at the positions ``at`` (>= 0) of the last
+    axis; ``at`` spans the other axes and a trailing axis of the positions kept. A full array is
+    read by one flat ``take``, one varying with the region only by a lookup, others by index."""
+    regions = shape[-1]
+    flat = where = None
+    out = []
+    for v in fields:
+        v = np.asarray(v)
+        if v.shape == shape and v.flags.c_contiguous:
+            if flat is None:
+                rows = np.arange(math.prod(shape[:-1]), dtype=np.intp).reshape(shape[:-1] + (1,))
+                flat = rows * regions + at
+            out.append(np.take(v.reshape(-1), flat))
+        elif v.ndim == len(shape) and v.size == regions and v.shape[-1] == regions:
+            out.append(np.take(v.reshape(-1), at))
+        else:
+            if where is None:
+                kept = len(shape) - 1  # one index array per kept axis, then the positions
+                where = tuple(
+                    np.arange(n).reshape((1,) * i + (n,) + (1,) * (kept - i)) for i, n in enumerate(shape[:-1])
+                ) + (at,)
+            out.append(np.broadcast_to(v, shape)[where])
+    return out
+
+
+def _least_cost(shape: tuple, chunks, adjusted, fields: tuple, top_k):
+    """The least carbon-adjusted cost over the regions (the last axis of ``shape``) at every point
+    of the other axes, by the masked arg-min / top-k kernels of ``reduce``: (index, objective,
+    n_feasible, [each field at the winners]), numpy, over those axes (and ``rank`` with
+    ``top_k``); index -1 and NaN where nothing is feasible (every cost NaN). Dask inputs
+    (``chunks``: the chunks of each axis) are reduced block by block by the same kernels and
+    computed in one pass."""
+    if any(hasattr(x, "dask") for x in (adjusted, *fields)):
+        import dask
+        import dask.array as da
+
+        values = da.broadcast_to(da.asarray(adjusted), shape)
+        if chunks is not None:  # the grid's chunks (a lazy argument without ``chunks`` keeps its own)
+            values = values.rechunk(dict(enumerate(chunks)))
+        if top_k is None:
+            index, best, n_valid = reduce.masked_argmax(values, axis=-1, minimize=True)
+            at = index[..., None]
+        else:
+            index, best = reduce.top_k(values, top_k, axis=-1, minimize=True)
+            n_valid = (~da.isnan(values)).sum(axis=-1)
+            at = index
+        lazy = [
+            da.map_blocks(
+                _take_last,
+                da.broadcast_to(da.asarray(v), shape).rechunk(values.chunks[:-1] + (-1,)),
+                at,
+                dtype=np.float64,
+                chunks=at.chunks,
+            )
+            for v in fields
+        ]
+        index, best, n_valid, *picked = (np.asarray(x) for x in dask.compute(index, best, n_valid, *lazy))
+    else:
+        values = np.broadcast_to(adjusted, shape)
+        if top_k is None:
+            index, best, n_valid = reduce.masked_argmax(values, axis=-1, minimize=True)
+            at = index[..., None]
+        else:
+            index, best = reduce.top_k(values, top_k, axis=-1, minimize=True)
+            n_valid = np.count_nonzero(~np.isnan(values), axis=-1)
+            at = index
+        picked = _pick(fields, shape, np.maximum(at, 0))
+    found = index >= 0
+    if top_k is None:
+        picked = [v[..., 0] for v in picked]
+    if not found.all():
+        picked = [np.where(found, v, np.nan) for v in picked]
+    return index, best, n_valid, picked
+
+
+def _catalogue_attrs(name: str) -> dict:
+    """An output's (or an echoed argument's) attributes from the catalogue: its description, and
+    its unit for a number (as every Result's Dataset has them)."""
+    var = variable(name)
+    attrs = {"description": var.description}
+    if var.kind == "float":
+        attrs["units"] = var.unit or "1"
+    return attrs
+
+
+def _labels_as_stored(table: np.ndarray, index):
+    """``table[index]`` (index -1: the last entry) as an xarray Variable stores it. xarray passes
+    an object array through pandas, whose inference (text, a missing label becoming NaN; whole
+    numbers becoming int64) depends only on which values are present: the entries used are
+    converted once, then indexed, instead of a round trip of every element."""
+    import xarray as xr
+
+    index = np.asarray(index)
+    counts = np.bincount(index.reshape(-1) + 1, minlength=len(table))  # counts[0]: index -1, the last entry
+    used = np.flatnonzero(np.append(counts[1:], counts[0]))
+    converted = xr.Variable(("entry",), table[used]).values
+    stored = np.zeros(len(table), dtype=converted.dtype)
+    stored[used] = converted
+    return np.asarray(stored[index], dtype=stored.dtype).reshape(index.shape)
+
+
+def _placement_dataset(dims, coords, variables, scalars, zipped, stored) -> object:
+    """The Dataset of a PlacementOptimizer answer, as the search writes it: the search's own
+    attributes (``_SEARCH_ATTRS``, the grid dimensions and the carbon price echoed without
+    attributes), the catalogue's otherwise; the outputs ``stored`` are already as xarray stores
+    them (``_labels_as_stored``)."""
+    import xarray as xr
+
+    data_vars = {}
+    for name, (vdims, array) in variables.items():
+        attrs = dict(_SEARCH_ATTRS[name]) if name in _SEARCH_ATTRS else _catalogue_attrs(name)
+        data_vars[name] = xr.Variable(vdims, np.asarray(array), attrs, fastpath=name in stored)
+    coordinates = {d: xr.Variable((d,), coords[d]) for d in dims if d != "rank"}
+    if "rank" in dims:
+        coordinates["rank"] = xr.Variable(("rank",), coords["rank"], {"description": variable("rank").description})
+    for name, value in scalars.items():
+        coordinates[name] = xr.Variable((), value, {} if name == "carbon_tax_per_ton" else _catalogue_attrs(name))
+    for name, (zdims, values) in zipped.items():
+        coordinates[name] = xr.Variable(zdims, values, _catalogue_attrs(name))
+    attrs = {
+        "resolver": PlacementOptimizer.__name__,
+        "dims": list(dims),
+        "objective": "carbon_adjusted_tco",
+        "goal": "minimize",
+        "over": ["region"],
+        "constraints": [],
+    }
+    return xr.Dataset(data_vars, coordinates, attrs)
+
+
+class _PlacementAnswer(Result):
+    """PlacementOptimizer's answer: a Result of its arrays whose Dataset, built when first asked
+    for, is ``_placement_dataset``'s."""
+
+    def __init__(self, dims, coords, variables, scalars, zipped, stored=frozenset()):
+        super().__init__(PlacementOptimizer.__name__, dims, coords, variables, scalars, zipped)
+        self._parts = (tuple(dims), dict(coords), dict(variables), dict(scalars), dict(zipped), frozenset(stored))
+        self._built = None
+
+    @property
+    def dataset(self):
+        if self._built is None:
+            self._built = _placement_dataset(*self._parts)
+        return self._built
+
+
+def _placement_result(g: Grid, labels, records, index, best, n_valid, found: dict, top_k) -> Result:
+    """The answer over PlacementOptimizer's grid (and ``rank``): ``best_region`` (None when
+    nothing is feasible), the outputs at the winner (NaN), the region's record name ``grid`` (0,
+    the search's missing record label), ``feasible``, ``n_searched``, ``n_feasible``."""
+    dims = list(g.dims)
+    point = dims + ([] if top_k is None else ["rank"])
+    tables = {  # index -1 (nothing feasible) reads the last entry
+        "best_region": np.array([*labels, None], dtype=object),
+        "grid": np.array([*(r.name for r in records), 0], dtype=object),
+    }
+    if point:  # arrays: stored as the Dataset stores them, once
+        named = {name: _labels_as_stored(table, index) for name, table in tables.items()}
+    else:  # one point: read as they are (the Dataset, if built, converts the two 0-d values)
+        named = {name: np.asarray(table[index], dtype=object) for name, table in tables.items()}
+    variables = {
+        "best_region": (point, named["best_region"]),
+        "carbon_adjusted_tco": (point, found["carbon_adjusted_tco"]),
+        "grid": (point, named["grid"]),
+        "objective": (point, best),
+        "feasible": (point, index >= 0),
+        "n_searched": ((), np.int64(len(labels))),
+        "n_feasible": (dims, np.broadcast_to(n_valid, tuple(g.shape)).astype(np.int64)),
+    }
+    variables.update({name: (point, found[name]) for name in PlacementOptimizer.REPORTED})
+    coords = {d: g.coords[d] for d in dims}
+    if top_k is not None:
+        coords["rank"] = np.arange(1, int(top_k) + 1)
+    zipped = {k: v for k, v in g.zipped().items() if k != "carbon_tax_per_ton"}
+    return _PlacementAnswer(point, coords, variables, g.scalars(), zipped, set(tables) if point else ())
