@@ -538,7 +538,7 @@ class Grid:
         """Refuse an eager grid whose ``arrays`` full-size float arrays (outputs and the kernels'
         temporaries) would not fit in the memory available now, before anything is allocated:
         a ValueError giving the size and suggesting ``chunks=``."""
-        if self.chunks is not None or not self.dims:
+        if self.chunks is not None or not self.dims or self.size < 1 << 16:  # small grids: no need to ask
             return
         need = self.size * 8 * arrays
         available = available_memory()

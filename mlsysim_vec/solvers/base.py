@@ -124,9 +124,22 @@ def flag_invalid(outputs: dict, invalid) -> dict:
         elif kind == "bool":
             out[name] = np.where(invalid, False, array)
         elif kind in ("text", "record"):
-            out[name] = np.where(invalid, None, array)
+            if hasattr(array, "dask") or hasattr(invalid, "dask"):  # dask has no object where: map per block
+                import dask.array as da
+
+                out[name] = da.map_blocks(_none_where, invalid, array, dtype=object)
+            else:
+                out[name] = _none_where(invalid, array)
         else:
             out[name] = np.where(invalid, np.nan, array)
+    return out
+
+
+def _none_where(invalid, array):
+    """``array`` (labels) with None where ``invalid``, broadcast together."""
+    invalid, array = np.broadcast_arrays(np.asarray(invalid), np.asarray(array, dtype=object))
+    out = array.copy()
+    out[invalid] = None
     return out
 
 
