@@ -426,16 +426,20 @@ def test_chunks_is_validated_like_an_argument(chunks):
 
 def test_an_eager_grid_too_large_for_memory_is_refused_before_allocating(monkeypatch):
     """The guard compares points × (outputs + kernel temporaries) × 8 bytes with the memory
-    available now; with 1 MiB available a 10^4-point grid (~2.6 MB of outputs) is refused with
-    its size and the advice to chunk, and the same grid chunked is accepted."""
+    available now; with 1 MiB available a 10^5-point grid (~26 MB of outputs) is refused with
+    its size and the advice to chunk, and the same grid chunked is accepted; grids under 65,536
+    points are not checked."""
     import mlsysim_vec.grid as grid_module
 
     monkeypatch.setattr(grid_module, "available_memory", lambda: 2**20)
-    batch = np.arange(1, 10_001)
-    with pytest.raises(ValueError, match=r"SingleNodeModel: the grid has 10,000 points \(batch_size 10,000\).*chunks="):
+    batch = np.arange(1, 100_001)
+    with pytest.raises(
+        ValueError, match=r"SingleNodeModel: the grid has 100,000 points \(batch_size 100,000\).*chunks="
+    ):
         SNM.solve(model=RESNET, hardware=H100, batch_size=batch)
-    r = SNM.solve(model=RESNET, hardware=H100, batch_size=batch, chunks={"batch_size": 1000})
-    assert r.dataset["latency"].shape == (10_000,)
+    r = SNM.solve(model=RESNET, hardware=H100, batch_size=batch, chunks={"batch_size": 50_000})
+    assert r.dataset["latency"].shape == (100_000,)
+    assert SNM.solve(model=RESNET, hardware=H100, batch_size=batch[:1000]).dataset["latency"].shape == (1000,)
     huge = xr.DataArray(np.ones(1), dims="a")
     monkeypatch.setattr(grid_module, "available_memory", lambda: None)  # unknown: no guard
     assert SNM.solve(model=RESNET, hardware=H100, batch_size=huge).dataset["latency"].size == 1
@@ -470,7 +474,10 @@ def test_a_flagged_point_survives_parquet(tmp_path):
     r = SNM.solve(model=RESNET, hardware=H100, batch_size=[1, np.nan, 4])
     r.to_parquet(tmp_path / "r.parquet")
     back = ms.read_parquet(tmp_path / "r.parquet").dataset
-    assert back["bottleneck"].values.tolist() == r.dataset["bottleneck"].values.tolist() and back["bottleneck"].values[1] == -1
+    assert (
+        back["bottleneck"].values.tolist() == r.dataset["bottleneck"].values.tolist()
+        and back["bottleneck"].values[1] == -1
+    )
     assert back["infeasible_reason"].values.tolist() == r.dataset["infeasible_reason"].values.tolist()
     import pyarrow.parquet as pq
 
