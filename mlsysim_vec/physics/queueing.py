@@ -1,8 +1,8 @@
-"""Queueing kernels: the M/M/c queue with Erlang C in log space, its wait quantiles, the
-Kingman correction, and the smallest server count that meets a wait budget.
+"""Queueing kernels: the M/M/c queue with Erlang C, its wait quantiles, the Kingman
+correction, and the smallest server count that meets a wait budget.
 
 Pure numpy functions of float arrays (rates in 1/s, times in s); no Python loop over
-configurations or over server counts (the loops below run over chunks of points and over
+configurations (the loops below run over server counts, over chunks of points and over
 windows of candidate counts).
 
 The M/M/c queue (Erlang 1917; Kleinrock, "Queueing Systems" vol. 1, 1975, section 3.5): arrivals at
@@ -12,10 +12,15 @@ that an arrival waits is Erlang C,
     C(c, A) = T / (S + T),  S = Σ_{i<c} A^i/i!,  T = A^c/(c!·(1 − ρ)),
 
 and the wait is exponential beyond: ``P(W > t) = C·e^{−(cμ − λ)t}``, so the q-quantile of the
-wait is ``ln(C/(1 − q))/(cμ − λ)`` when ``C ≥ 1 − q``, else 0. The sums are evaluated in log
-space on a window of terms around the largest (the Poisson terms ``A^i/i!`` fall off as
-``e^{−k²/2A}`` at ``k`` from the mode; the window keeps every term above ``e^{−40}`` of the
-largest), so any server count works without overflow. With a general service-time
+wait is ``ln(C/(1 − q))/(cμ − λ)`` when ``C ≥ 1 − q``, else 0. Up to ``RECURSION_SERVERS``
+servers, C comes from the classical recursion of Erlang B (the blocking probability of c
+servers), ``B(0) = 1``, ``B(k) = A·B(k−1)/(k + A·B(k−1))``, and ``C = c·B/(c − A·(1 − B))``
+(the same identity as above: ``1/B(c) = 1 + S·c!/A^c``): c steps of three operations on
+values in (0, 1], vectorised over the points (Python floats for a few points: the same
+operations, so the same bits). Above, the sums are evaluated in log space on a
+window of terms around the largest (the Poisson terms ``A^i/i!`` fall off as ``e^{−k²/2A}``
+at ``k`` from the mode; the window keeps every term above ``e^{−40}`` of the largest), so any
+server count works without overflow in ``O(√A)`` terms. With a general service-time
 distribution the waits are scaled by Kingman's factor ``(cv² + 1)/2`` (Kingman, "The single
 server queue in heavy traffic", Math. Proc. Cambridge Phil. Soc. 57(4), 1961,
 doi:10.1017/S0305004100036094), as mlsysim 0.3.0 does. See ``docs/equations.md``, section
@@ -28,12 +33,16 @@ ServingCapacityModel, ``physics.serving.serving_capacity_step``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
     "log_factorial",
     "log_poisson_head",
     "log_poisson_heads",
+    "RECURSION_SERVERS",
+    "erlang_b",
     "erlang_c",
     "wait_quantile",
     "kingman_factor",
@@ -50,6 +59,11 @@ _TABLE_MAX = 1 << 20
 _SMALL = 16
 _LOG_FACTORIAL_SMALL = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1.0, _SMALL)))])
 _table = np.empty(0)
+#: Server counts up to which Erlang C comes from the recursion of Erlang B (c steps of three
+#: operations per point); above, from the log-space window of O(√A) terms.
+RECURSION_SERVERS = 64
+#: Points up to which the recursions run on Python floats (no numpy call per step).
+_FEW_POINTS = 8
 
 
 def _log_factorial_series(n):
@@ -134,6 +148,132 @@ def _separable(a_shape, b_shape) -> bool:
     return all(x == 1 or y == 1 for x, y in zip(a_shape, b_shape))
 
 
+def _erlang_b_flat(load, servers):
+    """Erlang B for flat arrays: loads ``A >= 0``, whole counts ``c >= 1``.
+
+    The recursion runs once over ``k = 1 … max c``; with several counts the points are ordered
+    by count (descending), so step k updates the prefix of the points with ``c >= k``.
+    """
+    n = load.size
+    if n <= _FEW_POINTS:  # Python floats: the same operations as below, without numpy calls
+        out = np.empty(n)
+        for i, (a, c) in enumerate(zip(load.tolist(), servers.tolist())):
+            b = 1.0
+            for k in range(1, int(c) + 1):
+                t = a * b
+                b = t / (k + t)
+            out[i] = b
+        return out
+    top = int(servers.max())
+    b, t = np.ones(n), np.empty(n)
+    if servers.min() == top:  # one count (a scalar replica count): every point, every step
+        for k in range(1, top + 1):
+            np.multiply(load, b, out=t)
+            np.add(t, k, out=b)
+            np.divide(t, b, out=b)
+        return b
+    counts = servers.astype(np.int64)
+    key = top - counts  # c descending; a stable sort of small whole numbers is a radix sort
+    order = np.argsort(key.astype(np.int8 if top < 128 else np.int16 if top < 32768 else np.int64), kind="stable")
+    at_least = np.cumsum(np.bincount(counts, minlength=top + 1)[::-1])[::-1]  # points with c >= k
+    a = load[order]
+    for k in range(1, top + 1):
+        m = int(at_least[k])
+        np.multiply(a[:m], b[:m], out=t[:m])
+        np.add(t[:m], k, out=b[:m])
+        np.divide(t[:m], b[:m], out=b[:m])
+    out = np.empty(n)
+    out[order] = b
+    return out
+
+
+def _erlang_b_columns(load, top):
+    """Erlang B for ``c = 1 … top`` (columns) of each load (rows), one recursion."""
+    table = np.empty((load.size, top))
+    b, t = np.ones(load.size), np.empty(load.size)
+    for k in range(1, top + 1):
+        np.multiply(load, b, out=t)
+        np.add(t, k, out=b)
+        np.divide(t, b, out=b)
+        table[:, k - 1] = b
+    return table
+
+
+def erlang_b(load, servers):
+    """Erlang B: the probability that an arrival finds all c servers busy when it cannot wait
+    (the M/M/c/c loss system), by the recursion ``B(0) = 1``, ``B(k) = A·B(k−1)/(k + A·B(k−1))``
+    (broadcast arrays).
+
+    load : offered load ``A`` [dimensionless], >= 0 (NaN: NaN)
+    servers : c, whole numbers >= 0 (the recursion takes c steps: meant for the counts up to
+        ``RECURSION_SERVERS`` that ``erlang_c`` gives it)
+    """
+    load, servers = np.asarray(load, float), np.asarray(servers, float)
+    shape = np.broadcast_shapes(load.shape, servers.shape)
+    a, c = (x.reshape(-1) for x in np.broadcast_arrays(load, servers))
+    bad = ~(np.isfinite(c) & (c >= 0) & (c == np.floor(c))) & ~np.isnan(c)
+    if bad.any():
+        raise ValueError(f"erlang_b: servers must be whole numbers >= 0 (a server count), got {c[bad][0]!r}")
+    out = np.full(a.shape, np.nan)
+    ok = (a >= 0) & (c >= 0)
+    out[ok & (c == 0)] = 1.0
+    run = ok & (c >= 1)
+    if run.any():
+        out[run] = _erlang_b_flat(a[run], c[run])
+    return out.reshape(shape)
+
+
+def _erlang_c_recursion(load, servers, shape, a, c, mask=None):
+    """Erlang C of the points ``mask`` (None: every point; stable, ``c <= RECURSION_SERVERS``)
+    from Erlang B.
+
+    When loads and counts vary along different dimensions and the loads are few, one recursion
+    per load gives every count (``_erlang_b_columns``); otherwise each point runs its own."""
+    al, cl = (a, c) if mask is None else (a[mask], c[mask])
+    top = int(cl.max())
+    by_column = False
+    if servers.size > 1 and _separable(load.shape, servers.shape):
+        live_loads = np.isfinite(load) & (load > 0)
+        by_column = 2 * np.count_nonzero(live_loads) * top <= np.sum(cl)
+    if by_column:
+        rows = np.flatnonzero(live_loads.reshape(-1))
+        row_of = np.full(load.size, -1)
+        row_of[rows] = np.arange(rows.size)
+        row = np.broadcast_to(row_of.reshape(load.shape), shape).reshape(-1)
+        row = row if mask is None else row[mask]
+        b = _erlang_b_columns(load.reshape(-1)[rows], top)[row, cl.astype(np.int64) - 1]
+    else:
+        b = _erlang_b_flat(al, cl)
+    return cl * b / (cl - al * (1.0 - b))
+
+
+def _erlang_c_log_space(load, servers, shape, a, c, mask):
+    """Erlang C of the points ``mask`` (stable, any count) from the log-space sums.
+
+    When the loads and the server counts vary along different dimensions (a sweep of replica
+    counts), the head sums of every load come from one cumulative log-sum-exp over
+    ``c = 1 … max c``; otherwise each point sums its own window of terms."""
+    al, cl = a[mask], c[mask]
+    c_max = float(cl.max())
+    live_loads = np.isfinite(load) & (load > 0)
+    by_column = (
+        _separable(load.shape, servers.shape)
+        and c_max < _TABLE_MAX
+        and np.count_nonzero(live_loads) * c_max <= np.sum(np.minimum(cl, 2 * _half_window(al) + 1))
+    )
+    if by_column:
+        rows = np.flatnonzero(live_loads.reshape(-1))
+        row_of = np.full(load.size, -1)
+        row_of[rows] = np.arange(rows.size)
+        row = np.broadcast_to(row_of.reshape(load.shape), shape).reshape(-1)[mask]
+        log_head = log_poisson_heads(load.reshape(-1)[rows], c_max)[row, cl.astype(np.int64) - 1]
+    else:
+        log_head = log_poisson_head(al, cl)
+    log_t = cl * np.log(al) - log_factorial(cl) - np.log1p(-al / cl)
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(log_head - log_t))
+
+
 def erlang_c(load, servers):
     """Erlang C: probability that an arrival waits in an M/M/c queue (broadcast arrays).
 
@@ -141,46 +281,38 @@ def erlang_c(load, servers):
     servers : c, whole numbers >= 1
     Returns 1 where the queue is unstable (``A >= c``) and 0 where ``A = 0``.
 
-    When the loads and the server counts vary along different dimensions (a sweep of replica
-    counts), the head sums of every load come from one cumulative log-sum-exp over
-    ``c = 1 … max c``; otherwise each point sums its own window of terms.
+    Up to ``RECURSION_SERVERS`` servers ``C = c·B/(c − A·(1 − B))`` with Erlang B from its
+    recursion (``erlang_b``); above, from the log-space sums over a window of terms.
     """
     load, servers = np.asarray(load, float), np.asarray(servers, float)
     shape = np.broadcast_shapes(load.shape, servers.shape)
     a, c = (x.reshape(-1) for x in np.broadcast_arrays(load, servers))
+    live = (a > 0) & (a < c)
+    if live.all() and np.max(servers, initial=0.0) <= RECURSION_SERVERS:  # every point stable
+        return _erlang_c_recursion(load, servers, shape, a, c).reshape(shape)
     out = np.where(a > 0, 1.0, 0.0)
     out[np.isnan(a) | np.isnan(c)] = np.nan
-    live = (a > 0) & (a < c)
     if not live.any():
         return out.reshape(shape)
-    c_max = float(c[live].max())
-    live_loads = np.isfinite(load) & (load > 0)
-    by_column = (
-        _separable(load.shape, servers.shape)
-        and c_max < _TABLE_MAX
-        and np.count_nonzero(live_loads) * c_max <= np.sum(np.minimum(c[live], 2 * _half_window(a[live]) + 1))
-    )
-    if by_column:
-        rows = np.flatnonzero(live_loads.reshape(-1))
-        row_of = np.full(load.size, -1)
-        row_of[rows] = np.arange(rows.size)
-        row = np.broadcast_to(row_of.reshape(load.shape), shape).reshape(-1)[live]
-        log_head = log_poisson_heads(load.reshape(-1)[rows], c_max)[row, c[live].astype(np.int64) - 1]
-    else:
-        log_head = log_poisson_head(a[live], c[live])
-    al, cl = a[live], c[live]
-    log_t = cl * np.log(al) - log_factorial(cl) - np.log1p(-al / cl)
-    with np.errstate(over="ignore"):
-        out[live] = 1.0 / (1.0 + np.exp(log_head - log_t))
+    few = live & (c <= RECURSION_SERVERS)
+    many = live & ~few
+    if few.any():
+        out[few] = _erlang_c_recursion(load, servers, shape, a, c, few)
+    if many.any():
+        out[many] = _erlang_c_log_space(load, servers, shape, a, c, many)
     return out.reshape(shape)
 
 
 def wait_quantile(p_wait, servers, service_rate, arrival_rate, quantile):
     """q-quantile of the M/M/c wait [s]: ``ln(C/(1 − q))/(cμ − λ)`` when ``C >= 1 − q``,
     else 0 (``C`` = Erlang C). Callers pass stable points (``cμ > λ``)."""
+    free = 1.0 - quantile
     with np.errstate(divide="ignore", invalid="ignore"):
-        wait = np.log(p_wait / (1.0 - quantile)) / (servers * service_rate - arrival_rate)
-    return np.where(p_wait < 1.0 - quantile, 0.0, wait)
+        wait = np.log(p_wait / free) / (servers * service_rate - arrival_rate)
+    if not isinstance(wait, np.ndarray) or not wait.ndim:
+        return np.where(p_wait < free, 0.0, wait)
+    wait[np.broadcast_to(p_wait < free, wait.shape)] = 0.0
+    return wait
 
 
 def kingman_factor(cv):
@@ -192,9 +324,13 @@ def kingman_factor(cv):
 def min_stable_servers(arrival_rate, service_rate):
     """Smallest whole c with ``c·μ > λ`` (a stable queue)."""
     c = np.floor(arrival_rate / service_rate) + 1.0
-    c = np.where((c - 1.0) * service_rate > arrival_rate, c - 1.0, c)  # float rounding of λ/μ
-    c = np.where(c * service_rate <= arrival_rate, c + 1.0, c)
-    return np.maximum(c, 1.0)
+    if not isinstance(c, np.ndarray) or not c.ndim:
+        c = np.where((c - 1.0) * service_rate > arrival_rate, c - 1.0, c)  # float rounding of λ/μ
+        c = np.where(c * service_rate <= arrival_rate, c + 1.0, c)
+        return np.maximum(c, 1.0)
+    c[(c - 1.0) * service_rate > arrival_rate] -= 1.0  # float rounding of λ/μ
+    c[c * service_rate <= arrival_rate] += 1.0
+    return np.maximum(c, 1.0, out=c)
 
 
 def _wait_table(arrival, rate, start, width, quantile):
@@ -209,6 +345,113 @@ def _wait_table(arrival, rate, start, width, quantile):
     return wait_quantile(p_wait, c, rate[:, None], arrival[:, None], quantile)
 
 
+def _first_fit_few(lam, mu, start, budget, cap, quantile):
+    """``_first_fit_by_recursion`` on Python floats (a few points: no numpy call per step)."""
+    servers, wait = np.full(lam.size, np.nan), np.full(lam.size, np.nan)
+    free = 1.0 - quantile
+    columns = (np.broadcast_to(x, lam.shape).tolist() for x in (lam, mu, start, budget, cap))
+    for i, (lam_i, mu_i, start_i, budget_i, cap_i) in enumerate(zip(*columns)):
+        a, b, k = lam_i / mu_i, 1.0, 0
+        while True:
+            k += 1
+            t = a * b
+            b = t / (k + t)
+            if k < start_i:
+                continue
+            p = k * b / (k - a * (1.0 - b))
+            w = 0.0 if p < free else math.log(p / free) / (k * mu_i - lam_i)
+            if w <= budget_i:
+                servers[i], wait[i] = k, w
+                break
+            if k >= cap_i:
+                break
+    return servers, wait
+
+
+def _first_fit_by_recursion(lam, mu, start, budget, cap, quantile):
+    """The first count ``c >= start`` whose ``quantile`` wait fits ``budget`` (and ``c <= cap``),
+    for flat arrays of points (``1 <= start <= cap``, ``budget >= 0``; ``mu``, ``budget`` and
+    ``cap`` may be floats shared by every point).
+
+    The points run in order of ``start`` (a stable radix sort when they are not in order
+    already), in cache-sized blocks of ``_SEARCH_BLOCK`` (``_first_fit_block``). Returns
+    ``(servers, wait)``, NaN where ``cap`` comes first.
+    """
+    n = lam.size
+    if n <= _FEW_POINTS:
+        return _first_fit_few(lam, mu, start, budget, cap, quantile)
+    servers, wait = np.full(n, np.nan), np.full(n, np.nan)
+    shared = {name: x for name, x in (("mu", mu), ("budget", budget), ("cap", cap)) if np.ndim(x) == 0}
+    per_point = {
+        name: x for name, x in (("lam", lam), ("mu", mu), ("budget", budget), ("cap", cap)) if name not in shared
+    }
+    order = None
+    if np.any(start[1:] < start[:-1]):  # order by start
+        order = np.argsort(start.astype(np.int8 if RECURSION_SERVERS < 128 else np.int64), kind="stable")
+    for lo in range(0, n, _SEARCH_BLOCK):
+        hi = min(n, lo + _SEARCH_BLOCK)
+        points = np.arange(lo, hi) if order is None else order[lo:hi]
+        cols = {name: x[lo:hi].copy() if order is None else x[points] for name, x in per_point.items()}
+        cols["point"] = points
+        _first_fit_block(cols, shared, start[points] if order is not None else start[lo:hi], quantile, servers, wait)
+    return servers, wait
+
+
+#: Points per block of the replica search (its work arrays stay in cache).
+_SEARCH_BLOCK = 1 << 15
+
+
+def _first_fit_block(cols, shared, start, quantile, servers, wait):
+    """``_first_fit_by_recursion`` on one block of points in order of ``start``: writes the
+    counts found and their waits into ``servers`` and ``wait`` at ``cols["point"]``.
+
+    One upward pass over ``k = 1, 2, …``: Erlang B by its recursion for every point not yet
+    decided and, from ``k = start`` on, Erlang C, the wait quantile (``wait_quantile``'s
+    expression, so the same bits) and the test. The points under test at step k are one
+    contiguous run, whose undecided points are moved to its end after each step (``cols``:
+    writable arrays of the block, moved together).
+    """
+    n = start.size
+    free = 1.0 - quantile
+    a = cols["a"] = cols["lam"] / cols.get("mu", shared.get("mu"))
+    b = cols["b"] = np.ones(n)
+    t = np.empty(n)
+    lo = hi = k = 0  # points before lo are decided; points in [lo, hi) are under test
+    while lo < n:
+        k += 1
+        np.multiply(a[lo:], b[lo:], out=t[lo:])
+        np.add(t[lo:], k, out=b[lo:])
+        np.divide(t[lo:], b[lo:], out=b[lo:])
+        hi += int(np.searchsorted(start[hi:], k, side="right"))  # points with start <= k
+        if hi == lo:
+            continue
+        run = slice(lo, hi)
+
+        def col(name, run=run):
+            return shared[name] if name in shared else cols[name][run]
+
+        br = b[run]
+        p = k * br / (k - a[run] * (1.0 - br))
+        with np.errstate(divide="ignore"):
+            w = np.log(p / free) / (k * col("mu") - cols["lam"][run])
+        w[p < free] = 0.0
+        fits = w <= col("budget")
+        done = fits | (k >= col("cap"))
+        decided = np.count_nonzero(done)
+        if not decided:
+            continue
+        if fits.any():
+            hit = cols["point"][run][fits]
+            servers[hit] = k
+            wait[hit] = w[fits]
+        if decided == hi - lo:
+            lo = hi
+            continue
+        keep, lo = ~done, lo + decided
+        for x in cols.values():  # the undecided points of the run, moved to its end
+            x[lo:hi] = x[run][keep]
+
+
 def min_servers_for_wait(arrival_rate, service_rate, wait_budget, max_servers, search, quantile=0.99):
     """Smallest server count ``c ∈ [1, max_servers]`` whose queue is stable and whose
     ``quantile`` wait is at most ``wait_budget`` [s], for every point.
@@ -217,7 +460,10 @@ def min_servers_for_wait(arrival_rate, service_rate, wait_budget, max_servers, s
     joint shape, usually much smaller than the grid); ``wait_budget``, ``max_servers`` and the
     boolean ``search`` mask broadcast with them to the full shape. The wait quantile falls as
     c grows, so for each point the answer is the first c at or above the smallest stable
-    count whose wait fits: it is found by bisection in windows of candidate counts (the wait
+    count whose wait fits. Where that smallest stable count is at most ``RECURSION_SERVERS``
+    the counts are tried one by one upwards, Erlang B by its recursion carried from one to
+    the next (``_first_fit_by_recursion``: a few steps past the stable count, every point at
+    once); above, the answer is found by bisection in windows of candidate counts (the wait
     table of a window is computed once per queue, not per point), widening the window for the
     few points not resolved by the first one.
 
@@ -228,13 +474,42 @@ def min_servers_for_wait(arrival_rate, service_rate, wait_budget, max_servers, s
     queue_shape = lam.shape
     shape = np.broadcast_shapes(queue_shape, np.shape(wait_budget), np.shape(max_servers), np.shape(search))
     lam, mu = lam.reshape(-1), mu.reshape(-1)
-    queue = np.broadcast_to(np.arange(lam.size).reshape(queue_shape), shape).reshape(-1)
-    budget = np.broadcast_to(wait_budget, shape).reshape(-1)
-    cap = np.broadcast_to(max_servers, shape).reshape(-1)
+    one_per_queue = queue_shape == shape
+    queue = (
+        np.arange(lam.size)
+        if one_per_queue
+        else np.broadcast_to(np.arange(lam.size).reshape(queue_shape), shape).reshape(-1)
+    )
+    budget = np.broadcast_to(np.asarray(wait_budget, float), shape).reshape(-1)
+    cap = np.broadcast_to(np.asarray(max_servers, float), shape).reshape(-1)
     servers = np.full(queue.shape, np.nan)
     wait = np.full(queue.shape, np.nan)
     start = min_stable_servers(lam, mu)  # per queue
-    pending = np.broadcast_to(search, shape).reshape(-1) & (start[queue] <= cap) & ~np.isnan(budget)
+    start_of = start if one_per_queue else start[queue]
+    pending = np.broadcast_to(search, shape).reshape(-1) & (start_of <= cap) & (budget >= 0)  # a wait is >= 0
+    stepped = pending & (start_of <= RECURSION_SERVERS)
+    if stepped.any():
+        points = None if stepped.all() else np.flatnonzero(stepped)
+
+        def of_points(x, per_queue, given=None):  # a value given once for every point stays a float
+            if given is not None and np.size(given) == 1:
+                return float(np.reshape(given, -1)[0])
+            x = x[queue] if per_queue and not one_per_queue else x
+            return x if points is None else x[points]
+
+        found_servers, found_wait = _first_fit_by_recursion(
+            of_points(lam, True),
+            of_points(mu, True, service_rate),
+            of_points(start_of, False),
+            of_points(budget, False, wait_budget),
+            of_points(cap, False, max_servers),
+            quantile,
+        )
+        if points is None:
+            servers, wait = found_servers, found_wait
+        else:
+            servers[points], wait[points] = found_servers, found_wait
+        pending &= ~stepped
     width = None
     while pending.any():
         points = np.flatnonzero(pending)
@@ -285,11 +560,17 @@ def servers_for_wait(arrival_rate, service_rate, wait_budget, max_servers, searc
     )
     servers = np.where(found, found_servers, max_servers)
     stable = servers * rate > arrival_rate
-    missed = search & ~found & stable  # the wait at max_servers
-    p_wait = erlang_c(np.where(missed, arrival_rate / rate, np.nan), np.where(missed, servers, 1.0))
-    at_cap = np.where(stable, wait_quantile(p_wait, servers, rate, arrival_rate, quantile), np.inf)
-    wait = np.where(found, fitted_wait, at_cap) * wait_factor
-    return servers, wait, found, stable
+    if found.all():
+        wait = fitted_wait
+    else:
+        at_cap = np.where(stable, np.nan, np.inf)  # NaN: stable but not searched
+        missed = search & ~found & stable  # the wait at max_servers
+        if missed.any():
+            points = np.flatnonzero(missed)
+            lam, mu, c = (np.broadcast_to(x, servers.shape).reshape(-1)[points] for x in (arrival_rate, rate, servers))
+            at_cap.reshape(-1)[points] = wait_quantile(erlang_c(lam / mu, c), c, mu, lam, quantile)
+        wait = np.where(found, fitted_wait, at_cap)
+    return servers, wait * wait_factor, found, stable
 
 
 def tail_latency_step(arrival_rate, service_time, servers, service_cv) -> dict:
@@ -319,20 +600,30 @@ def tail_latency_step(arrival_rate, service_time, servers, service_cv) -> dict:
     stable = (rate > 0) & (lam < c * rate)
     p_wait = erlang_c(load, c)  # 1 where unstable
     k = kingman_factor(service_cv)
-    w50 = wait_quantile(p_wait, c, rate, lam, 0.5) * k
-    w99 = wait_quantile(p_wait, c, rate, lam, 0.99) * k
+    w50 = wait_quantile(p_wait, c, rate, lam, 0.5)
+    w99 = wait_quantile(p_wait, c, rate, lam, 0.99)
+    if not (np.ndim(k) == 0 and k == 1.0):  # x·1 is x
+        w50, w99 = w50 * k, w99 * k
     with np.errstate(divide="ignore", invalid="ignore"):
         headroom = w99 / (5.0 * service)
     unknown = np.isnan(load * c * k)  # a NaN input stays NaN
 
-    def unstable(value):
-        return np.where(unknown, np.nan, value)
+    if stable.all() and not unknown.any():  # nothing to select: the stable values, broadcast
+
+        def pick(value, otherwise):
+            value = np.asarray(value)
+            shape = np.broadcast_shapes(stable.shape, value.shape, unknown.shape)
+            return value if value.shape == shape else np.broadcast_to(value, shape).copy()
+    else:
+
+        def pick(value, otherwise):
+            return np.where(stable, value, np.where(unknown, np.nan, otherwise))
 
     return {
-        "p50_latency": np.where(stable, w50 + service, unstable(np.inf)),
-        "p99_latency": np.where(stable, w99 + service, unstable(np.inf)),
-        "queue_utilization": np.where(stable, load / c, unstable(1.0)),
+        "p50_latency": pick(w50 + service, np.inf),
+        "p99_latency": pick(w99 + service, np.inf),
+        "queue_utilization": pick(load / c, 1.0),
         "is_stable": stable,
-        "slo_headroom_ratio": np.where(stable, headroom, unstable(1.0)),
-        "wait_probability": np.where(stable, p_wait, unstable(1.0)),
+        "slo_headroom_ratio": pick(headroom, 1.0),
+        "wait_probability": pick(p_wait, 1.0),
     }

@@ -136,8 +136,9 @@ FALLBACK_INJECTION_BW = 100e9
 ADMISSION_SLACK = 1e-9
 #: KV page of the continuous batching behind ServingCapacityModel [tokens].
 CAPACITY_PAGE_TOKENS = 16.0
-#: Bisection steps of the capped-exponential scale (as the reference: 100 halvings).
-_BISECTION_STEPS = 100
+#: Newton steps of the capped-exponential scale from its start (within 0.32 % of the root
+#: everywhere): the error goes 3e-3 → 6e-6 → 2e-11 → below 1e-15 (``capped_exponential_scale``).
+_NEWTON_STEPS = 3
 
 # ---- precisions of the serving resolvers ------------------------------------------------------
 
@@ -206,6 +207,21 @@ def _all_equal(x, value) -> bool:
     if isinstance(x, (float, int, np.floating, np.integer)) or np.ndim(x) == 0:
         return bool(x == value)
     return bool((np.asarray(x) == value).all())
+
+
+def _select(cond, value, otherwise):
+    """``np.where(cond, value, otherwise)``; where ``cond`` (numpy) is True at every point,
+    ``value`` itself when it is an array with the result's shape and type (no copy)."""
+    if isinstance(value, np.ndarray) and value.ndim and not hasattr(cond, "dask") and not hasattr(otherwise, "dask"):
+        c = np.asarray(cond)
+        if (
+            c.size
+            and c.all()
+            and value.shape == np.broadcast_shapes(c.shape, value.shape, np.shape(otherwise))
+            and value.dtype == np.result_type(value, otherwise)
+        ):
+            return value
+    return np.where(cond, value, otherwise)
 
 
 def _by_fidelity(refined, first, fine):
@@ -809,8 +825,17 @@ def cost_per_million_tokens(price_per_accelerator_s, accelerators, tokens_per_s)
     NaN without a price (None) or without tokens."""
     if price_per_accelerator_s is None:
         return np.float64(np.nan)
-    tokens = np.where(tokens_per_s > 0, tokens_per_s, np.nan)
-    return price_per_accelerator_s * accelerators * TOKENS_PER_MILLION / tokens
+    if hasattr(tokens_per_s, "dask") or np.ndim(tokens_per_s) == 0:
+        tokens = np.where(tokens_per_s > 0, tokens_per_s, np.nan)
+        return price_per_accelerator_s * accelerators * TOKENS_PER_MILLION / tokens
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cost = price_per_accelerator_s * accelerators * TOKENS_PER_MILLION / tokens_per_s
+    none = ~(tokens_per_s > 0)  # no tokens (or NaN): no cost
+    if isinstance(cost, np.ndarray) and cost.ndim and none.any():
+        cost[np.broadcast_to(none, cost.shape)] = np.nan
+    elif none.any():
+        cost = np.where(none, np.nan, cost)
+    return cost
 
 
 def prefill_chunking(new_tokens, chunk_tokens):
@@ -833,9 +858,20 @@ def speculative_step_time(target_step, draft_step, acceptance, draft_tokens=SPEC
 
 def capped_exponential_scale(mean, cap):
     """Scale μ [tokens] of an exponential length capped at ``cap`` whose mean is ``mean``:
-    the root of ``μ(1 − e^{−cap/μ}) = mean``, found by bisection on ``t = cap/μ`` over
-    ``(0, cap/mean)``; μ = ∞ when ``mean = cap`` (every request fills the cap). Dask arrays
-    are solved block by block (the iteration stays out of the task graph)."""
+    the root of ``μ(1 − e^{−cap/μ}) = mean``; μ = ∞ when ``mean >= cap`` (every request fills
+    the cap), 0 when ``mean <= 0``. Dask arrays are solved block by block (the iteration stays
+    out of the task graph).
+
+    With ``t = cap/μ``, ``r = mean/cap`` and ``d = 1 − r = (cap − mean)/cap`` the root solves
+    ``r·t = 1 − e^{−t}`` (one root in ``(0, 1/r)``: the capped mean ``(1 − e^{−t})/t`` falls
+    from 1 to 0). Newton's method from ``t₀ = d(1 + r)/r · (1 + r·d·P(r))``, ``P(r) =
+    ((1.18 r − 2.48) r + 1.47) r`` (a fit of the root: ``t₀`` is within 0.32 % of it for every
+    r, and exact to first order at both ends, ``t → 2d`` and ``t → 1/r``) takes
+    ``_NEWTON_STEPS`` = 3 steps to full precision (mlsysim 0.3.0 bisects 100 times). The
+    residual is written without cancellation on each side of ``r = 1/2``: ``(r·t − 1) + e^{−t}``
+    when t is large, ``(e^{−t} − 1 + t) − d·t`` when it is small (the bracket from its series
+    below ``t = 1/4``).
+    """
     if hasattr(mean, "dask") or hasattr(cap, "dask"):
         import dask.array as da
 
@@ -845,33 +881,143 @@ def capped_exponential_scale(mean, cap):
     return _capped_exponential_scale(mean, cap)
 
 
+#: Below this t, ``e^{−t} − 1 + t`` is summed from its series (the terms of ``t + expm1(−t)``
+#: cancel), up to ``t^14/14!``: the first term left out is below 1e-19 of the sum at t = 1/4.
+_SERIES_BELOW = 0.25
+_SERIES_TERMS = 14
+
+
+def _scale_start(r, d):
+    """Start of the Newton iteration on t = cap/μ (within 0.32 % of the root): the operations
+    of ``_capped_exponential_scale_one``'s start, in two buffers."""
+    t = np.add(r, 1.0)  # d·(1 + r)/r ·(1 + r·d·(((1.18·r − 2.48)·r + 1.47)·r))
+    np.multiply(d, t, out=t)
+    t /= r
+    p = np.multiply(r, 1.18)
+    p -= 2.48
+    p *= r
+    p += 1.47
+    p *= r
+    q = np.multiply(r, d)
+    q *= p
+    q += 1.0
+    t *= q
+    return t
+
+
+def _exp_bracket(t, em, out):
+    """``e^{−t} − 1 + t`` into ``out`` given ``em = expm1(−t)`` (arrays): the series below 1/4."""
+    np.add(t, em, out=out)
+    small = t < _SERIES_BELOW
+    if small.any():
+        x = t[small]
+        acc = np.ones_like(x)
+        for k in range(_SERIES_TERMS, 2, -1):  # 1 − x/3·(1 − x/4·(1 − …))
+            acc = 1.0 - x / k * acc
+        out[small] = 0.5 * x * x * acc
+    return out
+
+
+def _scale_newton(r, d, t):
+    """``_NEWTON_STEPS`` Newton steps on ``r·t = 1 − e^{−t}`` in place on ``t`` (arrays; r < 1/2
+    or r >= 1/2 for every point: the residual's form is chosen once), with
+    ``_capped_exponential_scale_one``'s operations."""
+    e, num, dt = np.empty_like(t), np.empty_like(t), np.empty_like(t)
+    if r.size and r[0] < 0.5:
+        for _ in range(_NEWTON_STEPS):  # t − ((t·r − 1) + e^{−t})/(r − e^{−t})
+            np.negative(t, out=e)
+            np.exp(e, out=e)
+            np.multiply(t, r, out=num)
+            num -= 1.0
+            num += e
+            np.subtract(r, e, out=e)
+            num /= e
+            t -= num
+    else:
+        for _ in range(_NEWTON_STEPS):  # t − ((e^{−t} − 1 + t) − d·t)/(−expm1(−t) − d)
+            np.negative(t, out=e)
+            np.expm1(e, out=e)
+            _exp_bracket(t, e, num)
+            np.multiply(d, t, out=dt)
+            num -= dt
+            np.negative(e, out=e)
+            e -= d
+            num /= e
+            t -= num
+    return t
+
+
+#: Points per block of the capped-exponential iteration (its work arrays stay in cache).
+_SCALE_BLOCK = 1 << 15
+
+
+def _scale_block(m, c):
+    """t = cap/μ for flat arrays of means ``0 < m < c`` (one cache-sized block)."""
+    r = m / c
+    d = np.subtract(c, m)
+    d /= c
+    t = _scale_start(r, d)
+    large = r < 0.5
+    n_large = int(np.count_nonzero(large))
+    if n_large in (0, r.size):
+        _scale_newton(r, d, t)
+    elif large[:n_large].all():  # each form on its own points: two slices when the means are in order
+        _scale_newton(r[:n_large], d[:n_large], t[:n_large])
+        _scale_newton(r[n_large:], d[n_large:], t[n_large:])
+    elif large[r.size - n_large :].all():
+        _scale_newton(r[: r.size - n_large], d[: r.size - n_large], t[: r.size - n_large])
+        _scale_newton(r[r.size - n_large :], d[r.size - n_large :], t[r.size - n_large :])
+    else:  # else two masks
+        for part in (large, ~large):
+            t[part] = _scale_newton(r[part], d[part], t[part])
+    return t
+
+
 def _capped_exponential_scale(mean, cap):
-    if np.ndim(mean) == 0 and np.ndim(cap) == 0:  # one point: the same bisection on Python floats
+    if np.ndim(mean) == 0 and np.ndim(cap) == 0:  # one point: the same iteration on Python floats
         return np.float64(_capped_exponential_scale_one(float(mean), float(cap)))
-    target = mean / cap
-    lo = np.zeros(np.shape(target))
-    hi = 1.0 / target
-    for _ in range(_BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        above = -np.expm1(-mid) / mid > target  # the capped mean falls as t grows
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    with np.errstate(divide="ignore"):
-        return np.where(mean >= cap, np.inf, cap / (0.5 * (lo + hi)))
+    mean, cap = np.broadcast_arrays(np.asarray(mean, float), np.asarray(cap, float))
+    solve = (mean > 0) & (mean < cap)
+    everything = solve.all()
+    if everything:  # the points flat (a block of a lazy array may have several dimensions)
+        m, c = mean.reshape(-1), cap.reshape(-1)
+    else:
+        out = np.where(mean >= cap, np.inf, np.where(mean <= 0, 0.0, np.nan))
+        m, c = mean[solve], cap[solve]
+    t = np.empty(m.size)
+    for lo in range(0, m.size, _SCALE_BLOCK):
+        block = slice(lo, lo + _SCALE_BLOCK)
+        t[block] = _scale_block(m[block], c[block])
+    if everything:
+        t = t.reshape(mean.shape)
+        return np.divide(cap, t, out=t)
+    out[solve] = c / t
+    return out
 
 
 def _capped_exponential_scale_one(mean: float, cap: float) -> float:
     if mean >= cap:
         return math.inf
-    target = mean / cap
-    lo, hi = 0.0, 1.0 / target
-    for _ in range(_BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        if -math.expm1(-mid) / mid > target:
-            lo = mid
+    if mean <= 0:
+        return 0.0
+    r = mean / cap
+    d = (cap - mean) / cap
+    t = d * (1.0 + r) / r * (1.0 + r * d * (((1.18 * r - 2.48) * r + 1.47) * r))
+    for _ in range(_NEWTON_STEPS):
+        if r < 0.5:
+            e = math.exp(-t)
+            t = t - ((t * r - 1.0) + e) / (r - e)
         else:
-            hi = mid
-    return cap / (0.5 * (lo + hi))
+            em = math.expm1(-t)
+            if t < _SERIES_BELOW:
+                acc = 1.0
+                for k in range(_SERIES_TERMS, 2, -1):
+                    acc = 1.0 - t / k * acc
+                bracket = 0.5 * t * t * acc
+            else:
+                bracket = t + em
+            t = t - (bracket - d * t) / (-em - d)
+    return cap / t
 
 
 def expected_paged_kv_tokens(mean, cap, page):
@@ -886,10 +1032,26 @@ def expected_paged_kv_tokens(mean, cap, page):
     scale = capped_exponential_scale(mean, cap)
     blocks_max = np.ceil(cap / page)
     full = np.isinf(scale)
-    finite = np.where(full, 1.0, scale)
-    blocks = np.where(full, blocks_max, np.expm1(-blocks_max * page / finite) / np.expm1(-page / finite))
-    allocated = page * blocks
-    return allocated, np.maximum(0.0, 1.0 - mean / allocated)
+    in_place = (
+        isinstance(scale, np.ndarray)
+        and scale.ndim > 0
+        and not np.any(full)  # no request fills the cap: nothing to select
+        and np.broadcast_shapes(np.shape(blocks_max), np.shape(page), np.shape(mean), scale.shape) == scale.shape
+    )
+    if not in_place:
+        finite = np.where(full, 1.0, scale)
+        blocks = np.where(full, blocks_max, np.expm1(-blocks_max * page / finite) / np.expm1(-page / finite))
+        allocated = page * blocks
+        return allocated, np.maximum(0.0, 1.0 - mean / allocated)
+    allocated = np.divide(-blocks_max * page, scale)  # the same operations, in two buffers
+    np.expm1(allocated, out=allocated)
+    frag = np.divide(-page, scale)
+    np.expm1(frag, out=frag)
+    allocated /= frag
+    allocated *= page
+    np.divide(mean, allocated, out=frag)
+    np.subtract(1.0, frag, out=frag)
+    return allocated, np.maximum(0.0, frag, out=frag)
 
 
 def static_admission(budget_tokens, cap, max_batch):
@@ -1034,7 +1196,7 @@ def continuous_batching(
 
     def throughput(n):
         t = step(n)
-        return np.where(n > 0, n / t, 0.0), t
+        return _select(n > 0, n / t, 0.0), t
 
     paged_tps, paged_step = throughput(n_paged)
     static_tps, _ = throughput(n_static)
@@ -1626,9 +1788,9 @@ def continuous_batching_step(
 
     prefill = _by_fidelity(dep.refined, first, fine)["t"]
     static_fits = n_s > 0
-    speedup = np.where(
+    speedup = _select(
         static_fits,
-        cb["paged_throughput"] / np.where(static_fits, cb["static_throughput"], 1.0),
+        cb["paged_throughput"] / _select(static_fits, cb["static_throughput"], 1.0),
         np.where(admitted, np.inf, 1.0),
     )
     accelerators = dep.accelerators
@@ -1640,12 +1802,12 @@ def continuous_batching_step(
         "max_active_requests": n_p,
         "static_throughput_tokens_per_sec": cb["static_throughput"],
         "static_max_active_requests": n_s,
-        "paged_internal_fragmentation": np.where(has_budget, cb["paged_fragmentation"], 0.0),
-        "static_internal_fragmentation": np.where(has_budget, 1.0 - mean / max_seq_len, 0.0),
+        "paged_internal_fragmentation": _select(has_budget, cb["paged_fragmentation"], 0.0),
+        "static_internal_fragmentation": _select(has_budget, 1.0 - mean / max_seq_len, 0.0),
         "paged_kv_cache_size": model.kv_bytes_per_token * n_p * cb["allocated_tokens"],
         "static_kv_cache_size": model.kv_bytes_per_token * n_s * max_seq_len,
-        "ttft": np.where(admitted, prefill, np.nan),
-        "itl": np.where(admitted, cb["paged_step_time"], np.nan),
+        "ttft": _select(admitted, prefill, np.nan),
+        "itl": _select(admitted, cb["paged_step_time"], np.nan),
         "speedup_vs_static": speedup,
         "running_requests": np.float64(np.nan),
         "e2e_latency": np.float64(np.nan),
@@ -1866,17 +2028,28 @@ def serving_capacity_step(
     k = qu.kingman_factor(service_cv)
     searched = servable & ~too_slow
     at, wait, found, stable = qu.servers_for_wait(qps, per_replica, target - base, max_replicas, searched, k)
-    r_out = np.where(too_slow, np.nan, np.where(servable, at, max_replicas))
-    cap_out = np.where(too_slow, np.nan, np.where(servable, at * per_replica, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        util = np.where(too_slow, np.nan, np.where(servable, qps / cap_out, np.inf))
-    wait_out = np.where(too_slow, np.nan, np.where(servable, wait, np.inf))
-    p99 = np.where(too_slow, base, np.where(servable, base + wait, np.inf))
+    if np.all(servable) and not np.any(too_slow):  # every point searched: nothing to select
+        r_out, cap_out = at, at * per_replica
+        with np.errstate(divide="ignore", invalid="ignore"):
+            util = qps / cap_out
+        wait_out, p99 = wait, base + wait
+    else:
+        r_out = np.where(too_slow, np.nan, np.where(servable, at, max_replicas))
+        cap_out = np.where(too_slow, np.nan, np.where(servable, at * per_replica, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            util = np.where(too_slow, np.nan, np.where(servable, qps / cap_out, np.inf))
+        wait_out = np.where(too_slow, np.nan, np.where(servable, wait, np.inf))
+        p99 = np.where(too_slow, base, np.where(servable, base + wait, np.inf))
     unknown = np.isnan(qps * target * base * per_replica * k * max_replicas)  # a NaN input stays NaN
     stages = _stages_fit(model, dep)
     supported = stages & precision_supported
+    anything_unknown = np.any(unknown)
 
     def known(value):
+        if not anything_unknown:  # np.where(False, NaN, value) is value, broadcast
+            value = np.asarray(value)
+            shape = np.broadcast_shapes(unknown.shape, value.shape)
+            return value if value.shape == shape else np.broadcast_to(value, shape).copy()
         return np.where(unknown, np.nan, value)
 
     served = np.where(fits, per_replica, 0.0)
