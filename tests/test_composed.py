@@ -95,6 +95,7 @@ def test_llama70b_on_four_h100s_within_budget():
         precision=["fp16", "fp8"],
         batch_size=[1, 16],
         seq_len=4096,
+        fidelity="first_order",  # the by-hand ITL below is the first-order decode step
     )
     fleets = [one_node_fleet(H100, 1), one_node_fleet(H100, 4)]
     cost = ms.EconomicsModel().solve(fleet=fleets, duration_days=[365, 3 * 365], mfu=0.5)

@@ -400,7 +400,7 @@ def check_pipeline_and_memory(cfg):
     r = DM.solve(
         **base, pp_size=[1, 2, 4, 8], tp_size=[1, 2, 4, 8], microbatch_count=[1, 4, 16], v_stages=[1, 2], dp_size=2
     ).dataset
-    bubble = r.bubble_fraction.transpose("pp_size", "microbatch_count", "v_stages").values
+    bubble = r.bubble_fraction.transpose("pp_size", "microbatch_count", "v_stages", ...).values  # refined: and tp_size
     assert np.all(np.diff(bubble, axis=0) >= 0)  # more stages: more bubble
     assert np.all(np.diff(bubble, axis=1) <= 0)  # more microbatches: less bubble
     assert np.all(np.diff(bubble, axis=2) <= 0)  # interleaving: less bubble
