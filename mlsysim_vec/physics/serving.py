@@ -165,8 +165,9 @@ _FP16, _BF16 = SERVING_PRECISIONS.index("fp16"), SERVING_PRECISIONS.index("bf16"
 
 #: Fraction of peak HBM bandwidth a streaming kernel achieves: STREAM-like kernels reach about
 #: 0.8-0.9 of the datasheet figure on A100 and H100 HBM (BabelStream: Deakin et al., "Evaluating
-#: attainable memory bandwidth of parallel programming models via BabelStream", IJCNDS 17(3),
-#: 2018, doi:10.1504/IJCNDS.2018.093001); the middle of that range.
+#: attainable memory bandwidth of parallel programming models via BabelStream", Int. J.
+#: Computational Science and Engineering 17(3), 2018, doi:10.1504/IJCSE.2018.095847); the middle
+#: of that range.
 BANDWIDTH_EFFICIENCY = 0.85
 #: Fixed host-side time of one forward pass [s] that the GPU does not overlap: sampling,
 #: scheduling, the launch of a captured graph. An order-of-magnitude estimate (CUDA graphs
@@ -1235,7 +1236,7 @@ def closed_loop(
        ``n = min(c, N_adm)`` requests run, the other ``c − n`` wait.
     2. In-flight batching mixes prefill into decode steps (Yu et al. 2022, "Orca", OSDI 2022;
        Agrawal et al. 2024, "Taming throughput-latency tradeoff in LLM inference with
-       Sarathi-Serve", OSDI 2024, arXiv:2403.02369): a step carries the n running sequences'
+       Sarathi-Serve", OSDI 2024, arXiv:2403.02310): a step carries the n running sequences'
        decode tokens, over a mean context ``I + O/2``, and the prompts of arriving requests.
        Seen from one request, the other ``n − 1`` each start a new request every O steps, so a
        step carries ``q = (n − 1)/O`` prompts of theirs on average (spread over the steps).
