@@ -77,8 +77,9 @@ def _per_point(lists: dict) -> int:
 
 
 def parallelism_axes(candidates: int) -> tuple[dict, dict]:
-    """(axes, fixed candidate lists) whose optimizer points × candidates per point reach
-    ``candidates``: Language models × clusters × global batch × seq_len."""
+    """(axes, fixed arguments: the candidate lists and ``fidelity="first_order"``) whose
+    optimizer points × candidates per point reach ``candidates``: Language models × clusters ×
+    global batch × seq_len."""
     ms = harness.mlsysim()
     opt = ms.ParallelismOptimizer()
     full = {
@@ -87,8 +88,11 @@ def parallelism_axes(candidates: int) -> tuple[dict, dict]:
         "batch_size": [256, 1024, 4096, 512, 2048, 128, 8192, 64],
         "seq_len": [2048, 4096, 8192, 1024],
     }
-    axes = harness.grow_axes(full, lambda axes: n_points(axes) * _per_point(opt.candidates(**axes)) >= candidates)
-    return axes, opt.candidates(**axes)
+    def lists(axes):
+        return opt.candidates(**axes, fidelity="first_order")
+
+    axes = harness.grow_axes(full, lambda axes: n_points(axes) * _per_point(lists(axes)) >= candidates)
+    return axes, {**lists(axes), "fidelity": "first_order"}
 
 
 def parallelism_refined_axes(candidates: int) -> tuple[dict, dict]:

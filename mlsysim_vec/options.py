@@ -1,5 +1,6 @@
 """Process-wide options: ``ms.set_options(fidelity="first_order")``, globally or as a context
-manager (``with ms.set_options(fidelity="refined"): ...``), and ``ms.get_options()``.
+manager (``with ms.set_options(fidelity="first_order"): ...``), and ``ms.get_options()``. The
+default fidelity is "refined".
 
 An argument whose default is an ``Option`` (``grid.Arg(default=Option("fidelity"))``) takes the
 option's value at the time of the call; an explicit argument always wins.
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 __all__ = ["set_options", "get_options", "Option", "FIDELITIES"]
 
 #: Physics fidelities: "first_order" reproduces mlsysim 0.3.0 (with the deviations of
-#: docs/differences.md); "refined" is the project's best model (docs/equations.md).
+#: docs/differences.md); "refined" is the project's best model (docs/equations.md) and the
+#: default: the validation report (``mlsysim-vec validate``) shows it at least as accurate as
+#: "first_order" on every table.
 FIDELITIES = ("first_order", "refined")
 
 _ALLOWED = {"fidelity": FIDELITIES}
-_OPTIONS = {"fidelity": "first_order"}
+_OPTIONS = {"fidelity": "refined"}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,16 @@ from mlsysim_vec.physics import comm, moe, parallel, reliability, topology
 from mlsysim_vec.systems.types import Fleet
 from mlsysim_vec.units import canonical
 
+
+@pytest.fixture(autouse=True)
+def _first_order():
+    """These numbers are mlsysim 0.3.0's first-order physics (hand-derived from its equations):
+    pinned, whatever the default fidelity (``ms.set_options``) is. Refined cases pass
+    ``fidelity="refined"`` explicitly."""
+    with ms.set_options(fidelity="first_order"):
+        yield
+
+
 L, C, F = ms.Models.Language, ms.Systems.Clusters, ms.Systems.Fabrics
 DM = ms.DistributedModel()
 approx = pytest.approx

@@ -11,6 +11,16 @@ import pytest
 import mlsysim_vec as ms
 from mlsysim_vec import ureg
 
+
+@pytest.fixture(autouse=True)
+def _first_order():
+    """These numbers are mlsysim 0.3.0's first-order physics (hand-derived from its equations):
+    pinned, whatever the default fidelity (``ms.set_options``) is. Refined cases pass
+    ``fidelity="refined"`` explicitly."""
+    with ms.set_options(fidelity="first_order"):
+        yield
+
+
 H100, A100 = ms.Hardware.Cloud.H100, ms.Hardware.Cloud.A100
 LLAMA8B, LLAMA70B = ms.Models.Language.Llama3_8B, ms.Models.Language.Llama3_70B
 

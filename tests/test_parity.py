@@ -14,6 +14,15 @@ from parity import close, kwargs_of, load, mismatches
 import mlsysim_vec as ms
 from mlsysim_vec.models.types import TransformerWorkload
 
+
+@pytest.fixture(autouse=True)
+def _first_order():
+    """The numbers asserted here are mlsysim 0.3.0's (its first-order physics): pinned with
+    ``set_options``, whatever the default fidelity is (the default is "refined")."""
+    with ms.set_options(fidelity="first_order"):
+        yield
+
+
 RESOLVERS = {
     "single_node": ms.SingleNodeModel,
     "efficiency": ms.EfficiencyModel,

@@ -21,6 +21,15 @@ import mlsysim_vec as ms
 from mlsysim_vec import ureg
 from mlsysim_vec.solvers.analysis import SENSITIVITY_PARAMETERS
 
+
+@pytest.fixture(autouse=True)
+def _first_order():
+    """The numbers asserted here are mlsysim 0.3.0's (its first-order physics): pinned with
+    ``set_options``, whatever the default fidelity is (the default is "refined")."""
+    with ms.set_options(fidelity="first_order"):
+        yield
+
+
 RESOLVERS = {"sensitivity": ms.SensitivitySolver, "synthesis": ms.SynthesisSolver}
 #: Echoed inputs: coordinates of our result rather than outputs.
 ECHOED = {"sensitivity": "perturbation_pct", "synthesis": "target_latency"}

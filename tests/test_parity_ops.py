@@ -23,6 +23,16 @@ from parity import close, load
 
 import mlsysim_vec as ms
 from mlsysim_vec import Q_
+from mlsysim_vec.physics.constants import PRECISION_BYTES
+
+
+@pytest.fixture(autouse=True)
+def _first_order():
+    """The numbers asserted here are mlsysim 0.3.0's (its first-order physics): pinned with
+    ``set_options``, whatever the default fidelity is (the default is "refined")."""
+    with ms.set_options(fidelity="first_order"):
+        yield
+
 
 RESOLVERS = {
     "data": ms.DataModel,
@@ -121,6 +131,9 @@ def deviation(fixture: str, case: dict, fx: dict) -> str | None:
         method = inputs.get("method", "quantization")
         if method.lower() not in CHOICES["method"]:
             return "D14"  # an unknown method raises (the reference did nothing)
+        bits, baseline = inputs.get("target_bitwidth", 8), str(inputs.get("baseline_precision", "fp32")).lower()
+        if method.lower() == "quantization" and baseline in PRECISION_BYTES and bits > 8 * PRECISION_BYTES[baseline]:
+            return "D22"  # an up-cast (more bits than the baseline) raises; the reference: negative savings
         if method not in CHOICES["method"]:
             return "D15"  # P9f: the method is case-insensitive
         kind = inputs.get("sparsity_type", "unstructured")
@@ -206,7 +219,7 @@ def test_parity_counts(fixture):
     fx, cases = _cases(fixture)
     compared = sum(tag is None for _, _, tag in cases)
     assert compared >= 300, (fixture, compared, len(cases))
-    assert {tag for _, _, tag in cases} <= {None, "D14", "D15", "D20"}
+    assert {tag for _, _, tag in cases} <= {None, "D14", "D15", "D20", "D22"}
 
 
 @pytest.mark.parametrize("fixture", list(RESOLVERS))
@@ -244,6 +257,7 @@ def test_parity_deviation_counts():
                 seen[(fixture, tag)] = seen.get((fixture, tag), 0) + 1
     assert seen[("scaling", "D20")] >= 20
     assert seen[("compression", "D15")] >= 100
+    assert seen[("compression", "D22")] >= 100
     for fixture in RESOLVERS:
         assert seen.get((fixture, "D14"), 0) > 0, fixture
 
@@ -327,6 +341,30 @@ def test_d15_compression_cases_are_canonicalised():
         kind = str(kw.get("sparsity_type", "unstructured")).lower()
         canon["sparsity_type"] = canonical_kind.get(kind, kind)
         assert _comparable(result) == _comparable(ms.CompressionModel().solve(**canon)), i
+    assert n >= 100
+
+
+def test_d22_compression_upcasts_raise():
+    """D22 on every up-cast case (quantization to more bits than the baseline's): a ValueError
+    naming target_bitwidth and baseline_precision, where the reference reported the negative
+    savings 1 - b/(8·b0) (e.g. -1 for 64 bits over fp32) and a slow-down (or, for a method
+    spelled "Quantization", did nothing: D15)."""
+    fx, cases = _cases("compression")
+    n = 0
+    for i, case, tag in cases:
+        if tag != "D22":
+            continue
+        n += 1
+        inputs = case["inputs"]
+        bits = inputs.get("target_bitwidth", 8)
+        baseline = 8 * PRECISION_BYTES[str(inputs.get("baseline_precision", "fp32")).lower()]
+        if (
+            "outputs" in case and inputs.get("method", "quantization") == "quantization"
+        ):  # (D15: other spellings were no-ops)
+            assert case["outputs"]["memory_savings_pct"] == pytest.approx(100 * (1 - bits / baseline), rel=1e-9), i
+            assert case["outputs"]["memory_savings_pct"] < 0, i
+        with pytest.raises(ValueError, match=rf"target_bitwidth={bits:g} is above baseline_precision="):
+            _run("compression", case)
     assert n >= 100
 
 

@@ -31,6 +31,15 @@ from parity import close, load, record
 
 import mlsysim_vec as ms
 
+
+@pytest.fixture(autouse=True)
+def _first_order():
+    """The numbers asserted here are mlsysim 0.3.0's (its first-order physics): pinned with
+    ``set_options``, whatever the default fidelity is (the default is "refined")."""
+    with ms.set_options(fidelity="first_order"):
+        yield
+
+
 PAD = 2**20  # a parallel degree no fleet has: pads a candidate list (never feasible)
 DEFAULTS = {
     "precision": "fp16",

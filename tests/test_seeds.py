@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 import mlsysim_vec as mlsysim
 from mlsysim_vec import SingleNodeModel, TrainingMemoryModel
+
+
+@pytest.fixture(autouse=True)
+def _first_order():
+    """The numbers asserted here are mlsysim 0.3.0's (its first-order physics): pinned with
+    ``set_options``, whatever the default fidelity is (the default is "refined")."""
+    with mlsysim.set_options(fidelity="first_order"):
+        yield
 
 
 def test_single_node_roofline_example(capsys):

@@ -4,8 +4,18 @@ prints (the user guide's serving examples) except where docs/differences.md devi
 
 from __future__ import annotations
 
+import pytest
+
 import mlsysim_vec as mlsysim
 from mlsysim_vec import ServingCapacityModel, ServingModel
+
+
+@pytest.fixture(autouse=True)
+def _first_order():
+    """The numbers asserted here are mlsysim 0.3.0's (its first-order physics): pinned with
+    ``set_options``, whatever the default fidelity is (the default is "refined")."""
+    with mlsysim.set_options(fidelity="first_order"):
+        yield
 
 
 def test_llm_serving_analysis_example(capsys):

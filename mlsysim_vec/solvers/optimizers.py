@@ -250,6 +250,10 @@ class ParallelismOptimizer(Resolver):
         "best_tp_size",
         "best_pp_size",
         "best_microbatch_count",
+        "best_microbatch_size",  # the refined search's own dimensions (searched unless given)
+        "best_activation_recomputation",
+        "best_zero_stage",
+        "best_cp_size",
         "objective",
         "mfu",
         "effective_throughput",
