@@ -166,6 +166,16 @@ def test_gpt3_pipeline_gets_a_realistic_schedule_by_default():
     assert bool(no_flash.note_no_flash_attention) and int(no_flash.notes) == 2
 
 
+def test_plain_call_gets_the_realistic_schedule():
+    """Called with only model, fleet, batch and degrees (the default fidelity is refined), the
+    GPT-3 pipeline runs 48 microbatches per flush and carries no notes; the optimizer's choice
+    for the same job is never a one-microbatch pipeline."""
+    plain = ms.DistributedModel().solve(**GPT3).dataset
+    assert int(plain.microbatches_per_flush) == 48 and int(plain.notes) == 0 and bool(plain.feasible)
+    best = ms.ParallelismOptimizer().solve(model=ms.Models.GPT3, fleet=GPT3["fleet"], batch_size=768)
+    assert best.feasible and best.microbatches_per_flush > 1 and best.notes & (1 + 4) == 0  # no degenerate pipeline
+
+
 def test_refined_tp_allreduces_repeat_under_recomputation():
     a = ms.DistributedModel().solve(**GPT3, fidelity="refined", activation_recomputation=True).dataset
     b = ms.DistributedModel().solve(**GPT3, fidelity="first_order", microbatch_size=1, activation_recomputation=True)
