@@ -439,12 +439,18 @@ def _number(c: Constraint, da) -> float:
             f"optional unit, e.g. '{c.name} {c.op} 50 ms'"
         )
     number, unit = float(match.group(1)), match.group(2).strip()
+    canonical = da.attrs.get("units", variable(c.name).unit or "1")
+    canonical = "" if canonical == "1" else canonical
     if not unit:
+        if number != 0.0 and canonical and not ureg.parse_units(canonical).dimensionless:
+            shown = variable(c.name).display or canonical
+            raise ValueError(
+                f"constraint {c.text!r}: {c.name} has a unit [{canonical}] (shown in {shown}); a bare number "
+                f"is ambiguous, write the unit, e.g. '{c.name} {c.op} {match.group(1)} {shown}'"
+            )
         return number
     if unit.startswith("/"):  # '1e3 / s' reads as 1e3 (1 / s)
         unit = f"1 {unit}"
-    canonical = da.attrs.get("units", variable(c.name).unit or "1")
-    canonical = "" if canonical == "1" else canonical
     try:
         return float(ureg.Quantity(number, ureg.parse_units(unit)).to(canonical).magnitude)
     except Exception as error:  # pint: undefined unit, bad syntax, dimensionality mismatch

@@ -90,7 +90,7 @@ CONSTRAINT_MASKS = {
     "feasible": lambda p: p["feasible"],
     "not feasible": lambda p: not p["feasible"],
     "latency < 2.5 ms": lambda p: p["latency"] < 2.5e-3,
-    "latency >= 0.002": lambda p: p["latency"] >= 2e-3,
+    "latency >= 0.002 s": lambda p: p["latency"] >= 2e-3,
     "memory_utilization <= 90 %": lambda p: p["memory_utilization"] <= 0.9,
     "bottleneck == Memory": lambda p: p["bottleneck"] == 1,
     "bottleneck != compute": lambda p: p["bottleneck"] != 0,
@@ -300,9 +300,9 @@ def frame_mask(df, text):
         "feasible": df.feasible,
         "not overhead_dominated": ~df.overhead_dominated,
         "latency < 50 ms": df.latency < 0.05,
-        "latency <= 0.05": df.latency <= 0.05,
+        "latency <= 0.05 s": df.latency <= 0.05,
         "throughput > 1e3 / s": df.throughput > 1e3,
-        "throughput >= 1000": df.throughput >= 1000,
+        "throughput >= 1000 / s": df.throughput >= 1000,
         "memory_footprint <= 20 GiB": df.memory_footprint <= 20 * 2**30,
         "batch_size != 32": df.batch_size != 32,
         "mfu == 0.5": df.mfu == 0.5,
@@ -323,9 +323,9 @@ CONSTRAINTS = [
     "feasible",
     "not overhead_dominated",
     "latency < 50 ms",
-    "latency <= 0.05",
+    "latency <= 0.05 s",
     "throughput > 1e3 / s",
-    "throughput >= 1000",
+    "throughput >= 1000 / s",
     "memory_footprint <= 20 GiB",
     "batch_size != 32",
     "mfu == 0.5",
@@ -684,3 +684,15 @@ def test_describe_lists_the_best_configuration_per_point(roofline):
     first = found.dataset.isel(model=0, batch_size=0, rank=0)
     assert lines[5].split()[-2:] == [f"{float(first.objective):.4g}", str(int(first.n_feasible))]
     assert len(lines) == 4 + 1 + 5 + 1 and lines[-1] == "... 7 more rows"
+
+
+@pytest.mark.parametrize("text", ["latency < 8", "throughput >= 1000", "memory_footprint <= 20"])
+def test_a_bare_number_on_a_dimensional_output_needs_its_unit(text):
+    """``"itl < 8"`` would be read in seconds while the CLI shows milliseconds: refused, naming
+    the unit; a dimensionless output (mfu) and a bare 0 need none."""
+    r = ms.SingleNodeModel().solve(model=ms.Models.ResNet50, hardware=ms.Hardware.Cloud.H100, batch_size=[1, 32])
+    name = text.split()[0]
+    with pytest.raises(ValueError, match=rf"constraint '{text}': {name} has a unit .*write the unit"):
+        search(r, "latency", minimize=True, constraints=[text], over="batch_size")
+    for fine in ("mfu <= 1", "latency > 0"):
+        assert search(r, "latency", minimize=True, constraints=[fine], over="batch_size").feasible
