@@ -252,7 +252,23 @@ def _metadata(ds, dims, columns: list[_Column], partition_on: list, constant_col
         "columns": {c.name: c.column for c in columns},
         "constants": "columns" if constant_columns else "metadata",
         "partition_on": list(partition_on),
+        "attrs": _result_attrs(ds.attrs),
     }
+
+
+def _result_attrs(attrs: dict) -> dict:
+    """The Dataset's own attributes beyond resolver and dims (an optimizer's objective, goal,
+    over, constraints), as JSON: a constraint given as a mask is kept as its description."""
+    out = {}
+    for key, value in attrs.items():
+        if key in ("resolver", "dims"):
+            continue
+        try:
+            json.dumps(value)
+        except TypeError:
+            value = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value)
+        out[key] = value
+    return out
 
 
 # ============================================================================ regions and blocks
@@ -1337,7 +1353,7 @@ def read_dataset(path, *, columns=None, filters=None, chunks=None):
         else:
             values = values[np.ix_(*(sel[d] for d in info["dims"]))] if info["dims"] else values
         coords[name] = xr.Variable(info["dims"], values, meta["coord_attrs"].get(name, {}))
-    ds = xr.Dataset(data_vars, coords, attrs={"resolver": meta["resolver"], "dims": dims})
+    ds = xr.Dataset(data_vars, coords, attrs={"resolver": meta["resolver"], "dims": dims, **meta.get("attrs", {})})
     if chunks is not None and not lazy:
         ds = ds.chunk(_normalise_chunks(chunks, dims, [ds.sizes[d] for d in dims]))
     return ds

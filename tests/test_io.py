@@ -441,3 +441,26 @@ def test_two_writers_one_fails_clearly(grid, tmp_path):
     assert proc.returncode == 0 and out.strip() == "done", err
     ds = io.read_dataset(target)
     assert ds.sizes["batch_size"] == 100 and [p.name for p in tmp_path.iterdir()] == ["r.parquet"]
+
+
+@pytest.mark.parametrize("partition", [False, True])
+def test_an_optimizers_search_attributes_survive_parquet(tmp_path, partition):
+    """objective, goal, over and constraints of an optimizer's answer are written with it (a
+    constraint given as a mask is kept as its description) and read back."""
+    r = ms.PlacementOptimizer().solve(fleet=ms.Systems.Clusters.Research_256, duration_days=[30, 365])
+    options = {"partition_on": ["duration_days"]} if partition else {}
+    r.to_parquet(tmp_path / "placement", **options)
+    back = ms.read_parquet(tmp_path / "placement").dataset.attrs
+    for key in ("objective", "goal", "over", "constraints"):
+        assert back[key] == r.dataset.attrs[key], key
+    b = ms.BatchingOptimizer().solve(
+        model=ms.Models.Language.Llama3_8B,
+        hardware=ms.Hardware.Cloud.H100,
+        seq_len=2048,
+        sla_latency_ms=2000.0,
+        arrival_rate_qps=[5.0, 10.0],
+    )
+    b.to_parquet(tmp_path / "batching.parquet")
+    attrs = ms.read_parquet(tmp_path / "batching.parquet").dataset.attrs
+    assert attrs["objective"] == b.dataset.attrs["objective"] and attrs["over"] == ["batch_size"]
+    assert attrs["constraints"] == [str(c) for c in b.dataset.attrs["constraints"]]
