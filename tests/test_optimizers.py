@@ -854,3 +854,52 @@ def test_placement_region_dimension_names():
     assert top["best_region"].values.tolist() == [G.Quebec.name, "Quebec"]  # a custom record: labelled by its name
     tcos = [EM.solve(C.Research_256, 30, grid=g).tco.magnitude for g in (twin, G.Quebec)]
     _same(top["tco"].values, tcos)
+
+
+# ---- the optimizers' own options are validated like arguments (issue 13, items 4-5) ------------
+_B = dict(model=L.Llama3_8B, hardware=ms.Hardware.Cloud.H100, seq_len=512, sla_latency_ms=20000.0, arrival_rate_qps=1.0)
+_P = dict(model=L.Llama3_70B, fleet=C.Research_256, batch_size=256)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "base", "kwargs", "error", "message"),
+    [
+        (BO, _B, dict(max_search_batch=1e8), ValueError, r"^max_search_batch=100000000 is not allowed.*<= 1048576$"),
+        (
+            BO,
+            _B,
+            dict(max_search_batch=float("nan")),
+            ValueError,
+            r"^max_search_batch=nan is not allowed; .*candidates",
+        ),
+        (BO, _B, dict(max_search_batch=None), ValueError, r"^max_search_batch=None is not allowed"),
+        (BO, _B, dict(top_k=10**9), ValueError, r"^top_k=1000000000 is not allowed; .*1 to 10,000"),
+        (BO, _B, dict(top_k=0), ValueError, r"^top_k=0 is not allowed"),
+        (BO, _B, dict(chunks={"bogus": 1}), ValueError, r"chunks names dimensions \['bogus'\]"),
+        (PO, _P, dict(search_over=5), TypeError, r"^search_over=5 is not allowed"),
+        (PO, _P, dict(max_tp=float("nan")), ValueError, r"^max_tp=nan is not allowed"),
+        (PO, _P, dict(max_pp=1e12), ValueError, r"^max_pp=1000000000000 is not allowed"),
+        (PO, _P, dict(objective=None), ValueError, r"^objective=None is not allowed"),
+        (PO, _P, dict(top_k=True), ValueError, r"^top_k=True is not allowed"),
+        (
+            PL,
+            dict(fleet=C.Research_256, duration_days=365.0),
+            dict(regions=[]),
+            ValueError,
+            r"^regions=\[\] is not allowed",
+        ),
+        (PL, dict(fleet=C.Research_256, duration_days=365.0), dict(top_k=10**6), ValueError, r"^top_k=1000000 is"),
+    ],
+)
+def test_optimizer_options_are_validated_before_computing(optimizer, base, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        optimizer.solve(**base, **kwargs)
+
+
+def test_batching_accepts_chunks_on_its_answer_dimensions_and_on_the_search():
+    """chunks may name the answer's own dimensions (arrival_rate_qps) or the searched batch_size;
+    the answer equals the eager one."""
+    base = dict(_B, arrival_rate_qps=[1.0, 5.0])
+    eager = BO.solve(**base).dataset["best_batch_size"].values
+    for chunks in ({"arrival_rate_qps": 1}, {"batch_size": 64}, "auto"):
+        np.testing.assert_array_equal(BO.solve(**base, chunks=chunks).dataset["best_batch_size"].values, eager)

@@ -108,11 +108,49 @@ def _powers_of_two(upper: float) -> list[int]:
     return [2**i for i in range(int(np.floor(np.log2(max(upper, 1.0)))) + 1)]
 
 
+#: The most candidates an optimizer keeps per point (``top_k``): every kept candidate is a full
+#: copy of the answer's fields, so the bound is a bound on memory.
+MAX_TOP_K = 10_000
+#: The largest candidate ranges an optimizer builds (batch sizes searched, TP and PP degrees):
+#: 2^20 (about a million) accelerators, or batch sizes, per point.
+MAX_CANDIDATE = 2**20
+
+
 def _check_top_k(top_k):
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+    if top_k is not None and (
+        isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= MAX_TOP_K
+    ):
         raise ValueError(
-            f"top_k={top_k!r} is not allowed; top_k must be a whole number >= 1 (or None: the best candidate only)"
+            f"top_k={top_k!r} is not allowed; top_k must be a whole number from 1 to {MAX_TOP_K:,} "
+            f"(or None: the best candidate only)"
         )
+
+
+def _chunks_within(chunks, g: Grid, dims: set):
+    """The part of an optimizer's ``chunks`` that names the dimensions of one inner call: every
+    name must be a dimension of the optimizer's grid or ``batch_size`` (the searched one);
+    ``"auto"`` stays ``"auto"``. A dimension the inner call does not have is computed whole."""
+    if chunks is None or chunks == "auto":
+        return chunks
+    if not isinstance(chunks, dict):
+        raise TypeError(
+            f"chunks={chunks!r} is a {type(chunks).__name__}; chunks must be None, 'auto' or a dict {{dimension: size}}"
+        )
+    unknown = sorted(set(chunks) - set(g.dims) - {"batch_size"})
+    if unknown:
+        raise ValueError(f"chunks names dimensions {unknown} that are not in the grid {[*g.dims, 'batch_size']}")
+    return {d: size for d, size in chunks.items() if d in dims} or None
+
+
+def _check_finite(g: Grid, names) -> None:
+    """Arguments that set the candidates searched (not per-point inputs) may not be NaN: a NaN
+    there would leave the search itself undefined."""
+    for name in names:
+        inp = g.inputs.get(name)
+        if inp is not None and np.isnan(np.asarray(inp.labels, dtype=float)).any():
+            raise ValueError(
+                f"{name}=nan is not allowed; {name} sets the candidates searched and must be {inp.arg.allowed()}"
+            )
 
 
 def _gather(ds, found, over, names):
@@ -220,8 +258,8 @@ class ParallelismOptimizer(Resolver):
         Arg("batch_size", "integer", low=1),
         DistributedModel.arguments()["precision"],
         DistributedModel.arguments()["efficiency"],
-        Arg("max_tp", "integer", default=None, low=1),
-        Arg("max_pp", "integer", default=None, low=1),
+        Arg("max_tp", "integer", default=None, low=1, high=MAX_CANDIDATE),
+        Arg("max_pp", "integer", default=None, low=1, high=MAX_CANDIDATE),
         Arg("overlap_comm", "bool", default=True),
         DistributedModel.arguments()["seq_len"],
         DistributedModel.arguments()["activation_recomputation"],
@@ -368,6 +406,7 @@ class ParallelismOptimizer(Resolver):
 
     @staticmethod
     def _candidates(g: Grid) -> dict:
+        _check_finite(g, ("max_tp", "max_pp"))
         fleets, models = g.records("fleet"), g.records("model")
         max_tp = (
             np.max(g.inputs["max_tp"].values)
@@ -396,7 +435,15 @@ class ParallelismOptimizer(Resolver):
 
     @staticmethod
     def _over(g: Grid, search_over, searched=_PARALLEL) -> list[str]:
-        names = [search_over] if isinstance(search_over, str) else list(search_over or ())
+        if isinstance(search_over, str):
+            names = [search_over]
+        elif isinstance(search_over, (list, tuple)) and all(isinstance(n, str) for n in search_over):
+            names = list(search_over)
+        else:
+            raise TypeError(
+                f"search_over={search_over!r} is not allowed; search_over must be a dimension name or a list "
+                f"of them (the arguments given as lists); dimensions: {', '.join(g.dims)}"
+            )
         bad = [n for n in names if n not in g.dims]
         if bad:
             raise ValueError(
@@ -478,7 +525,7 @@ class BatchingOptimizer(Resolver):
         Arg("num_replicas", "integer", default=1, low=1),
         ServingModel.arguments()["precision"],
         ServingModel.arguments()["efficiency"],
-        Arg("max_search_batch", "integer", default=256, low=1),
+        Arg("max_search_batch", "integer", default=256, low=1, high=MAX_CANDIDATE),
         *(ServingModel.arguments()[n] for n in _SERVING_DEGREES),
     )
     OPTIONS = {
@@ -518,10 +565,16 @@ class BatchingOptimizer(Resolver):
         _check_top_k(top_k)
         kwargs = _keywords(type(self).__name__, [a.name for a in self.ARGS], args, kwargs)
         g = self.grid(**kwargs)
+        _check_finite(g, ("max_search_batch",))
         n_max = int(np.max(g.inputs["max_search_batch"].values))
         served_names = ("model", "hardware", "seq_len", "precision", "efficiency", *_SERVING_DEGREES)
         serve_args = {k: kwargs[k] for k in served_names if k in kwargs}
-        served = ServingModel().solve(**serve_args, batch_size=np.arange(1, n_max + 1), chunks=chunks).dataset
+        served_dims = {"batch_size", *(d for k in serve_args if k in g.inputs for d in g.inputs[k].dims)}
+        served = (
+            ServingModel()
+            .solve(**serve_args, batch_size=np.arange(1, n_max + 1), chunks=_chunks_within(chunks, g, served_dims))
+            .dataset
+        )
         served = served.drop_vars([c for c in served.coords])
         batch = _data_array(np.arange(1.0, n_max + 1), "batch_size")
         seq, replicas = _input(g, "seq_len"), _input(g, "num_replicas")
