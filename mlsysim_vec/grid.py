@@ -81,8 +81,11 @@ class Arg:
             return "a " + (self.type_hint or " or ".join(t.__name__ for t in self.types))
         if self.kind == "bool":
             return "True or False"
-        lo = "" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
-        hi = "" if self.high is None else f"{'<' if self.high_open else '<='} {self.high:g}"
+        def shown(bound):  # whole bounds of an integer argument in full (1048576, not 1.04858e+06)
+            return str(int(bound)) if self.kind == "integer" and float(bound).is_integer() else f"{bound:g}"
+
+        lo = "" if self.low is None else f"{'>' if self.low_open else '>='} {shown(self.low)}"
+        hi = "" if self.high is None else f"{'<' if self.high_open else '<='} {shown(self.high)}"
         what = "a whole number" if self.kind == "integer" else "a number"
         bounds = " and ".join(b for b in (lo, hi) if b)
         unit = f" [{self.unit}]" if self.unit else ""
