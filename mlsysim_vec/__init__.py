@@ -33,6 +33,17 @@ from .units import Q_, ureg
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    """``mlsysim_vec.plot`` on first use: the figures need matplotlib (the ``[plot]`` extra),
+    which importing the package does not load."""
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ureg",
     "Q_",

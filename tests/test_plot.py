@@ -451,3 +451,13 @@ def test_memory_breakdown_errors(memory, roof):
         plot.memory_breakdown(memory, unit="s")
     with pytest.raises(ValueError, match=r"3 is not a value of 'tp_size'; values: 1, 2"):
         plot.memory_breakdown(memory, sel={"tp_size": 3})
+
+
+def test_the_package_reaches_plot_without_importing_matplotlib_first():
+    """``ms.plot`` is the module, loaded on first use; importing mlsysim_vec alone loads no matplotlib."""
+    import subprocess
+    import sys
+
+    code = "import sys, mlsysim_vec as ms; assert 'matplotlib' not in sys.modules; assert ms.plot.heatmap"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert ms.plot is plot
