@@ -4,7 +4,7 @@
     p = mlsysim.SingleNodeModel().solve(model=mlsysim.Models.ResNet50,
                                         hardware=mlsysim.Hardware.Cloud.A100, batch_size=1)
     r = mlsysim.SingleNodeModel().solve(model=mlsysim.Models.Language,
-                                        hardware=mlsysim.Hardware.Cloud, batch_size=[1, 8, 64])
+                                        hardware=mlsysim.Hardware.GPUs, batch_size=[1, 8, 64])
 
 Importing loads no data file and compiles nothing (docs/differences.md, D18): registries load on first
 use; xarray, pint-xarray, numba and dask are imported when first needed.
