@@ -88,6 +88,7 @@ def parallelism_axes(candidates: int) -> tuple[dict, dict]:
         "batch_size": [256, 1024, 4096, 512, 2048, 128, 8192, 64],
         "seq_len": [2048, 4096, 8192, 1024],
     }
+
     def lists(axes):
         return opt.candidates(**axes, fidelity="first_order")
 
