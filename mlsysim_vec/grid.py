@@ -33,7 +33,16 @@ import numpy as np
 
 from .units import Q_, any_quantity, is_quantity, si_factor, to_magnitude
 
-__all__ = ["Arg", "Grid", "build_grid", "available_memory", "REQUIRED", "MAX_MAGNITUDE"]
+__all__ = [
+    "Arg",
+    "Grid",
+    "build_grid",
+    "available_memory",
+    "record_example",
+    "REQUIRED",
+    "MAX_MAGNITUDE",
+    "MAX_INTEGER",
+]
 
 
 class _Required:
@@ -81,6 +90,7 @@ class Arg:
             return "a " + (self.type_hint or " or ".join(t.__name__ for t in self.types))
         if self.kind == "bool":
             return "True or False"
+
         def shown(bound):  # whole bounds of an integer argument in full (1048576, not 1.04858e+06)
             return str(int(bound)) if self.kind == "integer" and float(bound).is_integer() else f"{bound:g}"
 
@@ -164,12 +174,14 @@ def _to_si(arg: Arg, values):
 
 
 def _fail(arg: Arg, value, extra: str = ""):
-    shown = value.tolist() if isinstance(value, np.ndarray) else value
-    if isinstance(shown, float) and shown.is_integer() and abs(shown) < 1e15:
+    shown = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+    if isinstance(shown, float) and shown.is_integer() and abs(shown) < (1e17 if arg.kind == "integer" else 1e15):
         shown = int(shown)
     finite = ""
     if isinstance(shown, (int, float)) and not abs(shown) <= MAX_MAGNITUDE:
         finite = f" (and finite, at most {MAX_MAGNITUDE:g} in magnitude)"
+    elif arg.kind == "integer" and isinstance(shown, (int, float)) and abs(shown) > MAX_INTEGER:
+        finite = f" (at most 2**53 = {int(MAX_INTEGER)} in magnitude, the largest whole number a float holds)"
     raise ValueError(f"{arg.name}={shown!r} is not allowed{extra}; {arg.name} must be {arg.allowed()}{finite}")
 
 
@@ -188,16 +200,17 @@ def _convert(arg: Arg, raw) -> np.ndarray:
             return values
         for item in flat:  # name the first value of a wrong type
             if not isinstance(item, arg.types):
-                hint = arg.type_hint or " or ".join(t.__name__ for t in arg.types)
-                raise TypeError(f"{arg.name}={item!r} is a {type(item).__name__}; {arg.name} must be a {hint}")
+                raise TypeError(_wrong_record(arg, item, flat))
         return values
     if kind == "choice":
         return _choice_codes(arg, raw)
     if kind == "bool":
-        values = np.asarray(raw)
-        if values.dtype != bool:
-            if values.dtype == object or not np.all(np.isin(values, (0, 1))):
-                _fail(arg, raw)
+        values = raw if type(raw) is np.ndarray else np.asarray(raw, dtype=object if is_quantity(raw) else None)
+        if values.dtype != bool:  # only True/False: 0/1, "yes" or a Quantity are not flags
+            flat = values.reshape(-1)
+            if values.dtype != object or not all(isinstance(x, (bool, np.bool_)) for x in flat):
+                bad = next((x for x in flat if not isinstance(x, (bool, np.bool_))), raw)
+                _fail(arg, raw if values.ndim == 0 else bad)
             values = values.astype(bool)
         return values
     # number / integer
@@ -228,17 +241,63 @@ def _convert(arg: Arg, raw) -> np.ndarray:
     if arg.high is not None:
         bad |= (checked >= arg.high) if arg.high_open else (checked > arg.high)
     if kind == "integer":
-        bad |= np.isinf(checked) | (checked != np.round(checked))
+        bad |= (np.abs(checked) > MAX_INTEGER) | (checked != np.round(checked))
     if bad.any():
         extra = "" if np.ndim(raw) == 0 else f" ({int(bad.sum())} of {values.size} values rejected)"
         _fail(arg, checked[bad][0].item(), extra)
     return values
 
 
+def _wrong_record(arg: Arg, item, given=()) -> str:
+    """The message for a value of the wrong type given to a record argument: what it is, what the
+    argument takes and a built-in record that fits (``e.g. ms.Models.Language.Llama3_8B``). A
+    registry family in a list (``given``) is not flattened: the message says to unpack it."""
+    from .registry import Family
+
+    hint = arg.type_hint or " or ".join(t.__name__ for t in arg.types)
+    example = record_example(arg.types)
+    message = f"{arg.name}={item!r} is a {type(item).__name__}; {arg.name} must be a {hint}" + (
+        f", e.g. {example}" if example else ""
+    )
+    if isinstance(item, Family):
+        unpacked = ", ".join(
+            f"*ms.{str(x).strip('<>').split(':')[0]}" if isinstance(x, Family) else "..." for x in given
+        )
+        message += (
+            f"; a list holding families is not flattened: unpack them, {arg.name}=[{unpacked}] (a family "
+            f"alone, {arg.name}=family, is one dimension of its records)"
+        )
+    return message
+
+
+#: Records preferred as examples in messages (``record_example``), when the argument takes them.
+_EXAMPLE_KEYS = ("H100", "Llama3_8B", "Mixtral_8x7B", "Research_256", "InfiniBand_NDR", "Quebec", "Norway_Hydro")
+
+
+@functools.cache
+def record_example(types: tuple[type, ...], prefix: str = "ms.") -> str | None:
+    """A built-in record of one of ``types``, as its Python path (``ms.Hardware.Cloud.H100``,
+    ``ms.Models.Language.Llama3_8B``; a spec file's reference with ``prefix=""``), for
+    messages; None when no built-in record fits. Loads the registries (only on this error
+    path)."""
+    from . import registry
+
+    found = []
+    for name in ("Hardware", "Models", "Systems", "Infrastructure"):
+        for family, members in getattr(registry, name).families().items():
+            for key, record in zip(members.keys(), members.list()):
+                if isinstance(record, types):
+                    found.append((key not in _EXAMPLE_KEYS, len(found), f"{prefix}{name}.{family}.{key}"))
+    return min(found)[-1] if found else None
+
+
 #: The largest magnitude a numeric argument may have, in its declared unit: every argument's
 #: domain is finite, so ±inf is rejected like any other out-of-range value, and so is a number
 #: whose products in the kernels would overflow (1e308).
 MAX_MAGNITUDE = 1e30
+#: The largest magnitude of an integer argument: 2**53, the largest whole number a float holds
+#: exactly (beyond it counts are no longer whole and labels overflow 64-bit integers).
+MAX_INTEGER = float(2**53)
 
 
 def _has_text(raw) -> bool:
@@ -253,19 +312,21 @@ def _has_text(raw) -> bool:
     return False
 
 
+def _is_number(x) -> bool:
+    """A plain (non-bool) real number."""
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
 def _all_numbers(values: np.ndarray) -> bool:
     """Every element of an object array is a plain (non-bool) number."""
     if values.dtype.kind != "O":
         return False
-    return all(
-        isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
-        for x in values.reshape(-1)
-    )
+    return all(_is_number(x) for x in values.reshape(-1))
 
 
 def _rejects(arg: Arg, value: float) -> bool:
     """True when the (non-NaN) number ``value`` is outside ``arg``'s range (or beyond
-    ``MAX_MAGNITUDE``) or, for an integer argument, not a whole number."""
+    ``MAX_MAGNITUDE``) or, for an integer argument, not a whole number within ``MAX_INTEGER``."""
     if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
         return True
     low, high = arg.low, arg.high
@@ -273,7 +334,7 @@ def _rejects(arg: Arg, value: float) -> bool:
         return True
     if high is not None and (value >= high if arg.high_open else value > high):
         return True
-    return arg.kind == "integer" and not (math.isfinite(value) and value.is_integer())
+    return arg.kind == "integer" and not (value.is_integer() and -MAX_INTEGER <= value <= MAX_INTEGER)
 
 
 def _choice_code(arg: Arg, item):
@@ -334,7 +395,7 @@ def _coord_of(arg: Arg, values: np.ndarray) -> np.ndarray:
         labels = values.astype(np.int64)
     else:
         labels = values
-    if arg.kind != "bool" and len(labels) > 1 and not _strictly_monotonic(values):
+    if len(labels) > 1 and not _strictly_monotonic(values):
         distinct, counts = np.unique(labels if arg.kind == "choice" else values, return_counts=True)
         repeated = distinct[counts > 1]
         if arg.kind != "choice":
@@ -386,9 +447,7 @@ def _normalise(arg: Arg, value) -> _Input:
         return _Input(arg, (), *_to_si(arg, _convert(arg, value)), {})
     if _is_dataarray(value):
         if value.size == 0:
-            raise ValueError(
-                f"{arg.name}: the DataArray is empty (dims {dict(value.sizes)}); pass at least one value"
-            )
+            raise ValueError(f"{arg.name}: the DataArray is empty (dims {dict(value.sizes)}); pass at least one value")
         data = value.data
         coords = {
             d: np.asarray(value[d].values) if d in value.coords else np.arange(n)
@@ -438,10 +497,15 @@ def _object_array(items) -> np.ndarray:
 
 def _stack_items(arg: Arg, items: list):
     """A list that may mix Quantities and numbers -> ndarray in the argument's unit."""
-    if arg.kind in ("record", "choice"):
+    if arg.kind in ("record", "choice", "bool"):  # no coercion by numpy ([True, 0] is not two flags)
         return _object_array(items)
     if arg.kind in ("number", "integer"):
         if any_quantity(items):  # a Quantity among them
+            if not all(is_quantity(i) or _is_number(i) for i in items):
+                raise TypeError(
+                    f"{arg.name}={items!r} mixes Quantities with values that are not numbers; "
+                    f"{arg.name} must be {arg.allowed()}"
+                )
             return np.array([float(to_magnitude(i, arg.unit, arg.name)) for i in items])
         if _has_text(items):  # strings or bools among numbers: _convert names the argument
             return _object_array(items)
@@ -479,17 +543,19 @@ class Grid:
             self.shape = ()
             self.chunks = None
             return
+        first: dict[str, str] = {}  # the argument that gave each dimension its coordinates
         for inp in inputs.values():
             for dim in inp.dims:
                 coord = inp.coords[dim]
                 if dim not in self.coords:
                     self.dims.append(dim)
                     self.coords[dim] = coord
+                    first[dim] = inp.arg.name
                 elif len(self.coords[dim]) != len(coord) or not np.array_equal(self.coords[dim], coord):
                     raise ValueError(
                         f"{inp.arg.name}: dimension {dim!r} does not match the coordinates "
-                        f"of another argument along {dim!r} (lengths {len(self.coords[dim])} "
-                        f"and {len(coord)})"
+                        f"{first[dim]} gives it (lengths {len(coord)} and {len(self.coords[dim])}); "
+                        f"arguments along one dimension must have equal coordinates"
                     )
         self.shape = tuple(len(self.coords[d]) for d in self.dims)
         self.chunks = self._normalise_chunks(chunks)
@@ -517,16 +583,18 @@ class Grid:
     def size(self) -> int:
         return math.prod(self.shape)
 
-    def invalid(self):
+    def invalid(self, required=()):
         """Where some numeric input is NaN: None when no input holds a NaN, else a boolean array
         laid out on the grid (broadcastable; a dask array when the grid is chunked). A point with
         a NaN input has no answer: the resolvers flag it ``invalid_input``. An optional argument
-        (default None) is not counted: there NaN means "not given" at that point."""
-        key = ("<invalid>",)
+        (default None) is not counted: there NaN means "not given" at that point -- unless it is
+        named in ``required`` (one of several alternatives the resolver needs, such as a budget
+        given either as FLOPs or as accelerator time)."""
+        key = ("<invalid>", *required)
         if key not in self._cache:
             mask = None
             for name, inp in self.inputs.items():
-                if inp.arg.kind not in ("number", "integer") or inp.arg.default is None:
+                if inp.arg.kind not in ("number", "integer") or (inp.arg.default is None and name not in required):
                     continue  # an optional argument's NaN means "not given" (its default)
                 values = inp.values
                 lazy = hasattr(values, "dask")
@@ -704,7 +772,11 @@ def build_grid(args: tuple[Arg, ...], kwargs: dict, resolver: str, chunks=None) 
                 continue  # an optional argument explicitly left out
             raise ValueError(
                 f"{name}=None is not allowed; {name} must be {by_name[name].allowed()}"
-                + ("" if by_name[name].default is REQUIRED else f" (leave it out for its default, {by_name[name].default!r})")
+                + (
+                    ""
+                    if by_name[name].default is REQUIRED
+                    else f" (leave it out for its default, {by_name[name].default!r})"
+                )
             )
         inputs[name] = _normalise(by_name[name], value)
     _check_dimension_names(inputs, by_name)

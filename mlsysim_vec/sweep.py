@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from . import registry
+from .grid import record_example
 from .optimize import parse_constraint, search
 from .result import Result
 from .units import ureg
@@ -382,17 +383,7 @@ def _example(arg) -> str | None:
     types = getattr(arg, "types", None) or ()
     if not isinstance(types, tuple) or not all(isinstance(t, type) for t in types) or not types:
         return None
-    found = []
-    for name in _REGISTRIES[:4]:
-        for family, members in getattr(registry, name).families().items():
-            for key, record in zip(members.keys(), members.list()):
-                if isinstance(record, types):
-                    found.append((key not in _EXAMPLE_KEYS, len(found), f"{name}.{family}.{key}"))
-    return min(found)[-1] if found else None
-
-
-#: Records preferred as examples in messages, when the argument takes them.
-_EXAMPLE_KEYS = ("H100", "Llama3_8B", "Mixtral_8x7B", "Frontier_8K", "InfiniBand_NDR", "Quebec", "Quebec_Hydro")
+    return record_example(types, prefix="")
 
 
 def _range(where: str, table: Mapping) -> np.ndarray:

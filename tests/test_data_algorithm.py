@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import mlsysim_vec as ms
 from mlsysim_vec import Q_
+from mlsysim_vec.physics.constants import PRECISION_BYTES
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LONG = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -320,21 +321,30 @@ def test_compression_examples():
 
 def test_compression_p9_documented_decisions():
     """P9, kept as the reference and documented: 3 bits on a memory-bound LLM → ratio, delta
-    and speed-up (32/3, −0.05, 32/3); an up-cast to 32 bits from fp16 → ratio 0.5, savings −1,
-    memory-bound slow-down 0.5, compute-bound fp32/fp16 peak ratio 19.5/312; sparsity 1 → ratio
-    100; N:M within ±0.05 of 50 % → 2×, outside → 1×; unstructured pruning → 1×; a size-only
-    model (DLRM, 100 GB) has that size at every baseline."""
+    and speed-up (32/3, −0.05, 32/3); compute-bound int8 from fp32 (YOLO on an A100) → the int8
+    peak over the headline peak, 624/312 = 2, below the ratio 4; the baseline's own width →
+    ratio 1, savings 0, speed-up 1; sparsity 1 → ratio 100; N:M within ±0.05 of 50 % → 2×,
+    outside → 1×; unstructured pruning → 1×; a size-only model (DLRM, 100 GB) has that size at
+    every baseline. D22: an up-cast (32 bits from fp16; the reference: ratio 0.5, savings −1)
+    raises."""
     r = COMPRESSION.solve(LLAMA8B, H100, target_bitwidth=3)
     assert (r.compression_ratio, r.estimated_accuracy_delta, r.inference_speedup) == (
         approx(32 / 3),
         -0.05,
         approx(32 / 3),
     )
-    up = COMPRESSION.solve(LLAMA8B, H100, target_bitwidth=32, baseline_precision="fp16")
-    assert (up.compression_ratio, up.memory_savings_fraction, up.inference_speedup) == (0.5, -1.0, 0.5)
-    assert COMPRESSION.solve(YOLO, A100, target_bitwidth=32, baseline_precision="fp16").inference_speedup == approx(
-        19.5 / 312
-    )
+    same = COMPRESSION.solve(LLAMA8B, H100, target_bitwidth=16, baseline_precision="fp16")
+    assert (same.compression_ratio, same.memory_savings_fraction, same.inference_speedup) == (1.0, 0.0, 1.0)
+    int8 = COMPRESSION.solve(YOLO, A100, target_bitwidth=8)
+    assert (int8.bottleneck, int8.compression_ratio, int8.inference_speedup) == ("Compute", 4.0, approx(624 / 312))
+    with pytest.raises(ValueError, match=r"^target_bitwidth=32 is above baseline_precision='fp16' \(16 bits\)"):
+        COMPRESSION.solve(LLAMA8B, H100, target_bitwidth=32, baseline_precision="fp16")
+    with pytest.raises(
+        ValueError, match=r"target_bitwidth=16 is above baseline_precision='int8' .* \(up-casts at 1 of 4"
+    ):
+        COMPRESSION.solve(LLAMA8B, H100, target_bitwidth=[8, 16], baseline_precision=["fp32", "int8"])
+    pruned = COMPRESSION.solve(LLAMA8B, H100, method="pruning", sparsity=0.5, target_bitwidth=64)
+    assert pruned.compression_ratio == 2.0  # pruning ignores the bit width: no up-cast to refuse
     full = COMPRESSION.solve(RESNET, A100, method="pruning", sparsity=1.0, sparsity_type="structured")
     assert full.compression_ratio == 100.0 and full.inference_speedup == 100.0
     assert full.estimated_accuracy_delta == approx(-0.01 * math.exp(2.0))
@@ -379,10 +389,10 @@ def test_compression_grid_equals_loop():
         "model": [LLAMA8B, RESNET, YOLO, ms.Models.Recommendation.DLRM],
         "hardware": [H100, A100, B200],
         "method": ["quantization", "pruning"],
-        "target_bitwidth": [3, 4, 8, 16, 32],
+        "target_bitwidth": [3, 4, 8, 16],  # at most the baselines' bits (an up-cast raises, D22)
         "sparsity": [0.0, 0.5, 0.95],
         "sparsity_type": ["unstructured", "structured", "n_m"],
-        "baseline_precision": ["fp32", "fp16", "int8"],
+        "baseline_precision": ["fp32", "fp16"],
     }
     ds = COMPRESSION.solve(**axes).dataset
     rng = np.random.default_rng(3)
@@ -394,15 +404,17 @@ def test_compression_grid_equals_loop():
             np.testing.assert_array_equal(sel[name].values, one[name].values, err_msg=f"{name} {point}")
 
 
-compression_points = st.fixed_dictionaries(
-    {
-        "model": st.sampled_from(ms.Models.list()),
-        "hardware": st.sampled_from(ms.Hardware.list()),
-        "target_bitwidth": st.floats(1, 64),
-        "sparsity": st.floats(0, 1),
-        "sparsity_type": st.sampled_from(["unstructured", "structured", "n_m"]),
-        "baseline_precision": st.sampled_from(["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]),
-    }
+compression_points = st.sampled_from(["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]).flatmap(
+    lambda baseline: st.fixed_dictionaries(
+        {
+            "model": st.sampled_from(ms.Models.list()),
+            "hardware": st.sampled_from(ms.Hardware.list()),
+            "target_bitwidth": st.floats(1, 8 * PRECISION_BYTES[baseline]),  # no up-cast (D22)
+            "sparsity": st.floats(0, 1),
+            "sparsity_type": st.sampled_from(["unstructured", "structured", "n_m"]),
+            "baseline_precision": st.just(baseline),
+        }
+    )
 )
 
 

@@ -387,6 +387,17 @@ def test_topology_oversubscribed_torus():
     assert topology.bisection_fraction(np.array([0, 1, 2, 3]), 8.0).tolist() == [1.0, 0.85, 1.0, 0.25]
 
 
+def test_d22_bisection_fraction_at_most_one():
+    """D22: a 3-D torus of 2 nodes (2·2^(-1/3) = 1.587 by the formula) and a ring of one node
+    (2/1) keep full bisection, φ = 1, and no more; at 8 torus nodes the formula gives exactly 1
+    and at 27 it gives 2/3 (uncapped)."""
+    nodes = np.array([1.0, 2.0, 7.0, 8.0, 27.0])
+    assert topology.bisection_fraction(topology.TORUS_3D, nodes) == approx([1, 1, 1, 1, 2 / 3], rel=1e-12)
+    assert topology.bisection_fraction(topology.RING, nodes) == approx([1, 1, 2 / 7, 0.25, 2 / 27], rel=1e-12)
+    r = ms.TopologyModel().solve(fabric=F.InfiniBand_NDR, topology="torus_3d", num_nodes=2)
+    assert r.bisection_bw_fraction == 1.0 and s(r.effective_bw) == approx(50e9) and s(r.bisection_bw) == approx(50e9)
+
+
 def test_d14_topology_names_are_case_insensitive_and_validated():
     """D14 (P14): "Dragonfly" is the dragonfly (the reference silently gave fat-tree values);
     an unknown name or 0 nodes raises naming the argument."""

@@ -139,6 +139,23 @@ def test_registry_family_and_whole_registry_are_dimensions():
             r"model=HardwareNode\('NVIDIA H100'\) is a HardwareNode; model must be a Workload",
         ),
         (dict(hardware=[H100, H100]), ValueError, r"hardware: record names must be unique along a dimension"),
+        # a record argument's error shows a record it takes; families in a list are not flattened
+        (
+            dict(model=H100),
+            TypeError,
+            r"model must be a Workload record \(Models.\*\), e.g. ms.Models.Language.Llama3_8B$",
+        ),
+        (
+            dict(hardware=RESNET),
+            TypeError,
+            r"hardware must be a HardwareNode record \(Hardware.\*\), e.g. ms.Hardware.Cloud.H100$",
+        ),
+        (
+            dict(hardware=[ms.Hardware.GPUs, ms.Hardware.TPUs]),
+            TypeError,
+            r"^hardware=<Hardware.GPUs: \d+ entries> is a Family; .*unpack them, "
+            r"hardware=\[\*ms.Hardware.GPUs, \*ms.Hardware.TPUs\]",
+        ),
         (
             dict(bacth_size=8),
             TypeError,
@@ -396,6 +413,31 @@ def test_long_axis_is_validated_without_python_per_element_work(monkeypatch):
             ValueError,
             r"^batch_size: its DataArray has a dimension named 'hardware', which is another argument",
         ),
+        # a flag is True or False: not 0/1, not a Quantity, no repeats along a dimension
+        (dict(is_training=1), ValueError, r"^is_training=1 is not allowed; is_training must be True or False$"),
+        (dict(is_training=[True, 0]), ValueError, r"^is_training=0 is not allowed"),
+        (dict(is_training=ms.Q_(1.0, "kg")), ValueError, r"^is_training=<Quantity\(1.0, 'kilogram'\)> is not allowed"),
+        (dict(is_training=[True, True]), ValueError, r"^is_training: values must be unique along a dimension"),
+        # a whole number is at most 2**53 (beyond it floats skip integers; labels overflow int64)
+        (
+            dict(batch_size=2.0**53 + 2),
+            ValueError,
+            r"^batch_size=9007199254740994 is not allowed; .*\(at most 2\*\*53 = 9007199254740992 in magnitude",
+        ),
+        (dict(batch_size=[1, 1e30]), ValueError, r"^batch_size=1e\+30 is not allowed \(1 of 2 values rejected\)"),
+        # a Quantity among text: named, not pint's "could not convert string to float"
+        (
+            dict(activation_traffic_ratio=[ms.Q_(0.1, ""), "a"]),
+            TypeError,
+            r"^activation_traffic_ratio=.* mixes Quantities",
+        ),
+        # coordinates that disagree along a shared dimension: both arguments named
+        (
+            dict(batch_size=[1, 2, 4], efficiency=xr.DataArray([0.5], dims="batch_size")),
+            ValueError,
+            r"^efficiency: dimension 'batch_size' does not match the coordinates batch_size gives it "
+            r"\(lengths 1 and 3\)",
+        ),
     ],
 )
 def test_bad_values_raise_naming_the_argument(kwargs, error, message):
@@ -416,6 +458,24 @@ def test_an_optional_argument_may_be_none_and_its_nan_means_not_given():
     r = ms.ScalingModel().solve(compute_budget=1e22, target_model_size=[np.nan, 7e9])
     assert r.dataset["optimal_parameters"].values[1] == 7e9 and np.isfinite(r.dataset["optimal_parameters"].values[0])
     assert ms.ScalingModel().solve(compute_budget=1e22, target_model_size=None).optimal_parameters > 0
+
+
+def test_flags_take_true_and_false_in_any_container():
+    labelled = xr.DataArray([True, False], dims="is_training", coords={"is_training": [True, False]})
+    for value in ([False, True], (True,), np.array([True, False]), labelled):
+        r = SNM.solve(model=LLAMA8B, hardware=H100, is_training=value)
+        assert r.dims == ("is_training",) and r.dataset["is_training"].values.tolist() == list(np.asarray(value))
+
+
+def test_a_required_alternative_is_flagged_when_nan():
+    """ScalingModel needs a budget (compute_budget or accelerator_days, both optional in the
+    signature): a NaN budget is an invalid input at that point (``NAN_INVALID``), not "not
+    given"; the other points are untouched: 1e22 FLOP gives N* = sqrt(1e22/120) = 9.13e9."""
+    r = ms.ScalingModel().solve(compute_budget=[1e22, np.nan]).dataset
+    assert r["optimal_parameters"].values[0] == pytest.approx(math.sqrt(1e22 / 120), rel=1e-12)
+    assert np.isnan(r["optimal_parameters"].values[1]) and np.isnan(r["compute_budget_flops"].values[1])
+    days = ms.ScalingModel().solve(accelerator_days=np.nan).dataset
+    assert np.isnan(days["optimal_tokens"].values) and not days["peak_flops_fallback"].values
 
 
 @pytest.mark.parametrize("chunks", [0, -2, 1.5, True, "yes", [1], {"batch_size": 0}, {"batch_size": "big"}])

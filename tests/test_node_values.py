@@ -4,6 +4,7 @@ and the corrected behaviour of each deviation from mlsysim 0.3.0 (DECISIONS.md).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -80,6 +81,10 @@ def test_raise_errors_gives_oom_error():
     assert info.value.available_bytes == approx(80 * 2**30)
     with pytest.raises(ms.OOMError, match="1 of 2 points"):
         ms.SingleNodeModel().solve(model=LLAMA70B, hardware=[H100, ms.Hardware.Cloud.H200], raise_errors=True)
+    for value in ("no", 0, None, [True]):  # only True or False: "no" would be read as True
+        with pytest.raises(TypeError, match=re.escape(f"raise_errors={value!r} is not allowed; raise_errors must be")):
+            ms.SingleNodeModel().solve(model=LLAMA70B, hardware=H100, raise_errors=value)
+    assert not ms.SingleNodeModel().solve(model=LLAMA70B, hardware=H100, raise_errors=np.False_).feasible
 
 
 def test_engine_is_single_node_model():

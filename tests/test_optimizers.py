@@ -880,6 +880,7 @@ _P = dict(model=L.Llama3_70B, fleet=C.Research_256, batch_size=256)
         (PO, _P, dict(max_tp=float("nan")), ValueError, r"^max_tp=nan is not allowed"),
         (PO, _P, dict(max_pp=1e12), ValueError, r"^max_pp=1000000000000 is not allowed"),
         (PO, _P, dict(objective=None), ValueError, r"^objective=None is not allowed"),
+        (PO, _P, dict(objective=["mfu"]), ValueError, r"^objective=\['mfu'\] is not allowed; .*'throughput'"),
         (PO, _P, dict(top_k=True), ValueError, r"^top_k=True is not allowed"),
         (
             PL,
@@ -889,11 +890,27 @@ _P = dict(model=L.Llama3_70B, fleet=C.Research_256, batch_size=256)
             r"^regions=\[\] is not allowed",
         ),
         (PL, dict(fleet=C.Research_256, duration_days=365.0), dict(top_k=10**6), ValueError, r"^top_k=1000000 is"),
+        (
+            PL,
+            dict(fleet=C.Research_256, duration_days=365.0),
+            dict(regions=Q_(3.0, "m")),
+            ValueError,
+            r"^regions: <Quantity\(3.0, 'meter'\)> is not a known region",
+        ),
     ],
 )
 def test_optimizer_options_are_validated_before_computing(optimizer, base, kwargs, error, message):
     with pytest.raises(error, match=message):
         optimizer.solve(**base, **kwargs)
+
+
+def test_parallelism_nan_batch_is_a_flagged_point_not_a_crash():
+    """A NaN batch size is a point like any other NaN input: infeasible with a NaN objective,
+    while the other batch sizes of the same call are searched as if it were not there."""
+    r = PO.solve(**dict(_P, batch_size=[256, float("nan")])).dataset
+    alone = PO.solve(**_P).dataset
+    assert r["feasible"].values.tolist() == [bool(alone["feasible"]), False]
+    assert r["objective"].values[0] == alone["objective"].values and np.isnan(r["objective"].values[1])
 
 
 def test_batching_accepts_chunks_on_its_answer_dimensions_and_on_the_search():

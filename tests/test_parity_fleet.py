@@ -171,6 +171,8 @@ def deviation(fixture: str, case: dict):
         canonical = TOPOLOGY_ALIASES.get(name.lower(), name.lower())
         if name not in REF_TOPOLOGIES and canonical != "fat_tree":
             return "D14", ALL  # case-insensitive names, unknown ones rejected (P14)
+        if (canonical == "torus_3d" and nodes < 8) or (canonical == "ring" and nodes < 2):
+            return "D22", frozenset({"effective_bw", "bisection_bw", "bisection_bw_fraction"})  # φ <= 1
     if fixture == "network_roofline":
         if precision != precision.lower():
             return "D11", COMPUTE  # canonicalised before the peak lookup (P2c)
@@ -193,6 +195,8 @@ def deviation(fixture: str, case: dict):
             return "D14", ALL  # zero/negative writers, limit, interval, unknown optimizer (B8)
         if optimizer == "adamw" and "outputs" in case:
             return "D14", ALL  # optimizer names canonicalised: adamw is Adam (14 B)
+        if (case.get("outputs") or {}).get("mfu_penalty_pct", 0.0) > 1.0:
+            return "D22", frozenset({"mfu_penalty_pct"})  # a write longer than the interval: the penalty is 1
     if fixture == "orchestration":
         if inputs["arrival_rate_jobs_per_day"] < 0 or inputs["avg_job_duration_days"] <= 0:
             return "D14", ALL  # negative rates and non-positive durations raise (P14)
@@ -353,6 +357,7 @@ def test_parity_deviation_counts():
                 seen[(fixture, tag[0])] = seen.get((fixture, tag[0]), 0) + 1
     assert seen[("distributed", "D7")] >= 300 and seen[("reliability", "D6")] >= 3000
     assert seen[("network_roofline", "D11")] >= 50 and seen[("topology", "D14")] >= 100
+    assert seen[("checkpoint", "D22")] >= 10
     for key in [("distributed", "D15"), ("checkpoint", "D14"), ("orchestration", "D14"), ("reliability", "D14")]:
         assert seen.get(key, 0) >= 1, key
 
@@ -512,6 +517,19 @@ def test_d14_cases():
             assert isinstance(ours, ValueError) and "is not allowed" in str(ours), (fixture, inputs, ours)
             n += 1
     assert n >= 300
+
+
+def test_d22_checkpoint_penalty_stops_at_one():
+    """D22 on every case where the reference's penalty exceeds 1 (a checkpoint write longer than
+    the interval, e.g. Llama-3-405B on a T4 at 1 GB/s: 1,620 s every 900 s, 1.8): ours is 1 -- the
+    job writes all the time -- and write time / interval is the reference's ratio; every other
+    output equals the reference's (compared by ``test_parity_values``)."""
+    cases = list(_cases("checkpoint", "D22", frozenset({"mfu_penalty_pct"})))
+    assert len(cases) >= 10
+    for case, ours in cases:
+        interval = 3600.0 * case["inputs"].get("checkpoint_interval_hours", 4.0)
+        assert case["outputs"]["mfu_penalty_pct"] == pytest.approx(ours["write_time"] / interval, rel=1e-9)
+        assert ours["mfu_penalty_fraction"] == 1.0
 
 
 def test_d15_fp4_cases_run():

@@ -427,6 +427,10 @@ def test_checkpoint_step_by_hand():
     )
     assert out["checkpoint_size"].tolist() == [4e9, 14e9] and out["write_bandwidth"] == 500e9
     assert out["mfu_penalty_fraction"].tolist() == [1.0, 1.0]
+    # D22: one writer at 1 GB/s writes the 14e9 B in 14 s; every 3.6 s (0.001 h) the job would
+    # write 14/3.6 = 3.9 intervals' worth: it writes all the time, 1; every 28 s, half of it.
+    out = rel.checkpoint_step(1e9, OPTIMIZERS.index("adam"), np.nan, 1.0, 500e9, np.array([3.6, 28.0]))
+    assert out["write_time"] == approx(14.0) and out["mfu_penalty_fraction"].tolist() == [1.0, approx(0.5)]
 
 
 def test_orchestration_step_by_hand():

@@ -731,9 +731,9 @@ LABELS = [
     ("CompressionModel", "compression", "baseline_precision", "fp16", 1),
     ("CompressionModel", "compression", "baseline_precision", "bf16", 10),
     ("CompressionModel", "compression", "baseline_precision", "tf32", 11),
-    ("CompressionModel", "compression", "baseline_precision", "int8", 13),
+    ("CompressionModel", "compression", "baseline_precision", "int8", 21),  # 13 is an up-cast (D22)
     ("CompressionModel", "compression", "baseline_precision", "int4", 17),
-    ("CompressionModel", "compression", "baseline_precision", "fp8", 19),
+    ("CompressionModel", "compression", "baseline_precision", "fp8", 24),  # 19 is an up-cast (D22)
 ]
 
 

@@ -565,6 +565,45 @@ def test_serving_capacity_memory_wall():
     assert r.required_replicas == 8 and r.qps_capacity.m == 0 and math.isinf(r.estimated_p99_latency.m)
 
 
+def test_serving_capacity_memory_verdict_agrees_with_its_reason():
+    """Refined: the paged allocator admits 227 Llama-3.1-8B requests of 2,048 tokens on an H100,
+    but a step of that batch does not fit beside the framework reserve and working memory:
+    infeasible, bottleneck Memory, and the reason says so (memory_capacity; it said "none" while
+    feasible was False). Every point's verdict and reason agree: feasible exactly where the
+    reason is none."""
+    r = ms.ServingCapacityModel().solve(
+        model=LLAMA8B,
+        hardware=H100,
+        qps=10,
+        target_p99_latency_ms=2000,
+        max_batch_size=[32, 1000, 10_000],
+        fidelity="refined",
+    )
+    assert r.feasible.values.tolist() == [False, False, False]
+    assert r.infeasible_reason.values.tolist() == ["base_latency", "memory_capacity", "memory_capacity"]
+    assert r.bottleneck.values.tolist() == ["Base Latency", "Memory", "Memory"]
+    ds = r.dataset
+    assert ((ds["infeasible_reason"].values == 0) == ds["feasible"].values).all()
+
+
+def test_prefill_chunk_tokens_nan_means_one_pass():
+    """prefill_chunk_tokens is optional: NaN at a point means "not given" there (one prefill
+    pass, chunk outputs NaN), exactly the call without it; 512 tokens chunks as before."""
+    s = ms.ServingModel()
+    kw = dict(model=LLAMA8B, hardware=H100, seq_len=2048)
+    plain = s.solve(**kw).dataset
+    for nan in (math.nan, [math.nan]):
+        one = s.solve(**kw, prefill_chunk_tokens=nan).dataset.squeeze(drop=True)
+        for name in plain.data_vars:
+            np.testing.assert_array_equal(one[name].values, plain[name].values, err_msg=name)
+    both = s.solve(**kw, prefill_chunk_tokens=[512, math.nan]).dataset
+    chunked = s.solve(**kw, prefill_chunk_tokens=512).dataset
+    for name in plain.data_vars:
+        values = np.broadcast_to(both[name].values, (2,))
+        np.testing.assert_array_equal(values[0], chunked[name].values, err_msg=name)
+        np.testing.assert_array_equal(values[1], plain[name].values, err_msg=name)
+
+
 @pytest.mark.parametrize(
     "kwargs, pattern",
     [

@@ -254,7 +254,7 @@ ERRORS = [
     (
         {"resolver": "DistributedModel", "sweep": {"fleet": ["frontier"]}},
         "sweep.fleet = 'frontier' is not a registry reference; fleet takes a Fleet record (Systems.Clusters.*) "
-        "named like 'Systems.Clusters.Frontier_8K'",
+        "named like 'Systems.Clusters.Research_256'",
     ),
     (
         {"resolver": "TopologyModel", "fixed": {"fabric": "NDR"}},

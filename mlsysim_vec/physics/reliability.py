@@ -161,9 +161,13 @@ def checkpoint_write_time(size, device_bandwidth, writers, limit):
 
 
 def checkpoint_overhead_fraction(write_time, interval):
-    """Fraction of a checkpoint interval spent writing: ``t_w/τ`` (1 when ``τ = 0``)."""
+    """Fraction of a checkpoint interval spent writing: ``min(t_w/τ, 1)`` (1 when ``τ = 0``).
+
+    A write that takes longer than the interval leaves no time to train: the job writes all the
+    time, a fraction of 1, as for ``τ = 0`` (mlsysim 0.3.0 reports ``t_w/τ`` above 1, e.g. 4.46;
+    docs/differences.md, D22)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(interval > 0, write_time / interval, 1.0)
+        return np.where(interval > 0, np.minimum(write_time / interval, 1.0), 1.0)
 
 
 def md1_queue(arrival_rate, service_time):
@@ -250,7 +254,7 @@ def checkpoint_step(parameters, optimizer, storage_bandwidth, writers, filesyste
     Returns ``checkpoint_size`` [byte], ``storage_bandwidth`` (the device's, after the
     fallback) and ``write_bandwidth`` ``min(device·writers, limit)`` [byte/s], ``write_time``
     [s], ``storage_bottleneck`` (write time > 60 s) and ``mfu_penalty_fraction`` (write time /
-    interval; 1 for a zero interval).
+    interval, at most 1; 1 for a zero interval; D22).
     """
     size = checkpoint_bytes(parameters, select_by_code(optimizer, CHECKPOINT_BYTES_PER_PARAM))
     device = np.where(np.isnan(storage_bandwidth) | (storage_bandwidth <= 0), FALLBACK_STORAGE_BW, storage_bandwidth)

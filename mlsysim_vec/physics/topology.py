@@ -15,7 +15,8 @@ the bisection bandwidth ``β·φ·N/2/r`` (fat-tree normalised: a non-blocking f
   distance a quarter of it in each of three dimensions);
 * ring: ``φ = 2/N`` (two links cut by a bisection), ``N/4`` hops.
 
-``φ`` is not capped at 1 (a ring of one node reports 2), as in mlsysim 0.3.0.
+``φ`` is at most 1 (full bisection): the torus and ring formulas exceed it below 8 and 2 nodes,
+where mlsysim 0.3.0 reports, for example, 2 for a ring of one node (docs/differences.md, D22).
 Pure numpy functions of float arrays, broadcasting.
 """
 
@@ -48,9 +49,9 @@ FAT_TREE_HOPS, DRAGONFLY_HOPS = 4.0, 3.0
 
 def bisection_fraction(topology, nodes):
     """Fraction of full bisection bandwidth φ of a topology code at ``nodes`` nodes."""
-    return select_by_code(
-        topology, (FAT_TREE_BISECTION, DRAGONFLY_BISECTION, 2.0 * nodes ** (-1.0 / 3.0), 2.0 / np.maximum(nodes, 1.0))
-    )
+    torus = np.minimum(2.0 * nodes ** (-1.0 / 3.0), 1.0)
+    ring = np.minimum(2.0 / np.maximum(nodes, 1.0), 1.0)
+    return select_by_code(topology, (FAT_TREE_BISECTION, DRAGONFLY_BISECTION, torus, ring))
 
 
 def average_hops(topology, nodes):

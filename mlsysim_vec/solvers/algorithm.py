@@ -12,6 +12,7 @@ import numpy as np
 from ..grid import Arg, Grid
 from ..models.types import Workload
 from ..physics import algorithm as alg
+from ..physics.constants import PRECISION_BYTES, PRECISIONS
 from ..units import Q_, is_quantity
 from ..variables import BOTTLENECKS
 from .base import HARDWARE, PRECISION, Resolver, precision_bytes, precision_terms
@@ -118,6 +119,9 @@ class ScalingModel(Resolver):
         }
         return super().grid(None, *args[1:], chunks=chunks, **kwargs)
 
+    #: The budget is required (in one of its two forms): a NaN budget is an invalid input.
+    NAN_INVALID = ("compute_budget", "accelerator_days")
+
     def _check(self, g: Grid) -> None:
         given = [name for name in ("compute_budget", "accelerator_days") if name in g.inputs]
         if not given:
@@ -156,6 +160,8 @@ class ScalingModel(Resolver):
         return g["target_model_size"] if "target_model_size" in g.inputs else None
 
 
+#: Bits per weight of each precision code (a quantization's largest target).
+_BASELINE_BITS = tuple(8 * PRECISION_BYTES[p] for p in PRECISIONS)
 _METHODS = ("quantization", "pruning")
 _PRUNING = _METHODS.index("pruning")
 _NM_ALIASES = {alias: "n_m" for alias in ("2:4", "2_4", "2-4", "nm", "n:m", "n-m")}
@@ -189,8 +195,9 @@ class CompressionModel(Resolver):
         compressed_size = W / ratio,  memory_savings_fraction = 1 - 1/ratio
 
     The target precision of a quantization is int8/int4 at 8/4 bits and fp16/fp32 at 16/32
-    bits; any other width has no peak (speed-up 1 when compute-bound). An up-cast (ratio < 1)
-    reports negative savings and, memory-bound, a slow-down. These first-order rules and
+    bits; any other width has no peak (speed-up 1 when compute-bound). A ``target_bitwidth``
+    above the baseline's bits (an up-cast, ratio < 1) raises ``ValueError`` (mlsysim 0.3.0
+    reported negative savings; docs/differences.md, D22). These first-order rules and
     constants are mlsysim 0.3.0's. See ``docs/equations.md``, section "Scaling and
     compression", and "Roofline" for the regime.
 
@@ -228,6 +235,27 @@ class CompressionModel(Resolver):
         "bottleneck",
         "peak_flops_fallback",
     )
+
+    def _check(self, g: Grid) -> None:
+        """A quantization stores at most the baseline's bits per weight: a ``target_bitwidth``
+        above them is an up-cast, not a compression (docs/differences.md, D22)."""
+        code, bits = g["baseline_precision"], g["target_bitwidth"]
+        if not g.dims:  # a scalar call: plain Python (no array temporaries)
+            if bits <= _BASELINE_BITS[int(code)] or int(g["method"]) == _PRUNING:
+                return
+        baseline = 8 * precision_bytes(code)[0]
+        upcast = (bits > baseline) & (g["method"] != _PRUNING)
+        if not np.any(upcast):
+            return
+        upcast, bits, baseline, code = (np.asarray(a) for a in np.broadcast_arrays(upcast, bits, baseline, code))
+        first = np.flatnonzero(upcast)[0]
+        bits, baseline, code = bits.flat[first], baseline.flat[first], code.flat[first]
+        raise ValueError(
+            f"target_bitwidth={bits:g} is above baseline_precision={PRECISIONS[int(code)]!r} ({baseline:g} bits): "
+            f"a quantization stores at most the baseline's bits per weight (an up-cast compresses nothing); "
+            f"target_bitwidth must be <= {baseline:g} here, or raise baseline_precision"
+            + (f" (up-casts at {int(np.sum(upcast))} of {upcast.size} points)" if upcast.size > 1 else "")
+        )
 
     def _compute(self, g: Grid) -> dict:
         model, hw = (lambda k: g.field("model", k)), (lambda k: g.field("hardware", k))

@@ -166,6 +166,9 @@ class Resolver:
 
     ARGS: tuple[Arg, ...] = ()
     OUTPUTS: tuple[str, ...] = ()
+    #: Optional arguments (default None) of which a NaN is an invalid input rather than "not
+    #: given": alternatives one of which the resolver needs (``Grid.invalid``).
+    NAN_INVALID: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -201,7 +204,7 @@ class Resolver:
         (arrays broadcast against the grid; canonical SI units). A point where a numeric input
         is NaN is flagged (``flag_invalid``)."""
         out = self._compute(grid)
-        invalid = grid.invalid()
+        invalid = grid.invalid(self.NAN_INVALID)
         return out if invalid is None else flag_invalid(out, invalid)
 
     def solve_grid(self, grid: Grid) -> Result:

@@ -687,7 +687,10 @@ class CheckpointModel(Resolver):
         write_bandwidth = min(β_dev · n_writers, filesystem_limit)
         write_time      = checkpoint_size / write_bandwidth
         storage_bottleneck   = write_time > 60 s
-        mfu_penalty_fraction = write_time / τ     (1 when τ = 0)
+        mfu_penalty_fraction = min(write_time / τ, 1)   (1 when τ = 0: the job writes all the time)
+
+    A write longer than the interval leaves no time to train, so the penalty stops at 1
+    (mlsysim 0.3.0 reports the ratio above 1; docs/differences.md, D22).
 
     See ``docs/equations.md`` (section "Reliability").
 

@@ -215,6 +215,8 @@ class SingleNodeModel(Resolver):
     }
 
     def solve(self, *args, raise_errors: bool = False, chunks=None, **kwargs):
+        if not isinstance(raise_errors, (bool, np.bool_)):  # "no" or 0 would be read as truthy/falsy
+            raise TypeError(f"raise_errors={raise_errors!r} is not allowed; raise_errors must be True or False")
         result = super().solve(*args, chunks=chunks, **kwargs)
         if raise_errors:
             _raise_if_infeasible(result)

@@ -104,8 +104,15 @@ def _with_grid(ds, g: Grid, resolver: str, last: tuple[str, ...] = ()):
 
 
 def _powers_of_two(upper: float) -> list[int]:
-    """1, 2, 4, ... up to ``upper`` (at least [1])."""
-    return [2**i for i in range(int(np.floor(np.log2(max(upper, 1.0)))) + 1)]
+    """1, 2, 4, ... up to ``upper`` (at least [1]; NaN counts as 1)."""
+    return [2**i for i in range(int(np.floor(np.log2(np.fmax(upper, 1.0)))) + 1)]
+
+
+def _largest(g: Grid, name: str) -> float:
+    """The largest value of a per-point input, ignoring NaN points (they are flagged
+    ``invalid_input`` by the evaluation, not searched); NaN if every point is NaN."""
+    values = np.asarray(g.inputs[name].values, dtype=float)
+    return float(np.nanmax(values)) if not np.isnan(values).all() else np.nan
 
 
 #: The most candidates an optimizer keeps per point (``top_k``): every kept candidate is a full
@@ -338,7 +345,7 @@ class ParallelismOptimizer(Resolver):
     def solve(
         self, *args, objective: str = "mfu", top_k: int | None = None, search_over=(), chunks=None, **kwargs
     ) -> Result:
-        if objective not in self.OBJECTIVES:
+        if not isinstance(objective, str) or objective not in self.OBJECTIVES:
             raise ValueError(
                 f"objective={objective!r} is not allowed; objective must be one of "
                 f"{', '.join(map(repr, self.OBJECTIVES))}"
@@ -423,14 +430,14 @@ class ParallelismOptimizer(Resolver):
         out = {
             "tp_size": _powers_of_two(max_tp),
             "pp_size": _powers_of_two(min(max_pp, layers)),
-            "microbatch_count": _powers_of_two(np.max(g.inputs["batch_size"].values)),
+            "microbatch_count": _powers_of_two(_largest(g, "batch_size")),
         }
         out["ep_size"] = _powers_of_two(max(experts)) if experts else 1
         per_node = max(f.si["accelerators_per_node"] for f in fleets)
-        out["microbatch_size"] = _powers_of_two(min(MAX_MICROBATCH_SIZE, np.max(g.inputs["batch_size"].values)))
+        out["microbatch_size"] = _powers_of_two(np.minimum(MAX_MICROBATCH_SIZE, _largest(g, "batch_size")))
         out["activation_recomputation"] = [False, True]
         out["zero_stage"] = [0, 1, 2, 3]
-        out["cp_size"] = _powers_of_two(min(per_node, np.max(g.inputs["seq_len"].values)))
+        out["cp_size"] = _powers_of_two(np.minimum(per_node, _largest(g, "seq_len")))
         return out
 
     @staticmethod
@@ -723,7 +730,10 @@ class PlacementOptimizer(Resolver):
                 regions = keys
         elif isinstance(regions, GridProfile) or not hasattr(regions, "__iter__"):
             regions = [regions]
-        regions = list(regions)
+        try:
+            regions = list(regions)
+        except TypeError:  # iterable in name only (a scalar Quantity): one item, refused below
+            regions = [regions]
         if not regions:
             raise ValueError(
                 "regions=[] is not allowed; give at least one region: 'all', None (the default "

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..grid import REQUIRED, Arg, Grid
+from ..grid import MAX_MAGNITUDE, REQUIRED, Arg, Grid
 from ..hardware.types import HardwareNode
 from ..models.types import TransformerWorkload
 from ..physics import queueing as qu
@@ -71,6 +71,26 @@ def _outputs(names: tuple[str, ...], step: dict, **codes) -> dict:
 def _optional(g: Grid, name: str):
     """An optional argument's array, or None when it was left out."""
     return g[name] if name in g.inputs else None
+
+
+def _chunk_tokens(g: Grid):
+    """``(chunk tokens for the kernel, where no chunk size was given)`` of ``prefill_chunk_tokens``.
+
+    A NaN entry means "not given" at that point (as for every optional argument): one prefill
+    pass, which a chunk of ``MAX_MAGNITUDE`` tokens is exactly; the second item marks those
+    points, whose chunk outputs are then NaN as without chunking. ``(None, None)`` when the
+    argument is left out or is one NaN."""
+    chunk = _optional(g, "prefill_chunk_tokens")
+    if chunk is None:
+        return None, None
+    if not g.inputs["prefill_chunk_tokens"].dims:
+        return (None, None) if np.isnan(chunk) else (chunk, None)
+    unchunked = np.isnan(chunk)
+    return np.where(unchunked, MAX_MAGNITUDE, chunk), unchunked
+
+
+#: Outputs that are NaN without chunked prefill.
+_CHUNK_OUTPUTS = ("prefill_chunk_time", "decode_stall_bound")
 
 
 def _value(g: Grid, name: str):
@@ -312,8 +332,8 @@ _GROUP_REFERENCES = """
     parameter language models using model parallelism. arXiv:1909.08053.
 
     Deakin, T., Price, J., Martineau, M., McIntosh-Smith, S. (2018). Evaluating attainable
-    memory bandwidth of parallel programming models via BabelStream. IJCNDS 17(3).
-    doi:10.1504/IJCNDS.2018.093001.
+    memory bandwidth of parallel programming models via BabelStream. International Journal of
+    Computational Science and Engineering 17(3), 247-262. doi:10.1504/IJCSE.2018.095847.
 
     Open Compute Project (2023). OCP Microscaling Formats (MX) Specification, version 1.0.
 """
@@ -470,6 +490,7 @@ class ServingModel(Resolver):
         decode = "decode_hardware" if disaggregated else "hardware"
         draft = _transformer(g, "draft_model", weight, kv) if "draft_model" in g.inputs else None
         supported, fallback = s.supported, s.fallback
+        chunk, unchunked = _chunk_tokens(g)
         decode_group = decode_peak = None
         if disaggregated:
             decode_group = _deployment(g, compute, s.refined, decode)
@@ -485,7 +506,7 @@ class ServingModel(Resolver):
             g.field(decode, "memory_bandwidth"),
             g.field(decode, "memory_capacity"),
             cached_tokens=g["cached_prefix_len"],
-            chunk_tokens=_optional(g, "prefill_chunk_tokens"),
+            chunk_tokens=chunk,
             draft=draft,
             draft_acceptance=g["draft_acceptance_rate"],
             prefill_memory_capacity=g.field("hardware", "memory_capacity") if disaggregated else None,
@@ -508,7 +529,11 @@ class ServingModel(Resolver):
         else:
             memory = _code(~fits, reason("memory_capacity"))
         why = _reason(~supported, step["stages_fit"], memory)
-        return _outputs(self.OUTPUTS, step, infeasible_reason=why, peak_flops_fallback=fallback)
+        out = _outputs(self.OUTPUTS, step, infeasible_reason=why, peak_flops_fallback=fallback)
+        if unchunked is not None:
+            for name in _CHUNK_OUTPUTS:
+                out[name] = np.where(unchunked, np.nan, out[name])
+        return out
 
 
 class ContinuousBatchingModel(Resolver):
@@ -578,7 +603,7 @@ class ContinuousBatchingModel(Resolver):
     serving system for Transformer-based generative models. OSDI 2022.
 
     Agrawal, A., Kedia, N., Panwar, A., et al. (2024). Taming throughput-latency tradeoff in
-    LLM inference with Sarathi-Serve. OSDI 2024. arXiv:2403.02369.
+    LLM inference with Sarathi-Serve. OSDI 2024. arXiv:2403.02310.
 
     Little, J. D. C. (1961). A proof for the queuing formula L = lambda W. Operations Research
     9(3). doi:10.1287/opre.9.3.383.
@@ -976,8 +1001,8 @@ class ServingCapacityModel(Resolver):
             ),
         ).astype(np.int8)
         why = np.where(
-            ~fits,
-            _batching_reason(step["has_kv_budget"], step["admitted"]),
+            ~fits,  # requests may be admitted and the batch still not fit: memory_capacity, not none
+            np.where(step["has_kv_budget"], reason("memory_capacity"), reason("no_kv_budget")),
             np.where(
                 ~servable,
                 reason("no_capacity"),

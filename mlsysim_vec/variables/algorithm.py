@@ -25,6 +25,6 @@ VARIABLES: dict[str, Variable] = dict(
     compressed_size=Variable("byte", "GB", "weight bytes after compression"),
     compression_ratio=Variable("", "", "original size / compressed size"),
     estimated_accuracy_delta=Variable("", "", "signed accuracy change (fraction; negative is worse)"),
-    memory_savings_fraction=Variable("", "", "1 - 1/compression_ratio (negative for an up-cast)"),
+    memory_savings_fraction=Variable("", "", "1 - 1/compression_ratio (an up-cast is refused)"),
     inference_speedup=Variable("", "", "inference speed-up over the baseline"),
 )

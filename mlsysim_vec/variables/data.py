@@ -25,5 +25,5 @@ VARIABLES: dict[str, Variable] = dict(
     transform_time=Variable("s", "ms", "CPU time to preprocess one batch"),
     is_bottleneck=Variable(description="CPU preprocessing is slower than the accelerator step", kind="bool"),
     accelerator_utilization=Variable("", "", "fraction of the wall time the accelerator computes"),
-    slowdown_factor=Variable("", "", "step wall time / accelerator step time"),
+    slowdown_factor=Variable("", "", "step wall time / accelerator step time (inf when the step takes no time)"),
 )

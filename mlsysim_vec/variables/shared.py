@@ -117,10 +117,12 @@ VARIABLES: dict[str, Variable] = {
         "training memory per accelerator: weights + gradients + optimizer + activations + buffers"
     ),
     "available_memory": byte_count("device memory capacity"),
-    "weights": byte_count("weight bytes per accelerator"),
-    "gradients": byte_count("gradient bytes per accelerator"),
-    "optimizer_state": byte_count("optimizer-state bytes per accelerator"),
-    "activations": byte_count("stored activation bytes per accelerator (Korthikanti et al. 2022)"),
-    "communication_buffers": byte_count("gradient buckets and pipeline send/receive buffers"),
+    # the parts are NaN (not applicable) for a model without a Transformer shape, whose footprint
+    # DistributedModel computes whole (docs/differences.md, D3)
+    "weights": byte_count("weight bytes per accelerator", optional=True),
+    "gradients": byte_count("gradient bytes per accelerator", optional=True),
+    "optimizer_state": byte_count("optimizer-state bytes per accelerator", optional=True),
+    "activations": byte_count("stored activation bytes per accelerator (Korthikanti et al. 2022)", optional=True),
+    "communication_buffers": byte_count("gradient buckets and pipeline send/receive buffers", optional=True),
     "memory_utilization": Variable("", "", "required / available memory"),
 }
