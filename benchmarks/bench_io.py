@@ -24,7 +24,10 @@ interpreter (imports, kernels, a tiny write or read), so that each figure is one
   written (ready Arrow arrays of every column), and writes it again and again with
   ``pyarrow.parquet.ParquetWriter`` until the file has as many rows, with the same codec,
   dictionary-encoded columns and statistics as the file (no fsync);
-  ``pandas.read_parquet`` reads the same three columns of the same file.
+  ``pandas.read_parquet`` reads the same three columns of the same file; the single-process
+  partitioned write is the base of the same write through a 2-worker dask LocalCluster (the
+  workers compute and write the parts; the cluster is started before the clock, and the RSS
+  is the client's, the workers' peaks in the note).
 
 Targets (issue 12), asserted on the ``--full`` run: the 1e8-point write within 2.5x pyarrow's
 time at a peak RSS of at most 2 GiB; the read within 1.5x pandas' time and peak memory; with
@@ -65,6 +68,7 @@ __all__ = [
     "bench_write",
     "bench_read",
     "bench_partitioned",
+    "bench_distributed",
     "run_all",
     "main",
 ]
@@ -143,6 +147,24 @@ def _child_write(task: dict) -> dict:
     import mlsysim_vec as ms
     from mlsysim_vec.io import write_parquet
 
+    cluster = None
+    if task.get("workers"):  # a LocalCluster of that many 1-thread worker processes, started untimed
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=task["workers"], threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        out = _timed_write(ms, write_parquet, task)
+        if cluster is not None:
+            out["worker_peak_rss"] = sorted(client.run(_peak_rss).values())
+    finally:
+        if cluster is not None:
+            client.close()
+            cluster.close()
+    return out
+
+
+def _timed_write(ms, write_parquet, task: dict) -> dict:
     solver = ms.SingleNodeModel()
     path = Path(task["path"])
     warm = path.with_name(path.name + ".warm")
@@ -418,11 +440,57 @@ def bench_partitioned(points: int = SIZE, baseline: Row | None = None) -> list[R
     ]
 
 
+def bench_distributed(points: int = SIZE, baseline: Row | None = None, workers: int = 2) -> list[Row]:
+    """The partitioned write of ``bench_partitioned`` (same sweep, chunks and ``partition_on``)
+    with a dask.distributed LocalCluster of ``workers`` 1-thread processes active: each chunk
+    computed and its files written by a task on a worker, the manifest by this process; ``x
+    base`` against ``baseline`` (the single-process partitioned row) scaled to the same points.
+    No row without distributed installed."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return []
+    work = Path(tempfile.mkdtemp(prefix="bench_io_"))
+    path = work / "sweep"
+    partition_on = ["model"]
+    task = {"kind": "write", "path": str(path), "points": points, "partition_on": partition_on, "workers": workers}
+    try:
+        w = _spawn({**task, "chunks": model_chunks(single_node_axes(points))})
+        from mlsysim_vec.io import read_dataset
+
+        files = len(list(path.rglob("*.parquet")))
+        sample = read_dataset(path, columns=["latency"], filters=[("hardware", "==", "NVIDIA A100")]).latency
+        complete = bool(np.isfinite(sample.values).all())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    n = w["points"]
+    ratio = None if baseline is None else w["seconds"] / (baseline.seconds * n / baseline.points)
+    workers_mb = [round(_mb(r)) for r in w["worker_peak_rss"]]
+    return [
+        Row(
+            f"write_parquet partitioned, {workers} dask workers {points:.0e}",
+            n,
+            w["seconds"],
+            n / w["seconds"],
+            None,
+            _mb(w["peak_rss"] - w["rss_before"]),
+            ratio,
+            "complete",
+            complete,
+            f"LocalCluster({workers} processes x 1 thread) writes {files} files; x base: over the "
+            f"single-process partitioned write; client peak RSS {_mb(w['peak_rss']):.0f} MB, workers' "
+            f"{workers_mb} MB",
+            {"files": files, "workers": workers, "peak_rss_mb": _mb(w["peak_rss"]), "worker_peak_rss_mb": workers_mb},
+        )
+    ]
+
+
 # ---------------------------------------------------------------------------- driver
 def run_all(points: int = SIZE, huge: bool = False, repeats: int = 1, progress: bool = False) -> list[Row]:
     """The write and its baseline, the read and its baseline on the written file, a partitioned
-    write of the same sweep (and of a 1e9-point sweep with ``huge``). ``repeats`` is ignored:
-    every figure is one run in a fresh process."""
+    write of the same sweep, the same written by the workers of a 2-process LocalCluster (and a
+    1e9-point partitioned write with ``huge``). ``repeats`` is ignored: every figure is one run
+    in a fresh process."""
     work = tempfile.mkdtemp(prefix="bench_io_")
     try:
         rows = []
@@ -431,10 +499,17 @@ def run_all(points: int = SIZE, huge: bool = False, repeats: int = 1, progress: 
             rows.extend(bench_write(points, work, keep=True))
             return rows[-2:]
 
+        parted = []
+
+        def partitioned():
+            parted.extend(bench_partitioned(points, baseline=rows[0]))
+            return parted
+
         steps = [
             write,
             lambda: bench_read(rows[1].extra["path"], rows[1].points),
-            lambda: bench_partitioned(points, baseline=rows[0]),
+            partitioned,
+            lambda: bench_distributed(points, baseline=parted[0]),
         ]
         if huge:
             steps.append(lambda: bench_partitioned(HUGE_SIZE, baseline=rows[0]))
@@ -462,7 +537,8 @@ def main(argv=None) -> int:
         ],
         footnote="One run per figure, each in a fresh process after a warm-up. x base: seconds over the "
         "baseline's (pyarrow writing the file's first row group again to the same row count with the same "
-        "encodings; pandas.read_parquet of the same columns). RSS MB: peak RSS during the operation minus "
+        "encodings; pandas.read_parquet of the same columns; the single-process partitioned write for the dask "
+        "workers' one). RSS MB: peak RSS during the operation minus "
         "RSS before (clear_refs + ru_maxrss); write targets on the absolute peak (note).",
     )
 

@@ -51,6 +51,18 @@ writer leaves only hidden temporaries, which the next writer of the path removes
 holds ``.name.lock`` (created with ``O_CREAT | O_EXCL``, holding its PID, host and process start
 time) next to the target: a second writer fails with ``ConcurrentWriteError``; a lock whose
 process is gone (same host, PID dead or reused) is stale and is taken over.
+
+Writes on a dask cluster
+------------------------
+A dataset directory of a chunked result, written while a ``dask.distributed`` Client is active
+(or with ``scheduler=client``), is written by the workers: one task per chunk (``map_blocks``
+over the chunks, the chunk's computation fused into it) computes the chunk and writes its part
+files into the temporary directory, in parallel. The client keeps the lock, checks that it sees
+every part, writes ``_SUCCESS`` last and renames, as above: the files are the ones it would have
+written itself, byte for byte. The workers must reach the path (a filesystem they share with
+the client; see docs/dask.md). An error or Ctrl-C cancels the pending tasks, and the temporary
+directory is renamed before it is removed, so that a task still running adds nothing to it.
+A single file has one writer: the client, with the chunks computed on the cluster.
 """
 
 from __future__ import annotations
@@ -352,12 +364,12 @@ def _block_values(array, var_dims, dims, block, origin) -> np.ndarray:
 
 
 class _Writer:
-    """Turns the computed arrays of a region into Arrow record batches, block by block."""
+    """Turns the computed arrays of a region into Arrow record batches, block by block
+    (picklable: a dask task carries it to a worker)."""
 
     def __init__(self, ds, dims, columns: list[_Column]):
         import pyarrow as pa
 
-        self.pa = pa
         self.dims = dims
         self.columns = columns
         self.schema = pa.schema([c.field for c in columns])
@@ -390,7 +402,8 @@ class _Writer:
 
     def batch(self, arrays: dict, block, origin):
         """The record batch of ``block`` from the prepared arrays of its region."""
-        pa = self.pa
+        import pyarrow as pa
+
         out = []
         for c in self.columns:
             if c.role == "dim":
@@ -409,9 +422,10 @@ class _Writer:
         return pa.RecordBatch.from_arrays(out, schema=self.schema)
 
 
-def _compute_region(ds, dims, region, names):
+def _compute_region(ds, dims, region, names, scheduler=None):
     """The arrays of ``names`` (data variables and zipped coordinates) over ``region``, as numpy
-    arrays, with the origin of each (grid index of its first element per dim)."""
+    arrays, with the origin of each (grid index of its first element per dim); dask-backed ones
+    are computed by ``scheduler`` (None: dask's current one)."""
     sel = {d: slice(a, b) for d, (a, b) in zip(dims, region)}
     sub = ds.isel(sel)
     lazy = [n for n in names if hasattr(sub[n].data, "dask")]
@@ -419,28 +433,32 @@ def _compute_region(ds, dims, region, names):
     if lazy:
         import dask
 
-        arrays.update(zip(lazy, dask.compute(*(sub[n].data for n in lazy))))
+        arrays.update(zip(lazy, dask.compute(*(sub[n].data for n in lazy), scheduler=scheduler)))
     origin = {d: a for d, (a, _) in zip(dims, region)}
     return arrays, origin
 
 
-def _computed(ds, dims, regions, names):
+def _computed(ds, dims, regions, names, scheduler=None):
     """(region, arrays, origin) of every region in order; while one region is being written the
     next one is computed in a background thread (dask releases the GIL), so at most two
     regions are in memory."""
     lazy = any(hasattr(ds[n].data, "dask") for n in names) and len(regions) > 1
     if not lazy:
         for region in regions:
-            yield (region, *_compute_region(ds, dims, region, names))
+            yield (region, *_compute_region(ds, dims, region, names, scheduler))
         return
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlsysim-vec-write")
     try:
-        ahead = pool.submit(_compute_region, ds, dims, regions[0], names)
+        ahead = pool.submit(_compute_region, ds, dims, regions[0], names, scheduler)
         for k, region in enumerate(regions):
             arrays, origin = ahead.result()
-            ahead = pool.submit(_compute_region, ds, dims, regions[k + 1], names) if k + 1 < len(regions) else None
+            ahead = (
+                pool.submit(_compute_region, ds, dims, regions[k + 1], names, scheduler)
+                if k + 1 < len(regions)
+                else None
+            )
             yield region, arrays, origin
             del arrays
     finally:
@@ -643,6 +661,281 @@ def _row_groups(blocks, limit: int) -> list[list]:
     return groups
 
 
+def _schema(writer: _Writer, meta: dict, blocks, extra: dict):
+    """The file schema with the JSON document of a file holding ``blocks`` (its layout)."""
+    doc = {**meta, **extra, "layout": {"rows": sum(map(_rows, blocks)), "blocks": [_flat(b) for b in blocks]}}
+    return writer.schema.with_metadata({META_KEY: json.dumps(doc).encode()})
+
+
+def _batches(writer: _Writer, blocks, arrays, origin, limit: int):
+    """The row groups of ``blocks``: lists of record batches of at most ``limit`` rows."""
+    for group in _row_groups(blocks, limit):
+        yield [writer.batch(arrays, block, origin) for block in group]
+
+
+@dataclass
+class _PartsSpec:
+    """What writing the parts of a region of a dataset directory needs; picklable, so that a dask
+    task carries it to the worker that runs it."""
+
+    writer: _Writer
+    meta: dict  # the JSON document of the schema (without layout and partition)
+    partition_on: list
+    partition_values: dict  # {partition dim: its coordinate values}
+    bounds: dict  # {grid dim: [(start, stop) of each region]}
+    row_group_size: int
+    options: dict  # of pyarrow.parquet.ParquetWriter
+    tmp: str  # the temporary dataset directory the parts go to
+
+
+def _write_parts(spec: _PartsSpec, k: int, region, arrays: dict, origin: dict) -> list[dict]:
+    """Write the rows of region ``k`` of a dataset directory: one file ``part-{k:05d}.parquet``
+    per partition value the region holds, under ``dim=value/`` below ``spec.tmp``; return
+    their manifest entries (path, rows, blocks), in the order written."""
+    writer = spec.writer
+    dims = writer.dims
+    forced = [dims.index(d) for d in spec.partition_on]
+    arrays = writer.prepare(arrays)
+    parts: dict = {}
+    for block in _blocks(region, spec.row_group_size, forced):
+        parts.setdefault(tuple(block[j][0] for j in forced), []).append(block)
+    tmp = Path(spec.tmp)
+    files = []
+    for key, blocks in parts.items():
+        values = {d: spec.partition_values[d][i] for d, i in zip(spec.partition_on, key)}
+        rel = Path(*[f"{d}={_partition_text(v)}" for d, v in values.items()], f"part-{k:05d}.parquet")
+        folder = tmp
+        for name in rel.parent.parts:  # one level at a time: a discarded temporary is not recreated
+            folder = folder / name
+            folder.mkdir(exist_ok=True)
+        extra = {"partition": {d: _jsonable(v) for d, v in values.items()}}
+        schema = _schema(writer, spec.meta, blocks, extra)
+        rows = _write_file(
+            tmp / rel, schema, _batches(writer, blocks, arrays, origin, spec.row_group_size), spec.options
+        )
+        files.append({"path": rel.as_posix(), "rows": rows, "blocks": [_flat(b) for b in blocks]})
+    return files
+
+
+# ---------------------------------------------------------------------------- parts written by dask tasks
+#: dask's local schedulers (``dask.compute(scheduler=...)``) accepted as ``scheduler``.
+_LOCAL_SCHEDULERS = ("threads", "threading", "processes", "multiprocessing", "sync", "synchronous", "single-threaded")
+_SCHEDULERS = (
+    "scheduler must be None (a dask.distributed Client's workers write the parts when one is active), "
+    "'stream' (this process writes, region by region), 'distributed' (the default Client), a "
+    f"dask.distributed Client, or one of dask's local schedulers {list(_LOCAL_SCHEDULERS)}"
+)
+
+
+def _is_client(obj) -> bool:
+    import sys
+
+    if obj is None or sys.modules.get("distributed") is None:
+        return False
+    from distributed import Client
+
+    return isinstance(obj, Client)
+
+
+def _active_client():
+    """The dask.distributed Client dask computes on now (the default one, unless ``dask.config``
+    names another scheduler), or None. distributed is not imported when it is not in use."""
+    import sys
+
+    if sys.modules.get("distributed") is None:
+        return None  # never imported (or blocked): no Client can exist
+    from dask.base import get_scheduler
+
+    owner = getattr(get_scheduler(), "__self__", None)
+    return owner if _is_client(owner) else None
+
+
+def _runner(scheduler, ds, partitioned: bool):
+    """(runner, compute): ``runner`` the scheduler whose tasks compute and write the parts of a
+    dataset directory (a Client or a local scheduler's name), None when this process writes;
+    ``compute`` the scheduler that computes the regions this process writes (None: dask's)."""
+    if isinstance(scheduler, str):
+        if scheduler == "stream":
+            return None, None
+        if scheduler == "distributed":
+            client = _active_client()
+            if client is None:
+                try:
+                    from distributed import default_client
+
+                    client = default_client()
+                except (ImportError, ValueError):
+                    raise ValueError(
+                        "scheduler='distributed' needs a running dask.distributed Client (none is active): "
+                        "create one first (Client(...), or Client(LocalCluster()) on this machine), or pass it "
+                        "as scheduler=client"
+                    ) from None
+            scheduler = client
+        elif scheduler not in _LOCAL_SCHEDULERS:
+            raise ValueError(f"scheduler={scheduler!r} is not allowed; {_SCHEDULERS}")
+    elif scheduler is None:
+        client = _active_client()
+        lazy = any(hasattr(v.data, "dask") for v in ds.data_vars.values())
+        return (client if partitioned and lazy and client is not None else None), None
+    elif not _is_client(scheduler):
+        raise ValueError(f"scheduler={scheduler!r} (a {type(scheduler).__name__}) is not allowed; {_SCHEDULERS}")
+    try:
+        import dask  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - dask is the [dask] extra
+        raise ImportError(f"scheduler={scheduler!r} needs dask: pip install 'mlsysim-vec[dask]'") from exc
+    return (scheduler, None) if partitioned else (None, scheduler)
+
+
+def _on_grid(ds, name: str, dims, bounds: dict):
+    """``ds[name]`` as a dask array over every grid dimension in grid order (length-1 axes for the
+    dimensions it does not span), chunked like the regions along the others. A numpy variable
+    is cut into the regions' pieces (each task is sent only its own), a broadcast view (stride
+    0) first reduced to its one distinct slice along the broadcast axes."""
+    import dask.array as da
+
+    v = ds[name]
+    perm = [v.dims.index(d) for d in dims if d in v.dims]
+    expand = tuple(slice(None) if d in v.dims else None for d in dims)
+    if hasattr(v.data, "dask"):
+        array = (v.data.transpose(perm) if perm != sorted(perm) else v.data)[expand]
+    else:
+        array = np.asarray(v.data).transpose(perm)
+        if array.ndim:
+            array = array[
+                tuple(slice(0, 1) if s == 0 and n > 1 else slice(None) for s, n in zip(array.strides, array.shape))
+            ]
+        shape = iter(array.shape)
+        array = array.reshape(tuple(next(shape) if d in v.dims else 1 for d in dims))
+    chunks = tuple(tuple(b - a for a, b in bounds[d]) if n == ds.sizes[d] else (n,) for d, n in zip(dims, array.shape))
+    if not hasattr(array, "dask"):
+        return da.from_array(array, chunks=chunks, name=False)
+    return array if array.chunks == chunks else array.rechunk(chunks)
+
+
+def _region_task(*blocks, spec: _PartsSpec, names: tuple, var_dims: tuple, block_info=None):
+    """A dask task (``map_blocks`` over the regions): write the parts of one region from the
+    blocks of its variables, on whichever worker runs it. Returns a one-element object array
+    (the block of the output) holding ``{"files": manifest entries, "rows", "host", "pid"}``."""
+    dims = spec.writer.dims
+    tmp = Path(spec.tmp)
+    if not tmp.is_dir():
+        raise FileNotFoundError(
+            f"the temporary dataset directory {tmp} does not exist on host {socket.gethostname()} (worker "
+            f"PID {os.getpid()}): every dask worker must write to a filesystem it shares with the client "
+            "that called write_parquet (a network filesystem; a LocalCluster's workers share this machine's "
+            "disk), see docs/dask.md"
+        )
+    index = tuple(block_info[None]["chunk-location"])
+    numblocks = tuple(len(spec.bounds[d]) for d in dims)
+    region = tuple(spec.bounds[d][i] for d, i in zip(dims, index))
+    arrays = {}
+    for name, vdims, block in zip(names, var_dims, blocks):
+        order = [d for d in dims if d in vdims]
+        values = np.asarray(block).reshape([block.shape[j] for j, d in enumerate(dims) if d in vdims])
+        values = np.broadcast_to(values, [b - a for d, (a, b) in zip(dims, region) if d in vdims])
+        arrays[name] = values.transpose([order.index(d) for d in vdims]) if list(vdims) != order else values
+    origin = {d: a for d, (a, _) in zip(dims, region)}
+    k = int(np.ravel_multi_index(index, numblocks))
+    out = np.empty((1,) * len(dims), dtype=object)
+    files = _write_parts(spec, k, region, arrays, origin)
+    out.reshape(-1)[0] = {
+        "files": files,
+        "rows": _rows(region),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    return out
+
+
+def _run_tasks(ds, names: list, spec: _PartsSpec, runner, bar) -> list[dict]:
+    """Compute and write every region of a dataset directory as dask tasks of ``runner`` (a
+    Client: on its workers; a local scheduler's name: in this machine), in parallel; return
+    the tasks' results in region order. On an error or an interrupt the pending tasks are
+    cancelled and the error raised."""
+    import dask.array as da
+
+    dims = spec.writer.dims
+    arrays = [_on_grid(ds, n, dims, spec.bounds) for n in names]
+    token = secrets.token_hex(8)
+    out = da.map_blocks(
+        _region_task,
+        *arrays,
+        spec=spec,
+        names=tuple(names),
+        var_dims=tuple(tuple(ds[n].dims) for n in names),
+        dtype=object,
+        chunks=tuple((1,) * len(spec.bounds[d]) for d in dims),
+        meta=np.empty((0,) * len(dims), dtype=object),
+        name=f"write-parquet-{token}",
+    )
+    tasks = out.to_delayed().reshape(-1).tolist()
+    results: list = [None] * len(tasks)
+
+    def done(i, value):
+        results[i] = np.asarray(value, dtype=object).reshape(-1)[0]
+        if bar is not None:
+            bar.update(results[i]["rows"])
+
+    if _is_client(runner):
+        from distributed import as_completed
+
+        futures = runner.compute(tasks)
+        position = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for future, value in as_completed(futures, with_results=True):
+                done(position[future.key], value)
+        except BaseException:
+            runner.cancel(futures)
+            raise
+        finally:
+            del futures
+    else:
+        import dask
+        from dask.callbacks import Callback
+
+        position = {t.key: i for i, t in enumerate(tasks)}
+
+        def posttask(key, value, dsk, state, worker_id):
+            if key in position:
+                done(position[key], value)
+
+        with Callback(posttask=posttask):
+            computed = dask.compute(*tasks, scheduler=runner)
+        for i, value in enumerate(computed):
+            if results[i] is None:
+                done(i, value)
+    return results
+
+
+def _visible(tmp: Path, results: list[dict]) -> None:
+    """Every part the tasks wrote is in ``tmp`` as this process sees it (a worker that wrote to
+    a disk the client does not share fails here, before any marker is written)."""
+    me = socket.gethostname()
+    for res in results:
+        for entry in res["files"]:
+            if not (tmp / entry["path"]).is_file():
+                raise FileNotFoundError(
+                    f"part {entry['path']} written by PID {res['pid']} on host {res['host']} is not in {tmp} "
+                    f"as host {me} sees it: the dask workers must write to a filesystem they share with the "
+                    "client (a network filesystem; a LocalCluster's workers share this machine's disk), see "
+                    "docs/dask.md"
+                )
+
+
+def _discard(target: Path, tmp: Path) -> None:
+    """Remove the temporary of a failed write. A directory is first renamed to another hidden
+    temporary name, so that a dask task still running writes nothing more under its old path
+    (a new file or folder there now fails) and no complete-looking copy can appear."""
+    if tmp.is_dir() and not tmp.is_symlink():
+        grave = _sibling(target, "tmp")
+        try:
+            os.rename(tmp, grave)
+        except FileNotFoundError:
+            return
+        tmp = grave
+    _remove(tmp)
+
+
 def write_parquet(
     result,
     path,
@@ -653,6 +946,7 @@ def write_parquet(
     progress: bool = False,
     constant_columns: bool = False,
     compression: str | None = "snappy",
+    scheduler=None,
 ) -> str:
     """Write a ``Result`` (or its Dataset) as a parquet file, or as a hive-partitioned dataset
     directory with ``partition_on``; return ``str(path)``.
@@ -679,11 +973,26 @@ def write_parquet(
         metadata).
     compression : str or None
         Parquet compression codec (``"snappy"``, ``"zstd"``, ``"lz4"``, None).
+    scheduler : None, str or dask.distributed.Client
+        Who computes and writes the chunks of a dataset directory (``partition_on``). None
+        (default): the workers of the active dask.distributed Client, if there is one and the
+        result is chunked, else this process. A Client, or ``"distributed"`` (the default
+        Client): each chunk is computed and its part files written by a task on a worker, in
+        parallel, into the temporary directory; this process then checks the parts, writes
+        the ``_SUCCESS`` manifest last and renames, as when it writes alone (the files are the
+        same). The workers must reach ``path``: a filesystem they share with this process
+        (docs/dask.md). ``"threads"``, ``"processes"`` or ``"synchronous"``: the same tasks on
+        dask's local scheduler. ``"stream"``: this process writes every part, chunk by chunk,
+        as dask's current scheduler computes them. A single file (no ``partition_on``) is
+        always written by this process; ``scheduler`` (other than None or ``"stream"``) then
+        computes its chunks.
 
     Raises
     ------
     ConcurrentWriteError
         Another live process is writing the same path.
+    FileNotFoundError
+        The directory of ``path`` does not exist, or a dask worker cannot reach it.
     """
     ds = _dataset_of(result)
     dims = _grid_dims(ds)
@@ -694,6 +1003,7 @@ def write_parquet(
     if int(row_group_size) < 1:
         raise ValueError(f"row_group_size must be a positive number of rows, not {row_group_size!r}")
     row_group_size = int(row_group_size)
+    runner, compute = _runner(scheduler, ds, bool(partition_on))
     target = Path(os.fspath(path)).expanduser().absolute()
     if not target.parent.is_dir():
         raise FileNotFoundError(f"the directory of {target} does not exist")
@@ -707,17 +1017,9 @@ def write_parquet(
         "write_statistics": [c.column for c in columns if c.role != "var" or c.kind != "number"],
     }
     names = [c.name for c in columns if c.role in ("var", "zipped", "scalar")]
-    regions = _regions(_chunk_bounds(ds, dims), dims)
+    bounds = _chunk_bounds(ds, dims)
+    regions = _regions(bounds, dims)
     total = math.prod(ds.sizes[d] for d in dims)
-    forced = [dims.index(d) for d in partition_on]
-
-    def schema_for(blocks, extra):
-        doc = {**meta, **extra, "layout": {"rows": sum(map(_rows, blocks)), "blocks": [_flat(b) for b in blocks]}}
-        return writer.schema.with_metadata({META_KEY: json.dumps(doc).encode()})
-
-    def groups_of(blocks, arrays, origin):
-        for group in _row_groups(blocks, row_group_size):
-            yield [writer.batch(arrays, block, origin) for block in group]
 
     with _locked(target):
         tmp = _sibling(target, "tmp")
@@ -728,32 +1030,35 @@ def write_parquet(
                 blocks = [b for region in regions for b in _blocks(region, row_group_size)]
 
                 def stream():
-                    for region, arrays, origin in _computed(ds, dims, regions, names):
+                    for region, arrays, origin in _computed(ds, dims, regions, names, compute):
                         arrays = writer.prepare(arrays)
-                        yield from groups_of(_blocks(region, row_group_size), arrays, origin)
+                        yield from _batches(writer, _blocks(region, row_group_size), arrays, origin, row_group_size)
                         if bar is not None:
                             bar.update(_rows(region))
 
-                _write_file(tmp, schema_for(blocks, {}), stream(), options)
+                _write_file(tmp, _schema(writer, meta, blocks, {}), stream(), options)
             else:
-                files = []
                 tmp.mkdir()
-                for k, (region, arrays, origin) in enumerate(_computed(ds, dims, regions, names)):
-                    arrays = writer.prepare(arrays)
-                    parts: dict = {}
-                    for block in _blocks(region, row_group_size, forced):
-                        parts.setdefault(tuple(block[j][0] for j in forced), []).append(block)
-                    for key, blocks in parts.items():
-                        values = {d: ds[d].values[i] for d, i in zip(partition_on, key)}
-                        rel = Path(*[f"{d}={_partition_text(v)}" for d, v in values.items()], f"part-{k:05d}.parquet")
-                        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                        extra = {"partition": {d: _jsonable(v) for d, v in values.items()}}
-                        rows = _write_file(
-                            tmp / rel, schema_for(blocks, extra), groups_of(blocks, arrays, origin), options
-                        )
-                        files.append({"path": rel.as_posix(), "rows": rows, "blocks": [_flat(b) for b in blocks]})
-                    if bar is not None:
-                        bar.update(_rows(region))
+                spec = _PartsSpec(
+                    writer=writer,
+                    meta=meta,
+                    partition_on=partition_on,
+                    partition_values={d: ds[d].values for d in partition_on},
+                    bounds=bounds,
+                    row_group_size=row_group_size,
+                    options=options,
+                    tmp=str(tmp),
+                )
+                files = []
+                if runner is None:
+                    for k, (region, arrays, origin) in enumerate(_computed(ds, dims, regions, names, compute)):
+                        files += _write_parts(spec, k, region, arrays, origin)
+                        if bar is not None:
+                            bar.update(_rows(region))
+                else:
+                    results = _run_tasks(ds, names, spec, runner, bar)
+                    _visible(tmp, results)
+                    files = [entry for res in results for entry in res["files"]]
                 for d in [p for p in tmp.rglob("*") if p.is_dir()]:
                     _fsync(d)
                 manifest = {
@@ -770,7 +1075,7 @@ def write_parquet(
                 _fsync(tmp)
             _commit(tmp, target)
         except BaseException:
-            _remove(tmp)
+            _discard(target, tmp)
             raise
         finally:
             if bar is not None:
