@@ -585,6 +585,9 @@ def serving_inputs():
                 "batch_size": int(row.batch),
                 "seq_len": int(row.input_tokens),
                 "output_tokens": 1 if ttft else int(row.output_tokens),
+                # the engine's decode attention (v0.5 and v0.6.1): one query head at a time, so a GQA
+                # model's KV cache is read once per query head (grouped reads came with 0.7.1)
+                "grouped_kv_reads": False,
             }
         )
     return data, rows
@@ -604,7 +607,7 @@ def _serving_table(metric, output, unit, calibrate_on, target_mean, target_max, 
         if label not in labels:
             raise ValueError(f"calibrate_on={label!r} is not a row of the {metric} table; rows: {labels}")
     published = data["published_value"].to_numpy(dtype=float)
-    names = ("model", "hardware", "tp_size", "batch_size", "seq_len", "output_tokens")
+    names = ("model", "hardware", "tp_size", "batch_size", "seq_len", "output_tokens", "grouped_kv_reads")
     resolver = ServingModel()
     factor = 1e-3 if unit == "ms" else 1.0  # published value -> canonical unit of the output
     measured = pd.DataFrame(
@@ -646,8 +649,9 @@ def _serving_table(metric, output, unit, calibrate_on, target_mean, target_max, 
         f"refined with its default efficiencies: mean |error| {100 * default_mean:.1f} %, "
         f"max {100 * float(np.abs(table['refined_default_error']).max()):.1f} %",
         "inputs per row: the model built from its public config.json (ms.from_hf_config), the H100 SXM "
-        "record, FP8 weights, KV cache and GEMMs, the published TP degree, batch and token counts; nothing "
-        "else is set",
+        "record, FP8 weights, KV cache and GEMMs, the published TP degree, batch and token counts, and the "
+        "engine's decode attention, grouped_kv_reads=False (TensorRT-LLM before 0.7.1 read a GQA model's KV "
+        "cache once per query head); nothing else is set",
     )
     return Study(
         title=title,

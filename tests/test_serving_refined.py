@@ -110,6 +110,40 @@ def test_refined_decode_by_hand():
     assert (c, dc, mem, dm) == (approx(0.01368), approx(7.68e-4), approx(0.1168), approx(7.68e-3))
 
 
+def test_per_head_kv_reads_by_hand():
+    """A per-head decode kernel (grouped_kv_reads=False) reads the group's K/V once per query
+    head. Toy: a = 4, a_kv = 2. tp = 1: each of 4 query heads reads one of 2 KV heads, factor
+    (4/1)/ceil(2/1) = 2: the KV read of decode B = 3, S = 10 doubles, 2000 + 2 x 3840 = 9680
+    bytes -> 0.1936 s, slope 2 x 7.68e-3; FLOPs unchanged. tp = 4: KV heads replicated,
+    ceil(2/4) = 1 per device (k_dev = 64 byte), one query head per device: factor (4/4)/1 = 1.
+    An MLA latent or a multi-head model (a = a_kv) is read once either way; a prefill's cached
+    reads are not affected (a prefill kernel tiles the queries of a group together)."""
+    per_head = refined(grouped_kv_reads=False)
+    c, dc, mem, dm = sv.refined_decode(toy(), per_head, 3.0, 10.0, F, BW)
+    assert (c, dc, mem, dm) == (approx(0.01368), approx(7.68e-4), approx(0.1936), approx(2 * 7.68e-3))
+    assert sv._decode_kv_share(toy(), refined(tp=4.0, grouped_kv_reads=False)) == approx(0.5)  # = _kv_share
+    assert sv._decode_kv_share(toy(), refined(tp=2.0, grouped_kv_reads=False)) == approx(1.0)  # (2/1)/1 x 1/2
+    both = sv._decode_kv_share(toy(), refined(grouped_kv_reads=np.array([True, False])))
+    assert both.tolist() == [1.0, 2.0]
+    _, mem_p, _ = sv.refined_forward(toy(), per_head, F, BW, prefill_seqs=3.0, prefill_new=10.0, prefill_cached=2.0)
+    assert mem_p == approx(68048 / 5e4)
+
+
+def test_per_head_kv_reads_on_a_resolver():
+    """Llama-3-70B (a = 64, a_kv = 8, L = 80, d = 128) at fp8 on 4 H100s, batch 64 over
+    4,096 tokens, memory-bound: the per-head kernel adds (64/4)/2 - 1 = 7 times the KV read
+    k_dev B S = (2 x 80 x 8 x 128 x 1 byte) x 2/8 x 64 x 4096 per device to the decode step,
+    i.e. 7 x 40,960 x 262,144 byte at 3.35 TB/s x 0.85."""
+    kw = dict(model=LLAMA70B, hardware=H100, tp_size=4, seq_len=4096, batch_size=64, precision="fp8")
+    grouped = ms.ServingModel().solve(**kw, fidelity="refined")
+    per_head = ms.ServingModel().solve(**kw, fidelity="refined", grouped_kv_reads=False)
+    extra = 7 * 40960 * 64 * 4096 / (3.35e12 * sv.BANDWIDTH_EFFICIENCY)
+    assert si(per_head, "itl") - si(grouped, "itl") == approx(extra, rel=1e-9)
+    assert si(per_head, "ttft") == approx(si(grouped, "ttft"))
+    first = [ms.ServingModel().solve(**kw, fidelity="first_order", grouped_kv_reads=g) for g in (True, False)]
+    assert si(first[0], "itl") == si(first[1], "itl")  # a refined term only
+
+
 def test_decode_crossover_batch():
     """Without context (no attention, no KV) decode is compute-bound from B* where
     2 P B*/F = W/(BW eta_bw): B* = F W/(2 P BW eta_bw) = 1e6 x 2000/(2 x 1000 x 5e4) = 20."""

@@ -280,3 +280,21 @@ def test_serving_refined_beats_first_order_on_both_tables(serving_studies):
 def test_serving_ttft_calibrated_meets_its_target(serving_studies):
     _, ttft = serving_studies
     assert ttft.mean_error <= 0.20
+
+
+def test_serving_throughput_meets_its_targets(serving_studies):
+    """Issue targets: refined with its defaults within a mean of 35 %; calibrated on two rows
+    within a mean of 25 % and a max of 60 %."""
+    throughput, _ = serving_studies
+    assert np.abs(throughput.table["refined_default_error"]).mean() <= 0.35
+    assert throughput.mean_error <= 0.25 and throughput.max_error <= 0.60 and throughput.meets_targets
+
+
+def test_serving_rows_describe_the_engine_kernel():
+    """The published rows ran TensorRT-LLM 0.5/0.6.1, whose decode attention read a GQA model's
+    cache once per query head: every row says so, and the multi-GPU GQA rows are where it
+    matters (the single-GPU rows are multi-head models, unchanged by it)."""
+    _, rows = val.serving_inputs()
+    assert all(r["grouped_kv_reads"] is False for r in rows)
+    groups = {r["model"].name: r["model"].heads / (r["model"].kv_heads or r["model"].heads) for r in rows}
+    assert groups["GPT-J 6B"] == 1 and groups["LLaMA 7B"] == 1 and groups["LLaMA 70B"] == 8

@@ -439,7 +439,9 @@ class Deployment:
     bandwidth [byte/s] and latency [s] of the links inside the group; activation_bytes [byte]
     of the activations exchanged; refined : bool or bool array (the fidelity); for the refined
     terms bandwidth_efficiency (fraction of peak HBM bandwidth), forward_overhead [s] per
-    forward, layer_overhead [s] per layer per forward, reserve_fraction of device memory.
+    forward, layer_overhead [s] per layer per forward, reserve_fraction of device memory,
+    grouped_kv_reads (bool or bool array: the decode attention kernel reads a KV head once for
+    its whole group of query heads; see ``_decode_kv_share``).
     """
 
     __slots__ = (
@@ -454,6 +456,7 @@ class Deployment:
         "forward_overhead",
         "layer_overhead",
         "reserve_fraction",
+        "grouped_kv_reads",
     )
 
     def __init__(self, **fields):
@@ -487,6 +490,7 @@ def deployment(
     forward_overhead=FORWARD_OVERHEAD_S,
     layer_overhead=LAYER_OVERHEAD_S,
     reserve_fraction=MEMORY_RESERVE_FRACTION,
+    grouped_kv_reads=True,
 ) -> Deployment:
     """A ``Deployment``; a NaN link latency becomes the 500 ns intra-node default
     (``physics.comm.DEFAULT_INTRA_NODE_LATENCY``)."""
@@ -503,6 +507,7 @@ def deployment(
         forward_overhead=forward_overhead,
         layer_overhead=layer_overhead,
         reserve_fraction=reserve_fraction,
+        grouped_kv_reads=grouped_kv_reads,
     )
 
 
@@ -626,6 +631,27 @@ def _kv_share(model: Transformer, dep: Deployment):
     return heads / dep.ep
 
 
+def _decode_kv_share(model: Transformer, dep: Deployment):
+    """``_kv_share`` as the decode attention reads it: the bytes one accelerator reads per
+    cached token of a decoding sequence, over the KV bytes of that token.
+
+    A grouped kernel (``dep.grouped_kv_reads``: FlashAttention-2 and -3 decode, FlashInfer,
+    TensorRT-LLM's XQA) loads each of the accelerator's ``⌈a_kv/tp⌉`` KV heads once for all
+    the query heads that share it: the share is ``_kv_share``. A per-head kernel runs each of
+    its ``a/tp`` query heads on its own, and each loads its group's K and V: the KV traffic is
+    ``(a/tp)/⌈a_kv/tp⌉`` times larger, the GQA group size ``a/a_kv`` when tp divides ``a_kv``
+    (8 for Llama-2-70B, 29 for Falcon-180B, 1 for multi-head attention). TensorRT-LLM's masked
+    multi-head attention kernel read the cache this way for MQA and GQA models until its
+    release 0.7.1 ("MMHA optimization for MQA and GQA"; XQA kernels for Llama-2-70B on Hopper
+    in 0.10.0: the project's release notes). An MLA latent is read once either way.
+    """
+    share = _kv_share(model, dep)
+    if _all_equal(dep.grouped_kv_reads, True):
+        return share
+    per_head = np.where(model.is_mla == 1.0, 1.0, (model.heads / dep.tp) / np.ceil(model.kv_heads / dep.tp))
+    return share * np.where(dep.grouped_kv_reads, 1.0, np.maximum(per_head, 1.0))
+
+
 def _weights_read(model: Transformer, dep: Deployment, tokens):
     """Weight bytes one accelerator of each stage reads in a forward of ``tokens`` tokens,
     summed over the stages [byte]: ``W·(1 − f_e)/tp + W·f_e·touched/(tp·ep)``."""
@@ -665,7 +691,7 @@ def refined_forward(
         FLOPs   = 2 P_active T                                         GEMMs
                 + 4 L a d (D S_d + B_p N (C + (N + 1)/2))              attention
         compute = FLOPs / (tp ep F)
-        bytes   = W_read + k_dev (D S_d + B_p C)                       weights, KV read
+        bytes   = W_read + k_read D S_d + k_dev B_p C                  weights, KV read
                 + k_dev B_p N                                          KV written
                 + (B_p N / ep) L (4 + 12/tp) h b_a                     prefill activations
         memory  = bytes / (BW eta_bw)
@@ -675,7 +701,9 @@ def refined_forward(
     ``2·L·n_ctx·d_attn`` each per token (Kaplan et al. 2020, "Scaling laws for neural language
     models", arXiv:2001.08361, Table 1). ``W_read`` (``_weights_read``) is the weights of
     every stage split over tp, the routed experts only as far as the tokens touch them;
-    ``k_dev = k·⌈a_kv/tp⌉/(a_kv·ep)``; ``h·b_a`` per activation vector (``GEMM_IO_*``).
+    ``k_dev = k·⌈a_kv/tp⌉/(a_kv·ep)``; ``k_read`` the decode attention's read of it
+    (``_decode_kv_share``: ``k_dev``, or ``(a/tp)/⌈a_kv/tp⌉`` times it for a per-head kernel);
+    ``h·b_a`` per activation vector (``GEMM_IO_*``).
     Tokens of a decode step write one KV entry and few activations: not counted. Pipeline
     stages run one after the other, so the sums over stages are the totals split over tp.
 
@@ -683,12 +711,12 @@ def refined_forward(
     """
     attention = 4.0 * model.layers * model.heads * model.head_width
     kv_dev = model.kv_bytes_per_token * _kv_share(model, dep)
-    tokens = flops = kv_tokens = None
-    act_bytes = np.float64(0.0)
+    tokens = flops = None
+    kv_read = act_bytes = np.float64(0.0)
     if decode_seqs is not None:
         tokens = decode_seqs
         flops = 2.0 * model.active_parameters * decode_seqs + attention * decode_seqs * decode_context
-        kv_tokens = decode_seqs * decode_context
+        kv_read = model.kv_bytes_per_token * _decode_kv_share(model, dep) * decode_seqs * decode_context
     if prefill_seqs is not None:
         new = prefill_seqs * prefill_new
         pf = new * (2.0 * model.active_parameters + attention * (prefill_cached + 0.5 * (prefill_new + 1.0)))
@@ -697,9 +725,9 @@ def refined_forward(
         act_bytes = new / dep.ep * model.layers * io * model.hidden * dep.activation_bytes
         tokens = new if tokens is None else tokens + new
         flops = pf if flops is None else flops + pf
-        kv_tokens = kv if kv_tokens is None else kv_tokens + kv
+        kv_read = kv_read + kv_dev * kv
     compute = flops / (dep.tp * dep.ep * flops_per_s)
-    traffic = _weights_read(model, dep, tokens) + kv_dev * kv_tokens + act_bytes
+    traffic = _weights_read(model, dep, tokens) + kv_read + act_bytes
     memory = traffic / (bandwidth * dep.bandwidth_efficiency)
     return compute, memory, tokens
 
@@ -716,7 +744,7 @@ def refined_decode(model: Transformer, dep: Deployment, batch, context, flops_pe
     """
     compute, memory, _ = refined_forward(model, dep, flops_per_s, bandwidth, decode_seqs=batch, decode_context=context)
     slope_c = 4.0 * model.layers * model.heads * model.head_width * batch / (dep.tp * dep.ep * flops_per_s)
-    slope_m = model.kv_bytes_per_token * _kv_share(model, dep) * batch / (bandwidth * dep.bandwidth_efficiency)
+    slope_m = model.kv_bytes_per_token * _decode_kv_share(model, dep) * batch / (bandwidth * dep.bandwidth_efficiency)
     return compute, slope_c, memory, slope_m
 
 
@@ -731,13 +759,14 @@ def refined_mixed_terms(model: Transformer, dep: Deployment, flops_per_s, bandwi
     per_flop = 1.0 / (dep.tp * dep.ep * flops_per_s)
     per_byte = 1.0 / (bandwidth * dep.bandwidth_efficiency)
     kv_dev = model.kv_bytes_per_token * _kv_share(model, dep)
+    kv_read = model.kv_bytes_per_token * _decode_kv_share(model, dep)
     io = GEMM_IO_REPLICATED + GEMM_IO_SHARDED / dep.tp
     prompt = prompt_tokens * (2.0 * model.active_parameters + attention * 0.5 * (prompt_tokens + 1.0))
     activations = prompt_tokens / dep.ep * model.layers * io * model.hidden * dep.activation_bytes
     return (
         (2.0 * model.active_parameters + attention * decode_context) * per_flop,
         prompt * per_flop,
-        kv_dev * decode_context * per_byte,
+        kv_read * decode_context * per_byte,
         (kv_dev * prompt_tokens + activations) * per_byte,
     )
 

@@ -169,6 +169,7 @@ def _deployment(g: Grid, compute_code, refined, records: str = "hardware") -> sv
         forward_overhead=_value(g, "forward_overhead"),
         layer_overhead=_value(g, "layer_overhead"),
         reserve_fraction=_value(g, "memory_reserve_fraction"),
+        grouped_kv_reads=_value(g, "grouped_kv_reads"),
     )
 
 
@@ -292,6 +293,14 @@ _GROUP_ARGS = (
     Arg("forward_overhead", default=sv.FORWARD_OVERHEAD_S, unit="s", low=0.0, high=1.0),
     Arg("layer_overhead", default=sv.LAYER_OVERHEAD_S, unit="s", low=0.0, high=0.01),
     Arg("memory_reserve_fraction", default=sv.MEMORY_RESERVE_FRACTION, low=0.0, high=1.0, high_open=True),
+    Arg(
+        "grouped_kv_reads",
+        "bool",
+        default=True,
+        doc="refined: the decode attention kernel reads each KV head once for all the query heads of its group "
+        "(FlashAttention, FlashInfer, TensorRT-LLM XQA); False: once per query head, a/a_kv times the KV traffic "
+        "of a GQA model (TensorRT-LLM's masked MHA kernel before 0.7.1)",
+    ),
 )
 _PRICE = Arg("gpu_hour_price", default=None, unit="USD/h", low=0.0)
 
@@ -321,7 +330,11 @@ _GROUP_NOTES = """
     ``peak_flops_fallback`` is set); fp16/bf16 use the headline peak, the records' dense 16-bit
     figure, without a fallback. Defaults: ``bandwidth_efficiency`` 0.85 (STREAM-like kernels
     reach 0.8 to 0.9 of HBM peak, Deakin et al. 2018), ``forward_overhead`` 0.2 ms (an estimate
-    to calibrate), ``layer_overhead`` 0.01 ms (mlsysim 0.3.0's layer tax).
+    to calibrate), ``layer_overhead`` 0.01 ms (mlsysim 0.3.0's layer tax). ``grouped_kv_reads``
+    (default True): decode reads each cached KV head once per step for all the query heads
+    that share it; False models a kernel that runs each query head on its own and reads its
+    group's K and V again, ``(a/tp)/ceil(a_kv/tp)`` times the KV traffic (no change for
+    multi-head attention or MLA).
 """
 
 _GROUP_REFERENCES = """
