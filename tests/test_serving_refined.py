@@ -637,3 +637,25 @@ def test_cost_defaults_to_the_records_published_rental_price():
     tokens_per_hour = default.output_throughput.to("1/hour").m
     assert default.cost_per_million_output_tokens.to("USD").m == pytest.approx(3.99 / tokens_per_hour * 1e6, rel=1e-9)
     assert ms.ServingModel().solve(hardware=ms.Hardware.Cloud.V100, **kw).cost_per_million_output_tokens is None
+
+
+def test_cost_of_a_run_equals_the_rate_form_by_hand():
+    """$2.50 per GPU-hour on 4 GPUs, 1,000 tokens in 8 s (125 tokens/s): 2.5/3600 x 4 x 8 /
+    1000 x 1e6 = $22.22 per million tokens, as the rate form; NaN without a price, without
+    tokens or for a run that never ends (no infinity, no copy of a finite array)."""
+    price = 2.5 / 3600.0
+    assert sv.cost_per_million_tokens_of_run(price, 4.0, 1000.0, 8.0) == approx(2.5 / 3600 * 4 * 8e3)
+    assert sv.cost_per_million_tokens(price, 4.0, 125.0) == approx(2.5 / 3600 * 4 * 8e3)
+    seconds = np.array([8.0, np.inf, np.nan, 4.0])
+    cost = sv.cost_per_million_tokens_of_run(price, 4.0, np.array([1000.0, 1000.0, 1000.0, 0.0]), seconds)
+    assert cost[0] == approx(2.5 / 3600 * 4 * 8e3) and np.isnan(cost[1:]).all()
+    assert np.isnan(sv.cost_per_million_tokens_of_run(None, 4.0, 1000.0, 8.0))
+    finite = np.array([1.0, np.nan, 2.0])
+    assert sv._finite_duration(finite) is finite
+
+
+def test_a_single_decode_step_needs_no_slopes():
+    """refined_decode without slopes returns the same step and no lines (a ServingModel call
+    with one output token computes no decode sum)."""
+    c, dc, m, dm = sv.refined_decode(toy(), refined(), 3.0, 10.0, F, BW, slopes=False)
+    assert (c, m) == (approx(0.01368), approx(0.1168)) and dc is None and dm is None

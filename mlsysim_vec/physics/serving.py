@@ -106,6 +106,7 @@ __all__ = [
     "usable_memory",
     "sum_max_linear",
     "cost_per_million_tokens",
+    "cost_per_million_tokens_of_run",
     "prefill_chunking",
     "speculative_tokens_per_step",
     "speculative_step_time",
@@ -732,7 +733,7 @@ def refined_forward(
     return compute, memory, tokens
 
 
-def refined_decode(model: Transformer, dep: Deployment, batch, context, flops_per_s, bandwidth):
+def refined_decode(model: Transformer, dep: Deployment, batch, context, flops_per_s, bandwidth, slopes=True):
     """One refined decode step of ``batch`` sequences over ``context`` cached tokens, as lines
     in the context [s]: ``compute(S') = c + c'·(S' − S)``, ``memory(S') = m + m'·(S' − S)``.
 
@@ -740,9 +741,12 @@ def refined_decode(model: Transformer, dep: Deployment, batch, context, flops_pe
     attention over the cache ``4·L·a·d·B·S`` (Kaplan et al. 2020, Table 1 counting), memory
     the weights read plus the KV read ``B·S·k_dev``. The step takes ``max(compute, memory) +
     communication + overhead``: compute-bound from the crossover batch ``B* = F·W/(2·P·BW)``
-    on (when attention and KV are small). Returns ``(c, c', m, m')``.
+    on (when attention and KV are small). Returns ``(c, c', m, m')`` (``c'`` and ``m'`` None
+    without ``slopes``: a single step needs no line).
     """
     compute, memory, _ = refined_forward(model, dep, flops_per_s, bandwidth, decode_seqs=batch, decode_context=context)
+    if not slopes:
+        return compute, None, memory, None
     slope_c = 4.0 * model.layers * model.heads * model.head_width * batch / (dep.tp * dep.ep * flops_per_s)
     slope_m = model.kv_bytes_per_token * _decode_kv_share(model, dep) * batch / (bandwidth * dep.bandwidth_efficiency)
     return compute, slope_c, memory, slope_m
@@ -866,6 +870,31 @@ def cost_per_million_tokens(price_per_accelerator_s, accelerators, tokens_per_s)
     elif none.any():
         cost = np.where(none, np.nan, cost)
     return cost
+
+
+def cost_per_million_tokens_of_run(price_per_accelerator_s, accelerators, tokens, seconds):
+    """``cost_per_million_tokens`` of a run that produces ``tokens`` tokens in ``seconds`` [s]:
+    ``price × accelerators × seconds / tokens × 10⁶`` [USD], the same number as the rate form
+    (``tokens/seconds`` tokens/s) in one pass over the grid: the factor ``price × accelerators
+    × 10⁶ / tokens`` lives on the (small) dimensions of its inputs. NaN without a price, without
+    tokens or for a run that never ends."""
+    if price_per_accelerator_s is None:
+        return np.float64(np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(tokens > 0, price_per_accelerator_s * accelerators * TOKENS_PER_MILLION / tokens, np.nan)
+    return factor * _finite_duration(seconds)
+
+
+def _finite_duration(seconds):
+    """A duration [s] (never negative) with +inf as NaN; ``seconds`` itself, not a copy, when
+    it holds no infinity (one read of the array: its NaN-blind maximum)."""
+    if hasattr(seconds, "dask"):
+        return np.where(np.isinf(seconds), np.nan, seconds)
+    if np.ndim(seconds) == 0:
+        return seconds if not np.isinf(seconds) else np.float64(np.nan)
+    if not np.isinf(np.fmax.reduce(seconds, axis=None)):
+        return seconds
+    return np.where(np.isinf(seconds), np.nan, seconds)
 
 
 def prefill_chunking(new_tokens, chunk_tokens):
@@ -1487,7 +1516,7 @@ def _serving_times(
                 prefill_new=largest,
                 prefill_cached=seq_len - largest,
             )
-        c, dc, m, dm = refined_decode(model, dec, batch, seq_len, decode_flops, decode_bandwidth)
+        c, dc, m, dm = refined_decode(model, dec, batch, seq_len, decode_flops, decode_bandwidth, slopes=decoding)
         communication = group_communication(model, dec, batch)
         fixed = communication + _overhead(model, dec)
         itl = _max_plus(c, m, fixed)
@@ -1497,7 +1526,9 @@ def _serving_times(
 
         if draft is not None:
             k = float(SPECULATIVE_DRAFT_TOKENS)
-            qc, dqc, qm, dqm = refined_decode(draft, dec, batch, seq_len, decode_flops, decode_bandwidth)
+            qc, dqc, qm, dqm = refined_decode(
+                draft, dec, batch, seq_len, decode_flops, decode_bandwidth, slopes=decoding
+            )
             q_fixed = group_communication(draft, dec, batch) + _overhead(draft, dec)
             draft_step = np.maximum(qc, qm) + q_fixed
             vc, vm, vtokens = refined_forward(
@@ -1639,7 +1670,7 @@ def inference_step(
     token's share of a step at its own context). ``output_throughput = B·O /
     generation_latency`` (the group), ``/ accelerators`` per accelerator; cost per million
     output (input) tokens is ``price × accelerators / (B·O (B·N) per generation_latency) ×
-    10⁶`` (``cost_per_million_tokens``: the whole run charged to one kind of token; with O = 1
+    10⁶`` (``cost_per_million_tokens_of_run``: the whole run charged to one kind of token; with O = 1
     the input price is the prefill's).
 
     Chunked prefill: ``ceil(N/c)`` passes; the largest chunk, ``min(c, N)`` tokens (refined:
@@ -1715,8 +1746,9 @@ def inference_step(
     generation = ttft if _all_equal(output_tokens, 1.0) else ttft + times["decode_sum"]
     with np.errstate(divide="ignore", invalid="ignore"):
         output_rate = batch * output_tokens / generation
-        per_accelerator = output_rate if _all_equal(accelerators, 1.0) else output_rate / accelerators
-        input_rate = None if gpu_hour_price is None else batch * new_tokens / generation
+        per_accelerator = (
+            output_rate if _all_equal(accelerators, 1.0) else (batch * output_tokens / accelerators) / generation
+        )
     return {
         "ttft": ttft,
         "itl": times["itl"],
@@ -1734,8 +1766,12 @@ def inference_step(
         "generation_latency": generation,
         "output_throughput": output_rate,
         "output_throughput_per_gpu": per_accelerator,
-        "cost_per_million_output_tokens": cost_per_million_tokens(gpu_hour_price, accelerators, output_rate),
-        "cost_per_million_input_tokens": cost_per_million_tokens(gpu_hour_price, accelerators, input_rate),
+        "cost_per_million_output_tokens": cost_per_million_tokens_of_run(
+            gpu_hour_price, accelerators, batch * output_tokens, generation
+        ),
+        "cost_per_million_input_tokens": cost_per_million_tokens_of_run(
+            gpu_hour_price, accelerators, batch * new_tokens, generation
+        ),
         "accelerators": accelerators,
         "runtime_memory": memory["runtime"],
         "decode_compute_time": times["decode_compute_time"],
