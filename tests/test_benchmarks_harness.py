@@ -3,6 +3,7 @@ check, the step loop, the table and the command line every benchmark module uses
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -174,11 +175,23 @@ def test_cli_runs_prints_and_writes_json(tmp_path, capsys):
         "pass",
         "note",
     ]
-    assert printed.rstrip().endswith("CPUs. FOOTNOTE")
+    kept = "heap kept (M_TRIM_THRESHOLD 1 GiB, M_TOP_PAD 512 MiB)"  # glibc (Linux); "defaults" elsewhere
+    assert re.search(rf"CPUs / malloc: ({re.escape(kept)}|defaults)\. FOOTNOTE$", printed.rstrip())
     written = json.loads(out.read_text())
+    assert written["environment"]["malloc"] in (kept, "defaults")
     assert list(written) == ["environment", "targets", "reference", "rows"]
     assert written["targets"] == {"t": 1} and written["rows"][0]["benchmark"] == "a"
     assert written["environment"]["cpus"] and written["environment"]["numpy"] == np.__version__
+
+
+def test_keep_heap_reports_what_it_did():
+    """keep_heap applies glibc's mallopt (True) or changes nothing (False, no glibc); the
+    environment says which."""
+    kept = harness.keep_heap()
+    assert isinstance(kept, bool)
+    assert harness.environment()["malloc"] == (
+        "heap kept (M_TRIM_THRESHOLD 1 GiB, M_TOP_PAD 512 MiB)" if kept else "defaults"
+    )
 
 
 def test_cli_quick_extra_arguments_and_strict():
