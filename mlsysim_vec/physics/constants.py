@@ -39,6 +39,7 @@ __all__ = [
     "ATTENTION_SCORE_FLOPS",
     "TP_ALLREDUCES_RECOMPUTED",
     "select_by_code",
+    "as_float",
 ]
 
 #: Bytes per element of each selectable precision (docs/differences.md, D15). Keys are
@@ -129,3 +130,9 @@ def select_by_code(code, columns):
     if np.ndim(out) < np.ndim(code):  # no point selected any column
         out = np.full(np.shape(code), np.nan)
     return out
+
+
+def as_float(x):
+    """``x`` as a float array (a Python 0.0 becomes a 0-d array); a lazy dask array stays lazy
+    (``np.asarray`` would compute it whole, outside the chunks)."""
+    return x if hasattr(x, "dask") else np.asarray(x, dtype=float)

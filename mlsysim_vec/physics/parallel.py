@@ -48,6 +48,7 @@ from .constants import (
     TP_ALLREDUCES_RECOMPUTED,
     TRAINING_FLOPS_FACTOR,
     TRAINING_PASSES,
+    as_float,
 )
 from .efficiency import layer_gemm_factor
 from .memory import FULL, SELECTIVE, training_footprint
@@ -534,7 +535,7 @@ def distributed_step(
         "node_latency_compute": node["latency_compute"],
         "node_latency_memory": node["latency_memory"],
         "node_latency_overhead": node["latency_overhead"],
-        "node_latency_elementwise": np.asarray(t_elementwise, dtype=float),
+        "node_latency_elementwise": as_float(t_elementwise),
         "node_throughput": b_loc / t_node,
         "node_memory_bound": node["memory_bound"],
         "node_mfu": node["mfu"],
@@ -543,7 +544,7 @@ def distributed_step(
         "dp_communication_latency": t_dp,
         "tp_communication_latency": t_tp,
         "ep_communication_latency": t_ep,
-        "cp_communication_latency": np.asarray(t_cp, dtype=float),
+        "cp_communication_latency": as_float(t_cp),
         "communication_latency": t_dp + t_tp + t_ep + t_cp,
         "pipeline_bubble_latency": bubble,
         "bubble_fraction": bubble_fraction,

@@ -69,9 +69,10 @@ def notes_code(out: dict):
     code = np.int16(0)
     for k, name in enumerate(NOTES):
         key = f"note_{name}"
-        if key in out:
-            code = code | (np.asarray(out[key], dtype=bool).astype(np.int16) << k)
-    return np.asarray(code, dtype=np.int16)
+        if key in out:  # a lazy (dask) flag stays lazy: np.asarray would compute it whole
+            flag = out[key] if hasattr(out[key], "dask") else np.asarray(out[key], dtype=bool)
+            code = code | (flag.astype(np.int16) << k)
+    return code if hasattr(code, "dask") else np.asarray(code, dtype=np.int16)
 
 
 def optional_input(g: Grid, name: str, default=np.nan):
