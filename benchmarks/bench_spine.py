@@ -40,6 +40,8 @@ __all__ = [
     "single_node_axes",
     "training_axes",
     "bench_single_node",
+    "single_node_step_inputs",
+    "bench_fused_bandwidth",
     "bench_scalar_solve",
     "bench_import",
     "bench_training_memory",
@@ -58,6 +60,9 @@ TARGETS = {
     "single_node_min_points": 10**6,
     "scalar_solve_s": 500e-6,  # seed-style solve + 3 reads, median
     "import_s": 2.0,  # median in a fresh interpreter
+    # single_node_step on the 1e6 grid: bytes of its full-size outputs / time, as a fraction of
+    # the same run's np.add bandwidth (3·8·N bytes / time of a + b on N float64), fused path
+    "fused_bandwidth_fraction": 0.35,
 }
 
 #: Modules that ``import mlsysim_vec`` must not import (docs/differences.md, D18). ``dask`` itself is
@@ -139,6 +144,126 @@ def bench_single_node(points: int = 10**6, repeats: int = 3, loop_points: int = 
             f"sampled from the {run.grid_points:,}-point grid",
         ),
     ]
+
+
+def single_node_step_inputs(points: int) -> dict:
+    """The arguments ``SingleNodeModel`` passes to ``physics.roofline.single_node_step`` on the
+    ``single_node_axes(points)`` grid (recorded from one evaluation of the grid)."""
+    from mlsysim_vec.physics import roofline as rl
+
+    solver = harness.mlsysim().SingleNodeModel()
+    grid = solver.grid(**single_node_axes(points))
+    recorded, step = {}, rl.single_node_step
+
+    def record(**kwargs):
+        recorded.update(kwargs)
+        return step(**kwargs)
+
+    rl.single_node_step = record
+    try:
+        solver.evaluate(grid)
+    finally:
+        rl.single_node_step = step
+    return recorded
+
+
+def _full_size_bytes(out: dict, n: int) -> int:
+    """Bytes of the distinct output arrays spanning all ``n`` points (``mfu`` is ``hfu`` for
+    inference: one array, counted once)."""
+    full = {id(v): v for v in out.values() if isinstance(v, np.ndarray) and v.size == n}
+    return sum(v.nbytes for v in full.values())
+
+
+def bench_fused_bandwidth(points: int = 10**6, rounds: int = 15) -> list[Row]:
+    """``single_node_step`` (SingleNodeModel's whole step) on the ``single_node_axes(points)``
+    grid: numpy, then the fused numba path with one thread, with every thread it may use, and
+    with every thread into reused ``out=`` buffers; each as the bandwidth of its full-size
+    outputs (bytes / time) over the bandwidth of ``np.add`` on as many float64 points in the same
+    run (3·8·N bytes / time of ``a + b``). ``rounds`` rounds interleave every variant and np.add
+    (best of 5); each figure is the best of its rounds. The fused outputs must equal numpy's."""
+    from mlsysim_vec.physics import fused
+    from mlsysim_vec.physics import roofline as rl
+
+    kwargs = single_node_step_inputs(points)
+    saved = rl.FUSED_MIN_POINTS, fused.threads
+    try:
+        rl.FUSED_MIN_POINTS = 2**62
+        reference = rl.single_node_step(**kwargs)
+        n = int(np.asarray(reference["latency"]).size)
+        nbytes = _full_size_bytes(reference, n)
+        out = {
+            k: np.empty_like(reference[k])
+            for k in rl.TAIL_OUTPUTS
+            if reference[k] is not reference["hfu"] or k == "hfu"
+        }
+        all_threads = saved[1]
+        variants = {  # name -> (FUSED_MIN_POINTS, threads, out)
+            "numpy": (2**62, all_threads, None),
+            "fused, 1 thread": (0, 1, None),
+            f"fused, {all_threads} threads": (0, all_threads, None),
+            f"fused, {all_threads} threads, out= reused": (0, all_threads, out),
+        }
+        best = dict.fromkeys(variants, math.inf)
+        a, b = np.random.default_rng(0).random((2, n))
+        add_s = math.inf
+        rl.FUSED_MIN_POINTS, fused.threads = 0, all_threads
+        first = time.perf_counter()
+        fused_out = rl.single_node_step(**kwargs)  # numba's compile or cache load, untimed
+        first = time.perf_counter() - first
+        for _ in range(max(1, rounds)):
+            for _ in range(5):
+                t0 = time.perf_counter()
+                c = a + b
+                add_s = min(add_s, time.perf_counter() - t0)
+                del c
+            for name, (threshold, threads, buffers) in variants.items():
+                rl.FUSED_MIN_POINTS, fused.threads = threshold, threads
+                t0 = time.perf_counter()
+                result = rl.single_node_step(**kwargs, out=buffers)
+                best[name] = min(best[name], time.perf_counter() - t0)
+                del result
+    finally:
+        rl.FUSED_MIN_POINTS, fused.threads = saved
+    agree = all(
+        np.array_equal(
+            np.asarray(fused_out[k]), np.asarray(reference[k]), equal_nan=np.asarray(reference[k]).dtype.kind == "f"
+        )
+        for k in reference
+    )
+    add_bw = 3 * 8 * n / add_s
+    fraction = {name: nbytes / s / add_bw for name, s in best.items()}
+    target = TARGETS["fused_bandwidth_fraction"]
+    big = n >= TARGETS["single_node_min_points"]  # the fraction is a target on the 1e6 grid only
+    extra = {"full_size_bytes": nbytes, "np_add_seconds": add_s, "np_add_bytes_per_s": add_bw, "rounds": rounds}
+    rows = [
+        Row(
+            f"np.add bandwidth {n:.0e} float64",
+            n,
+            add_s,
+            n / add_s,
+            target="reference",
+            note=f"{add_bw / 1e9:.0f} GB/s (3·8·N bytes / time of a + b)",
+            extra=extra,
+        )
+    ]
+    for name, seconds in best.items():
+        fused_row = name != "numpy"
+        headline = fused_row and "out=" not in name and "1 thread" not in name
+        rows.append(
+            Row(
+                f"single_node_step {points:.0e}, {name}",
+                n,
+                seconds,
+                n / seconds,
+                target=(f">= {target:.0%} of np.add" if big else "fused == numpy") if headline else "-",
+                passed=(agree and (fraction[name] >= target or not big)) if headline else None,
+                note=f"{fraction[name]:.1%} of np.add ({nbytes / 2**20:.0f} MiB full-size outputs at "
+                f"{nbytes / seconds / 1e9:.1f} GB/s)"
+                + (f"; fused == numpy: {'yes' if agree else 'NO'}; first call {first:.2f} s" if headline else ""),
+                extra={**extra, "fraction": fraction[name], "bytes_per_s": nbytes / seconds, "agree": agree},
+            )
+        )
+    return rows
 
 
 def bench_scalar_solve(calls: int = 500, warmup: int = 50) -> list[Row]:
@@ -345,6 +470,7 @@ def run_all(
         lambda s=s: bench_single_node(s, repeats=repeats if s < 10**7 else min(repeats, 2), loop_points=loop_points)
         for s in sizes
     ]
+    steps += [lambda: bench_fused_bandwidth(big, rounds=5 * repeats)]
     steps += [lambda: bench_training_memory(big, repeats=repeats), lambda: bench_chunked(big, chunk, repeats)]
     rows = harness.run_steps(steps, progress)
     # One baseline row in the table: the loop over the largest grid's sample (every grid row's

@@ -12,6 +12,8 @@ section "Roofline"), with the deviations D3, D4, D15 and D19 of docs/differences
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .constants import (
@@ -31,6 +33,7 @@ from .constants import (
     SOFTMAX_BYTES_PER_AS2B,
     TRAINING_FLOPS_FACTOR,
     TRAINING_PASSES,
+    as_float,
     select_by_code,
 )
 from .efficiency import layer_gemm_factor
@@ -50,6 +53,8 @@ __all__ = [
     "utilization",
     "step_energy",
     "single_node_step",
+    "FUSED_KERNELS",
+    "FUSED_MIN_POINTS",
     "is_plain_false",
     "is_plain_true",
     "is_plain_equal",
@@ -128,7 +133,7 @@ def step_latency(t_compute, t_memory, overhead):
     exceeds both (``overhead_dominated``)."""
     latency = np.maximum(t_compute, t_memory)
     dominated = overhead > latency
-    latency += overhead
+    latency = _add_into(latency, overhead)
     return latency, dominated
 
 
@@ -160,9 +165,18 @@ def step_energy(tdp, hfu, latency):
     """Energy of a step [J]: TDP × (0.30 idle + 0.70 × HFU) × latency; 0 J without a TDP."""
     tdp = np.where(np.isnan(tdp), 0.0, tdp)
     energy = hfu * (ENERGY_DYNAMIC_FRACTION * tdp)
-    energy += ENERGY_IDLE_FRACTION * tdp
-    energy *= latency
+    energy = _add_into(energy, ENERGY_IDLE_FRACTION * tdp)
+    energy *= latency  # hfu spans latency's dimensions (utilization)
     return energy
+
+
+def _add_into(a, b):
+    """``a + b``, in place into ``a`` when ``a`` is a numpy array that ``b`` broadcasts into
+    (the same values either way)."""
+    if isinstance(a, np.ndarray) and np.ndim(b) <= a.ndim and np.broadcast_shapes(a.shape, np.shape(b)) == a.shape:
+        a += b
+        return a
+    return a + b
 
 
 def is_plain_false(flag) -> bool:
@@ -230,6 +244,7 @@ def single_node_step(
     gemm_half_size=GEMM_HALF_SIZE,
     gemm_exponent=GEMM_SHAPE_EXPONENT,
     frozen_bytes_per_el=np.nan,
+    out=None,
 ) -> dict:
     """One step of one accelerator (SingleNodeModel): is the workload compute- or memory-bound?
 
@@ -277,6 +292,11 @@ def single_node_step(
     ``peak_bw_actual`` [byte/s], ``mfu``, ``hfu``, ``feasible`` (bool), ``offload_spill_bytes``
     [byte] and ``offload_effective_bw`` [byte/s] (NaN when it fits), ``overhead_dominated``
     (bool), and ``memory_bound`` (bool: the bottleneck is memory, else compute).
+
+    The outputs that span the grid (``TAIL_OUTPUTS``) come from one fused numba pass when the
+    inputs are numpy arrays of at least ``FUSED_MIN_POINTS`` points, else from numpy: the same
+    values either way (``FUSED_KERNELS``). ``out`` ({name: array}, optional) gives arrays of
+    the right shapes to write those outputs into (reused between calls, e.g. chunk by chunk).
     """
     weights = weight_bytes(parameters, model_size, weights_rule, bytes_per_el, is_16bit)
     inference_only = _one_false(training)
@@ -332,31 +352,300 @@ def single_node_step(
         softmax = np.where(flash_attention, 0.0, SOFTMAX_BYTES_PER_AS2B * heads_ * seq_len * seq_len)
         elementwise = (ELEMENTWISE_BYTES_PER_SBH * seq_len * width + softmax) * (bytes_per_el / 2.0)
         t_elementwise = np.where(refine, k_exec * n_layers * batch * elementwise / bandwidth, 0.0)
-    # The arrays above vary along few dimensions; from here on they span the whole grid,
-    # so each step writes into as few full-size arrays as it can.
-    t_compute, t_memory = roofline_times(executed, traffic, flops_eff, bandwidth)
-    latency, overhead_dominated = step_latency(t_compute, t_memory, overhead)
-    if not isinstance(t_elementwise, float):
-        latency = latency + t_elementwise
-    hfu = utilization(executed / peak_flops, latency)
-    mfu = hfu if inference_only else utilization(ops_sample * k_model * batch / peak_flops, latency)
+    # The arrays above vary along few dimensions; from here on they span the whole grid: one
+    # fused pass over a large grid of numpy arrays, else numpy (its reference, FUSED_KERNELS).
+    tail = dict(
+        executed=executed,
+        traffic=traffic,
+        flops_eff=flops_eff,
+        bandwidth=bandwidth,
+        overhead=overhead,
+        t_elementwise=None if isinstance(t_elementwise, float) else t_elementwise,
+        peak_flops=peak_flops,
+        model_ops=None if inference_only else ops_sample * k_model * batch,
+        batch=batch,
+        tdp=tdp,
+    )
+    full = (_tail_numba if _fused_pays(tail.values()) else _tail_numpy)(**tail, out=out)
     return {
-        "latency": latency,
-        "latency_compute": t_compute,
-        "latency_memory": t_memory,
+        "latency": full["latency"],
+        "latency_compute": full["latency_compute"],
+        "latency_memory": full["latency_memory"],
         "latency_overhead": overhead,
-        "latency_elementwise": np.asarray(t_elementwise, dtype=float),
-        "throughput": batch / latency,
-        "memory_bound": memory_bound(t_compute, t_memory),
-        "arithmetic_intensity": arithmetic_intensity(executed, traffic),
-        "energy": step_energy(tdp, hfu, latency),
+        "latency_elementwise": as_float(t_elementwise),
+        "throughput": full["throughput"],
+        "memory_bound": full["memory_bound"],
+        "arithmetic_intensity": full["arithmetic_intensity"],
+        "energy": full["energy"],
         "memory_footprint": footprint,
         "peak_flops_actual": flops_eff,
         "peak_bw_actual": bandwidth,
-        "mfu": mfu,
-        "hfu": hfu,
+        "mfu": full["mfu"],
+        "hfu": full["hfu"],
         "feasible": fits,
         "offload_spill_bytes": np.where(fits, np.nan, footprint - memory_capacity),
         "offload_effective_bw": np.where(fits, np.nan, bandwidth),
-        "overhead_dominated": overhead_dominated,
+        "overhead_dominated": full["overhead_dominated"],
     }
+
+
+# ---------------------------------------------------------------------------- the full-grid tail
+#: A grid of numpy arrays with at least this many points runs the tail of ``single_node_step``
+#: as one fused numba pass (``_tail_numba``); smaller grids, scalars and dask arrays (a chunked
+#: solve) keep numpy (``_tail_numpy``). Once loaded the fused step is faster from a few thousand
+#: points on (measured here: 0.55x numpy's time at 4 464 points, 0.44x at 66 464), but the first
+#: fused call of a process imports numba and loads the kernel from numba's cache (~0.25 s; the
+#: very first compiles it, ~6 s): only a grid of this size is worth that, and a scalar solve or
+#: a small grid never imports numba (docs/differences.md, D18).
+FUSED_MIN_POINTS = 2**16
+
+#: The tail's outputs, in the order of the fused kernel's operands (after its ten inputs).
+TAIL_FLOAT_OUTPUTS = (
+    "latency",
+    "latency_compute",
+    "latency_memory",
+    "throughput",
+    "arithmetic_intensity",
+    "energy",
+    "hfu",
+    "mfu",
+)
+TAIL_BOOL_OUTPUTS = ("overhead_dominated", "memory_bound")
+TAIL_OUTPUTS = TAIL_FLOAT_OUTPUTS + TAIL_BOOL_OUTPUTS
+
+
+def _broadcast(*shapes) -> tuple:
+    """``np.broadcast_shapes`` for a few short shapes, without its temporary arrays (it is
+    called a dozen times a step)."""
+    out = ()
+    for shape in shapes:
+        if len(shape) > len(out):
+            out = (1,) * (len(shape) - len(out)) + out
+        lead = len(out) - len(shape)
+        merged = list(out)
+        for i, n in enumerate(shape):
+            m = merged[lead + i]
+            if m == 1:
+                merged[lead + i] = n
+            elif n != 1 and n != m:
+                raise ValueError(f"shapes {shapes} do not broadcast")
+        out = tuple(merged)
+    return out
+
+
+def _fused_pays(values) -> bool:
+    """True when every value is a plain numpy array or number and their grid has at least
+    ``FUSED_MIN_POINTS`` points."""
+    shapes = []
+    for v in values:
+        if v is None:
+            continue
+        if not isinstance(v, (np.ndarray, np.generic, float, int)):
+            return False  # a dask array (chunks keep numpy), or anything else numpy handles
+        shapes.append(np.shape(v))
+    return math.prod(_broadcast(*shapes)) >= FUSED_MIN_POINTS
+
+
+def _tail_numpy(
+    executed, traffic, flops_eff, bandwidth, overhead, t_elementwise, peak_flops, model_ops, batch, tdp, out=None
+) -> dict:
+    """The full-grid tail of ``single_node_step`` in numpy (the reference of ``_tail_numba``).
+
+    executed, model_ops [FLOP] (``model_ops`` None for inference: ``mfu`` is then ``hfu``),
+    traffic [byte], flops_eff, peak_flops [FLOP/s], bandwidth [byte/s], overhead,
+    t_elementwise [s] (None: no element-wise term), batch [samples], tdp [W]; numpy or dask
+    arrays or numbers that broadcast. Returns ``TAIL_OUTPUTS``, each of the shape its terms
+    broadcast to; ``out`` ({name: array}) receives the numpy results (a copy).
+    """
+    t_compute, t_memory = roofline_times(executed, traffic, flops_eff, bandwidth)
+    latency, overhead_dominated = step_latency(t_compute, t_memory, overhead)
+    if t_elementwise is not None:
+        latency = latency + t_elementwise
+    hfu = utilization(executed / peak_flops, latency)
+    mfu = hfu if model_ops is None else utilization(model_ops / peak_flops, latency)
+    result = {
+        "latency": latency,
+        "latency_compute": t_compute,
+        "latency_memory": t_memory,
+        "throughput": batch / latency,
+        "arithmetic_intensity": arithmetic_intensity(executed, traffic),
+        "energy": step_energy(tdp, hfu, latency),
+        "hfu": hfu,
+        "mfu": mfu,
+        "overhead_dominated": overhead_dominated,
+        "memory_bound": memory_bound(t_compute, t_memory),
+    }
+    for name, target in (out or {}).items():
+        if model_ops is None and name == "mfu":
+            continue
+        value = result[name]
+        if not isinstance(target, np.ndarray) or target.shape != np.shape(value) or target.dtype != value.dtype:
+            raise ValueError(
+                f"out[{name!r}] must be a numpy array of shape {np.shape(value)} and dtype {value.dtype}, "
+                f"not {type(target).__name__} {getattr(target, 'shape', '')} {getattr(target, 'dtype', '')}"
+            )
+        np.copyto(target, value)
+        result[name] = target
+    if model_ops is None:
+        result["mfu"] = result["hfu"]
+    return result
+
+
+def _tail_shapes(executed, traffic, flops_eff, bandwidth, overhead, t_elementwise, peak_flops, model_ops, batch, tdp):
+    """{output: shape} of the tail's outputs, as numpy's broadcasting gives them."""
+    s, bs = np.shape, _broadcast
+    compute, memory = bs(s(executed), s(flops_eff)), bs(s(traffic), s(bandwidth))
+    dominated = bs(compute, memory, s(overhead))
+    latency = dominated if t_elementwise is None else bs(dominated, s(t_elementwise))
+    hfu = bs(s(executed), s(peak_flops), latency)
+    return {
+        "latency": latency,
+        "latency_compute": compute,
+        "latency_memory": memory,
+        "throughput": bs(s(batch), latency),
+        "arithmetic_intensity": bs(s(executed), s(traffic)),
+        "energy": bs(s(tdp), hfu),
+        "hfu": hfu,
+        "mfu": hfu if model_ops is None else bs(s(model_ops), s(peak_flops), latency),
+        "overhead_dominated": dominated,
+        "memory_bound": bs(compute, memory),
+    }
+
+
+# Set by ``_tail_compiled`` (the first fused call): the module mlsysim_vec.physics.fused (it
+# imports numba) and ``_tail_rows`` compiled, both read by ``_tail_kernel`` when it compiles.
+_fused = None
+_tail_rows_jit = None
+
+
+def _tail_compiled():
+    """``_tail_kernel`` compiled (or loaded from numba's cache); imports numba on first use."""
+    global _fused, _tail_rows_jit
+    if _fused is None:
+        from . import fused
+
+        _tail_rows_jit = fused.jit(_tail_rows)
+        _fused = fused
+    return _fused.jit(_tail_kernel)
+
+
+def _tail_numba(
+    executed, traffic, flops_eff, bandwidth, overhead, t_elementwise, peak_flops, model_ops, batch, tdp, out=None
+) -> dict:
+    """The full-grid tail of ``single_node_step`` in one fused numba pass: the contract of
+    ``_tail_numpy`` (numpy inputs; the same outputs, shapes and values: each operation rounds as
+    numpy's does, NaN and infinities included). ``out`` ({name: array}, any subset of
+    ``TAIL_OUTPUTS`` but ``mfu`` for inference) are written in place instead of allocated."""
+    kernel = _tail_compiled()
+    with_te, with_mfu = t_elementwise is not None, model_ops is not None
+    shapes = _tail_shapes(
+        executed, traffic, flops_eff, bandwidth, overhead, t_elementwise, peak_flops, model_ops, batch, tdp
+    )
+    if 0 in _broadcast(*shapes.values(), np.shape(batch), np.shape(tdp)):  # no points: nothing to fuse
+        return _tail_numpy(
+            executed, traffic, flops_eff, bandwidth, overhead, t_elementwise, peak_flops, model_ops, batch, tdp, out
+        )
+    inputs = (executed, traffic, flops_eff, bandwidth, overhead, t_elementwise if with_te else 0.0)
+    inputs += (peak_flops, model_ops if with_mfu else 0.0, batch, tdp)
+    if not with_mfu:
+        shapes["mfu"] = ()  # not computed: a one-element placeholder; mfu is hfu
+    outputs = [(name, shapes[name], np.float64) for name in TAIL_FLOAT_OUTPUTS]
+    outputs += [(name, shapes[name], np.bool_) for name in TAIL_BOOL_OUTPUTS]
+    given = dict(out or {})
+    if not with_mfu:
+        given.pop("mfu", None)
+    tables, buffers, arrays, flat = _fused.layout(inputs, outputs, given)
+    _fused.run(
+        kernel,
+        tables,
+        tuple(buffers),
+        tuple(flat[name] for name in TAIL_FLOAT_OUTPUTS),
+        tuple(flat[name] for name in TAIL_BOOL_OUTPUTS),
+        with_te,
+        with_mfu,
+    )
+    if not with_mfu:
+        arrays["mfu"] = arrays["hfu"]
+    return arrays
+
+
+def _tail_kernel(lay, ins, fouts, bouts, with_te, with_mfu, first, end):
+    """The fused loop of ``_tail_numba`` (compiled by ``fused.jit`` on first use): for each block
+    of the grid, the inputs as rows, then every output of every point, formula by formula as
+    ``_tail_numpy`` (``roofline_times``, ``step_latency``, ``utilization``, ``memory_bound``,
+    ``arithmetic_intensity``, ``step_energy``). Operands: inputs 0-9 (``_tail_numba``'s order),
+    float outputs 10-17, bool outputs 18-19 (``TAIL_FLOAT_OUTPUTS``, ``TAIL_BOOL_OUTPUTS``);
+    blocks ``first`` to ``end`` (excluded) of the grid (``fused.run``)."""
+    f = _fused
+    idx, base, rows, flags = lay[f.IDX], lay[f.BASE], lay[f.ROWS], lay[f.FLAGS]
+    f.seek(lay, first)
+    for _ in range(first, end):
+        n = f.block_size(lay, idx)
+        ex = f.input_row(lay, 0, ins[0], base, n)
+        tr = f.input_row(lay, 1, ins[1], base, n)
+        fe = f.input_row(lay, 2, ins[2], base, n)
+        bw = f.input_row(lay, 3, ins[3], base, n)
+        ov = f.input_row(lay, 4, ins[4], base, n)
+        te = f.input_row(lay, 5, ins[5], base, n)
+        pk = f.input_row(lay, 6, ins[6], base, n)
+        mo = f.input_row(lay, 7, ins[7], base, n)
+        bt = f.input_row(lay, 8, ins[8], base, n)
+        td = f.input_row(lay, 9, ins[9], base, n)
+        lat = f.output_row(lay, 10, fouts[0], base, n, rows)
+        tc = f.output_row(lay, 11, fouts[1], base, n, rows)
+        tm = f.output_row(lay, 12, fouts[2], base, n, rows)
+        thr = f.output_row(lay, 13, fouts[3], base, n, rows)
+        ai = f.output_row(lay, 14, fouts[4], base, n, rows)
+        en = f.output_row(lay, 15, fouts[5], base, n, rows)
+        hfu = f.output_row(lay, 16, fouts[6], base, n, rows)
+        mfu = f.output_row(lay, 17, fouts[7], base, n, rows)
+        dom = f.output_row(lay, 18, bouts[0], base, n, flags)
+        mb = f.output_row(lay, 19, bouts[1], base, n, flags)
+        _tail_rows_jit(n, ex, tr, fe, bw, ov, te, pk, bt, td, lat, tc, tm, thr, en, hfu, dom, mb, with_te)
+        if f.stale(lay, 14, base, n):  # (apart: LLVM vectorizes a loop of up to some 17 rows)
+            for j in range(n):
+                e, t = ex[j], tr[j]
+                q = e / t
+                ai[j] = q if t > 0.0 else (np.inf if e > 0.0 else 0.0)
+        if with_mfu and f.stale(lay, 17, base, n):
+            for j in range(n):
+                v = (mo[j] / pk[j]) / lat[j]
+                mfu[j] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+        for k in range(10, 18):
+            f.store_row(lay, k, fouts[k - 10], base, n, rows)
+        for k in range(18, 20):
+            f.store_row(lay, k, bouts[k - 18], base, n, flags)
+        f.advance(lay, idx, base)
+
+
+def _tail_rows(n, ex, tr, fe, bw, ov, te, pk, bt, td, lat, tc, tm, thr, en, hfu, dom, mb, with_te):
+    """The tail's formulas over one block's rows (compiled with ``_tail_kernel``)."""
+    for j in range(n):
+        e, b = ex[j], bw[j]
+        b = b if b > 0.0 else np.inf  # roofline_times: no bandwidth, no memory term
+        c = e / fe[j]
+        m = tr[j] / b
+        top = c if (c > m or c != c) else m  # np.maximum: NaN wins, a tie (±0) gives the second
+        o = ov[j]
+        dom[j] = o > top
+        top = top + o
+        if with_te:
+            top = top + te[j]
+        u = (e / pk[j]) / top
+        u = 0.0 if u < 0.0 else (1.0 if u > 1.0 else u)  # np.clip: NaN stays
+        w = td[j]
+        w = 0.0 if w != w else w  # step_energy: no TDP, no energy
+        lat[j] = top
+        tc[j] = c
+        tm[j] = m
+        thr[j] = bt[j] / top
+        en[j] = (u * (ENERGY_DYNAMIC_FRACTION * w) + ENERGY_IDLE_FRACTION * w) * top
+        hfu[j] = u
+        mb[j] = (m > c) & (m >= _NEGLIGIBLE_S)
+
+
+#: name -> (numba engine, numpy reference): the same contract on numpy inputs (see
+#: ``_tail_numpy``), read by the tests and the benchmarks (as ``reduce.KERNELS``).
+FUSED_KERNELS = {
+    "single_node_tail": (_tail_numba, _tail_numpy),
+}
