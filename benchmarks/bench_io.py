@@ -398,14 +398,13 @@ def bench_read(path: str, points: int, columns=READ_COLUMNS) -> list[Row]:
     ]
 
 
-def bench_partitioned(points: int = SIZE, baseline: Row | None = None) -> list[Row]:
-    """The sweep written to a dataset directory partitioned on ``model`` (``model_chunks``: one
-    file per model per chunk); ``x base`` against ``baseline`` (a pyarrow row) scaled to the
-    same points."""
+def _partitioned_write(points: int, partition_on: list, **extra) -> tuple[dict, int, bool]:
+    """Write the sweep of ``points`` points (``model_chunks``) to a dataset directory partitioned
+    on ``partition_on`` in a fresh process (``extra``: more task keys, e.g. ``workers``), then
+    count its files and read one column back; return (the child's figures, files, complete)."""
     work = Path(tempfile.mkdtemp(prefix="bench_io_"))
     path = work / "sweep"
-    partition_on = ["model"]
-    task = {"kind": "write", "path": str(path), "points": points, "partition_on": partition_on}
+    task = {"kind": "write", "path": str(path), "points": points, "partition_on": partition_on, **extra}
     try:
         w = _spawn({**task, "chunks": model_chunks(single_node_axes(points))})
         from mlsysim_vec.io import read_dataset
@@ -415,6 +414,15 @@ def bench_partitioned(points: int = SIZE, baseline: Row | None = None) -> list[R
         complete = bool(np.isfinite(sample.values).all())
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return w, files, complete
+
+
+def bench_partitioned(points: int = SIZE, baseline: Row | None = None) -> list[Row]:
+    """The sweep written to a dataset directory partitioned on ``model`` (``model_chunks``: one
+    file per model per chunk); ``x base`` against ``baseline`` (a pyarrow row) scaled to the
+    same points."""
+    partition_on = ["model"]
+    w, files, complete = _partitioned_write(points, partition_on)
     n = w["points"]
     peak_mb = _mb(w["peak_rss"])
     big = n >= TARGETS["partitioned_min_points"]
@@ -450,19 +458,7 @@ def bench_distributed(points: int = SIZE, baseline: Row | None = None, workers: 
         import distributed  # noqa: F401
     except ImportError:
         return []
-    work = Path(tempfile.mkdtemp(prefix="bench_io_"))
-    path = work / "sweep"
-    partition_on = ["model"]
-    task = {"kind": "write", "path": str(path), "points": points, "partition_on": partition_on, "workers": workers}
-    try:
-        w = _spawn({**task, "chunks": model_chunks(single_node_axes(points))})
-        from mlsysim_vec.io import read_dataset
-
-        files = len(list(path.rglob("*.parquet")))
-        sample = read_dataset(path, columns=["latency"], filters=[("hardware", "==", "NVIDIA A100")]).latency
-        complete = bool(np.isfinite(sample.values).all())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    w, files, complete = _partitioned_write(points, ["model"], workers=workers)
     n = w["points"]
     ratio = None if baseline is None else w["seconds"] / (baseline.seconds * n / baseline.points)
     workers_mb = [round(_mb(r)) for r in w["worker_peak_rss"]]
