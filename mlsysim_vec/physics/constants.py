@@ -40,6 +40,7 @@ __all__ = [
     "TP_ALLREDUCES_RECOMPUTED",
     "select_by_code",
     "as_float",
+    "add_into",
 ]
 
 #: Bytes per element of each selectable precision (docs/differences.md, D15). Keys are
@@ -136,3 +137,20 @@ def as_float(x):
     """``x`` as a float array (a Python 0.0 becomes a 0-d array); a lazy dask array stays lazy
     (``np.asarray`` would compute it whole, outside the chunks)."""
     return x if hasattr(x, "dask") else np.asarray(x, dtype=float)
+
+
+def add_into(out, *terms):
+    """``out + Σ terms``, accumulated in place into ``out`` (a new array of the caller's, never
+    an input) where it is a numpy array that already has the full shape; otherwise a new
+    array. The same values either way."""
+    for term in terms:
+        if (
+            isinstance(out, np.ndarray)
+            and not hasattr(term, "dask")
+            and out.ndim >= np.ndim(term)
+            and np.broadcast_shapes(out.shape, np.shape(term)) == out.shape
+        ):
+            out += term
+        else:
+            out = out + term
+    return out

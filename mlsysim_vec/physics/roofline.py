@@ -33,6 +33,7 @@ from .constants import (
     SOFTMAX_BYTES_PER_AS2B,
     TRAINING_FLOPS_FACTOR,
     TRAINING_PASSES,
+    add_into,
     as_float,
     select_by_code,
 )
@@ -133,7 +134,7 @@ def step_latency(t_compute, t_memory, overhead):
     exceeds both (``overhead_dominated``)."""
     latency = np.maximum(t_compute, t_memory)
     dominated = overhead > latency
-    latency = _add_into(latency, overhead)
+    latency = add_into(latency, overhead)
     return latency, dominated
 
 
@@ -165,18 +166,9 @@ def step_energy(tdp, hfu, latency):
     """Energy of a step [J]: TDP × (0.30 idle + 0.70 × HFU) × latency; 0 J without a TDP."""
     tdp = np.where(np.isnan(tdp), 0.0, tdp)
     energy = hfu * (ENERGY_DYNAMIC_FRACTION * tdp)
-    energy = _add_into(energy, ENERGY_IDLE_FRACTION * tdp)
+    energy = add_into(energy, ENERGY_IDLE_FRACTION * tdp)
     energy *= latency  # hfu spans latency's dimensions (utilization)
     return energy
-
-
-def _add_into(a, b):
-    """``a + b``, in place into ``a`` when ``a`` is a numpy array that ``b`` broadcasts into
-    (the same values either way)."""
-    if isinstance(a, np.ndarray) and np.ndim(b) <= a.ndim and np.broadcast_shapes(a.shape, np.shape(b)) == a.shape:
-        a += b
-        return a
-    return a + b
 
 
 def is_plain_false(flag) -> bool:

@@ -60,7 +60,7 @@ import numpy as np
 from . import comm
 from . import queueing as qu
 from . import roofline as rl
-from .constants import FALLBACK_HOST_LINK_BW, LAYER_TAX_S, PRECISION_BYTES, PRECISIONS, select_by_code
+from .constants import FALLBACK_HOST_LINK_BW, LAYER_TAX_S, PRECISION_BYTES, PRECISIONS, add_into, select_by_code
 
 __all__ = [
     "SPECULATIVE_DRAFT_TOKENS",
@@ -1156,24 +1156,8 @@ def _max_plus(a, b, *terms, reuse=False):
         and not hasattr(b, "dask")
         and np.broadcast_shapes(a.shape, np.shape(b)) == a.shape
     ):
-        return _sum(np.maximum(a, b, out=a), *terms)
-    return _sum(np.maximum(a, b), *terms)
-
-
-def _sum(out, *terms):
-    """``out + Σ terms``, accumulated in place into ``out`` (a new array of the caller's) where
-    it already has the full shape."""
-    for term in terms:
-        if (
-            isinstance(out, np.ndarray)
-            and not hasattr(term, "dask")
-            and out.ndim >= np.ndim(term)
-            and np.broadcast_shapes(out.shape, np.shape(term)) == out.shape
-        ):
-            out += term
-        else:
-            out = out + term
-    return out
+        return add_into(np.maximum(a, b, out=a), *terms)
+    return add_into(np.maximum(a, b), *terms)
 
 
 def _refined_step(model: Transformer, dep: Deployment, flops_per_s, bandwidth, **parts):
@@ -1342,8 +1326,8 @@ def closed_loop(
 
             def mixed(decode, prompts):
                 tokens = decode + prompts * input_tokens
-                compute = _sum(c_d * decode, c_q * prompts)
-                memory = _sum(m_d * decode, m_q * prompts, _weights_read(model, dep, tokens) * per_byte)
+                compute = add_into(c_d * decode, c_q * prompts)
+                memory = add_into(m_d * decode, m_q * prompts, _weights_read(model, dep, tokens) * per_byte)
                 return _max_plus(compute, memory, group_communication(model, dep, tokens), overhead, reuse=True)
 
             return {"itl": mixed(n, others), "first": mixed(previous, 1.0 + others)}
@@ -1351,11 +1335,11 @@ def closed_loop(
         # step (D = n - 1, q = 1 + (n - 1)/O) differs from it by the constants c_q - c_d, m_q - m_d
         share = 1.0 / output_tokens
         weights = _weights_read(model, dep, None) * per_byte
-        compute = _sum(n * (c_d + c_q * share), overhead - c_q * share)
-        memory = _sum(n * (m_d + m_q * share), weights + overhead - m_q * share)
+        compute = add_into(n * (c_d + c_q * share), overhead - c_q * share)
+        memory = add_into(n * (m_d + m_q * share), weights + overhead - m_q * share)
         itl = np.maximum(compute, memory)
-        compute = _sum(compute, c_q - c_d)
-        memory = _sum(memory, m_q - m_d)
+        compute = add_into(compute, c_q - c_d)
+        memory = add_into(memory, m_q - m_d)
         return {
             "itl": itl,
             "first": np.maximum(compute, memory, out=compute if isinstance(compute, np.ndarray) else None),
@@ -1364,7 +1348,7 @@ def closed_loop(
     steps = _by_fidelity(dep.refined, first, fine)
     itl = steps["itl"]
     decoding = (output_tokens - 1.0) * itl
-    service = _sum(decoding.copy() if isinstance(decoding, np.ndarray) else decoding, steps["first"])
+    service = add_into(decoding.copy() if isinstance(decoding, np.ndarray) else decoding, steps["first"])
     if hasattr(n, "dask") or not np.all(np.asarray(n) > 0):  # no request runs: every output NaN
         running = n > 0
         n = np.where(running, n, np.nan)
