@@ -75,6 +75,7 @@ import os
 import secrets
 import shutil
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -728,8 +729,6 @@ _SCHEDULERS = (
 
 
 def _is_client(obj) -> bool:
-    import sys
-
     if obj is None or sys.modules.get("distributed") is None:
         return False
     from distributed import Client
@@ -740,8 +739,6 @@ def _is_client(obj) -> bool:
 def _active_client():
     """The dask.distributed Client dask computes on now (the default one, unless ``dask.config``
     names another scheduler), or None. distributed is not imported when it is not in use."""
-    import sys
-
     if sys.modules.get("distributed") is None:
         return None  # never imported (or blocked): no Client can exist
     from dask.base import get_scheduler
